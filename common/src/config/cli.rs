@@ -1,0 +1,133 @@
+//! The command line: an optional role subcommand and `--section.key=value` options.
+
+use clap::{Parser, Subcommand};
+
+/// Which role(s) this process runs.
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum Role {
+    /// The REST api only.
+    Api,
+    /// IMAP sessions, sync and change events only.
+    Ingest,
+    /// Webhook delivery only.
+    Dispatch,
+    /// Encrypt stored account secrets with --service.secret (decrypting with --decrypt).
+    Encrypt {
+        /// The previous secret, to decrypt values encrypted with it.
+        #[arg(long)]
+        decrypt: Option<String>,
+    },
+}
+
+/// imapapi: IMAP and SMTP accounts over REST, changes as webhooks and queue events.
+///
+/// Without a subcommand every role runs in this one process. Environment variables
+/// override command-line options, which override the config file.
+#[derive(Debug, Clone, Parser, Default)]
+#[command(name = "imapapi", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub role: Option<Role>,
+
+    /// TOML config file [env: IMAPAPI_CONFIG]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<String>,
+    /// IMAP worker count [env: WORKERS_IMAP] [default: 4]
+    #[arg(long = "workers.imap", global = true, value_name = "N")]
+    pub workers_imap: Option<String>,
+    /// Redis connection URL; unset runs on the embedded store [env: REDIS_URL]
+    #[arg(long = "dbs.redis", global = true, value_name = "URL")]
+    pub dbs_redis: Option<String>,
+    /// Directory of the embedded store and queues [env: DATA_DIR] [default: data]
+    #[arg(long = "dbs.path", global = true, value_name = "DIR")]
+    pub dbs_path: Option<String>,
+    /// Host to bind the REST api to [env: API_HOST] [default: 127.0.0.1]
+    #[arg(long = "api.host", global = true, value_name = "HOST")]
+    pub api_host: Option<String>,
+    /// Port to bind the REST api to [env: API_PORT] [default: 3000]
+    #[arg(long = "api.port", global = true, value_name = "PORT")]
+    pub api_port: Option<String>,
+    /// Max request body / attachment size [env: API_MAX_SIZE] [default: 5M]
+    #[arg(long = "api.maxSize", global = true, value_name = "SIZE")]
+    pub api_max_size: Option<String>,
+    /// API basic auth as user:pass [env: IMAPAPI_AUTH]
+    #[arg(long = "api.auth", global = true, value_name = "USER:PASS")]
+    pub api_auth: Option<String>,
+    /// Max command duration [env: COMMAND_TIMEOUT] [default: 10s]
+    #[arg(
+        long = "service.commandTimeout",
+        global = true,
+        value_name = "DURATION"
+    )]
+    pub service_command_timeout: Option<String>,
+    /// Encryption secret for stored passwords [env: IMAPAPI_SECRET]
+    #[arg(long = "service.secret", global = true, value_name = "SECRET")]
+    pub service_secret: Option<String>,
+    /// Local addresses for outbound connections, "ip1,ip2|hostname2" [env: LOCAL_ADDRESSES]
+    #[arg(long = "service.localAddresses", global = true, value_name = "LIST")]
+    pub service_local_addresses: Option<String>,
+    /// Log level: error, warn, info, debug, trace [env: LOG_LEVEL] [default: info]
+    #[arg(long = "log.level", global = true, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+    /// Prepared settings as JSON, applied at start [env: SETTINGS]
+    #[arg(long, global = true, value_name = "JSON")]
+    pub settings: Option<String>,
+    /// Queue URL: amqp://… for RabbitMQ; unset runs in-process queues [env: QUEUE_URL]
+    #[arg(long = "queue.url", global = true, value_name = "URL")]
+    pub queue_url: Option<String>,
+    /// Prefix of queue and exchange names [env: QUEUE_PREFIX] [default: imapapi]
+    #[arg(long = "queue.prefix", global = true, value_name = "NAME")]
+    pub queue_prefix: Option<String>,
+    /// Delivery attempts before dead-lettering [env: QUEUE_MAX_ATTEMPTS] [default: 5]
+    #[arg(long = "queue.maxAttempts", global = true, value_name = "N")]
+    pub queue_max_attempts: Option<String>,
+    /// First retry delay, doubled per attempt [env: QUEUE_RETRY_DELAY] [default: 2s]
+    #[arg(long = "queue.retryDelay", global = true, value_name = "DURATION")]
+    pub queue_retry_delay: Option<String>,
+    /// Ingest node id on the bus; empty: random [env: INGEST_NODE_ID]
+    #[arg(long = "ingest.nodeId", global = true, value_name = "ID")]
+    pub ingest_node_id: Option<String>,
+    /// Account lease duration [env: INGEST_LEASE_TTL] [default: 30s]
+    #[arg(long = "ingest.leaseTtl", global = true, value_name = "DURATION")]
+    pub ingest_lease_ttl: Option<String>,
+    /// How often ingest scans for account changes [env: INGEST_SCAN_INTERVAL] [default: 1s]
+    #[arg(long = "ingest.scanInterval", global = true, value_name = "DURATION")]
+    pub ingest_scan_interval: Option<String>,
+    /// Webhook request timeout [env: WEBHOOKS_TIMEOUT] [default: 10s]
+    #[arg(long = "webhooks.timeout", global = true, value_name = "DURATION")]
+    pub webhooks_timeout: Option<String>,
+    /// Webhook requests in flight [env: WEBHOOKS_CONCURRENCY] [default: 16]
+    #[arg(long = "webhooks.concurrency", global = true, value_name = "N")]
+    pub webhooks_concurrency: Option<String>,
+}
+
+impl Cli {
+    /// The value given on the command line for a `section.key` option.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        let v = match key {
+            "workers.imap" => &self.workers_imap,
+            "dbs.redis" => &self.dbs_redis,
+            "dbs.path" => &self.dbs_path,
+            "api.host" => &self.api_host,
+            "api.port" => &self.api_port,
+            "api.maxSize" => &self.api_max_size,
+            "api.auth" => &self.api_auth,
+            "service.commandTimeout" => &self.service_command_timeout,
+            "service.secret" => &self.service_secret,
+            "service.localAddresses" => &self.service_local_addresses,
+            "log.level" => &self.log_level,
+            "settings" => &self.settings,
+            "queue.url" => &self.queue_url,
+            "queue.prefix" => &self.queue_prefix,
+            "queue.maxAttempts" => &self.queue_max_attempts,
+            "queue.retryDelay" => &self.queue_retry_delay,
+            "ingest.nodeId" => &self.ingest_node_id,
+            "ingest.leaseTtl" => &self.ingest_lease_ttl,
+            "ingest.scanInterval" => &self.ingest_scan_interval,
+            "webhooks.timeout" => &self.webhooks_timeout,
+            "webhooks.concurrency" => &self.webhooks_concurrency,
+            _ => return None,
+        };
+        v.as_deref()
+    }
+}

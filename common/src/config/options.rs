@@ -1,0 +1,407 @@
+//! The typed configuration and how it is assembled from its layers.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::cli::Cli;
+use crate::bus::RetryPolicy;
+use crate::model::{Secret, Settings};
+
+const DEFAULTS: &str = include_str!("default.toml");
+
+/// Every option: its `section.key` and its environment variable.
+pub const OPTIONS: &[(&str, &str)] = &[
+    ("workers.imap", "WORKERS_IMAP"),
+    ("dbs.redis", "REDIS_URL"),
+    ("dbs.path", "DATA_DIR"),
+    ("api.host", "API_HOST"),
+    ("api.port", "API_PORT"),
+    ("api.maxSize", "API_MAX_SIZE"),
+    ("api.auth", "IMAPAPI_AUTH"),
+    ("service.commandTimeout", "COMMAND_TIMEOUT"),
+    ("service.secret", "IMAPAPI_SECRET"),
+    ("service.localAddresses", "LOCAL_ADDRESSES"),
+    ("log.level", "LOG_LEVEL"),
+    ("settings", "SETTINGS"),
+    ("queue.url", "QUEUE_URL"),
+    ("queue.prefix", "QUEUE_PREFIX"),
+    ("queue.maxAttempts", "QUEUE_MAX_ATTEMPTS"),
+    ("queue.retryDelay", "QUEUE_RETRY_DELAY"),
+    ("ingest.nodeId", "INGEST_NODE_ID"),
+    ("ingest.leaseTtl", "INGEST_LEASE_TTL"),
+    ("ingest.scanInterval", "INGEST_SCAN_INTERVAL"),
+    ("webhooks.timeout", "WEBHOOKS_TIMEOUT"),
+    ("webhooks.concurrency", "WEBHOOKS_CONCURRENCY"),
+];
+
+/// A configuration error; the message names the option.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(pub String);
+
+fn bad(key: &str, value: &str, expected: &str) -> ConfigError {
+    let shown = if key == "service.secret" || key == "api.auth" {
+        "******"
+    } else {
+        value
+    };
+    ConfigError(format!("--{key}={shown}: expected {expected}"))
+}
+
+/// Basic auth credentials for the REST api.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BasicAuth {
+    pub user: String,
+    pub pass: Secret,
+}
+
+/// A local address to bind outbound connections to, with the EHLO hostname to use.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocalAddress {
+    pub ip: IpAddr,
+    pub hostname: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiConfig {
+    pub host: String,
+    pub port: u16,
+    pub max_size: u64,
+    pub auth: Option<BasicAuth>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceConfig {
+    pub command_timeout: Duration,
+    pub secret: Option<Secret>,
+    pub local_addresses: Vec<LocalAddress>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueConfig {
+    /// `amqp://…` for RabbitMQ; `None` for in-process queues.
+    pub url: Option<String>,
+    pub prefix: String,
+    pub retry: RetryPolicy,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct IngestConfig {
+    pub node_id: String,
+    pub lease_ttl: Duration,
+    pub scan_interval: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhooksConfig {
+    pub timeout: Duration,
+    pub concurrency: usize,
+}
+
+/// The whole, checked configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub workers_imap: usize,
+    /// Redis URL; `None` for the embedded store.
+    pub redis: Option<String>,
+    pub data_dir: PathBuf,
+    pub api: ApiConfig,
+    pub service: ServiceConfig,
+    pub log_level: String,
+    /// `--settings` / `SETTINGS`, already validated.
+    pub settings: Option<Settings>,
+    pub queue: QueueConfig,
+    pub ingest: IngestConfig,
+    pub webhooks: WebhooksConfig,
+}
+
+/// Flatten a TOML table into `section.key` → value text.
+fn flatten(prefix: &str, table: &toml::Table, out: &mut BTreeMap<String, String>) {
+    for (k, v) in table {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            toml::Value::Table(t) => flatten(&key, t, out),
+            toml::Value::String(s) => {
+                out.insert(key, s.clone());
+            }
+            other => {
+                out.insert(key, other.to_string());
+            }
+        }
+    }
+}
+
+fn parse_toml(text: &str, source: &str) -> Result<BTreeMap<String, String>, ConfigError> {
+    let table: toml::Table =
+        toml::from_str(text).map_err(|e| ConfigError(format!("{source}: {e}")))?;
+    let mut out = BTreeMap::new();
+    flatten("", &table, &mut out);
+    Ok(out)
+}
+
+/// Parse a size such as `5M`, `512k`, `1G` or a plain byte count.
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().last()? {
+        (i, 'k' | 'K') => (&s[..i], 1u64 << 10),
+        (i, 'm' | 'M') => (&s[..i], 1 << 20),
+        (i, 'g' | 'G') => (&s[..i], 1 << 30),
+        (i, 'b' | 'B') => (&s[..i], 1),
+        _ => (s, 1),
+    };
+    num.trim().parse::<u64>().ok()?.checked_mul(mult)
+}
+
+/// Parse a duration such as `10s`, `500ms`, `2m`; a plain number means seconds.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    if let Ok(secs) = s.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    humantime::parse_duration(s).ok()
+}
+
+impl Config {
+    /// Assemble the configuration from defaults, file, command line and environment
+    /// (reading a `.env` file first, without overriding variables already set).
+    pub fn load(cli: &Cli) -> Result<Config, ConfigError> {
+        let _ = dotenvy::dotenv();
+        let env: BTreeMap<String, String> = std::env::vars().collect();
+        Self::from_layers(cli, &env)
+    }
+
+    /// The layering itself, with the environment given explicitly (for tests).
+    pub fn from_layers(cli: &Cli, env: &BTreeMap<String, String>) -> Result<Config, ConfigError> {
+        let mut values = parse_toml(DEFAULTS, "built-in defaults")?;
+        let file = env
+            .get("IMAPAPI_CONFIG")
+            .cloned()
+            .or_else(|| cli.config.clone());
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| ConfigError(format!("--config={path}: {e}")))?;
+            for (k, v) in parse_toml(&text, &path)? {
+                if !OPTIONS.iter().any(|(o, _)| *o == k) {
+                    return Err(ConfigError(format!("{path}: unknown option \"{k}\"")));
+                }
+                values.insert(k, v);
+            }
+        }
+        for (key, var) in OPTIONS {
+            if let Some(v) = cli.get(key) {
+                values.insert(key.to_string(), v.to_string());
+            }
+            if let Some(v) = env.get(*var) {
+                values.insert(key.to_string(), v.clone());
+            }
+        }
+        Self::from_values(&values)
+    }
+
+    fn from_values(values: &BTreeMap<String, String>) -> Result<Config, ConfigError> {
+        let get = |k: &str| values.get(k).map(|s| s.trim()).filter(|s| !s.is_empty());
+        let req = |k: &str| get(k).ok_or_else(|| ConfigError(format!("--{k} must be set")));
+        let number = |k: &str| -> Result<u64, ConfigError> {
+            let v = req(k)?;
+            v.parse::<u64>().map_err(|_| bad(k, v, "a whole number"))
+        };
+        let duration = |k: &str| -> Result<Duration, ConfigError> {
+            let v = req(k)?;
+            parse_duration(v).ok_or_else(|| bad(k, v, "a duration such as 10s or 500ms"))
+        };
+
+        let workers_imap = number("workers.imap")?;
+        if workers_imap == 0 || workers_imap > 1024 {
+            return Err(bad(
+                "workers.imap",
+                req("workers.imap")?,
+                "a number from 1 to 1024",
+            ));
+        }
+        let port_text = req("api.port")?;
+        let port = port_text
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| bad("api.port", port_text, "a port number from 1 to 65535"))?;
+        let size_text = req("api.maxSize")?;
+        let max_size = parse_size(size_text)
+            .ok_or_else(|| bad("api.maxSize", size_text, "a size such as 5M"))?;
+        let auth = match get("api.auth") {
+            None => None,
+            Some(v) => {
+                let (user, pass) = v
+                    .split_once(':')
+                    .filter(|(u, _)| !u.is_empty())
+                    .ok_or_else(|| bad("api.auth", v, "user:pass"))?;
+                Some(BasicAuth {
+                    user: user.to_string(),
+                    pass: Secret::new(pass),
+                })
+            }
+        };
+        let mut local_addresses = Vec::new();
+        if let Some(list) = get("service.localAddresses") {
+            for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                let (ip, hostname) = match item.split_once('|') {
+                    Some((ip, host)) => (ip.trim(), Some(host.trim().to_string())),
+                    None => (item, None),
+                };
+                let ip = ip.parse::<IpAddr>().map_err(|_| {
+                    bad("service.localAddresses", item, "IP addresses (ip|hostname)")
+                })?;
+                local_addresses.push(LocalAddress { ip, hostname });
+            }
+        }
+        let log_level = req("log.level")?.to_string();
+        if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
+            return Err(bad(
+                "log.level",
+                &log_level,
+                "error, warn, info, debug or trace",
+            ));
+        }
+        let settings = match get("settings") {
+            None => None,
+            Some(json) => {
+                let s: Settings = serde_json::from_str(json)
+                    .map_err(|e| ConfigError(format!("--settings: {e}")))?;
+                s.validate()
+                    .map_err(|e| ConfigError(format!("--settings: {}", e.error)))?;
+                Some(s)
+            }
+        };
+        let queue_url = get("queue.url").map(str::to_string);
+        if let Some(u) = &queue_url
+            && !(u.starts_with("amqp://") || u.starts_with("amqps://"))
+        {
+            return Err(bad("queue.url", u, "an amqp:// URL"));
+        }
+        let redis = get("dbs.redis").map(str::to_string);
+        if let Some(u) = &redis
+            && !(u.starts_with("redis://") || u.starts_with("rediss://"))
+        {
+            return Err(bad("dbs.redis", u, "a redis:// URL"));
+        }
+        let max_attempts = number("queue.maxAttempts")?;
+        if max_attempts == 0 || max_attempts > 100 {
+            return Err(bad(
+                "queue.maxAttempts",
+                req("queue.maxAttempts")?,
+                "1 to 100",
+            ));
+        }
+        let concurrency = number("webhooks.concurrency")?;
+        if concurrency == 0 {
+            return Err(bad("webhooks.concurrency", "0", "at least 1"));
+        }
+        let node_id = match get("ingest.nodeId") {
+            Some(id) => id.to_string(),
+            None => format!("ingest-{}", uuid::Uuid::new_v4().simple()),
+        };
+        Ok(Config {
+            workers_imap: workers_imap as usize,
+            redis,
+            data_dir: PathBuf::from(req("dbs.path")?),
+            api: ApiConfig {
+                host: req("api.host")?.to_string(),
+                port,
+                max_size,
+                auth,
+            },
+            service: ServiceConfig {
+                command_timeout: duration("service.commandTimeout")?,
+                secret: get("service.secret").map(Secret::new),
+                local_addresses,
+            },
+            log_level,
+            settings,
+            queue: QueueConfig {
+                url: queue_url,
+                prefix: req("queue.prefix")?.to_string(),
+                retry: RetryPolicy {
+                    max_attempts: max_attempts as u32,
+                    base_delay: duration("queue.retryDelay")?,
+                },
+            },
+            ingest: IngestConfig {
+                node_id,
+                lease_ttl: duration("ingest.leaseTtl")?,
+                scan_interval: duration("ingest.scanInterval")?,
+            },
+            webhooks: WebhooksConfig {
+                timeout: duration("webhooks.timeout")?,
+                concurrency: concurrency as usize,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn cli(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("imapapi").chain(args.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let c = Config::from_layers(&cli(&[]), &BTreeMap::new()).unwrap();
+        assert_eq!(c.api.port, 3000);
+        assert_eq!(c.api.max_size, 5 << 20);
+        assert_eq!(c.service.command_timeout, Duration::from_secs(10));
+        assert!(c.redis.is_none() && c.queue.url.is_none());
+    }
+
+    #[test]
+    fn env_beats_cli_beats_defaults() {
+        let env = BTreeMap::from([("API_PORT".to_string(), "4000".to_string())]);
+        let c =
+            Config::from_layers(&cli(&["--api.port=3500", "--api.host", "0.0.0.0"]), &env).unwrap();
+        assert_eq!(c.api.port, 4000);
+        assert_eq!(c.api.host, "0.0.0.0");
+    }
+
+    #[test]
+    fn bad_values_name_the_option() {
+        let e = Config::from_layers(&cli(&["--api.port=abc"]), &BTreeMap::new()).unwrap_err();
+        assert!(e.to_string().contains("--api.port"), "{e}");
+        let e = Config::from_layers(&cli(&["--service.commandTimeout=soon"]), &BTreeMap::new())
+            .unwrap_err();
+        assert!(e.to_string().contains("--service.commandTimeout"), "{e}");
+        let e = Config::from_layers(
+            &cli(&["--settings={\"webhooks\":\"ftp://x\"}"]),
+            &BTreeMap::new(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("webhooks"), "{e}");
+    }
+
+    #[test]
+    fn secrets_are_not_echoed() {
+        let e = Config::from_layers(&cli(&["--api.auth=nocolon"]), &BTreeMap::new()).unwrap_err();
+        assert!(!e.to_string().contains("nocolon"));
+    }
+
+    #[test]
+    fn parses_local_addresses_with_hostnames() {
+        let c = Config::from_layers(
+            &cli(&["--service.localAddresses=127.0.0.1,127.0.0.2|mx.example.com"]),
+            &BTreeMap::new(),
+        )
+        .unwrap();
+        assert_eq!(c.service.local_addresses.len(), 2);
+        assert_eq!(
+            c.service.local_addresses[1].hostname.as_deref(),
+            Some("mx.example.com")
+        );
+    }
+}

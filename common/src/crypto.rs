@@ -1,0 +1,1 @@
+//! Encryption of account secrets at rest (`service.secret`).

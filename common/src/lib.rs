@@ -1,0 +1,13 @@
+//! What two or more imapapi roles share: configuration, the domain model and its JSON
+//! shapes, opaque ids, the api↔ingest command protocol, and the `Store` and `Bus`
+//! abstractions with their backends.
+
+pub mod bus;
+pub mod command;
+pub mod config;
+pub mod crypto;
+pub mod error;
+pub mod ids;
+pub mod model;
+pub mod store;
+pub mod telemetry;

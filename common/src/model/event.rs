@@ -1,0 +1,112 @@
+//! Change events: the public, versioned JSON that webhooks carry and that users may consume
+//! straight from the queue.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Version of the event JSON schema; bumped on any incompatible change.
+pub const EVENT_SCHEMA_VERSION: u32 = 1;
+
+/// The nine event types of the original.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum EventKind {
+    MessageNew,
+    MessageDeleted,
+    MessageUpdated,
+    MailboxReset,
+    MailboxDeleted,
+    MailboxNew,
+    AuthenticationError,
+    AuthenticationSuccess,
+    ConnectError,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 9] = [
+        EventKind::MessageNew,
+        EventKind::MessageDeleted,
+        EventKind::MessageUpdated,
+        EventKind::MailboxReset,
+        EventKind::MailboxDeleted,
+        EventKind::MailboxNew,
+        EventKind::AuthenticationError,
+        EventKind::AuthenticationSuccess,
+        EventKind::ConnectError,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::MessageNew => "messageNew",
+            EventKind::MessageDeleted => "messageDeleted",
+            EventKind::MessageUpdated => "messageUpdated",
+            EventKind::MailboxReset => "mailboxReset",
+            EventKind::MailboxDeleted => "mailboxDeleted",
+            EventKind::MailboxNew => "mailboxNew",
+            EventKind::AuthenticationError => "authenticationError",
+            EventKind::AuthenticationSuccess => "authenticationSuccess",
+            EventKind::ConnectError => "connectError",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<EventKind> {
+        Self::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    pub fn names() -> Vec<&'static str> {
+        Self::ALL.iter().map(|k| k.name()).collect()
+    }
+}
+
+/// One change event. `id` is unique per event (consumers drop duplicates by it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Event {
+    pub id: Uuid,
+    /// [`EVENT_SCHEMA_VERSION`].
+    pub v: u32,
+    pub account: String,
+    /// RFC 3339 time the change was seen.
+    pub date: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub special_use: Option<String>,
+    pub event: EventKind,
+    #[serde(default)]
+    pub data: serde_json::Value,
+}
+
+impl Event {
+    pub fn new(
+        account: &str,
+        event: EventKind,
+        path: Option<String>,
+        data: serde_json::Value,
+    ) -> Self {
+        Event {
+            id: Uuid::now_v7(),
+            v: EVENT_SCHEMA_VERSION,
+            account: account.to_string(),
+            date: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            path,
+            special_use: None,
+            event,
+            data,
+        }
+    }
+
+    /// Routing key on the events exchange: `<account>.<event>`.
+    pub fn routing_key(&self) -> String {
+        format!("{}.{}", self.account, self.event.name())
+    }
+}
+
+/// `messageUpdated.data.changes.flags`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct FlagChanges {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub added: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deleted: Vec<String>,
+}

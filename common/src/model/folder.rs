@@ -1,0 +1,25 @@
+//! Per-folder sync state kept in the store between runs.
+
+use serde::{Deserialize, Serialize};
+
+/// What the gateway remembers of one folder of one account. The uid→flags index is stored
+/// beside it in chunks (see `store`), not in this struct.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FolderState {
+    pub path: String,
+    /// Gateway-wide unique, never reused (a new one on UIDVALIDITY change or when the
+    /// account is registered again): the folder half of message ids.
+    pub mailbox_id: u32,
+    pub uid_validity: u32,
+    pub uid_next: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub highest_modseq: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub special_use: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delimiter: Option<String>,
+    /// Number of messages in the index.
+    #[serde(default)]
+    pub messages: u32,
+}

@@ -1,0 +1,18 @@
+//! The domain model: the JSON shapes of the REST API and of published events, following
+//! the original IMAP API 1.8 field names (we add fields, never rename).
+
+pub mod account;
+pub mod event;
+pub mod folder;
+pub mod mailbox;
+pub mod message;
+pub mod secret;
+pub mod settings;
+
+pub use account::*;
+pub use event::*;
+pub use folder::*;
+pub use mailbox::*;
+pub use message::*;
+pub use secret::Secret;
+pub use settings::*;
