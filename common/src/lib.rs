@@ -9,5 +9,8 @@ pub mod crypto;
 pub mod error;
 pub mod ids;
 pub mod model;
+pub mod services;
 pub mod store;
 pub mod telemetry;
+
+pub use services::Services;

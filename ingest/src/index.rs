@@ -1,0 +1,1 @@
+//! The uid→flags index of one folder and its compact stored form.

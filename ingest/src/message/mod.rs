@@ -1,0 +1,1 @@
+//! Turning IMAP fetch results and raw messages into the REST shapes.
