@@ -1,0 +1,92 @@
+//! The webhook settings (URL and event filter) as dispatch sees them. Exists because every
+//! event needs them and reading the store per event would put a store round trip on the
+//! latency path and load the store in proportion to mail traffic; instead the settings are
+//! read at most about once per `max_age`, and a change made through the api is picked up
+//! within that time.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use imapapi_common::model::Settings;
+use imapapi_common::store::{SharedStore, StoreError};
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use crate::webhook::{Target, WebhookError};
+
+/// What the worker needs from the settings, parsed once per read rather than per event.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub settings: Settings,
+    /// `None` when no webhook URL is set (or it is empty: cleared).
+    pub target: Option<Result<Target, Arc<WebhookError>>>,
+}
+
+impl Snapshot {
+    fn new(settings: Settings) -> Snapshot {
+        let target = settings
+            .webhooks
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(|u| Target::parse(u).map_err(Arc::new));
+        Snapshot { settings, target }
+    }
+}
+
+struct Cached {
+    read_at: Instant,
+    snapshot: Arc<Snapshot>,
+}
+
+/// Settings read from the store at most once per `max_age`.
+pub struct SettingsCache {
+    store: SharedStore,
+    max_age: Duration,
+    // A tokio mutex held across the store read: when the entry expires, concurrent workers
+    // wait for one read instead of each issuing their own.
+    cached: Mutex<Option<Cached>>,
+}
+
+impl SettingsCache {
+    pub fn new(store: SharedStore, max_age: Duration) -> SettingsCache {
+        SettingsCache {
+            store,
+            max_age,
+            cached: Mutex::new(None),
+        }
+    }
+
+    /// The current settings. When the store cannot be read, the last known settings are
+    /// used (and the read is tried again after `max_age`); with none known, the error.
+    pub async fn get(&self) -> Result<Arc<Snapshot>, StoreError> {
+        let mut cached = self.cached.lock().await;
+        let now = Instant::now();
+        if let Some(c) = cached.as_ref()
+            && now.duration_since(c.read_at) < self.max_age
+        {
+            return Ok(c.snapshot.clone());
+        }
+        match self.store.get_settings().await {
+            Ok(settings) => {
+                let snapshot = Arc::new(Snapshot::new(settings));
+                if let Some(Err(e)) = &snapshot.target {
+                    tracing::error!(error = %e, "webhook URL in settings is unusable");
+                }
+                *cached = Some(Cached {
+                    read_at: now,
+                    snapshot: snapshot.clone(),
+                });
+                Ok(snapshot)
+            }
+            Err(e) => match cached.as_mut() {
+                Some(c) => {
+                    tracing::warn!(error = %e, "cannot read settings; using the last known");
+                    c.read_at = now;
+                    Ok(c.snapshot.clone())
+                }
+                None => Err(e),
+            },
+        }
+    }
+}
