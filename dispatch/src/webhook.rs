@@ -257,9 +257,12 @@ mod tests {
 
     #[test]
     fn moves_credentials_to_a_basic_header() {
-        let t = Target::parse("https://us%40er:p%3Ass@hooks.example.com:8443/in/x?t=1#frag")
-            .unwrap();
-        assert_eq!(t.uri().to_string(), "https://hooks.example.com:8443/in/x?t=1");
+        let t =
+            Target::parse("https://us%40er:p%3Ass@hooks.example.com:8443/in/x?t=1#frag").unwrap();
+        assert_eq!(
+            t.uri().to_string(),
+            "https://hooks.example.com:8443/in/x?t=1"
+        );
         let expected = base64::engine::general_purpose::STANDARD.encode("us@er:p:ss");
         assert_eq!(
             t.authorization.as_ref().unwrap().to_str().unwrap(),
@@ -267,7 +270,10 @@ mod tests {
         );
         assert_eq!(t.origin(), "https://hooks.example.com:8443");
         let debug = format!("{t:?}");
-        assert!(!debug.contains("p%3Ass") && !debug.contains(&expected), "{debug}");
+        assert!(
+            !debug.contains("p%3Ass") && !debug.contains(&expected),
+            "{debug}"
+        );
     }
 
     #[test]
