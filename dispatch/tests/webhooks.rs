@@ -533,11 +533,72 @@ async fn connections_are_reused() {
     let mut opts = Options::with_url(rx.url("/"));
     opts.concurrency = 1;
     let rig = Rig::start(opts).await;
+    let mut latencies = Vec::new();
     for i in 0..5 {
+        let started = Instant::now();
         rig.publish(&event(EventKind::MessageNew)).await;
-        rx.wait_for(i + 1).await;
+        let seen = rx.wait_for(i + 1).await;
+        latencies.push(seen[i].at - started);
     }
     rig.stop().await;
+    // From publish (a durable queue write) to the request at the receiver; the goal is a
+    // webhook within ~100 ms of the change.
+    latencies.sort();
+    assert!(
+        latencies[2] < Duration::from_millis(100),
+        "median publish-to-webhook latency {:?}",
+        latencies[2]
+    );
     // All five went over one kept-alive connection.
     assert_eq!(rx.connections.load(Ordering::SeqCst), 1);
+}
+
+/// Log lines written by the subscriber under test.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+// current_thread (the #[tokio::test] default): the dispatch tasks run on this thread, so the
+// thread-local subscriber sees their logs.
+#[tokio::test]
+async fn failures_are_logged_without_credentials_or_path() {
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let rx = Receiver::start(Receiver::answering(StatusCode::BAD_GATEWAY)).await;
+    let url = format!(
+        "http://hookuser:hunter2@127.0.0.1:{}/in/tok-s3cr3t?key=k3y",
+        rx.port
+    );
+    let rig = Rig::start(three_attempts(Options::with_url(url))).await;
+    let ev = event(EventKind::MessageNew);
+    rig.publish(&ev).await;
+    rig.wait_dead(1).await;
+    rig.stop().await;
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("502"), "the status is logged: {text}");
+    assert!(
+        text.contains("dead-lettered"),
+        "the outcome is logged: {text}"
+    );
+    assert!(text.contains(&ev.id.to_string()), "the event id is logged");
+    for secret in ["hunter2", "hookuser", "tok-s3cr3t", "k3y"] {
+        assert!(!text.contains(secret), "{secret} leaked into logs: {text}");
+    }
 }
