@@ -1,0 +1,1 @@
+//! Decoding tests with literal MIME samples.
