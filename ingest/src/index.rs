@@ -48,13 +48,14 @@ pub enum IndexError {
     Corrupt { chunk: u32, reason: &'static str },
 }
 
-/// One message in memory: 6 bytes, so a 100,000-message folder costs well under a MiB.
+/// One message in memory: 8 bytes, so a 100,000-message folder costs under a MiB.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Entry {
     low: u16,
     bits: u8,
-    /// Index into `FolderIndex::keyword_sets`; 0 is the empty set.
-    keywords: u16,
+    /// Index into `FolderIndex::keyword_sets`; 0 is the empty set. u32 because a folder
+    /// with per-message keywords can exceed 65536 distinct combinations.
+    keywords: u32,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -70,11 +71,13 @@ pub struct FolderIndex {
     dirty: BTreeSet<u32>,
     len: usize,
     /// Interned keyword names; messages share a few, so they are stored once per folder.
+    /// Never shrunk: bounded by the distinct keywords and combinations the folder has seen,
+    /// and rebuilt from the chunks on every load.
     keywords: Vec<String>,
-    keyword_ids: HashMap<String, u16>,
+    keyword_ids: HashMap<String, u32>,
     /// Interned sorted sets of keyword ids; entry 0 is the empty set.
-    keyword_sets: Vec<Vec<u16>>,
-    keyword_set_ids: HashMap<Vec<u16>, u16>,
+    keyword_sets: Vec<Vec<u32>>,
+    keyword_set_ids: HashMap<Vec<u32>, u32>,
 }
 
 impl Default for FolderIndex {
@@ -260,23 +263,23 @@ impl FolderIndex {
         Ok(())
     }
 
-    fn intern_keyword(&mut self, k: &str) -> u16 {
+    fn intern_keyword(&mut self, k: &str) -> u32 {
         if let Some(&id) = self.keyword_ids.get(k) {
             return id;
         }
-        let id = self.keywords.len() as u16;
+        let id = self.keywords.len() as u32;
         self.keywords.push(k.to_string());
         self.keyword_ids.insert(k.to_string(), id);
         id
     }
 
-    fn intern_set(&mut self, mut set: Vec<u16>) -> u16 {
+    fn intern_set(&mut self, mut set: Vec<u32>) -> u32 {
         set.sort_unstable();
         set.dedup();
         if let Some(&id) = self.keyword_set_ids.get(&set) {
             return id;
         }
-        let id = self.keyword_sets.len() as u16;
+        let id = self.keyword_sets.len() as u32;
         self.keyword_sets.push(set.clone());
         self.keyword_set_ids.insert(set, id);
         id
@@ -318,14 +321,15 @@ impl FolderIndex {
         Some(out)
     }
 
-    /// Insert or replace the flags of `uid`.
+    /// Insert or replace the flags of `uid`. `\Recent` is dropped: it belongs to the
+    /// session that saw it first, not to the message.
     pub fn set(&mut self, uid: u32, flags: &[String]) {
         let mut bits = 0u8;
         let mut kws = Vec::new();
         for f in flags {
             match flag_bit(f) {
                 Some(b) => bits |= b,
-                None if f.is_empty() => {}
+                None if f.is_empty() || is_recent(f) => {}
                 None => kws.push(self.intern_keyword(f)),
             }
         }
@@ -406,8 +410,8 @@ impl FolderIndex {
 
     fn encode(&self, chunk: &Chunk) -> Vec<u8> {
         // The chunk's keyword table holds only the keywords its messages use.
-        let mut table: Vec<u16> = Vec::new();
-        let mut local: HashMap<u16, u64> = HashMap::new();
+        let mut table: Vec<u32> = Vec::new();
+        let mut local: HashMap<u32, u64> = HashMap::new();
         for e in &chunk.entries {
             for &k in &self.keyword_sets[e.keywords as usize] {
                 local.entry(k).or_insert_with(|| {
@@ -443,6 +447,10 @@ impl FolderIndex {
     }
 }
 
+fn is_recent(f: &str) -> bool {
+    f.eq_ignore_ascii_case("\\Recent")
+}
+
 fn same_flag(a: &str, b: &str) -> bool {
     // System flags (`\Seen`) are case-insensitive by RFC 3501; servers echo keywords as
     // they were stored, so those compare exactly.
@@ -454,11 +462,15 @@ fn same_flag(a: &str, b: &str) -> bool {
 }
 
 /// What changed between two flag lists, in the order the flags appear in each list.
+/// `\Recent` is never a change (see [`FolderIndex::set`]).
 pub fn flag_changes(old: &[String], new: &[String]) -> FlagChanges {
     let diff = |from: &[String], against: &[String]| {
         let mut out: Vec<String> = Vec::new();
         for f in from {
-            if !against.iter().any(|g| same_flag(f, g)) && !out.iter().any(|g| same_flag(f, g)) {
+            if !is_recent(f)
+                && !against.iter().any(|g| same_flag(f, g))
+                && !out.iter().any(|g| same_flag(f, g))
+            {
                 out.push(f.clone());
             }
         }
@@ -499,7 +511,7 @@ mod tests {
     fn round_trip() {
         let mut idx = FolderIndex::new();
         idx.set(1, &s(&["\\Seen"]));
-        idx.set(2, &s(&[]));
+        idx.set(2, &s(&["\\Recent"]));
         idx.set(5, &s(&["\\seen", "\\Flagged", "$Forwarded", "\\Draft"]));
         idx.set(7, &s(&["\\Answered", "\\Deleted", "$junk"]));
         let mut store = BTreeMap::new();
@@ -570,6 +582,19 @@ mod tests {
         assert_eq!(back.flags(5000).unwrap(), s(&["\\Flagged", "Ümlaut"]));
         // Chunk 1 carries only its own keyword.
         assert!(!store[&1].windows(4).any(|w| w == b"Work"));
+    }
+
+    #[test]
+    fn many_distinct_keyword_sets() {
+        let mut idx = FolderIndex::new();
+        for uid in 1..=70_000u32 {
+            idx.set(uid, &[format!("k{uid}")]);
+        }
+        let mut store = BTreeMap::new();
+        let back = reload(&mut idx, &mut store);
+        assert_eq!(back.flags(1).unwrap(), s(&["k1"]));
+        assert_eq!(back.flags(70_000).unwrap(), s(&["k70000"]));
+        assert_eq!(idx.flags(66_000).unwrap(), s(&["k66000"]));
     }
 
     #[test]
@@ -676,7 +701,7 @@ mod tests {
         );
         assert_eq!(c.added, s(&["$Label", "\\Answered", "work"]));
         assert_eq!(c.deleted, s(&["Work", "\\Flagged"]));
-        let none = flag_changes(&s(&["\\Seen"]), &s(&["\\seen"]));
+        let none = flag_changes(&s(&["\\Seen"]), &s(&["\\seen", "\\Recent"]));
         assert!(none.added.is_empty() && none.deleted.is_empty());
     }
 }
