@@ -144,7 +144,10 @@ fn folder_paths(
     account: &str,
 ) -> Result<Vec<String>, StoreError> {
     let mut out = Vec::new();
-    for item in folders.range::<(&str, &str)>((account, "")..).map_err(backend)? {
+    for item in folders
+        .range::<(&str, &str)>((account, "")..)
+        .map_err(backend)?
+    {
         let (k, _) = item.map_err(backend)?;
         let (acc, path) = k.value();
         if acc != account {
