@@ -504,7 +504,10 @@ async fn embedded_messages_survive_reopen() {
         let _never_settled = next(&mut c).await;
         let d = next(&mut c).await;
         assert_eq!(d.message.id, dead.id);
-        assert_eq!(d.retry().await.unwrap(), RetryOutcome::Scheduled(slow.base_delay));
+        assert_eq!(
+            d.retry().await.unwrap(),
+            RetryOutcome::Scheduled(slow.base_delay)
+        );
         // A second bus on the same file must be refused while this one is open.
         assert!(EmbeddedBus::open(dir.path(), slow).await.is_err());
         // The process dies with deliveries unsettled.
@@ -602,7 +605,10 @@ async fn rabbitmq_users_can_bind_their_own_queue_to_events() {
         assert_eq!(d.routing_key.as_str(), "someaccount.messageNew");
         assert_eq!(d.data, wanted.body);
         assert_eq!(
-            d.properties.message_id().as_ref().map(|s| s.as_str().to_string()),
+            d.properties
+                .message_id()
+                .as_ref()
+                .map(|s| s.as_str().to_string()),
             Some(wanted.id.to_string())
         );
         // Only what matched the binding.
@@ -619,6 +625,79 @@ async fn rabbitmq_users_can_bind_their_own_queue_to_events() {
             within(d.ack()).await.unwrap();
         }
         let _ = conn.close(200, "OK".into()).await;
+    })
+    .await
+}
+
+/// Closes the broker side of the bus's connection, as a broker restart or network cut
+/// would. Needs `rabbitmqctl` on the test machine.
+async fn kill_connection(prefix: &str) {
+    let name = format!("imapapi {prefix}");
+    let out = tokio::process::Command::new("rabbitmqctl")
+        .args(["list_connections", "-q", "pid", "client_properties"])
+        .output()
+        .await
+        .expect("rabbitmqctl runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let pids: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(&name))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert!(!pids.is_empty(), "no connection named {name}: {text}");
+    for pid in pids {
+        let status = tokio::process::Command::new("rabbitmqctl")
+            .args(["close_connection", pid, "test: connection loss"])
+            .status()
+            .await
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+#[tokio::test]
+async fn rabbitmq_reconnects_after_connection_loss() {
+    run(Fixture::rabbit().await, |fx| async move {
+        let Fixture::Rabbit { prefix, .. } = &*fx else {
+            unreachable!()
+        };
+        let bus = fx.bus();
+        let server = echo_server(&bus, "node-r").await;
+        let m = msg("a.e", "in flight when the connection drops");
+        within(bus.publish(QueueName::Events, m.clone()))
+            .await
+            .unwrap();
+        let mut c = within(bus.consume(QueueName::Events, 1)).await.unwrap();
+        let d = next(&mut c).await;
+
+        within(kill_connection(prefix)).await;
+
+        // The unsettled delivery went back to the queue: acking it now fails…
+        assert!(within(d.ack()).await.is_err());
+        // …and the same consumer gets it again once it has resubscribed.
+        let again = next(&mut c).await;
+        assert_eq!(again.message, m);
+        within(again.ack()).await.unwrap();
+        // Publishing reconnects.
+        let m2 = msg("a.e", "after");
+        within(bus.publish(QueueName::Events, m2.clone()))
+            .await
+            .unwrap();
+        assert_eq!(next(&mut c).await.message, m2);
+        // The server resubscribes too; until it has, requests find no route.
+        within(async {
+            loop {
+                match bus.request("node-r", b"\x00hi".to_vec(), SOON).await {
+                    Ok(reply) => break assert_eq!(reply, b"re:\x00hi"),
+                    Err(BusError::NoRoute(_) | BusError::Timeout) => {
+                        tokio::time::sleep(Duration::from_millis(100)).await
+                    }
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        })
+        .await;
+        server.abort();
     })
     .await
 }

@@ -21,8 +21,8 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use uuid::Uuid;
 
 use super::{
-    Acker, Bus, BusError, Consumer, Delivery, Message, QueueName, Replier, Request,
-    RequestServer, RetryOutcome, RetryPolicy,
+    Acker, Bus, BusError, Consumer, Delivery, Message, QueueName, Replier, Request, RequestServer,
+    RetryOutcome, RetryPolicy,
 };
 
 /// Requests waiting for one node; bounded so a stuck server pushes back on requesters
@@ -142,8 +142,10 @@ impl EmbeddedBus {
         let path: PathBuf = dir.join("queue.redb");
         let dir = dir.to_path_buf();
         let (db, ready, max_seq) = blocking(move || {
-            std::fs::create_dir_all(&dir).map_err(|e| backend(format!("{}: {e}", dir.display())))?;
-            let db = Database::create(&path).map_err(|e| backend(format!("{}: {e}", path.display())))?;
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| backend(format!("{}: {e}", dir.display())))?;
+            let db =
+                Database::create(&path).map_err(|e| backend(format!("{}: {e}", path.display())))?;
             let txn = db.begin_write().map_err(backend)?;
             let mut ready: [BTreeSet<u64>; 2] = Default::default();
             let mut max_seq = 0u64;
@@ -439,7 +441,10 @@ impl Drop for EmbeddedServer {
     fn drop(&mut self) {
         if let Some(inner) = self.inner.upgrade() {
             let mut nodes = lock(&inner.nodes);
-            if nodes.get(&self.node).is_some_and(|s| s.same_channel(&self.own)) {
+            if nodes
+                .get(&self.node)
+                .is_some_and(|s| s.same_channel(&self.own))
+            {
                 nodes.remove(&self.node);
             }
         }

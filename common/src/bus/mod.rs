@@ -180,7 +180,9 @@ pub type SharedBus = Arc<dyn Bus>;
 pub async fn connect(config: &Config) -> Result<SharedBus, BusError> {
     let retry = config.queue.retry;
     Ok(match &config.queue.url {
-        Some(url) => Arc::new(rabbitmq::RabbitBus::connect(url, &config.queue.prefix, retry).await?),
+        Some(url) => {
+            Arc::new(rabbitmq::RabbitBus::connect(url, &config.queue.prefix, retry).await?)
+        }
         None => Arc::new(embedded::EmbeddedBus::open(&config.data_dir, retry).await?),
     })
 }

@@ -36,9 +36,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::StreamExt;
 use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicGetOptions, BasicNackOptions,
-    BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions, ExchangeDeclareOptions,
-    ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
+    BasicAckOptions, BasicConsumeOptions, BasicGetOptions, BasicNackOptions, BasicPublishOptions,
+    BasicQosOptions, ConfirmSelectOptions, ExchangeDeclareOptions, ExchangeDeleteOptions,
+    QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
 };
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
@@ -46,8 +46,8 @@ use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use super::{
-    Acker, Bus, BusError, Consumer, Delivery, Message, QueueName, Replier, Request,
-    RequestServer, RetryOutcome, RetryPolicy,
+    Acker, Bus, BusError, Consumer, Delivery, Message, QueueName, Replier, Request, RequestServer,
+    RetryOutcome, RetryPolicy,
 };
 
 const DIRECT_REPLY_TO: &str = "amq.rabbitmq.reply-to";
@@ -64,7 +64,8 @@ fn backend(e: impl std::fmt::Display) -> BusError {
 
 fn short(s: impl Into<String>) -> Result<ShortString, BusError> {
     let s = s.into();
-    ShortString::try_new(s.clone()).map_err(|_| BusError::Backend(format!("name too long for AMQP: {s}")))
+    ShortString::try_new(s.clone())
+        .map_err(|_| BusError::Backend(format!("name too long for AMQP: {s}")))
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -173,7 +174,10 @@ impl Inner {
             return Ok(link.clone());
         }
         *guard = None;
-        let conn = Connection::connect(&self.url, ConnectionProperties::default())
+        // Named, so operators can tell our connections apart in the management UI.
+        let props = ConnectionProperties::default()
+            .with_connection_name(format!("imapapi {}", self.names.prefix).into());
+        let conn = Connection::connect(&self.url, props)
             .await
             .map_err(|e| BusError::Backend(format!("connecting to RabbitMQ: {e}")))?;
         let setup = conn.create_channel().await.map_err(backend)?;
@@ -335,7 +339,11 @@ pub struct RabbitBus {
 
 impl RabbitBus {
     /// Connects to `url` and declares the topology under `prefix`.
-    pub async fn connect(url: &str, prefix: &str, retry: RetryPolicy) -> Result<RabbitBus, BusError> {
+    pub async fn connect(
+        url: &str,
+        prefix: &str,
+        retry: RetryPolicy,
+    ) -> Result<RabbitBus, BusError> {
         let bus = RabbitBus {
             inner: Arc::new(Inner {
                 url: url.to_string(),
@@ -625,7 +633,10 @@ impl Acker for RabbitAcker {
             (names.dlq(self.queue), RetryOutcome::DeadLettered)
         } else {
             let delay = policy.delay(failed);
-            (names.retry(self.queue, delay), RetryOutcome::Scheduled(delay))
+            (
+                names.retry(self.queue, delay),
+                RetryOutcome::Scheduled(delay),
+            )
         };
         // The copy is confirmed before the original is acked: a crash in between means a
         // duplicate, never a loss.
