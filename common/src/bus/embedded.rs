@@ -8,6 +8,10 @@
 //! the order they died. Which messages are ready, in flight or waiting for a retry is kept
 //! only in memory; on open every stored message is ready again, which is what
 //! at-least-once asks for after a crash.
+//!
+//! Writes (publish, ack, retry) go through one writer that commits whatever is waiting in
+//! a single transaction (group commit): each call still returns only after its change is
+//! durable, but concurrent publishers and ackers share the cost of the sync.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -21,8 +25,8 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use uuid::Uuid;
 
 use super::{
-    Acker, Bus, BusError, Consumer, Delivery, Message, QueueName, Replier, Request,
-    RequestServer, RetryOutcome, RetryPolicy,
+    Acker, Bus, BusError, Consumer, Delivery, Message, QueueName, Replier, Request, RequestServer,
+    RetryOutcome, RetryPolicy,
 };
 
 /// Requests waiting for one node; bounded so a stuck server pushes back on requesters
@@ -98,6 +102,127 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f).await.map_err(backend)?
 }
 
+/// Write transactions the writer may fold into one commit. Each commit syncs the file, so
+/// under concurrent publishers and ackers this, not the disk, sets the throughput.
+const WRITE_BATCH: usize = 256;
+/// Writes waiting for the writer; when full, publishers wait (backpressure).
+const WRITE_BACKLOG: usize = 1024;
+
+/// A change to the stored queues.
+enum Op {
+    Publish {
+        queue: QueueName,
+        seq: u64,
+        record: Vec<u8>,
+    },
+    Ack {
+        queue: QueueName,
+        seq: u64,
+    },
+    /// Count a failed delivery: store the next attempt, or move to the dead letters.
+    Retry {
+        queue: QueueName,
+        seq: u64,
+        dead_seq: u64,
+        policy: RetryPolicy,
+    },
+}
+
+type OpResult = Result<Option<RetryOutcome>, BusError>;
+type Job = (Op, oneshot::Sender<OpResult>);
+
+/// Applies one op inside the batch's transaction. `Err` means the transaction is broken
+/// and the whole batch fails; `Ok(Err(..))` fails only this op, which changed nothing.
+fn apply(txn: &redb::WriteTransaction, op: &Op) -> Result<OpResult, BusError> {
+    match *op {
+        Op::Publish {
+            queue,
+            seq,
+            ref record,
+        } => {
+            let mut table = txn.open_table(queue_table(queue)).map_err(backend)?;
+            table.insert(seq, record.as_slice()).map_err(backend)?;
+            Ok(Ok(None))
+        }
+        Op::Ack { queue, seq } => {
+            let mut table = txn.open_table(queue_table(queue)).map_err(backend)?;
+            table.remove(seq).map_err(backend)?;
+            Ok(Ok(None))
+        }
+        Op::Retry {
+            queue,
+            seq,
+            dead_seq,
+            policy,
+        } => {
+            let mut table = txn.open_table(queue_table(queue)).map_err(backend)?;
+            let stored = table.get(seq).map_err(backend)?.map(|v| decode(v.value()));
+            let mut message = match stored {
+                Some(Ok(m)) => m,
+                Some(Err(e)) => return Ok(Err(e)),
+                None => {
+                    return Ok(Err(BusError::Backend(
+                        "message vanished from its queue".into(),
+                    )));
+                }
+            };
+            let failed = message.attempt;
+            message.attempt = failed.saturating_add(1);
+            let record = encode(&message);
+            if message.attempt >= policy.max_attempts {
+                table.remove(seq).map_err(backend)?;
+                txn.open_table(dead_table(queue))
+                    .map_err(backend)?
+                    .insert(dead_seq, record.as_slice())
+                    .map_err(backend)?;
+                Ok(Ok(Some(RetryOutcome::DeadLettered)))
+            } else {
+                table.insert(seq, record.as_slice()).map_err(backend)?;
+                Ok(Ok(Some(RetryOutcome::Scheduled(policy.delay(failed)))))
+            }
+        }
+    }
+}
+
+/// The single writer (group commit): takes every write waiting, applies them in one
+/// transaction and answers each after the commit. Holds the database only weakly between
+/// batches, so closing the bus closes the file.
+fn writer(db: Weak<Database>, mut rx: mpsc::Receiver<Job>) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut batch = vec![first];
+        while batch.len() < WRITE_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let Some(db) = db.upgrade() else { return };
+        let outcome = (|| {
+            let txn = db.begin_write().map_err(backend)?;
+            let results = batch
+                .iter()
+                .map(|(op, _)| apply(&txn, op))
+                .collect::<Result<Vec<_>, _>>()?;
+            txn.commit().map_err(backend)?;
+            Ok::<_, BusError>(results)
+        })();
+        drop(db);
+        match outcome {
+            Ok(results) => {
+                for ((_, done), result) in batch.into_iter().zip(results) {
+                    let _ = done.send(result);
+                }
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                for (_, done) in batch {
+                    let _ = done.send(Err(BusError::Backend(msg.clone())));
+                }
+            }
+        }
+    }
+}
+
 struct QueueState {
     /// Sequence numbers of stored messages that may be delivered now, lowest first, so
     /// a single consumer sees publish order.
@@ -110,7 +235,9 @@ struct QueueState {
 type Incoming = (Vec<u8>, oneshot::Sender<Vec<u8>>);
 
 struct Inner {
+    /// For reads; writes go through `writes`.
     db: Arc<Database>,
+    writes: mpsc::Sender<Job>,
     retry: RetryPolicy,
     next_seq: AtomicU64,
     queues: [QueueState; 2],
@@ -120,6 +247,16 @@ struct Inner {
 impl Inner {
     fn queue(&self, q: QueueName) -> &QueueState {
         &self.queues[index(q)]
+    }
+
+    /// Hands `op` to the writer and waits until it is committed.
+    async fn write(&self, op: Op) -> OpResult {
+        let (done, result) = oneshot::channel();
+        self.writes
+            .send((op, done))
+            .await
+            .map_err(|_| BusError::Closed)?;
+        result.await.map_err(|_| BusError::Closed)?
     }
 
     fn make_ready(&self, q: QueueName, seq: u64) {
@@ -142,8 +279,10 @@ impl EmbeddedBus {
         let path: PathBuf = dir.join("queue.redb");
         let dir = dir.to_path_buf();
         let (db, ready, max_seq) = blocking(move || {
-            std::fs::create_dir_all(&dir).map_err(|e| backend(format!("{}: {e}", dir.display())))?;
-            let db = Database::create(&path).map_err(|e| backend(format!("{}: {e}", path.display())))?;
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| backend(format!("{}: {e}", dir.display())))?;
+            let db =
+                Database::create(&path).map_err(|e| backend(format!("{}: {e}", path.display())))?;
             let txn = db.begin_write().map_err(backend)?;
             let mut ready: [BTreeSet<u64>; 2] = Default::default();
             let mut max_seq = 0u64;
@@ -168,9 +307,14 @@ impl EmbeddedBus {
             ready: Mutex::new(ready),
             notify: Notify::new(),
         };
+        let db = Arc::new(db);
+        let (writes, jobs) = mpsc::channel(WRITE_BACKLOG);
+        let weak = Arc::downgrade(&db);
+        tokio::task::spawn_blocking(move || writer(weak, jobs));
         Ok(EmbeddedBus {
             inner: Arc::new(Inner {
-                db: Arc::new(db),
+                db,
+                writes,
                 retry,
                 next_seq: AtomicU64::new(max_seq + 1),
                 queues: [state(events), state(submit)],
@@ -185,16 +329,7 @@ impl Bus for EmbeddedBus {
     async fn publish(&self, queue: QueueName, message: Message) -> Result<(), BusError> {
         let seq = self.inner.next_seq.fetch_add(1, Ordering::Relaxed);
         let record = encode(&message);
-        let db = self.inner.db.clone();
-        blocking(move || {
-            let txn = db.begin_write().map_err(backend)?;
-            {
-                let mut table = txn.open_table(queue_table(queue)).map_err(backend)?;
-                table.insert(seq, record.as_slice()).map_err(backend)?;
-            }
-            txn.commit().map_err(backend)
-        })
-        .await?;
+        self.inner.write(Op::Publish { queue, seq, record }).await?;
         self.inner.make_ready(queue, seq);
         Ok(())
     }
@@ -361,56 +496,25 @@ impl Drop for EmbeddedAcker {
 #[async_trait]
 impl Acker for EmbeddedAcker {
     async fn ack(mut self: Box<Self>) -> Result<(), BusError> {
-        let db = self.inner.db.clone();
         let (queue, seq) = (self.queue, self.seq);
-        blocking(move || {
-            let txn = db.begin_write().map_err(backend)?;
-            txn.open_table(queue_table(queue))
-                .map_err(backend)?
-                .remove(seq)
-                .map_err(backend)?;
-            txn.commit().map_err(backend)
-        })
-        .await?;
+        self.inner.write(Op::Ack { queue, seq }).await?;
         self.settle();
         Ok(())
     }
 
     async fn retry(mut self: Box<Self>) -> Result<RetryOutcome, BusError> {
-        let db = self.inner.db.clone();
         let (queue, seq, policy) = (self.queue, self.seq, self.inner.retry);
         let dead_seq = self.inner.next_seq.fetch_add(1, Ordering::Relaxed);
-        let outcome = blocking(move || {
-            let txn = db.begin_write().map_err(backend)?;
-            let outcome = {
-                let mut table = txn.open_table(queue_table(queue)).map_err(backend)?;
-                let Some(mut message) = table
-                    .get(seq)
-                    .map_err(backend)?
-                    .map(|v| decode(v.value()))
-                    .transpose()?
-                else {
-                    return Err(BusError::Backend("message vanished from its queue".into()));
-                };
-                let failed = message.attempt;
-                message.attempt = failed.saturating_add(1);
-                let record = encode(&message);
-                if message.attempt >= policy.max_attempts {
-                    table.remove(seq).map_err(backend)?;
-                    txn.open_table(dead_table(queue))
-                        .map_err(backend)?
-                        .insert(dead_seq, record.as_slice())
-                        .map_err(backend)?;
-                    RetryOutcome::DeadLettered
-                } else {
-                    table.insert(seq, record.as_slice()).map_err(backend)?;
-                    RetryOutcome::Scheduled(policy.delay(failed))
-                }
-            };
-            txn.commit().map_err(backend)?;
-            Ok(outcome)
-        })
-        .await?;
+        let outcome = self
+            .inner
+            .write(Op::Retry {
+                queue,
+                seq,
+                dead_seq,
+                policy,
+            })
+            .await?
+            .ok_or_else(|| BusError::Backend("retry without an outcome".into()))?;
         self.settle();
         if let RetryOutcome::Scheduled(delay) = outcome {
             // Weak, so a pending retry does not keep a closed bus (and its file) open; the
@@ -439,7 +543,10 @@ impl Drop for EmbeddedServer {
     fn drop(&mut self) {
         if let Some(inner) = self.inner.upgrade() {
             let mut nodes = lock(&inner.nodes);
-            if nodes.get(&self.node).is_some_and(|s| s.same_channel(&self.own)) {
+            if nodes
+                .get(&self.node)
+                .is_some_and(|s| s.same_channel(&self.own))
+            {
                 nodes.remove(&self.node);
             }
         }
