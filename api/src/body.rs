@@ -61,6 +61,13 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::invalid("body", "must be a JSON object"));
     }
+    // serde lets a struct be read from an array too; a body must be an object.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+            return Err(describe(".", &e));
+        }
+        return Err(ApiError::invalid("body", "must be a JSON object"));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -125,7 +132,13 @@ fn describe(path: &str, err: &serde_json::Error) -> ApiError {
     }
     if let Some(rest) = msg.strip_prefix("unknown field ") {
         let name = quoted(rest).unwrap_or(rest);
-        return ApiError::invalid(&join(path, name), "is not allowed");
+        // serde_path_to_error already records the unknown key in the path.
+        let field = if path == name || path.ends_with(&format!(".{name}")) {
+            path.to_string()
+        } else {
+            join(path, name)
+        };
+        return ApiError::invalid(&field, "is not allowed");
     }
     if let Some(rest) = msg.strip_prefix("unknown variant ") {
         let allowed = rest.split_once("expected ").map(|(_, e)| e).unwrap_or("");
@@ -220,7 +233,8 @@ mod tests {
             err(r#"{"account":"a","list":["ok",3]}"#),
             "\"list[1]\" must be a string"
         );
-        assert_eq!(err("[]"), "\"body\" must be an object");
+        assert_eq!(err("[]"), "\"body\" must be a JSON object");
+        assert_eq!(err("42"), "\"body\" must be a JSON object");
         assert_eq!(err(""), "\"body\" must be a JSON object");
     }
 

@@ -97,7 +97,7 @@ pub async fn serve_on(
 }
 
 #[cfg(test)]
-mod tests {
+mod label_tests {
     use super::route_label;
 
     #[test]
@@ -113,3 +113,6 @@ mod tests {
         assert_eq!(route_label("/v1/accounts"), "/v1/accounts");
     }
 }
+
+#[cfg(test)]
+mod tests;
