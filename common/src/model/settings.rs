@@ -48,7 +48,8 @@ pub struct Settings {
 fn check_url(field: &str, value: &Option<String>) -> Result<(), ApiError> {
     if let Some(u) = value {
         // An empty string clears the setting, as in the original.
-        if !u.is_empty() && !(u.starts_with("http://") || u.starts_with("https://")) {
+        let has_scheme = u.starts_with("http://") || u.starts_with("https://");
+        if !u.is_empty() && !has_scheme {
             return Err(ApiError::invalid(
                 field,
                 "must be a valid uri with a scheme matching the http|https pattern",

@@ -117,12 +117,17 @@ const REDIS_PREFIX: &str = "imapapi";
 /// Open the configured store: Redis when `dbs.redis` is set, else the embedded file store
 /// in `dbs.path`.
 pub async fn open(config: &crate::config::Config) -> Result<SharedStore, StoreError> {
+    // The URL is not logged: it may carry a password.
     match &config.redis {
-        Some(url) => Ok(Arc::new(
-            redis::RedisStore::connect(url, REDIS_PREFIX).await?,
-        )),
-        None => Ok(Arc::new(
-            embedded::EmbeddedStore::open(&config.data_dir).await?,
-        )),
+        Some(url) => {
+            let store = redis::RedisStore::connect(url, REDIS_PREFIX).await?;
+            tracing::info!(backend = "redis", prefix = REDIS_PREFIX, "store opened");
+            Ok(Arc::new(store))
+        }
+        None => {
+            let store = embedded::EmbeddedStore::open(&config.data_dir).await?;
+            tracing::info!(backend = "embedded", dir = %config.data_dir.display(), "store opened");
+            Ok(Arc::new(store))
+        }
     }
 }

@@ -39,6 +39,8 @@ use serde::de::DeserializeOwned;
 use super::{IndexChunk, IndexChunkUpdate, Store, StoreError};
 use crate::model::{AccountConfig, AccountStatus, FolderState, Settings};
 
+const MAX_TTL_MS: u64 = 1_000_000_000_000;
+
 /// KEYS: lease. ARGV: owner, ttl ms.
 const ACQUIRE: &str = r"
 local cur = redis.call('GET', KEYS[1])
@@ -423,8 +425,11 @@ impl Store for RedisStore {
         owner: &str,
         ttl: Duration,
     ) -> Result<bool, StoreError> {
-        // PX 0 is an error in Redis; a sub-millisecond lease is one millisecond.
-        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        // PX 0 is an error in Redis, and so is an expiry past its clock's range: clamp to
+        // between 1 ms and about 30 years.
+        let ttl_ms = u64::try_from(ttl.as_millis())
+            .unwrap_or(u64::MAX)
+            .clamp(1, MAX_TTL_MS);
         let ok: i64 = self
             .acquire
             .key(self.acct(account, "lease"))

@@ -1,1 +1,277 @@
 //! Turning IMAP fetch results and raw messages into the REST shapes.
+//!
+//! Pure functions (no I/O) so the IMAP session code stays about the protocol and this stays
+//! testable with literal MIME samples. The listing path works from BODYSTRUCTURE and the
+//! header block (cheap to fetch for a whole page); the details, text and attachment paths
+//! parse the full source once. Both number parts the way the server does, so attachment ids
+//! from a listing resolve in a download.
+
+mod address;
+mod headers;
+mod parts;
+
+use async_imap::imap_proto::BodyStructure;
+use chrono::{DateTime, FixedOffset};
+use imapapi_common::command::TextType;
+use imapapi_common::ids::{AttachmentId, MessageId, TextId};
+use imapapi_common::model::message::{
+    Address, AttachmentEntry, EncodedSize, MessageDetails, MessageListEntry, TextContent, TextInfo,
+};
+use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
+
+pub use headers::header_map;
+use parts::{Kind, Leaf};
+
+/// The header fields shared by listing entries and details.
+struct Envelope {
+    date: Option<String>,
+    subject: Option<String>,
+    from: Option<Address>,
+    to: Vec<Address>,
+    cc: Vec<Address>,
+    bcc: Vec<Address>,
+    message_id: Option<String>,
+    in_reply_to: Option<String>,
+}
+
+fn envelope(msg: Option<&Message<'_>>, internal_date: Option<DateTime<FixedOffset>>) -> Envelope {
+    let Some(m) = msg else {
+        return Envelope {
+            date: internal_date.map(|d| headers::format_date(d.to_utc())),
+            subject: None,
+            from: None,
+            to: Vec::new(),
+            cc: Vec::new(),
+            bcc: Vec::new(),
+            message_id: None,
+            in_reply_to: None,
+        };
+    };
+    Envelope {
+        date: headers::message_date(m, internal_date),
+        subject: headers::subject(m),
+        from: address::first(m.from()),
+        to: address::list(m.to()),
+        cc: address::list(m.cc()),
+        bcc: address::list(m.bcc()),
+        message_id: m.message_id().and_then(headers::bracket_id),
+        in_reply_to: headers::first_id(Some(m.in_reply_to())),
+    }
+}
+
+/// mail-parser indexes `parts[0]` in its accessors; an empty parse must never reach them.
+fn parsed(m: Option<Message<'_>>) -> Option<Message<'_>> {
+    m.filter(|m| !m.parts.is_empty())
+}
+
+fn has_flag(flags: &[String], flag: &str) -> bool {
+    flags.iter().any(|f| f.eq_ignore_ascii_case(flag))
+}
+
+fn attachments<S>(message: MessageId, leaves: &[Leaf<S>]) -> Vec<AttachmentEntry> {
+    leaves
+        .iter()
+        .filter(|l| l.kind() == Kind::Attachment)
+        .map(|l| AttachmentEntry {
+            id: AttachmentId {
+                message,
+                part: l.part.clone(),
+            }
+            .encode(),
+            content_type: l.content_type.clone(),
+            encoded_size: l.encoded_size,
+            filename: l.filename.clone(),
+            embedded: l.embedded(),
+            inline: l.inline(),
+            content_id: l.content_id.clone(),
+        })
+        .collect()
+}
+
+/// Summed encoded sizes of the body text parts; None when there is no text at all.
+fn text_sizes<S>(leaves: &[Leaf<S>]) -> Option<EncodedSize> {
+    let mut size = EncodedSize::default();
+    for l in leaves {
+        let slot = match l.kind() {
+            Kind::Plain => &mut size.plain,
+            Kind::Html => &mut size.html,
+            Kind::Attachment => continue,
+        };
+        *slot = Some(slot.unwrap_or(0) + l.encoded_size);
+    }
+    (size.plain.is_some() || size.html.is_some()).then_some(size)
+}
+
+/// One entry of a listing from `UID FETCH (UID FLAGS RFC822.SIZE INTERNALDATE BODYSTRUCTURE
+/// BODY.PEEK[HEADER])`. `headers` is left for the caller (only `notifyHeaders` wants it).
+pub fn list_entry(
+    mailbox_id: u32,
+    uid: u32,
+    flags: &[String],
+    size: u64,
+    internal_date: Option<DateTime<FixedOffset>>,
+    header: &[u8],
+    body: Option<&BodyStructure<'_>>,
+) -> MessageListEntry {
+    let message = MessageId::new(mailbox_id, uid);
+    let msg = parsed(MessageParser::new().parse_headers(header));
+    let env = envelope(msg.as_ref(), internal_date);
+    let leaves = body.map(parts::from_bodystructure).unwrap_or_default();
+    MessageListEntry {
+        id: message.encode(),
+        uid,
+        date: env.date,
+        draft: has_flag(flags, "\\Draft"),
+        unseen: !has_flag(flags, "\\Seen"),
+        flagged: has_flag(flags, "\\Flagged"),
+        size,
+        subject: env.subject,
+        from: env.from,
+        to: env.to,
+        cc: env.cc,
+        bcc: env.bcc,
+        message_id: env.message_id,
+        in_reply_to: env.in_reply_to,
+        flags: flags.to_vec(),
+        attachments: attachments(message, &leaves),
+        text: text_sizes(&leaves).map(|encoded_size| TextInfo {
+            id: TextId { message }.encode(),
+            encoded_size,
+        }),
+        headers: None,
+    }
+}
+
+/// Cut at `max` bytes on a char boundary; true when something was cut.
+fn cut(mut s: String, max: Option<u64>) -> (String, bool) {
+    match max {
+        Some(max) if s.len() as u64 > max => {
+            let mut i = max as usize;
+            while !s.is_char_boundary(i) {
+                i -= 1;
+            }
+            s.truncate(i);
+            (s, true)
+        }
+        _ => (s, false),
+    }
+}
+
+fn joined(leaves: &[Leaf<parts::Src<'_, '_>>], kind: Kind) -> Option<String> {
+    let texts: Vec<&str> = leaves
+        .iter()
+        .filter(|l| l.kind() == kind)
+        .map(|l| l.src.text_contents().unwrap_or_default())
+        .collect();
+    (!texts.is_empty()).then(|| texts.join("\n"))
+}
+
+fn text_content(
+    message: MessageId,
+    leaves: &[Leaf<parts::Src<'_, '_>>],
+    max_bytes: Option<u64>,
+    text_type: TextType,
+) -> TextContent {
+    let want_plain = matches!(text_type, TextType::Plain | TextType::All);
+    let want_html = matches!(text_type, TextType::Html | TextType::All);
+    let mut has_more = false;
+    let mut take = |want: bool, kind: Kind| {
+        let (s, more) = cut(joined(leaves, kind).filter(|_| want)?, max_bytes);
+        has_more |= more;
+        Some(s)
+    };
+    let plain = take(want_plain, Kind::Plain);
+    let html = take(want_html, Kind::Html);
+    TextContent {
+        id: TextId { message }.encode(),
+        encoded_size: text_sizes(leaves).unwrap_or_default(),
+        plain,
+        html,
+        has_more,
+    }
+}
+
+/// Message details from the full source (`BODY.PEEK[]`), parsed once.
+#[allow(clippy::too_many_arguments)]
+pub fn details(
+    mailbox_id: u32,
+    uid: u32,
+    flags: &[String],
+    size: u64,
+    internal_date: Option<DateTime<FixedOffset>>,
+    raw: &[u8],
+    max_bytes: Option<u64>,
+    text_type: TextType,
+) -> MessageDetails {
+    let message = MessageId::new(mailbox_id, uid);
+    let msg = parsed(MessageParser::new().parse(raw));
+    let env = envelope(msg.as_ref(), internal_date);
+    let leaves = msg.as_ref().map(parts::from_message).unwrap_or_default();
+    MessageDetails {
+        id: message.encode(),
+        uid,
+        date: env.date,
+        draft: has_flag(flags, "\\Draft"),
+        unseen: !has_flag(flags, "\\Seen"),
+        flagged: has_flag(flags, "\\Flagged"),
+        size,
+        subject: env.subject,
+        from: env.from,
+        sender: msg.as_ref().and_then(|m| address::first(m.sender())),
+        to: env.to,
+        cc: env.cc,
+        bcc: env.bcc,
+        reply_to: msg
+            .as_ref()
+            .map(|m| address::list(m.reply_to()))
+            .unwrap_or_default(),
+        message_id: env.message_id,
+        in_reply_to: env.in_reply_to,
+        flags: flags.to_vec(),
+        attachments: attachments(message, &leaves),
+        headers: msg.as_ref().map(headers::map_of).unwrap_or_default(),
+        text: Some(text_content(message, &leaves, max_bytes, text_type)),
+    }
+}
+
+/// The decoded text of a message for the text route.
+pub fn text(
+    mailbox_id: u32,
+    uid: u32,
+    raw: &[u8],
+    max_bytes: Option<u64>,
+    text_type: TextType,
+) -> TextContent {
+    let message = MessageId::new(mailbox_id, uid);
+    let msg = parsed(MessageParser::new().parse(raw));
+    let leaves = msg.as_ref().map(parts::from_message).unwrap_or_default();
+    text_content(message, &leaves, max_bytes, text_type)
+}
+
+/// One part of a message, decoded: (content type, filename, bytes). Text parts come back
+/// converted to utf-8 (and say so in the content type); a message/rfc822 part comes back as
+/// the embedded message source. None when `part` names nothing or a multipart container.
+pub fn attachment(raw: &[u8], part: &str) -> Option<(String, Option<String>, Vec<u8>)> {
+    let msg = parsed(MessageParser::new().parse(raw))?;
+    let p = parts::find(&msg, part)?;
+    let mut content_type = parts::content_type(p);
+    let bytes = match &p.body {
+        PartType::Multipart(_) => return None,
+        PartType::Text(t) | PartType::Html(t) => {
+            if content_type.starts_with("text/") {
+                content_type.push_str("; charset=utf-8");
+            }
+            t.as_bytes().to_vec()
+        }
+        PartType::Binary(b) | PartType::InlineBinary(b) => b.to_vec(),
+        PartType::Message(m) => m.raw_message().to_vec(),
+    };
+    let filename = p
+        .attachment_name()
+        .map(str::to_string)
+        .filter(|s| !s.is_empty());
+    Some((content_type, filename, bytes))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,254 @@
+//! The webhook settings (URL and event filter) as dispatch sees them. Exists because every
+//! event needs them and reading the store per event would put a store round trip on the
+//! latency path and load the store in proportion to mail traffic; instead the settings are
+//! read at most about once per `max_age`, and a change made through the api is picked up
+//! within that time.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use imapapi_common::model::Settings;
+use imapapi_common::store::{SharedStore, StoreError};
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use crate::webhook::{Target, WebhookError};
+
+/// What the worker needs from the settings, parsed once per read rather than per event.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub settings: Settings,
+    /// `None` when no webhook URL is set (or it is empty: cleared).
+    pub target: Option<Result<Target, Arc<WebhookError>>>,
+}
+
+impl Snapshot {
+    fn new(settings: Settings) -> Snapshot {
+        let target = settings
+            .webhooks
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(|u| Target::parse(u).map_err(Arc::new));
+        Snapshot { settings, target }
+    }
+}
+
+struct Cached {
+    read_at: Instant,
+    snapshot: Arc<Snapshot>,
+}
+
+/// Settings read from the store at most once per `max_age`.
+pub struct SettingsCache {
+    store: SharedStore,
+    max_age: Duration,
+    // A tokio mutex held across the store read: when the entry expires, concurrent workers
+    // wait for one read instead of each issuing their own.
+    cached: Mutex<Option<Cached>>,
+}
+
+impl SettingsCache {
+    pub fn new(store: SharedStore, max_age: Duration) -> SettingsCache {
+        SettingsCache {
+            store,
+            max_age,
+            cached: Mutex::new(None),
+        }
+    }
+
+    /// The current settings. When the store cannot be read, the last known settings are
+    /// used (and the read is tried again after `max_age`); with none known, the error.
+    pub async fn get(&self) -> Result<Arc<Snapshot>, StoreError> {
+        let mut cached = self.cached.lock().await;
+        let now = Instant::now();
+        if let Some(c) = cached.as_ref()
+            && now.duration_since(c.read_at) < self.max_age
+        {
+            return Ok(c.snapshot.clone());
+        }
+        match self.store.get_settings().await {
+            Ok(settings) => {
+                let snapshot = Arc::new(Snapshot::new(settings));
+                if let Some(Err(e)) = &snapshot.target {
+                    tracing::error!(error = %e, "webhook URL in settings is unusable");
+                }
+                *cached = Some(Cached {
+                    read_at: now,
+                    snapshot: snapshot.clone(),
+                });
+                Ok(snapshot)
+            }
+            Err(e) => match cached.as_mut() {
+                Some(c) => {
+                    tracing::warn!(error = %e, "cannot read settings; using the last known");
+                    c.read_at = now;
+                    Ok(c.snapshot.clone())
+                }
+                None => Err(e),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use async_trait::async_trait;
+    use imapapi_common::model::{AccountConfig, AccountStatus, FolderState};
+    use imapapi_common::store::{IndexChunk, IndexChunkUpdate, Store};
+
+    use super::*;
+
+    /// Counts settings reads; fails them on demand. Nothing else is used by the cache.
+    #[derive(Default)]
+    struct CountingStore {
+        reads: AtomicUsize,
+        failing: std::sync::atomic::AtomicBool,
+        settings: std::sync::Mutex<Settings>,
+    }
+
+    fn unused<T>() -> Result<T, StoreError> {
+        Err(StoreError::Backend("not used by the settings cache".into()))
+    }
+
+    #[async_trait]
+    impl Store for CountingStore {
+        async fn put_account(&self, _: &AccountConfig) -> Result<bool, StoreError> {
+            unused()
+        }
+        async fn get_account(&self, _: &str) -> Result<Option<AccountConfig>, StoreError> {
+            unused()
+        }
+        async fn list_accounts(&self) -> Result<Vec<String>, StoreError> {
+            unused()
+        }
+        async fn delete_account(&self, _: &str) -> Result<bool, StoreError> {
+            unused()
+        }
+        async fn accounts_generation(&self) -> Result<u64, StoreError> {
+            unused()
+        }
+        async fn set_status(
+            &self,
+            _: &str,
+            _: &str,
+            _: &AccountStatus,
+        ) -> Result<bool, StoreError> {
+            unused()
+        }
+        async fn get_status(&self, _: &str) -> Result<Option<AccountStatus>, StoreError> {
+            unused()
+        }
+        async fn get_settings(&self) -> Result<Settings, StoreError> {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            if self.failing.load(Ordering::SeqCst) {
+                return Err(StoreError::Backend("down".into()));
+            }
+            Ok(self.settings.lock().unwrap().clone())
+        }
+        async fn put_settings(&self, s: &Settings) -> Result<(), StoreError> {
+            *self.settings.lock().unwrap() = s.clone();
+            Ok(())
+        }
+        async fn allocate_mailbox_id(&self) -> Result<u32, StoreError> {
+            unused()
+        }
+        async fn list_folders(&self, _: &str) -> Result<Vec<FolderState>, StoreError> {
+            unused()
+        }
+        async fn load_index(&self, _: &str, _: &str) -> Result<Vec<IndexChunk>, StoreError> {
+            unused()
+        }
+        async fn commit_folder(
+            &self,
+            _: &str,
+            _: &str,
+            _: &FolderState,
+            _: bool,
+            _: &[IndexChunkUpdate],
+        ) -> Result<bool, StoreError> {
+            unused()
+        }
+        async fn delete_folder(&self, _: &str, _: &str, _: &str) -> Result<bool, StoreError> {
+            unused()
+        }
+        async fn acquire_lease(&self, _: &str, _: &str, _: Duration) -> Result<bool, StoreError> {
+            unused()
+        }
+        async fn release_lease(&self, _: &str, _: &str) -> Result<(), StoreError> {
+            unused()
+        }
+        async fn lease_owner(&self, _: &str) -> Result<Option<String>, StoreError> {
+            unused()
+        }
+    }
+
+    fn with_url(url: &str) -> Settings {
+        Settings {
+            webhooks: Some(url.into()),
+            ..Settings::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn reads_the_store_at_most_once_per_max_age() {
+        let store = Arc::new(CountingStore::default());
+        store.put_settings(&with_url("http://a/")).await.unwrap();
+        // Real time (tokio's test clock would need another tokio build): a max_age with room
+        // for a slow machine.
+        let cache = Arc::new(SettingsCache::new(
+            store.clone(),
+            Duration::from_millis(400),
+        ));
+
+        // A burst of concurrent lookups costs one read.
+        let lookups: Vec<_> = (0..50)
+            .map(|_| {
+                let cache = cache.clone();
+                tokio::spawn(async move { cache.get().await.unwrap() })
+            })
+            .collect();
+        for l in lookups {
+            l.await.unwrap();
+        }
+        assert_eq!(store.reads.load(Ordering::SeqCst), 1);
+
+        // A change shows up once the entry is older than max_age, not before.
+        store.put_settings(&with_url("http://b/")).await.unwrap();
+        let s = cache.get().await.unwrap();
+        assert_eq!(s.settings.webhooks.as_deref(), Some("http://a/"));
+        tokio::time::sleep(Duration::from_millis(450)).await;
+        let s = cache.get().await.unwrap();
+        assert_eq!(s.settings.webhooks.as_deref(), Some("http://b/"));
+        assert_eq!(store.reads.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn keeps_the_last_settings_while_the_store_is_down() {
+        let store = Arc::new(CountingStore::default());
+        let cache = SettingsCache::new(store.clone(), Duration::from_millis(50));
+        store.failing.store(true, Ordering::SeqCst);
+        assert!(cache.get().await.is_err(), "nothing known yet");
+
+        store.failing.store(false, Ordering::SeqCst);
+        store.put_settings(&with_url("http://a/")).await.unwrap();
+        assert!(matches!(cache.get().await.unwrap().target, Some(Ok(_))));
+
+        store.failing.store(true, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let s = cache.get().await.unwrap();
+        assert_eq!(s.settings.webhooks.as_deref(), Some("http://a/"));
+    }
+
+    #[test]
+    fn an_empty_url_means_no_webhook() {
+        assert!(Snapshot::new(with_url("  ")).target.is_none());
+        assert!(Snapshot::new(Settings::default()).target.is_none());
+        assert!(matches!(
+            Snapshot::new(with_url("ftp://x")).target,
+            Some(Err(_))
+        ));
+    }
+}

@@ -1,0 +1,277 @@
+//! The consume loop: takes events off the `Events` queue, up to `webhooks.concurrency` at
+//! once, and settles each one only after its webhook has been answered (ack) or has failed
+//! (retry, which makes the bus apply backoff and, after the last attempt, dead-letter it).
+//! Nothing is acked before its work is done, and nothing is dropped without a log line.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use imapapi_common::Services;
+use imapapi_common::bus::{BusError, Consumer, Delivery, QueueName, RetryOutcome};
+use imapapi_common::model::Event;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::settings_cache::SettingsCache;
+use crate::webhook::WebhookClient;
+
+/// How old the settings may be: a settings change reaches dispatch within this time.
+pub const SETTINGS_MAX_AGE: Duration = Duration::from_secs(1);
+
+/// Longest pause before consuming again after the bus failed.
+const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(30);
+
+/// Everything one delivery needs; shared by the delivery tasks.
+pub(crate) struct Worker {
+    client: WebhookClient,
+    settings: SettingsCache,
+}
+
+/// Label of the `webhooks` counter for an event that could not be parsed.
+const INVALID_EVENT: &str = "invalid";
+
+fn count(status: &'static str, event: &'static str) {
+    metrics::counter!("webhooks", "status" => status, "event" => event).increment(1);
+}
+
+impl Worker {
+    pub(crate) fn new(services: &Services) -> anyhow::Result<Worker> {
+        let cfg = &services.config.webhooks;
+        Ok(Worker {
+            client: WebhookClient::new(cfg.timeout, cfg.concurrency)?,
+            settings: SettingsCache::new(services.store.clone(), SETTINGS_MAX_AGE),
+        })
+    }
+
+    /// Deliver one event and settle it.
+    pub(crate) async fn handle(&self, mut delivery: Delivery) {
+        let message_id = delivery.message.id;
+        let attempt = delivery.message.attempt + 1;
+        let event: Event = match serde_json::from_slice(&delivery.message.body) {
+            Ok(e) => e,
+            Err(error) => {
+                // Retried rather than acked: during a rolling upgrade a newer dispatch may
+                // understand it, and if none does it ends in the dead-letter queue where it
+                // can be inspected, instead of vanishing.
+                tracing::error!(%message_id, attempt, %error, "event is not valid event JSON");
+                count("fail", INVALID_EVENT);
+                retry(delivery, message_id, None, attempt).await;
+                return;
+            }
+        };
+        let kind = event.event.name();
+        let event_id = event.id;
+        let account = event.account.as_str();
+
+        let snapshot = match self.settings.get().await {
+            Ok(s) => s,
+            Err(error) => {
+                tracing::warn!(%event_id, account, event = kind, attempt, %error,
+                    "cannot read settings; retrying the event later");
+                count("fail", kind);
+                retry(delivery, message_id, Some(event_id), attempt).await;
+                return;
+            }
+        };
+        let target = match &snapshot.target {
+            None => {
+                tracing::debug!(%event_id, account, event = kind, reason = "no webhook URL set",
+                    "webhook skipped");
+                count("skipped", kind);
+                ack(delivery, message_id, event_id).await;
+                return;
+            }
+            Some(_) if !snapshot.settings.wants_event(event.event) => {
+                tracing::debug!(%event_id, account, event = kind,
+                    reason = "event type not in webhookEvents", "webhook skipped");
+                count("skipped", kind);
+                ack(delivery, message_id, event_id).await;
+                return;
+            }
+            Some(Err(error)) => {
+                // A URL that cannot be used may be fixed through the api while retries last.
+                tracing::warn!(%event_id, account, event = kind, attempt, %error,
+                    "webhook not sent");
+                count("fail", kind);
+                retry(delivery, message_id, Some(event_id), attempt).await;
+                return;
+            }
+            Some(Ok(target)) => target,
+        };
+
+        // The body as published, byte for byte; acking needs only the acker.
+        let body = Bytes::from(std::mem::take(&mut delivery.message.body));
+        let started = Instant::now();
+        match self.client.post(target, event_id, body).await {
+            Ok(status) => {
+                tracing::debug!(%event_id, account, event = kind, attempt, status,
+                    target = %target.origin(), elapsed_ms = started.elapsed().as_millis() as u64,
+                    "webhook delivered");
+                count("success", kind);
+                ack(delivery, message_id, event_id).await;
+            }
+            Err(error) => {
+                count("fail", kind);
+                let outcome = retry(delivery, message_id, Some(event_id), attempt).await;
+                let elapsed_ms = started.elapsed().as_millis() as u64;
+                let target = target.origin();
+                match outcome {
+                    Some(RetryOutcome::DeadLettered) => tracing::error!(%event_id, account,
+                        event = kind, attempt, %error, %target, elapsed_ms,
+                        outcome = "dead-lettered", "webhook failed; attempts exhausted"),
+                    Some(RetryOutcome::Scheduled(delay)) => tracing::warn!(%event_id, account,
+                        event = kind, attempt, %error, %target, elapsed_ms,
+                        outcome = "retry scheduled", retry_in_ms = delay.as_millis() as u64,
+                        "webhook failed"),
+                    None => tracing::warn!(%event_id, account, event = kind, attempt, %error,
+                        %target, elapsed_ms, "webhook failed; retry not recorded"),
+                }
+            }
+        }
+    }
+}
+
+async fn ack(delivery: Delivery, message_id: Uuid, event_id: Uuid) {
+    if let Err(error) = delivery.ack().await {
+        // The bus will deliver it again; receivers drop the duplicate by its id.
+        tracing::error!(%message_id, %event_id, %error, "cannot ack event");
+    }
+}
+
+/// Hand a failed delivery back to the bus; `None` when even that failed (the unsettled
+/// message then comes back when the bus notices).
+async fn retry(
+    delivery: Delivery,
+    message_id: Uuid,
+    event_id: Option<Uuid>,
+    attempt: u32,
+) -> Option<RetryOutcome> {
+    match delivery.retry().await {
+        Ok(outcome) => {
+            if event_id.is_none() {
+                tracing::warn!(%message_id, attempt, ?outcome, "invalid event handed back");
+            }
+            Some(outcome)
+        }
+        Err(error) => {
+            tracing::error!(%message_id, event_id = ?event_id, %error, "cannot retry event");
+            None
+        }
+    }
+}
+
+/// Consume until `shutdown`, then let the deliveries in flight finish (bounded by the
+/// webhook timeout) before returning. Bus failures are retried with a growing pause; only
+/// a closed bus ends the loop with an error.
+pub(crate) async fn consume(
+    services: Services,
+    worker: Arc<Worker>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let concurrency = services.config.webhooks.concurrency.max(1);
+    let prefetch = u16::try_from(concurrency).unwrap_or(u16::MAX);
+    // The permits bound deliveries in flight; with prefetch equal to them, the bus never
+    // holds more unsettled messages for us than we can work on.
+    let permits = Arc::new(Semaphore::new(concurrency));
+    let mut tasks: JoinSet<()> = JoinSet::new();
+    let mut reconnect_delay = Duration::from_millis(250);
+    // Kept alive until the deliveries in flight are settled: a backend may need the
+    // consumer (its channel) to ack them.
+    let mut current: Option<Box<dyn Consumer>> = None;
+    let result = loop {
+        while let Some(r) = tasks.try_join_next() {
+            log_join(r);
+        }
+        let consumer = match current.as_mut() {
+            Some(c) => c,
+            None => {
+                let consumed = tokio::select! {
+                    _ = shutdown.cancelled() => break Ok(()),
+                    c = services.bus.consume(QueueName::Events, prefetch) => c,
+                };
+                match consumed {
+                    Ok(c) => {
+                        tracing::info!(concurrency, "consuming events for webhooks");
+                        current.insert(c)
+                    }
+                    Err(BusError::Closed) => break Err(anyhow::anyhow!("bus closed")),
+                    Err(error) => {
+                        tracing::error!(%error, "cannot consume events; trying again");
+                        if pause(&shutdown, &mut reconnect_delay).await {
+                            break Ok(());
+                        }
+                        continue;
+                    }
+                }
+            }
+        };
+        let permit = tokio::select! {
+            _ = shutdown.cancelled() => break Ok(()),
+            p = permits.clone().acquire_owned() => p.expect("semaphore is never closed"),
+        };
+        let delivery = tokio::select! {
+            _ = shutdown.cancelled() => break Ok(()),
+            d = consumer.next() => d,
+        };
+        match delivery {
+            Ok(delivery) => {
+                reconnect_delay = Duration::from_millis(250);
+                let worker = worker.clone();
+                tasks.spawn(async move {
+                    worker.handle(delivery).await;
+                    drop(permit);
+                });
+            }
+            Err(BusError::Closed) => break Err(anyhow::anyhow!("bus closed")),
+            Err(error) => {
+                tracing::error!(%error, "consuming events failed; consuming again");
+                current = None;
+                if pause(&shutdown, &mut reconnect_delay).await {
+                    break Ok(());
+                }
+            }
+        }
+    };
+
+    // Deliveries in flight finish within the webhook timeout; anything still running after
+    // that plus a margin is aborted and, unsettled, comes back from the bus.
+    let grace = services.config.webhooks.timeout + Duration::from_secs(5);
+    let drained = tokio::time::timeout(grace, async {
+        while let Some(r) = tasks.join_next().await {
+            log_join(r);
+        }
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            left = tasks.len(),
+            "deliveries still running at shutdown; aborting them"
+        );
+        tasks.shutdown().await;
+    }
+    drop(current);
+    result
+}
+
+/// Wait `delay` (doubling it for next time) unless shut down first; true on shutdown.
+async fn pause(shutdown: &CancellationToken, delay: &mut Duration) -> bool {
+    let wait = *delay;
+    *delay = (*delay * 2).min(MAX_RECONNECT_DELAY);
+    tokio::select! {
+        _ = shutdown.cancelled() => true,
+        _ = tokio::time::sleep(wait) => false,
+    }
+}
+
+fn log_join(r: Result<(), tokio::task::JoinError>) {
+    if let Err(e) = r
+        && e.is_panic()
+    {
+        // The delivery was dropped unsettled, so the bus redelivers it.
+        tracing::error!(error = %e, "webhook delivery task panicked");
+    }
+}

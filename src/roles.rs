@@ -1,0 +1,70 @@
+//! Starting the roles: open the store and bus once, apply prepared settings, then run the
+//! chosen role (or all of them) until shutdown. If one role fails, the others are stopped.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use imapapi_common::Services;
+use imapapi_common::config::{Config, Role};
+use tokio::task::JoinSet;
+
+/// Run `role` (all roles when `None`) until a shutdown signal or a role's failure.
+pub async fn run(config: Config, role: Option<Role>) -> anyhow::Result<()> {
+    let config = Arc::new(config);
+    let store = imapapi_common::store::open(&config)
+        .await
+        .context("opening the store")?;
+    let bus = imapapi_common::bus::connect(&config)
+        .await
+        .context("connecting the queue")?;
+    let services = Services { config: config.clone(), store, bus };
+
+    if let Some(prepared) = &config.settings {
+        // Same behaviour as POST /v1/settings: merge the given keys into the stored ones.
+        let mut settings = services.store.get_settings().await?;
+        settings.merge(prepared.clone());
+        services.store.put_settings(&settings).await.context("storing --settings")?;
+    }
+
+    let shutdown = crate::shutdown::on_signal();
+    let mut tasks = JoinSet::new();
+    let all = role.is_none();
+    if all || role == Some(Role::Ingest) {
+        tasks.spawn(named("ingest", imapapi_ingest::run(services.clone(), shutdown.clone())));
+    }
+    if all || role == Some(Role::Dispatch) {
+        tasks.spawn(named("dispatch", imapapi_dispatch::run(services.clone(), shutdown.clone())));
+    }
+    if all || role == Some(Role::Api) {
+        tasks.spawn(named("api", imapapi_api::serve(services.clone(), shutdown.clone())));
+    }
+    tracing::info!(
+        role = role.as_ref().map(|r| format!("{r:?}")).unwrap_or_else(|| "all".into()),
+        store = if config.redis.is_some() { "redis" } else { "embedded" },
+        queue = if config.queue.url.is_some() { "rabbitmq" } else { "embedded" },
+        "imapapi started"
+    );
+
+    let mut first_error = None;
+    while let Some(done) = tasks.join_next().await {
+        let outcome = done.context("a role panicked").and_then(|r| r);
+        if let Err(e) = outcome {
+            if first_error.is_none() {
+                first_error = Some(e);
+            }
+        }
+        // Whatever ended first, the process is going down: stop the others cleanly.
+        shutdown.cancel();
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+async fn named(
+    name: &'static str,
+    fut: impl Future<Output = anyhow::Result<()>>,
+) -> anyhow::Result<()> {
+    fut.await.with_context(|| format!("the {name} role failed"))
+}

@@ -1,0 +1,123 @@
+//! End to end with each role in its own process (`imapapi api`, `imapapi ingest`,
+//! `imapapi dispatch`) on Redis and RabbitMQ: the same scenarios as the embedded mode, plus
+//! two ingest processes sharing accounts and one taking over when the other dies.
+
+mod pipeline;
+mod support;
+
+use std::time::Duration;
+
+use pipeline::{account_body, expect_event, mail, set_webhooks, wait_state};
+use support::{Dovecot, Gateway, ImapTestClient, WebhookReceiver, http};
+
+/// One isolated deployment: its own Redis database and queue prefix.
+struct Cluster {
+    api: Gateway,
+    ingest: Vec<Gateway>,
+    _dispatch: Gateway,
+}
+
+fn redis_url(db: u8) -> String {
+    let base = std::env::var("IMAPAPI_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    format!("{}/{db}", base.trim_end_matches('/'))
+}
+
+fn amqp_url() -> String {
+    std::env::var("IMAPAPI_TEST_AMQP").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
+
+async fn flush(db: u8) {
+    let client = redis::Client::open(redis_url(db)).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("FLUSHDB").query_async(&mut conn).await.unwrap();
+}
+
+impl Cluster {
+    /// Each test takes its own Redis database number so tests can run side by side.
+    async fn start(db: u8, ingests: usize, extra: &[&str]) -> Cluster {
+        flush(db).await;
+        let prefix = format!("imapapi-test-{}", support::unique_suffix());
+        let mut args = vec![
+            format!("--dbs.redis={}", redis_url(db)),
+            format!("--queue.url={}", amqp_url()),
+            format!("--queue.prefix={prefix}"),
+            "--ingest.leaseTtl=3s".to_string(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let env = [("IMAPAPI_EXTRA_CA", Dovecot::ensure().ca_cert.display().to_string())];
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let mut ingest = Vec::new();
+        for i in 0..ingests {
+            let node = format!("--ingest.nodeId=node-{i}-{prefix}");
+            let mut ia = a.clone();
+            ia.push(&node);
+            ingest.push(Gateway::spawn_role("ingest", &ia, &env).await);
+        }
+        let dispatch = Gateway::spawn_role("dispatch", &a, &env).await;
+        let api = Gateway::spawn_role("api", &a, &env).await;
+        Cluster { api, ingest, _dispatch: dispatch }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_lifecycle_with_webhooks() {
+    let c = Cluster::start(11, 1, &[]).await;
+    pipeline::account_lifecycle(&c.api.base_url(), "example").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_named() {
+    let c = Cluster::start(12, 1, &[]).await;
+    pipeline::bad_input(&c.api.base_url()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_errors_are_visible() {
+    let c = Cluster::start(13, 1, &[]).await;
+    pipeline::connection_errors(&c.api.base_url()).await;
+}
+
+/// Two ingest processes share the accounts; when the owner of an account is killed, the
+/// other takes it over after the lease expires, and changes made meanwhile are announced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn second_ingest_takes_over() {
+    let dv = Dovecot::ensure();
+    let mut c = Cluster::start(14, 2, &[]).await;
+    let base = c.api.base_url();
+    let hook = WebhookReceiver::start().await;
+    set_webhooks(&base, &hook).await;
+
+    let users: Vec<_> = (0..4).map(|_| dv.create_user("share")).collect();
+    for (i, u) in users.iter().enumerate() {
+        let (status, _) = http("POST", &format!("{base}/v1/account"), Some(account_body(dv, &format!("share{i}"), u))).await;
+        assert_eq!(status, 200);
+    }
+    for i in 0..users.len() {
+        wait_state(&base, &format!("share{i}"), "connected", Duration::from_secs(30)).await;
+    }
+    // Which node holds which account is visible in the store's leases.
+    let client = redis::Client::open(redis_url(14)).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*lease*").query_async(&mut conn).await.unwrap();
+    assert_eq!(keys.len(), users.len(), "one lease per account: {keys:?}");
+    let mut owners = std::collections::BTreeSet::new();
+    for k in &keys {
+        let v: String = redis::cmd("GET").arg(k).query_async(&mut conn).await.unwrap();
+        owners.insert(v);
+    }
+    assert_eq!(owners.len(), 2, "both ingest processes own accounts: {owners:?}");
+
+    // Kill the first ingest (no clean shutdown, leases are left to expire). Whatever it
+    // owned moves to the other; a change in every mailbox must still be announced.
+    c.ingest[0].kill();
+    for (i, u) in users.iter().enumerate() {
+        let mut other = ImapTestClient::connect(dv, u).await.unwrap();
+        let uid = other.append("INBOX", &mail("after takeover", "z")).await.unwrap();
+        let account = format!("share{i}");
+        let new = expect_event(&hook, &account, "messageNew", |r| r.body["data"]["uid"] == uid).await;
+        assert_eq!(new.body["data"]["subject"], "after takeover");
+        let (status, page) = http("GET", &format!("{base}/v1/account/{account}/messages?path=INBOX"), None).await;
+        assert_eq!(status, 200, "{account} served after takeover: {page}");
+    }
+}

@@ -1,0 +1,139 @@
+//! End to end, all roles in one process on the embedded backends (the default a user gets
+//! from `cargo run`): the real binary over REST against the real Dovecot.
+
+mod pipeline;
+mod support;
+
+use std::time::Duration;
+
+use pipeline::{account_body, expect_event, mail, set_webhooks, wait_state};
+use serde_json::json;
+use support::{Dovecot, Gateway, ImapTestClient, WebhookReceiver, http};
+
+fn trust_rig_ca() -> (&'static str, String) {
+    ("IMAPAPI_EXTRA_CA", Dovecot::ensure().ca_cert.display().to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_lifecycle_with_webhooks() {
+    let ca = trust_rig_ca();
+    let gw = Gateway::spawn(&[], &[(ca.0, &ca.1)]).await;
+    pipeline::account_lifecycle(&gw.base_url(), "example").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_named() {
+    let gw = Gateway::spawn(&[], &[]).await;
+    pipeline::bad_input(&gw.base_url()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_errors_are_visible() {
+    let gw = Gateway::spawn(&[], &[]).await;
+    pipeline::connection_errors(&gw.base_url()).await;
+}
+
+/// Implicit TLS to Dovecot's imaps port, trusting the rig's CA.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connects_over_implicit_tls() {
+    let dv = Dovecot::ensure();
+    let ca = trust_rig_ca();
+    let gw = Gateway::spawn(&[], &[(ca.0, &ca.1)]).await;
+    let user = dv.create_user("tls");
+    let mut body = account_body(dv, "tls", &user);
+    body["imap"] = dv.imap_account_json(&user, true);
+    let (status, _) = http("POST", &gw.url("/v1/account"), Some(body)).await;
+    assert_eq!(status, 200);
+    wait_state(&gw.base_url(), "tls", "connected", Duration::from_secs(30)).await;
+    let (status, page) = http("GET", &gw.url("/v1/account/tls/messages?path=INBOX"), None).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["total"], 0);
+}
+
+/// Changes made while the gateway was down are announced when it comes back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catches_up_after_restart() {
+    let dv = Dovecot::ensure();
+    let mut gw = Gateway::spawn(&[], &[]).await;
+    let base = gw.base_url();
+    let hook = WebhookReceiver::start().await;
+    set_webhooks(&base, &hook).await;
+    let user = dv.create_user("restart");
+    let mut other = ImapTestClient::connect(dv, &user).await.unwrap();
+    let a = other.append("INBOX", &mail("one", "1")).await.unwrap();
+    let b = other.append("INBOX", &mail("two", "2")).await.unwrap();
+
+    let (status, _) = http("POST", &gw.url("/v1/account"), Some(account_body(dv, "restart", &user))).await;
+    assert_eq!(status, 200);
+    wait_state(&base, "restart", "connected", Duration::from_secs(30)).await;
+    let c = other.append("INBOX", &mail("three", "3")).await.unwrap();
+    expect_event(&hook, "restart", "messageNew", |r| r.body["data"]["uid"] == c).await;
+
+    gw.stop().await;
+    let d = other.append("INBOX", &mail("while down", "4")).await.unwrap();
+    other.add_flags("INBOX", a, "\\Flagged").await.unwrap();
+    other.expunge_uid("INBOX", b).await.unwrap();
+    gw.start().await;
+
+    let new = expect_event(&hook, "restart", "messageNew", |r| r.body["data"]["uid"] == d).await;
+    assert_eq!(new.body["data"]["subject"], "while down");
+    let upd = expect_event(&hook, "restart", "messageUpdated", |r| r.body["data"]["uid"] == a).await;
+    assert_eq!(upd.body["data"]["changes"]["flags"]["added"], json!(["\\Flagged"]));
+    expect_event(&hook, "restart", "messageDeleted", |r| r.body["data"]["uid"] == b).await;
+    // The message announced before the restart is not announced again.
+    let again = hook
+        .wait_for(
+            move |r| r.event() == Some("messageNew") && r.body["data"]["uid"] == c,
+            Duration::from_secs(2),
+        )
+        .await;
+    assert!(again.is_none(), "messageNew repeated after restart");
+}
+
+/// A failing receiver gets retries; when they run out the event is dead-lettered and
+/// listed, never dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_retries_then_dead_letter() {
+    let dv = Dovecot::ensure();
+    let gw = Gateway::spawn(&["--queue.retryDelay=200ms", "--queue.maxAttempts=3"], &[]).await;
+    let base = gw.base_url();
+    let hook = WebhookReceiver::start().await;
+    set_webhooks(&base, &hook).await;
+    let user = dv.create_user("retry");
+    let (status, _) = http("POST", &gw.url("/v1/account"), Some(account_body(dv, "retry", &user))).await;
+    assert_eq!(status, 200);
+    wait_state(&base, "retry", "connected", Duration::from_secs(30)).await;
+    expect_event(&hook, "retry", "authenticationSuccess", |_| true).await;
+    let mut other = ImapTestClient::connect(dv, &user).await.unwrap();
+
+    // Two failures, then success on the third attempt.
+    hook.fail_next(2, 500);
+    let uid = other.append("INBOX", &mail("retried", "x")).await.unwrap();
+    let ok = expect_event(&hook, "retry", "messageNew", |r| r.body["data"]["uid"] == uid && r.status == 200).await;
+    let event_id = ok.body["id"].as_str().unwrap().to_string();
+
+    // Every attempt fails: after 3 the event is in the dead-letter list.
+    hook.fail_next(1000, 503);
+    let uid = other.append("INBOX", &mail("doomed", "y")).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, dl) = http("GET", &gw.url("/v1/deadletters"), None).await;
+        assert_eq!(status, 200, "{dl}");
+        let found = dl["events"].as_array().unwrap().iter().find(|e| e["event"]["data"]["uid"] == uid).cloned();
+        if let Some(e) = found {
+            assert_eq!(e["event"]["event"], "messageNew");
+            assert_eq!(e["event"]["data"]["subject"], "doomed");
+            assert_ne!(e["id"], event_id.as_str());
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "not dead-lettered: {dl}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let attempts = hook
+        .drain()
+        .await
+        .into_iter()
+        .filter(|r| r.event() == Some("messageNew") && r.body["data"]["uid"] == uid)
+        .count();
+    assert_eq!(attempts, 3, "three attempts before dead-lettering");
+}
