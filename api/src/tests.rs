@@ -682,3 +682,50 @@ async fn serves_over_tcp_and_stops_on_shutdown() {
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test]
+async fn secrets_are_encrypted_at_rest_when_a_secret_is_set() {
+    use imapapi_common::crypto::{decrypt, is_encrypted};
+    let h = harness_with(|c| c.service.secret = Some(Secret::new("the-key"))).await;
+    h.create_readme_account().await;
+    let stored = h
+        .services
+        .store
+        .get_account("example")
+        .await
+        .unwrap()
+        .unwrap();
+    let pass = |a: &imapapi_common::model::AccountConfig| {
+        a.imap
+            .as_ref()
+            .unwrap()
+            .auth
+            .as_ref()
+            .unwrap()
+            .pass
+            .clone()
+            .unwrap()
+    };
+    let sealed = pass(&stored);
+    assert!(is_encrypted(sealed.expose()));
+    assert_eq!(
+        decrypt(Some("the-key"), sealed.expose()).unwrap(),
+        "verysecret"
+    );
+    let (_, account) = h.call("GET", "/v1/account/example", None).await;
+    assert!(!account.to_string().contains("verysecret"));
+    // Round-tripping the redacted record keeps the sealed value as it was.
+    let update = json!({"name": "n", "imap": account["imap"].clone()});
+    let (status, _) = h
+        .call("PUT", "/v1/account/example", Some(&update.to_string()))
+        .await;
+    assert_eq!(status, 200);
+    let stored = h
+        .services
+        .store
+        .get_account("example")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(pass(&stored), sealed);
+}

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use futures::future::join_all;
 use imapapi_common::Services;
 use imapapi_common::command::CommandKind;
+use imapapi_common::crypto::seal_account;
 use imapapi_common::error::ApiError;
 use imapapi_common::model::secret::REDACTED;
 use imapapi_common::model::{
@@ -195,33 +196,15 @@ fn for_each_secret(a: &mut AccountConfig, mut f: impl FnMut(&'static str, &mut O
     }
 }
 
-/// Encrypt the account's secrets when `service.secret` is set.
-///
-/// SEAL CALL SITE: `common::crypto::seal_account` comes with wip/store; until that is
-/// merged the account is stored as given (cleartext, as the original did without a
-/// secret).
-fn seal(_services: &Services, account: AccountConfig) -> Result<AccountConfig, ApiError> {
-    Ok(account)
-}
-
 /// Prepare an account for storing: a secret sent back as `******` (as a client that
-/// round-trips `GET /v1/account/:account` does) keeps the stored value; every other
-/// secret is sealed. Stored values are already sealed, so they are put back after sealing.
+/// round-trips `GET /v1/account/:account` does) keeps the stored value, then every secret
+/// is encrypted when `service.secret` is set. Stored values are encrypted already and
+/// `seal_account` leaves encrypted values alone, so nothing is encrypted twice.
 fn prepare(
     services: &Services,
     mut account: AccountConfig,
     stored: Option<&AccountConfig>,
-) -> Result<AccountConfig, ApiError> {
-    let mut keep = Vec::new();
-    for_each_secret(&mut account, |name, s| {
-        if s.as_ref().is_some_and(|s| s.expose() == REDACTED) {
-            keep.push(name);
-        }
-    });
-    let mut account = seal(services, account)?;
-    if keep.is_empty() {
-        return Ok(account);
-    }
+) -> AccountConfig {
     let mut previous: HashMap<&'static str, Option<Secret>> = HashMap::new();
     if let Some(stored) = stored {
         let mut stored = stored.clone();
@@ -230,13 +213,16 @@ fn prepare(
         });
     }
     for_each_secret(&mut account, |name, s| {
-        if keep.contains(&name)
+        if s.as_ref().is_some_and(|s| s.expose() == REDACTED)
             && let Some(Some(old)) = previous.get(name)
         {
             *s = Some(old.clone());
         }
     });
-    Ok(account)
+    if let Some(secret) = &services.config.service.secret {
+        seal_account(&mut account, secret.expose());
+    }
+    account
 }
 
 /// `POST /v1/account`: register an account, or replace it when the id exists (then its
@@ -249,7 +235,7 @@ pub async fn create_account(
     validate(&account)?;
     let id = account.account.clone();
     let stored = services.store.get_account(&id).await.map_err(store_error)?;
-    let account = prepare(&services, account, stored.as_ref())?;
+    let account = prepare(&services, account, stored.as_ref());
     let existed = services
         .store
         .put_account(&account)
@@ -302,20 +288,7 @@ pub async fn update_account(
         account.smtp = Some(v);
     }
     validate(&account)?;
-    // Secrets taken over from the stored record are sealed already: mark them `******`
-    // so that `prepare` puts the stored value back instead of sealing it a second time.
-    let mut old: HashMap<&'static str, Option<Secret>> = HashMap::new();
-    let mut original = stored.clone();
-    for_each_secret(&mut original, |name, s| {
-        old.insert(name, s.clone());
-    });
-    let mut fresh = account;
-    for_each_secret(&mut fresh, |name, s| {
-        if s.is_some() && old.get(name).is_some_and(|o| o == s) {
-            *s = Some(Secret::new(REDACTED));
-        }
-    });
-    let account = prepare(&services, fresh, Some(&stored))?;
+    let account = prepare(&services, account, Some(&stored));
     services
         .store
         .put_account(&account)
