@@ -562,10 +562,7 @@ mod tests {
         idx.set(12, &s(&["$NotJunk", "Work"]));
         let mut store = BTreeMap::new();
         let back = reload(&mut idx, &mut store);
-        assert_eq!(
-            back.flags(10).unwrap(),
-            s(&["\\Seen", "Work", "$NotJunk"])
-        );
+        assert_eq!(back.flags(10).unwrap(), s(&["\\Seen", "Work", "$NotJunk"]));
         assert_eq!(back.flags(11).unwrap(), s(&["Work"]));
         let f12 = back.flags(12).unwrap();
         assert_eq!(f12.len(), 2);
@@ -616,14 +613,20 @@ mod tests {
         }
         let bad = [
             vec![2u8],
-            vec![1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01],
+            vec![
+                1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
+            ],
             vec![1, 0, 0x80, 0x40, 0],
             vec![1, 0, 1, 0, 0, 0],
             vec![1, 0, 1, 0x80, 1, 5],
         ];
         for b in bad {
             assert!(
-                FolderIndex::from_chunks(&[IndexChunk { chunk: 0, data: b.clone() }]).is_err(),
+                FolderIndex::from_chunks(&[IndexChunk {
+                    chunk: 0,
+                    data: b.clone()
+                }])
+                .is_err(),
                 "{b:?}"
             );
         }

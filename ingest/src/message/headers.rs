@@ -26,7 +26,11 @@ pub(crate) fn message_date(
 
 /// mail-parser strips the angle brackets of message ids; the REST shapes keep them.
 pub(crate) fn bracket_id(id: &str) -> Option<String> {
-    let id = id.trim().trim_start_matches('<').trim_end_matches('>').trim();
+    let id = id
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .trim();
     (!id.is_empty()).then(|| format!("<{id}>"))
 }
 

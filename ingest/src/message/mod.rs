@@ -15,8 +15,7 @@ use chrono::{DateTime, FixedOffset};
 use imapapi_common::command::TextType;
 use imapapi_common::ids::{AttachmentId, MessageId, TextId};
 use imapapi_common::model::message::{
-    Address, AttachmentEntry, EncodedSize, MessageDetails, MessageListEntry, TextContent,
-    TextInfo,
+    Address, AttachmentEntry, EncodedSize, MessageDetails, MessageListEntry, TextContent, TextInfo,
 };
 use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 

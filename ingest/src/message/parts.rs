@@ -157,7 +157,11 @@ fn decode_param(params: &BodyParams<'_>, name: &str) -> Option<String> {
     for (k, v) in params {
         let kl = k.to_ascii_lowercase();
         let relevant = kl == name || kl.strip_prefix(name).is_some_and(|r| r.starts_with('*'));
-        if !relevant || !k.bytes().all(|c| c.is_ascii_graphic() && c != b'=' && c != b';') {
+        if !relevant
+            || !k
+                .bytes()
+                .all(|c| c.is_ascii_graphic() && c != b'=' && c != b';')
+        {
             continue;
         }
         any = true;
@@ -202,7 +206,9 @@ pub(crate) fn from_message<'m, 'x>(msg: &'m Message<'x>) -> Vec<Leaf<Src<'m, 'x>
     let mut out = Vec::new();
     if let Some(root) = msg.parts.first() {
         match &root.body {
-            PartType::Multipart(children) => mp_children(msg, root, children, "", false, 0, &mut out),
+            PartType::Multipart(children) => {
+                mp_children(msg, root, children, "", false, 0, &mut out)
+            }
             _ => mp_part(msg, root, "1".into(), false, 0, &mut out),
         }
     }
@@ -222,9 +228,9 @@ fn mp_children<'m, 'x>(
         return;
     }
     let related = related
-        || part.content_type().is_some_and(|ct| {
-            is_related(&ct.c_type, ct.c_subtype.as_deref().unwrap_or_default())
-        });
+        || part
+            .content_type()
+            .is_some_and(|ct| is_related(&ct.c_type, ct.c_subtype.as_deref().unwrap_or_default()));
     for (i, &id) in children.iter().enumerate() {
         if let Some(p) = msg.parts.get(id as usize) {
             mp_part(msg, p, join(number, i + 1), related, depth + 1, out);
@@ -241,7 +247,9 @@ fn mp_part<'m, 'x>(
     out: &mut Vec<Leaf<Src<'m, 'x>>>,
 ) {
     match &p.body {
-        PartType::Multipart(children) => mp_children(msg, p, children, &number, related, depth, out),
+        PartType::Multipart(children) => {
+            mp_children(msg, p, children, &number, related, depth, out)
+        }
         _ => out.push(Leaf {
             part: number,
             content_type: content_type(p),
@@ -250,7 +258,9 @@ fn mp_part<'m, 'x>(
                 .attachment_name()
                 .map(str::to_string)
                 .filter(|s| !s.is_empty()),
-            disposition: p.content_disposition().map(|d| d.c_type.to_ascii_lowercase()),
+            disposition: p
+                .content_disposition()
+                .map(|d| d.c_type.to_ascii_lowercase()),
             content_id: p.content_id().and_then(bracket_id),
             in_related: related,
             src: p,
