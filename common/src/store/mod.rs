@@ -110,3 +110,19 @@ pub trait Store: Send + Sync + 'static {
 
 /// A shared handle to the configured store.
 pub type SharedStore = Arc<dyn Store>;
+
+/// Key prefix of the Redis store in production.
+const REDIS_PREFIX: &str = "imapapi";
+
+/// Open the configured store: Redis when `dbs.redis` is set, else the embedded file store
+/// in `dbs.path`.
+pub async fn open(config: &crate::config::Config) -> Result<SharedStore, StoreError> {
+    match &config.redis {
+        Some(url) => Ok(Arc::new(
+            redis::RedisStore::connect(url, REDIS_PREFIX).await?,
+        )),
+        None => Ok(Arc::new(
+            embedded::EmbeddedStore::open(&config.data_dir).await?,
+        )),
+    }
+}

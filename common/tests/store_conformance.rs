@@ -1,0 +1,722 @@
+//! One conformance suite for every `Store` backend: each test is written once against
+//! `SharedStore` and instantiated for the embedded redb store (in a temp dir) and for Redis
+//! (`IMAPAPI_TEST_REDIS`, default `redis://127.0.0.1:6379/`, a unique key prefix per test,
+//! its keys removed when the test ends, even on failure).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use imapapi_common::model::{
+    AccountConfig, AccountState, AccountStatus, AuthConfig, FolderState, ImapConfig, Secret,
+    Settings,
+};
+use imapapi_common::store::embedded::EmbeddedStore;
+use imapapi_common::store::redis::RedisStore;
+use imapapi_common::store::{IndexChunk, IndexChunkUpdate, SharedStore};
+
+/// A store under test plus whatever must outlive it (temp dir) or run after it (Redis cleanup).
+struct Fixture {
+    store: SharedStore,
+    redis: Option<RedisKeys>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// Removes every key under a test's prefix when dropped, so a failed test leaves nothing.
+struct RedisKeys {
+    url: String,
+    prefix: String,
+}
+
+impl RedisKeys {
+    fn keys(&self, pattern: &str) -> Vec<String> {
+        let client = redis::Client::open(self.url.as_str()).expect("redis url");
+        let mut con = client.get_connection().expect("redis connection");
+        let mut out: Vec<String> = redis::Commands::scan_match::<_, String>(
+            &mut con,
+            format!("{}:{pattern}", self.prefix),
+        )
+        .expect("scan")
+        .collect::<Result<_, _>>()
+        .expect("scan");
+        out.sort();
+        out
+    }
+}
+
+impl Drop for RedisKeys {
+    fn drop(&mut self) {
+        let keys = self.keys("*");
+        if !keys.is_empty() {
+            let client = redis::Client::open(self.url.as_str()).expect("redis url");
+            let mut con = client.get_connection().expect("redis connection");
+            let _: i64 = redis::Commands::del(&mut con, keys).expect("del");
+        }
+    }
+}
+
+impl Fixture {
+    async fn embedded() -> Fixture {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = EmbeddedStore::open(dir.path()).await.expect("open");
+        Fixture {
+            store: Arc::new(store),
+            redis: None,
+            _dir: Some(dir),
+        }
+    }
+
+    async fn redis() -> Fixture {
+        let url = std::env::var("IMAPAPI_TEST_REDIS")
+            .unwrap_or_else(|_| "redis://127.0.0.1:6379/".to_string());
+        let prefix = format!("imapapi-test-{}", uuid::Uuid::new_v4().simple());
+        let store = RedisStore::connect(&url, &prefix)
+            .await
+            .expect("Redis must be running for the conformance suite (IMAPAPI_TEST_REDIS)");
+        Fixture {
+            store: Arc::new(store),
+            redis: Some(RedisKeys { url, prefix }),
+            _dir: None,
+        }
+    }
+
+    /// Per-account keys left in Redis (always empty for the embedded store, whose
+    /// leftovers the trait-level checks already cover).
+    fn account_keys(&self) -> Vec<String> {
+        self.redis
+            .as_ref()
+            .map(|r| r.keys("acct:*"))
+            .unwrap_or_default()
+    }
+}
+
+/// Instantiate each listed test for both backends.
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Fixture::embedded().await).await;
+                }
+            )*
+        }
+        mod redis_backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Fixture::redis().await).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    accounts_crud_and_generation,
+    delete_account_removes_everything,
+    mailbox_ids_unique_under_concurrency,
+    fenced_writes_need_the_lease,
+    fenced_writes_refused_after_account_deletion,
+    reset_drops_old_chunks,
+    none_chunk_update_deletes,
+    delete_folder_removes_state_and_index,
+    lease_acquire_renew_expire_takeover_release,
+    lease_renewal_extends_expiry,
+    racing_owners_exactly_one_wins,
+    settings_round_trip,
+    folder_names_with_separators_stay_apart,
+    commit_of_a_thousand_chunks,
+);
+
+const TTL: Duration = Duration::from_secs(30);
+
+fn account(id: &str) -> AccountConfig {
+    AccountConfig {
+        account: id.to_string(),
+        name: format!("Account {id}"),
+        copy: None,
+        notify_from: None,
+        path: None,
+        imap: Some(ImapConfig {
+            host: "imap.example.com".into(),
+            port: 993,
+            secure: true,
+            auth: Some(AuthConfig {
+                user: "user".into(),
+                pass: Some(Secret::new("pass")),
+                access_token: None,
+            }),
+            use_auth_server: false,
+            tls: None,
+            resync_delay: None,
+        }),
+        smtp: None,
+        oauth2: None,
+    }
+}
+
+fn folder(path: &str, mailbox_id: u32, uid_next: u32) -> FolderState {
+    FolderState {
+        path: path.to_string(),
+        mailbox_id,
+        uid_validity: 1,
+        uid_next,
+        highest_modseq: Some(7),
+        special_use: None,
+        delimiter: Some("/".into()),
+        messages: 3,
+    }
+}
+
+fn set(chunk: u32, data: &[u8]) -> IndexChunkUpdate {
+    IndexChunkUpdate {
+        chunk,
+        data: Some(data.to_vec()),
+    }
+}
+
+fn chunk(chunk: u32, data: &[u8]) -> IndexChunk {
+    IndexChunk {
+        chunk,
+        data: data.to_vec(),
+    }
+}
+
+fn status(state: AccountState) -> AccountStatus {
+    AccountStatus {
+        state,
+        ..Default::default()
+    }
+}
+
+async fn accounts_crud_and_generation(f: Fixture) {
+    let s = &f.store;
+    let g0 = s.accounts_generation().await.unwrap();
+    assert!(!s.put_account(&account("b")).await.unwrap(), "new account");
+    let g1 = s.accounts_generation().await.unwrap();
+    assert_ne!(g0, g1);
+    assert!(!s.put_account(&account("a")).await.unwrap());
+    let mut changed = account("a");
+    changed.name = "renamed".into();
+    assert!(
+        s.put_account(&changed).await.unwrap(),
+        "replacing reports existed"
+    );
+    let g2 = s.accounts_generation().await.unwrap();
+    assert!(g2 != g1);
+    assert_eq!(s.get_account("a").await.unwrap(), Some(changed));
+    assert_eq!(s.get_account("nope").await.unwrap(), None);
+    assert_eq!(s.list_accounts().await.unwrap(), vec!["a", "b"]);
+
+    assert!(s.delete_account("a").await.unwrap());
+    let g3 = s.accounts_generation().await.unwrap();
+    assert_ne!(g3, g2);
+    assert!(!s.delete_account("a").await.unwrap(), "second delete");
+    assert_eq!(s.get_account("a").await.unwrap(), None);
+    assert_eq!(s.list_accounts().await.unwrap(), vec!["b"]);
+}
+
+async fn delete_account_removes_everything(f: Fixture) {
+    let s = &f.store;
+    s.put_account(&account("acc")).await.unwrap();
+    s.put_account(&account("other")).await.unwrap();
+    for id in ["acc", "other"] {
+        assert!(s.acquire_lease(id, "node1", TTL).await.unwrap());
+        assert!(
+            s.set_status(id, "node1", &status(AccountState::Connected))
+                .await
+                .unwrap()
+        );
+        for path in ["INBOX", "Sent"] {
+            let st = folder(path, 1, 10);
+            let chunks = [set(0, b"x"), set(1, b"y")];
+            assert!(
+                s.commit_folder(id, "node1", &st, false, &chunks)
+                    .await
+                    .unwrap()
+            );
+        }
+    }
+
+    assert!(s.delete_account("acc").await.unwrap());
+    assert_eq!(s.get_status("acc").await.unwrap(), None);
+    assert!(s.list_folders("acc").await.unwrap().is_empty());
+    assert!(s.load_index("acc", "INBOX").await.unwrap().is_empty());
+    assert!(s.load_index("acc", "Sent").await.unwrap().is_empty());
+    assert_eq!(s.lease_owner("acc").await.unwrap(), None);
+
+    // Registering it again starts from nothing.
+    s.put_account(&account("acc")).await.unwrap();
+    assert!(s.list_folders("acc").await.unwrap().is_empty());
+    assert_eq!(s.get_status("acc").await.unwrap(), None);
+
+    // The other account is untouched.
+    assert_eq!(s.list_folders("other").await.unwrap().len(), 2);
+    assert_eq!(s.load_index("other", "Sent").await.unwrap().len(), 2);
+    assert_eq!(
+        s.lease_owner("other").await.unwrap().as_deref(),
+        Some("node1")
+    );
+
+    s.delete_account("other").await.unwrap();
+    s.delete_account("acc").await.unwrap();
+    assert_eq!(
+        f.account_keys(),
+        Vec::<String>::new(),
+        "no key outlives its account"
+    );
+}
+
+async fn mailbox_ids_unique_under_concurrency(f: Fixture) {
+    let s = &f.store;
+    let a = s.allocate_mailbox_id().await.unwrap();
+    let b = s.allocate_mailbox_id().await.unwrap();
+    assert!(a > 0 && b > a, "increasing and never 0: {a} {b}");
+
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for _ in 0..8 {
+                let id = s.allocate_mailbox_id().await.unwrap();
+                // Within one task, ids keep increasing.
+                assert!(ids.last().is_none_or(|&l| id > l));
+                ids.push(id);
+            }
+            ids
+        }));
+    }
+    let mut all = BTreeSet::new();
+    for t in tasks {
+        for id in t.await.unwrap() {
+            assert!(id > b);
+            assert!(all.insert(id), "id {id} handed out twice");
+        }
+    }
+    assert_eq!(all.len(), 128);
+}
+
+async fn fenced_writes_need_the_lease(f: Fixture) {
+    let s = &f.store;
+    s.put_account(&account("acc")).await.unwrap();
+    let st = folder("INBOX", 1, 5);
+    let chunks = [set(0, b"a")];
+
+    // Nobody holds the lease.
+    assert!(
+        !s.set_status("acc", "node1", &status(AccountState::Connected))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.commit_folder("acc", "node1", &st, false, &chunks)
+            .await
+            .unwrap()
+    );
+    assert!(!s.delete_folder("acc", "node1", "INBOX").await.unwrap());
+    assert_eq!(s.get_status("acc").await.unwrap(), None);
+    assert!(s.list_folders("acc").await.unwrap().is_empty());
+    assert!(s.load_index("acc", "INBOX").await.unwrap().is_empty());
+
+    // Someone else holds it.
+    assert!(s.acquire_lease("acc", "node2", TTL).await.unwrap());
+    assert!(
+        !s.set_status("acc", "node1", &status(AccountState::Connected))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.commit_folder("acc", "node1", &st, false, &chunks)
+            .await
+            .unwrap()
+    );
+
+    // The holder may write, and only the holder may delete.
+    assert!(
+        s.commit_folder("acc", "node2", &st, false, &chunks)
+            .await
+            .unwrap()
+    );
+    assert!(!s.delete_folder("acc", "node1", "INBOX").await.unwrap());
+    assert_eq!(s.list_folders("acc").await.unwrap(), vec![st.clone()]);
+    assert!(
+        s.set_status("acc", "node2", &status(AccountState::Connecting))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        s.get_status("acc").await.unwrap(),
+        Some(status(AccountState::Connecting))
+    );
+}
+
+async fn fenced_writes_refused_after_account_deletion(f: Fixture) {
+    let s = &f.store;
+    s.put_account(&account("acc")).await.unwrap();
+    assert!(s.acquire_lease("acc", "node1", TTL).await.unwrap());
+    let st = folder("INBOX", 1, 5);
+    assert!(
+        s.commit_folder("acc", "node1", &st, false, &[set(0, b"a")])
+            .await
+            .unwrap()
+    );
+    assert!(s.delete_account("acc").await.unwrap());
+
+    // A late write from the former owner must not resurrect anything.
+    assert!(
+        !s.commit_folder("acc", "node1", &st, false, &[set(1, b"b")])
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.set_status("acc", "node1", &status(AccountState::Connected))
+            .await
+            .unwrap()
+    );
+    assert!(!s.delete_folder("acc", "node1", "INBOX").await.unwrap());
+    assert!(s.list_folders("acc").await.unwrap().is_empty());
+    assert!(s.load_index("acc", "INBOX").await.unwrap().is_empty());
+    assert_eq!(s.get_status("acc").await.unwrap(), None);
+    assert_eq!(f.account_keys(), Vec::<String>::new());
+}
+
+async fn reset_drops_old_chunks(f: Fixture) {
+    let s = &f.store;
+    assert!(s.acquire_lease("acc", "n", TTL).await.unwrap());
+    let old = folder("INBOX", 1, 10);
+    let chunks = [set(0, b"a"), set(1, b"b"), set(2, b"c")];
+    assert!(
+        s.commit_folder("acc", "n", &old, false, &chunks)
+            .await
+            .unwrap()
+    );
+    assert_eq!(s.load_index("acc", "INBOX").await.unwrap().len(), 3);
+
+    let mut new = folder("INBOX", 2, 3);
+    new.uid_validity = 99;
+    assert!(
+        s.commit_folder("acc", "n", &new, true, &[set(0, b"fresh")])
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        s.load_index("acc", "INBOX").await.unwrap(),
+        vec![chunk(0, b"fresh")]
+    );
+    assert_eq!(s.list_folders("acc").await.unwrap(), vec![new.clone()]);
+
+    // A reset with no chunks leaves an empty index.
+    assert!(s.commit_folder("acc", "n", &new, true, &[]).await.unwrap());
+    assert!(s.load_index("acc", "INBOX").await.unwrap().is_empty());
+}
+
+async fn none_chunk_update_deletes(f: Fixture) {
+    let s = &f.store;
+    assert!(s.acquire_lease("acc", "n", TTL).await.unwrap());
+    let st = folder("INBOX", 1, 10);
+    let chunks = [set(2, b"c"), set(0, b"a"), set(1, b"b")];
+    assert!(
+        s.commit_folder("acc", "n", &st, false, &chunks)
+            .await
+            .unwrap()
+    );
+    // Binary data must survive untouched.
+    let binary: Vec<u8> = (0..=255).collect();
+    let update = [
+        IndexChunkUpdate {
+            chunk: 1,
+            data: None,
+        },
+        set(3, &binary),
+        set(0, b"a2"),
+        IndexChunkUpdate {
+            chunk: 42,
+            data: None,
+        },
+    ];
+    assert!(
+        s.commit_folder("acc", "n", &st, false, &update)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        s.load_index("acc", "INBOX").await.unwrap(),
+        vec![chunk(0, b"a2"), chunk(2, b"c"), chunk(3, &binary)]
+    );
+}
+
+async fn delete_folder_removes_state_and_index(f: Fixture) {
+    let s = &f.store;
+    assert!(s.acquire_lease("acc", "n", TTL).await.unwrap());
+    let inbox = folder("INBOX", 1, 10);
+    let sent = folder("Sent", 2, 4);
+    assert!(
+        s.commit_folder("acc", "n", &inbox, false, &[set(0, b"i")])
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.commit_folder("acc", "n", &sent, false, &[set(0, b"s")])
+            .await
+            .unwrap()
+    );
+    let mut all = s.list_folders("acc").await.unwrap();
+    all.sort_by(|a, b| a.path.cmp(&b.path));
+    assert_eq!(all, vec![inbox.clone(), sent.clone()]);
+
+    assert!(s.delete_folder("acc", "n", "INBOX").await.unwrap());
+    assert_eq!(s.list_folders("acc").await.unwrap(), vec![sent]);
+    assert!(s.load_index("acc", "INBOX").await.unwrap().is_empty());
+    assert_eq!(
+        s.load_index("acc", "Sent").await.unwrap(),
+        vec![chunk(0, b"s")]
+    );
+    // Deleting a folder that is not there is fine.
+    assert!(s.delete_folder("acc", "n", "Nope").await.unwrap());
+}
+
+async fn lease_acquire_renew_expire_takeover_release(f: Fixture) {
+    let s = &f.store;
+    let ttl = Duration::from_millis(200);
+    assert_eq!(s.lease_owner("acc").await.unwrap(), None);
+    assert!(s.acquire_lease("acc", "a", ttl).await.unwrap());
+    assert_eq!(s.lease_owner("acc").await.unwrap().as_deref(), Some("a"));
+    assert!(s.acquire_lease("acc", "a", ttl).await.unwrap(), "renew");
+    assert!(
+        !s.acquire_lease("acc", "b", ttl).await.unwrap(),
+        "held by a"
+    );
+
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert_eq!(s.lease_owner("acc").await.unwrap(), None, "expired");
+    assert!(
+        !s.set_status("acc", "a", &status(AccountState::Connected))
+            .await
+            .unwrap(),
+        "an expired lease fences"
+    );
+    assert!(s.acquire_lease("acc", "b", TTL).await.unwrap(), "takeover");
+    assert!(!s.acquire_lease("acc", "a", TTL).await.unwrap());
+
+    s.release_lease("acc", "a").await.unwrap();
+    assert_eq!(
+        s.lease_owner("acc").await.unwrap().as_deref(),
+        Some("b"),
+        "only the holder releases"
+    );
+    s.release_lease("acc", "b").await.unwrap();
+    assert_eq!(s.lease_owner("acc").await.unwrap(), None);
+    assert!(s.acquire_lease("acc", "a", TTL).await.unwrap());
+}
+
+async fn lease_renewal_extends_expiry(f: Fixture) {
+    let s = &f.store;
+    let ttl = Duration::from_millis(400);
+    assert!(s.acquire_lease("acc", "a", ttl).await.unwrap());
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(s.acquire_lease("acc", "a", ttl).await.unwrap());
+    }
+    // 600 ms after the first grant, the renewed lease is still held.
+    assert_eq!(s.lease_owner("acc").await.unwrap().as_deref(), Some("a"));
+    assert!(!s.acquire_lease("acc", "b", ttl).await.unwrap());
+}
+
+async fn racing_owners_exactly_one_wins(f: Fixture) {
+    let s = &f.store;
+    for round in 0..20 {
+        let account = format!("acc{round}");
+        let mut tasks = Vec::new();
+        for owner in ["a", "b", "c"] {
+            let (s, account) = (s.clone(), account.clone());
+            tasks.push(tokio::spawn(async move {
+                s.acquire_lease(&account, owner, TTL).await.unwrap()
+            }));
+        }
+        let mut winners = 0;
+        for t in tasks {
+            winners += usize::from(t.await.unwrap());
+        }
+        assert_eq!(winners, 1, "round {round}");
+        assert!(s.lease_owner(&account).await.unwrap().is_some());
+    }
+}
+
+async fn settings_round_trip(f: Fixture) {
+    let s = &f.store;
+    assert_eq!(s.get_settings().await.unwrap(), Settings::default());
+    let settings = Settings {
+        webhooks: Some("https://example.com/hook".into()),
+        webhook_events: Some(vec!["messageNew".into()]),
+        notify_text: Some(true),
+        notify_text_size: Some(1024),
+        ..Default::default()
+    };
+    s.put_settings(&settings).await.unwrap();
+    assert_eq!(s.get_settings().await.unwrap(), settings);
+}
+
+async fn folder_names_with_separators_stay_apart(f: Fixture) {
+    let s = &f.store;
+    for acc in ["a:b", "a", "{x}"] {
+        assert!(s.acquire_lease(acc, "n", TTL).await.unwrap());
+    }
+    let paths = ["b:idx:c", "idx", "Entwürfe", "a%3Ab", "a:b", "x{y}z"];
+    for (i, p) in paths.iter().enumerate() {
+        let n = u32::try_from(i).unwrap();
+        assert!(
+            s.commit_folder(
+                "a",
+                "n",
+                &folder(p, n + 1, 1),
+                false,
+                &[set(n, p.as_bytes())]
+            )
+            .await
+            .unwrap()
+        );
+    }
+    assert!(
+        s.commit_folder("a:b", "n", &folder("c", 9, 1), false, &[set(0, b"other")])
+            .await
+            .unwrap()
+    );
+    for (i, p) in paths.iter().enumerate() {
+        let n = u32::try_from(i).unwrap();
+        assert_eq!(
+            s.load_index("a", p).await.unwrap(),
+            vec![chunk(n, p.as_bytes())]
+        );
+    }
+    assert_eq!(s.list_folders("a").await.unwrap().len(), paths.len());
+    assert_eq!(s.list_folders("a:b").await.unwrap().len(), 1);
+    assert!(s.list_folders("{x}").await.unwrap().is_empty());
+    s.delete_account("a").await.unwrap();
+    assert_eq!(s.list_folders("a:b").await.unwrap().len(), 1);
+    assert_eq!(
+        s.load_index("a:b", "c").await.unwrap(),
+        vec![chunk(0, b"other")]
+    );
+}
+
+/// On Redis a commit is one EVALSHA (plus one SCRIPT LOAD the first time the server sees
+/// the script) whatever the number of chunks: every update is an argument of that single
+/// script call, so the round trip count is constant by construction. This checks that a
+/// large batch goes through and lands intact.
+async fn commit_of_a_thousand_chunks(f: Fixture) {
+    let s = &f.store;
+    assert!(s.acquire_lease("acc", "n", TTL).await.unwrap());
+    let st = folder("INBOX", 1, 100_000);
+    let data = |i: u32, tag: u8| -> Vec<u8> {
+        let mut d = vec![tag; 100];
+        d.extend_from_slice(&i.to_be_bytes());
+        d
+    };
+    let updates: Vec<IndexChunkUpdate> = (0..1000)
+        .map(|i| IndexChunkUpdate {
+            chunk: i,
+            data: Some(data(i, 1)),
+        })
+        .collect();
+    let t = std::time::Instant::now();
+    assert!(
+        s.commit_folder("acc", "n", &st, false, &updates)
+            .await
+            .unwrap()
+    );
+    let backend = if f.redis.is_some() {
+        "redis"
+    } else {
+        "embedded"
+    };
+    eprintln!("{backend}: commit of 1000 chunks: {:?}", t.elapsed());
+    let index = s.load_index("acc", "INBOX").await.unwrap();
+    assert_eq!(index.len(), 1000);
+    assert!(index.iter().enumerate().all(|(i, c)| {
+        let i = u32::try_from(i).unwrap();
+        c.chunk == i && c.data == data(i, 1)
+    }));
+
+    // Half rewritten, half deleted, in one commit.
+    let updates: Vec<IndexChunkUpdate> = (0..1000)
+        .map(|i| IndexChunkUpdate {
+            chunk: i,
+            data: (i % 2 == 0).then(|| data(i, 2)),
+        })
+        .collect();
+    assert!(
+        s.commit_folder("acc", "n", &st, false, &updates)
+            .await
+            .unwrap()
+    );
+    let index = s.load_index("acc", "INBOX").await.unwrap();
+    assert_eq!(index.len(), 500);
+    assert!(
+        index
+            .iter()
+            .all(|c| c.chunk % 2 == 0 && c.data == data(c.chunk, 2))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_keeps_everything_after_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested");
+    let settings = Settings {
+        webhooks: Some("https://example.com/hook".into()),
+        ..Default::default()
+    };
+    let st = folder("INBOX", 5, 10);
+    let (generation, last_id) = {
+        let s = EmbeddedStore::open(&path).await.unwrap();
+        s.put_account(&account("acc")).await.unwrap();
+        s.put_settings(&settings).await.unwrap();
+        assert!(s.acquire_lease("acc", "n", TTL).await.unwrap());
+        assert!(
+            s.set_status("acc", "n", &status(AccountState::Connected))
+                .await
+                .unwrap()
+        );
+        assert!(
+            s.commit_folder("acc", "n", &st, false, &[set(0, b"zero"), set(7, b"seven")])
+                .await
+                .unwrap()
+        );
+        let id = s.allocate_mailbox_id().await.unwrap();
+        (s.accounts_generation().await.unwrap(), id)
+    };
+    let s = EmbeddedStore::open(&path).await.unwrap();
+    use imapapi_common::store::Store as _;
+    assert_eq!(s.get_account("acc").await.unwrap(), Some(account("acc")));
+    assert_eq!(s.list_accounts().await.unwrap(), vec!["acc"]);
+    assert_eq!(s.get_settings().await.unwrap(), settings);
+    assert_eq!(s.accounts_generation().await.unwrap(), generation);
+    assert_eq!(
+        s.get_status("acc").await.unwrap(),
+        Some(status(AccountState::Connected))
+    );
+    assert_eq!(s.list_folders("acc").await.unwrap(), vec![st]);
+    assert_eq!(
+        s.load_index("acc", "INBOX").await.unwrap(),
+        vec![chunk(0, b"zero"), chunk(7, b"seven")]
+    );
+    assert!(
+        s.allocate_mailbox_id().await.unwrap() > last_id,
+        "ids never reused"
+    );
+}
+
+#[tokio::test]
+async fn open_picks_the_embedded_store_without_redis() {
+    let dir = tempfile::tempdir().unwrap();
+    let cli = imapapi_common::config::Cli::default();
+    let mut config =
+        imapapi_common::config::Config::from_layers(&cli, &Default::default()).unwrap();
+    config.redis = None;
+    config.data_dir = dir.path().to_path_buf();
+    let s = imapapi_common::store::open(&config).await.unwrap();
+    s.put_account(&account("x")).await.unwrap();
+    assert!(dir.path().join("store.redb").exists());
+}
