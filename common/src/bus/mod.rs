@@ -12,6 +12,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use uuid::Uuid;
 
+use crate::config::Config;
+
 /// Why a bus operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
@@ -172,3 +174,13 @@ pub trait Bus: Send + Sync + 'static {
 
 /// A shared handle to the configured bus.
 pub type SharedBus = Arc<dyn Bus>;
+
+/// The bus the configuration asks for: RabbitMQ when `queue.url` is set, otherwise the
+/// in-process queues stored under `dbs.path`.
+pub async fn connect(config: &Config) -> Result<SharedBus, BusError> {
+    let retry = config.queue.retry;
+    Ok(match &config.queue.url {
+        Some(url) => Arc::new(rabbitmq::RabbitBus::connect(url, &config.queue.prefix, retry).await?),
+        None => Arc::new(embedded::EmbeddedBus::open(&config.data_dir, retry).await?),
+    })
+}

@@ -1,0 +1,624 @@
+//! One conformance suite for every `Bus` backend: each case runs against the in-process
+//! bus (in a temporary directory) and against a real RabbitMQ (`IMAPAPI_TEST_AMQP`, default
+//! `amqp://guest:guest@127.0.0.1:5672/%2f`, with a unique prefix per test whose queues and
+//! exchanges are deleted afterwards), so the roles can rely on the same semantics whichever
+//! backend the configuration picks. Every wait is bounded, so a broken backend fails a
+//! test instead of hanging the run.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::FutureExt;
+use imapapi_common::bus::embedded::EmbeddedBus;
+use imapapi_common::bus::rabbitmq::RabbitBus;
+use imapapi_common::bus::{
+    Bus, BusError, Consumer, Delivery, Message, QueueName, RetryOutcome, RetryPolicy,
+};
+
+const POLICY: RetryPolicy = RetryPolicy {
+    max_attempts: 3,
+    base_delay: Duration::from_millis(100),
+};
+
+/// Generous bound for anything that should happen "now", on a busy 2-core machine.
+const SOON: Duration = Duration::from_secs(10);
+/// How long we watch for something that must not happen.
+const QUIET: Duration = Duration::from_millis(400);
+
+fn amqp_url() -> String {
+    std::env::var("IMAPAPI_TEST_AMQP")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_string())
+}
+
+/// One backend under test, plus what is needed to open it again.
+enum Fixture {
+    Embedded {
+        /// Kept so the directory lives as long as the bus.
+        _dir: tempfile::TempDir,
+        bus: Arc<EmbeddedBus>,
+    },
+    Rabbit {
+        prefix: String,
+        bus: Arc<RabbitBus>,
+    },
+}
+
+impl Fixture {
+    async fn embedded() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let bus = EmbeddedBus::open(dir.path(), POLICY).await.unwrap();
+        Fixture::Embedded {
+            _dir: dir,
+            bus: Arc::new(bus),
+        }
+    }
+
+    async fn rabbit() -> Fixture {
+        let prefix = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let bus = within(RabbitBus::connect(&amqp_url(), &prefix, POLICY))
+            .await
+            .expect("RabbitMQ must be reachable at IMAPAPI_TEST_AMQP");
+        Fixture::Rabbit {
+            prefix,
+            bus: Arc::new(bus),
+        }
+    }
+
+    fn bus(&self) -> Arc<dyn Bus> {
+        match self {
+            Fixture::Embedded { bus, .. } => bus.clone(),
+            Fixture::Rabbit { bus, .. } => bus.clone(),
+        }
+    }
+
+    async fn cleanup(&self) {
+        if let Fixture::Rabbit { bus, .. } = self {
+            within(bus.delete_topology()).await.unwrap();
+        }
+    }
+}
+
+/// Runs one case against a fresh fixture, cleaning the broker up even when it fails.
+async fn run<F, Fut>(fixture: Fixture, case: F)
+where
+    F: FnOnce(Arc<Fixture>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let fixture = Arc::new(fixture);
+    let result = AssertUnwindSafe(case(fixture.clone())).catch_unwind().await;
+    fixture.cleanup().await;
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+async fn within<T>(fut: impl Future<Output = T>) -> T {
+    tokio::time::timeout(SOON, fut)
+        .await
+        .expect("timed out waiting for the bus")
+}
+
+async fn next(c: &mut Box<dyn Consumer>) -> Delivery {
+    within(c.next()).await.expect("consumer failed")
+}
+
+async fn assert_nothing(c: &mut Box<dyn Consumer>) {
+    if let Ok(d) = tokio::time::timeout(QUIET, c.next()).await {
+        panic!("unexpected delivery: {:?}", d.map(|d| d.message));
+    }
+}
+
+fn msg(key: &str, body: &str) -> Message {
+    Message::new(key, body.as_bytes().to_vec())
+}
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::run(super::Fixture::embedded().await, super::$name).await
+                }
+            )*
+        }
+        mod rabbitmq {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::run(super::Fixture::rabbit().await, super::$name).await
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    publish_consume_ack,
+    single_consumer_keeps_order,
+    two_consumers_share,
+    prefetch_bounds_unsettled,
+    dropped_delivery_is_redelivered,
+    dropped_consumer_delivery_is_redelivered,
+    retry_backs_off_then_dead_letters,
+    ids_survive_redelivery,
+    large_payload,
+    queues_are_separate,
+    request_reply_round_trip,
+    concurrent_requests_get_their_own_replies,
+    request_times_out,
+    request_without_server_has_no_route,
+);
+
+async fn publish_consume_ack(fx: Arc<Fixture>) {
+    let bus = fx.bus();
+    let m = msg("acc1.messageNew", "hello");
+    within(bus.publish(QueueName::Events, m.clone()))
+        .await
+        .unwrap();
+    let mut c = within(bus.consume(QueueName::Events, 10)).await.unwrap();
+    let d = next(&mut c).await;
+    assert_eq!(d.message, m);
+    within(d.ack()).await.unwrap();
+    assert_nothing(&mut c).await;
+    drop(c);
+    // Acked means gone, also for a new consumer.
+    let mut c = within(bus.consume(QueueName::Events, 10)).await.unwrap();
+    assert_nothing(&mut c).await;
+}
+
+async fn single_consumer_keeps_order(fx: Arc<Fixture>) {
+    let bus = fx.bus();
+    let sent: Vec<Message> = (0..20).map(|i| msg("a.e", &format!("m{i}"))).collect();
+    for m in &sent {
+        within(bus.publish(QueueName::Events, m.clone()))
+            .await
+            .unwrap();
+    }
+    let mut c = within(bus.consume(QueueName::Events, 5)).await.unwrap();
+    for m in &sent {
+        let d = next(&mut c).await;
+        assert_eq!(&d.message, m);
+        within(d.ack()).await.unwrap();
+    }
+}
+
+async fn two_consumers_share(fx: Arc<Fixture>) {
+    let bus = fx.bus();
+    let mut c1 = within(bus.consume(QueueName::Submit, 1)).await.unwrap();
+    let mut c2 = within(bus.consume(QueueName::Submit, 1)).await.unwrap();
+    let sent: HashSet<_> = {
+        let mut ids = HashSet::new();
+        for i in 0..10 {
+            let m = msg("job", &format!("j{i}"));
+            ids.insert(m.id);
+            within(bus.publish(QueueName::Submit, m)).await.unwrap();
+        }
+        ids
+    };
+    // Each holds one unsettled delivery: with prefetch 1 they must be different messages.
+    let d1 = next(&mut c1).await;
+    let d2 = next(&mut c2).await;
+    assert_ne!(d1.message.id, d2.message.id);
+    let mut seen = HashSet::from([d1.message.id, d2.message.id]);
+    within(d1.ack()).await.unwrap();
+    within(d2.ack()).await.unwrap();
+    let mut from_each = [1, 1];
+    while seen.len() < sent.len() {
+        tokio::select! {
+            d = c1.next() => { let d = d.unwrap(); from_each[0] += 1; assert!(seen.insert(d.message.id)); d.ack().await.unwrap(); }
+            d = c2.next() => { let d = d.unwrap(); from_each[1] += 1; assert!(seen.insert(d.message.id)); d.ack().await.unwrap(); }
+            _ = tokio::time::sleep(SOON) => panic!("timed out; got {} of {}", seen.len(), sent.len()),
+        }
+    }
+    assert_eq!(seen, sent);
+    assert_nothing(&mut c1).await;
+    assert_nothing(&mut c2).await;
+}
+
+async fn prefetch_bounds_unsettled(fx: Arc<Fixture>) {
+    let bus = fx.bus();
+    for i in 0..3 {
+        within(bus.publish(QueueName::Events, msg("a.e", &format!("{i}"))))
+            .await
+            .unwrap();
+    }
+    let mut c = within(bus.consume(QueueName::Events, 2)).await.unwrap();
+    let d1 = next(&mut c).await;
+    let _d2 = next(&mut c).await;
+    assert_nothing(&mut c).await;
+    within(d1.ack()).await.unwrap();
+    let d3 = next(&mut c).await;
+    assert_eq!(d3.message.body, b"2");
+}
+
+async fn dropped_delivery_is_redelivered(fx: Arc<Fixture>) {
+    let bus = fx.bus();
+    let m = msg("a.e", "drop me");
+    within(bus.publish(QueueName::Events, m.clone()))
+        .await
+        .unwrap();
+    let mut c = within(bus.consume(QueueName::Events, 1)).await.unwrap();
+    let d = next(&mut c).await;
+    drop(d);
+    let d = next(&mut c).await;
+    assert_eq!(d.message, m, "same id, key, body and attempt");
+    within(d.ack()).await.unwrap();
+}
+
+async fn dropped_consumer_delivery_is_redelivered(fx: Arc<Fixture>) {
+    let bus = fx.bus();
+    let m = msg("a.e", "consumer dies");
+    within(bus.publish(QueueName::Events, m.clone()))
+        .await
+        .unwrap();
+    let mut c1 = within(bus.consume(QueueName::Events, 1)).await.unwrap();
+    let d = next(&mut c1).await;
+    assert_eq!(d.message.id, m.id);
+    // The consumer dies with its unsettled delivery.
+    drop(c1);
+    drop(d);
+    let mut c2 = within(bus.consume(QueueName::Events, 1)).await.unwrap();
+    let d = next(&mut c2).await;
+    assert_eq!(d.message, m);
+    within(d.ack()).await.unwrap();
+}
+
+async fn retry_backs_off_then_dead_letters(fx: Arc<Fixture>) {
+    let bus = fx.bus();
+    let m = msg("acc.failing", "poison");
+    within(bus.publish(QueueName::Events, m.clone()))
+        .await
+        .unwrap();
+    let mut c = within(bus.consume(QueueName::Events, 1)).await.unwrap();
+    for attempt in 0..POLICY.max_attempts {
+        let d = next(&mut c).await;
+        assert_eq!(d.message.id, m.id);
+        assert_eq!(d.message.body, m.body);
+        assert_eq!(d.message.key, m.key);
+        assert_eq!(d.message.attempt, attempt);
+        let outcome = within(d.retry()).await.unwrap();
+        let started = Instant::now();
+        if attempt + 1 < POLICY.max_attempts {
+            let delay = POLICY.delay(attempt);
+            assert_eq!(outcome, RetryOutcome::Scheduled(delay));
+            // Not before the delay.
+            let early = tokio::time::timeout(delay.mul_f32(0.8), c.next()).await;
+            assert!(early.is_err(), "redelivered before the backoff delay");
+            let d = next(&mut c).await;
+            assert!(started.elapsed() >= delay.mul_f32(0.9));
+            // Put it back untouched for the next loop round to fail it again.
+            drop(d);
+        } else {
+            assert_eq!(outcome, RetryOutcome::DeadLettered);
+        }
+    }
+    assert_nothing(&mut c).await;
+    let dead = within(bus.dead_letters(QueueName::Events, 10))
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].id, m.id);
+    assert_eq!(dead[0].body, m.body);
+    assert_eq!(dead[0].key, m.key);
+    assert_eq!(dead[0].attempt, POLICY.max_attempts);
+    // Listing does not remove.
+    let again = within(bus.dead_letters(QueueName::Events, 10))
+        .await
+        .unwrap();
+    assert_eq!(again, dead);
+    assert!(
+        within(bus.dead_letters(QueueName::Submit, 10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn ids_survive_redelivery(fx: Arc<Fixture>) {
+    let bus = fx.bus();
+    let sent: Vec<Message> = (0..5).map(|i| msg("a.e", &format!("{i}"))).collect();
+    for m in &sent {
+        within(bus.publish(QueueName::Submit, m.clone()))
+            .await
+            .unwrap();
+    }
+    let mut c = within(bus.consume(QueueName::Submit, 10)).await.unwrap();
+    let mut first = Vec::new();
+    for _ in &sent {
+        first.push(next(&mut c).await);
+    }
+    // Fail some, drop the others.
+    for (i, d) in first.into_iter().enumerate() {
+        if i % 2 == 0 {
+            assert!(matches!(
+                within(d.retry()).await.unwrap(),
+                RetryOutcome::Scheduled(_)
+            ));
+        } else {
+            drop(d);
+        }
+    }
+    let mut got = Vec::new();
+    for _ in &sent {
+        let d = next(&mut c).await;
+        got.push(d.message.clone());
+        within(d.ack()).await.unwrap();
+    }
+    for m in &sent {
+        let r = got.iter().find(|g| g.id == m.id).expect("redelivered");
+        assert_eq!(r.body, m.body);
+        assert_eq!(r.key, m.key);
+    }
+    assert_nothing(&mut c).await;
+}
+
+async fn large_payload(fx: Arc<Fixture>) {
+    let bus = fx.bus();
+    let body: Vec<u8> = (0..300 * 1024u32).map(|i| (i * 7 % 251) as u8).collect();
+    let m = Message::new("acc.big", body);
+    within(bus.publish(QueueName::Submit, m.clone()))
+        .await
+        .unwrap();
+    let mut c = within(bus.consume(QueueName::Submit, 1)).await.unwrap();
+    let d = next(&mut c).await;
+    assert_eq!(d.message, m);
+    within(d.ack()).await.unwrap();
+}
+
+async fn queues_are_separate(fx: Arc<Fixture>) {
+    let bus = fx.bus();
+    let e = msg("a.e", "event");
+    let s = msg("job", "send");
+    within(bus.publish(QueueName::Events, e.clone()))
+        .await
+        .unwrap();
+    within(bus.publish(QueueName::Submit, s.clone()))
+        .await
+        .unwrap();
+    let mut ce = within(bus.consume(QueueName::Events, 5)).await.unwrap();
+    let mut cs = within(bus.consume(QueueName::Submit, 5)).await.unwrap();
+    let d = next(&mut ce).await;
+    assert_eq!(d.message, e);
+    within(d.ack()).await.unwrap();
+    let d = next(&mut cs).await;
+    assert_eq!(d.message, s);
+    within(d.ack()).await.unwrap();
+    assert_nothing(&mut ce).await;
+}
+
+/// Serves `node` by answering each request with `re:` + its body, after an optional delay
+/// taken from the first byte (in tens of milliseconds), concurrently.
+async fn echo_server(bus: &Arc<dyn Bus>, node: &str) -> tokio::task::JoinHandle<()> {
+    let mut server = within(bus.serve(node)).await.unwrap();
+    tokio::spawn(async move {
+        while let Ok(req) = server.next().await {
+            tokio::spawn(async move {
+                let delay = req.body.first().copied().unwrap_or(0) % 10;
+                tokio::time::sleep(Duration::from_millis(u64::from(delay) * 10)).await;
+                let mut reply = b"re:".to_vec();
+                reply.extend_from_slice(&req.body);
+                req.replier.reply(reply).await.unwrap();
+            });
+        }
+    })
+}
+
+async fn request_reply_round_trip(fx: Arc<Fixture>) {
+    let bus = fx.bus();
+    let server = echo_server(&bus, "node-a").await;
+    let reply = within(bus.request("node-a", b"\x00ping".to_vec(), SOON))
+        .await
+        .unwrap();
+    assert_eq!(reply, b"re:\x00ping");
+    server.abort();
+}
+
+async fn concurrent_requests_get_their_own_replies(fx: Arc<Fixture>) {
+    let bus = fx.bus();
+    let server = echo_server(&bus, "node-b").await;
+    let requests = (0..40u8).map(|i| {
+        let bus = bus.clone();
+        async move {
+            // Later requests answer sooner, so replies come back out of order.
+            let body = vec![9 - i % 10, i];
+            let reply = bus.request("node-b", body.clone(), SOON).await.unwrap();
+            assert_eq!(reply[3..], body[..]);
+        }
+    });
+    within(futures::future::join_all(requests)).await;
+    server.abort();
+}
+
+async fn request_times_out(fx: Arc<Fixture>) {
+    let bus = fx.bus();
+    let mut server = within(bus.serve("node-c")).await.unwrap();
+    // Takes requests and never answers.
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok(req) = server.next().await {
+            held.push(req);
+        }
+    });
+    let started = Instant::now();
+    let timeout = Duration::from_millis(300);
+    let result = within(bus.request("node-c", b"x".to_vec(), timeout)).await;
+    assert!(matches!(result, Err(BusError::Timeout)), "{result:?}");
+    assert!(started.elapsed() >= timeout.mul_f32(0.9));
+    hold.abort();
+}
+
+async fn request_without_server_has_no_route(fx: Arc<Fixture>) {
+    let bus = fx.bus();
+    let result = within(bus.request("nobody", b"x".to_vec(), SOON)).await;
+    assert!(matches!(result, Err(BusError::NoRoute(_))), "{result:?}");
+
+    // A server that goes away unregisters.
+    let server = within(bus.serve("node-d")).await.unwrap();
+    drop(server);
+    within(async {
+        loop {
+            match bus
+                .request("node-d", b"x".to_vec(), Duration::from_millis(200))
+                .await
+            {
+                Err(BusError::NoRoute(_)) => break,
+                Err(BusError::Timeout) => tokio::time::sleep(Duration::from_millis(50)).await,
+                other => panic!("{other:?}"),
+            }
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn embedded_messages_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let slow = RetryPolicy {
+        max_attempts: 2,
+        base_delay: Duration::from_secs(3600),
+    };
+    let sent: Vec<Message> = (0..4).map(|i| msg("a.e", &format!("{i}"))).collect();
+    let job = msg("job", "send me");
+    let dead = msg("a.dead", "dead");
+    {
+        let bus = EmbeddedBus::open(dir.path(), slow).await.unwrap();
+        for m in sent.iter().chain([&dead]) {
+            bus.publish(QueueName::Events, m.clone()).await.unwrap();
+        }
+        bus.publish(QueueName::Submit, job.clone()).await.unwrap();
+        let mut c = bus.consume(QueueName::Events, 10).await.unwrap();
+        // sent[0]: acked; sent[1]: waiting an hour for its retry; sent[2]: in flight;
+        // sent[3]: never delivered; dead: dead-lettered.
+        let d = next(&mut c).await;
+        d.ack().await.unwrap();
+        let d = next(&mut c).await;
+        assert!(matches!(
+            d.retry().await.unwrap(),
+            RetryOutcome::Scheduled(_)
+        ));
+        let in_flight = next(&mut c).await;
+        let _never_settled = next(&mut c).await;
+        let d = next(&mut c).await;
+        assert_eq!(d.message.id, dead.id);
+        assert_eq!(d.retry().await.unwrap(), RetryOutcome::Scheduled(slow.base_delay));
+        // A second bus on the same file must be refused while this one is open.
+        assert!(EmbeddedBus::open(dir.path(), slow).await.is_err());
+        // The process dies with deliveries unsettled.
+        drop((in_flight, _never_settled, c));
+    }
+    // The process "restarted": the dead one's retry is due at once, the rest too.
+    let bus = EmbeddedBus::open(dir.path(), slow).await.unwrap();
+    let mut c = bus.consume(QueueName::Events, 10).await.unwrap();
+    let mut got = Vec::new();
+    for _ in 0..4 {
+        got.push(next(&mut c).await);
+    }
+    assert_nothing(&mut c).await;
+    let find = |m: &Message| {
+        got.iter()
+            .find(|d| d.message.id == m.id)
+            .unwrap_or_else(|| panic!("{:?} lost", m.body))
+    };
+    assert_eq!(find(&sent[1]).message.attempt, 1);
+    assert_eq!(find(&sent[2]).message.attempt, 0);
+    assert_eq!(find(&sent[3]).message, sent[3]);
+    assert!(got.iter().all(|d| d.message.id != sent[0].id));
+    for d in got {
+        if d.message.id == dead.id {
+            assert_eq!(d.retry().await.unwrap(), RetryOutcome::DeadLettered);
+        } else {
+            d.ack().await.unwrap();
+        }
+    }
+    let mut s = bus.consume(QueueName::Submit, 1).await.unwrap();
+    assert_eq!(next(&mut s).await.message, job);
+    drop((c, s, bus));
+    let bus = EmbeddedBus::open(dir.path(), slow).await.unwrap();
+    let letters = bus.dead_letters(QueueName::Events, 10).await.unwrap();
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].id, dead.id);
+    // The job was delivered but never acked: still there.
+    let mut s = bus.consume(QueueName::Submit, 1).await.unwrap();
+    assert_eq!(next(&mut s).await.message, job);
+}
+
+#[tokio::test]
+async fn rabbitmq_users_can_bind_their_own_queue_to_events() {
+    use lapin::options::{BasicGetOptions, QueueBindOptions, QueueDeclareOptions};
+    use lapin::types::FieldTable;
+
+    run(Fixture::rabbit().await, |fx| async move {
+        let Fixture::Rabbit { prefix, .. } = &*fx else {
+            unreachable!()
+        };
+        let conn = within(lapin::Connection::connect(
+            &amqp_url(),
+            lapin::ConnectionProperties::default(),
+        ))
+        .await
+        .unwrap();
+        let ch = conn.create_channel().await.unwrap();
+        let mine = format!("{prefix}.user.mine");
+        ch.queue_declare(
+            mine.as_str().into(),
+            QueueDeclareOptions {
+                exclusive: true,
+                auto_delete: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+        ch.queue_bind(
+            mine.as_str().into(),
+            format!("{prefix}.events").into(),
+            "someaccount.*".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+
+        let bus = fx.bus();
+        let wanted = msg("someaccount.messageNew", "{\"event\":\"messageNew\"}");
+        let other = msg("otheraccount.messageNew", "{}");
+        within(bus.publish(QueueName::Events, wanted.clone()))
+            .await
+            .unwrap();
+        within(bus.publish(QueueName::Events, other.clone()))
+            .await
+            .unwrap();
+
+        let got = within(ch.basic_get(mine.as_str().into(), BasicGetOptions { no_ack: true }))
+            .await
+            .unwrap()
+            .expect("the user's queue received the event");
+        let d = got.delivery;
+        assert_eq!(d.routing_key.as_str(), "someaccount.messageNew");
+        assert_eq!(d.data, wanted.body);
+        assert_eq!(
+            d.properties.message_id().as_ref().map(|s| s.as_str().to_string()),
+            Some(wanted.id.to_string())
+        );
+        // Only what matched the binding.
+        let rest = within(ch.basic_get(mine.as_str().into(), BasicGetOptions { no_ack: true }))
+            .await
+            .unwrap();
+        assert!(rest.is_none());
+
+        // Our own events queue still sees both.
+        let mut c = within(bus.consume(QueueName::Events, 10)).await.unwrap();
+        for m in [&wanted, &other] {
+            let d = next(&mut c).await;
+            assert_eq!(&d.message, m);
+            within(d.ack()).await.unwrap();
+        }
+        let _ = conn.close(200, "OK".into()).await;
+    })
+    .await
+}
