@@ -24,7 +24,12 @@ pub enum Role {
 /// Without a subcommand every role runs in this one process. Environment variables
 /// override command-line options, which override the config file.
 #[derive(Debug, Clone, Parser, Default)]
-#[command(name = "imapapi", version, about, long_about = None)]
+#[command(
+    name = "imapapi",
+    version,
+    about = "imapapi: IMAP and SMTP accounts over REST, changes as webhooks and queue events",
+    long_about = None
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub role: Option<Role>,
