@@ -137,3 +137,25 @@ async fn webhook_retries_then_dead_letter() {
         .count();
     assert_eq!(attempts, 3, "three attempts before dead-lettering");
 }
+
+/// Even at the most verbose log level, no password reaches a log line or a response.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trace_logs_hold_no_secret() {
+    let dv = Dovecot::ensure();
+    let gw = Gateway::spawn(&["--log.level=trace", "--service.secret=an-encryption-key"], &[]).await;
+    let user = dv.create_user("secret");
+    let (status, _) = http("POST", &gw.url("/v1/account"), Some(account_body(dv, "secret", &user))).await;
+    assert_eq!(status, 200);
+    wait_state(&gw.base_url(), "secret", "connected", Duration::from_secs(30)).await;
+    let (status, page) = http("GET", &gw.url("/v1/account/secret/messages?path=INBOX"), None).await;
+    assert_eq!(status, 200, "{page}");
+    let (_, accounts) = http("GET", &gw.url("/v1/accounts"), None).await;
+    let (_, account) = http("GET", &gw.url("/v1/account/secret"), None).await;
+    for body in [&accounts, &account] {
+        assert!(!body.to_string().contains(&user.pass), "password in a response: {body}");
+    }
+    let log = std::fs::read_to_string(gw.log_path()).unwrap();
+    assert!(log.len() > 1000, "trace logging produced output");
+    assert!(!log.contains(&user.pass), "password in the log");
+    assert!(!log.contains("an-encryption-key"), "secret in the log");
+}
