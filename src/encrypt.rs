@@ -9,10 +9,14 @@ pub async fn run(config: Config, old_secret: Option<String>) -> anyhow::Result<(
     let Some(secret) = config.service.secret.clone() else {
         bail!("--service.secret must be set to encrypt stored secrets");
     };
-    let store = imapapi_common::store::open(&config).await.context("opening the store")?;
+    let store = imapapi_common::store::open(&config)
+        .await
+        .context("opening the store")?;
     let mut done = 0usize;
     for id in store.list_accounts().await? {
-        let Some(mut account) = store.get_account(&id).await? else { continue };
+        let Some(mut account) = store.get_account(&id).await? else {
+            continue;
+        };
         let old = old_secret.clone();
         let new = secret.expose().to_string();
         // scrypt is deliberately slow: keep it off the async worker threads.

@@ -17,31 +17,59 @@ pub async fn run(config: Config, role: Option<Role>) -> anyhow::Result<()> {
     let bus = imapapi_common::bus::connect(&config)
         .await
         .context("connecting the queue")?;
-    let services = Services { config: config.clone(), store, bus };
+    let services = Services {
+        config: config.clone(),
+        store,
+        bus,
+    };
 
     if let Some(prepared) = &config.settings {
         // Same behaviour as POST /v1/settings: merge the given keys into the stored ones.
         let mut settings = services.store.get_settings().await?;
         settings.merge(prepared.clone());
-        services.store.put_settings(&settings).await.context("storing --settings")?;
+        services
+            .store
+            .put_settings(&settings)
+            .await
+            .context("storing --settings")?;
     }
 
     let shutdown = crate::shutdown::on_signal();
     let mut tasks = JoinSet::new();
     let all = role.is_none();
     if all || role == Some(Role::Ingest) {
-        tasks.spawn(named("ingest", imapapi_ingest::run(services.clone(), shutdown.clone())));
+        tasks.spawn(named(
+            "ingest",
+            imapapi_ingest::run(services.clone(), shutdown.clone()),
+        ));
     }
     if all || role == Some(Role::Dispatch) {
-        tasks.spawn(named("dispatch", imapapi_dispatch::run(services.clone(), shutdown.clone())));
+        tasks.spawn(named(
+            "dispatch",
+            imapapi_dispatch::run(services.clone(), shutdown.clone()),
+        ));
     }
     if all || role == Some(Role::Api) {
-        tasks.spawn(named("api", imapapi_api::serve(services.clone(), shutdown.clone())));
+        tasks.spawn(named(
+            "api",
+            imapapi_api::serve(services.clone(), shutdown.clone()),
+        ));
     }
     tracing::info!(
-        role = role.as_ref().map(|r| format!("{r:?}")).unwrap_or_else(|| "all".into()),
-        store = if config.redis.is_some() { "redis" } else { "embedded" },
-        queue = if config.queue.url.is_some() { "rabbitmq" } else { "embedded" },
+        role = role
+            .as_ref()
+            .map(|r| format!("{r:?}"))
+            .unwrap_or_else(|| "all".into()),
+        store = if config.redis.is_some() {
+            "redis"
+        } else {
+            "embedded"
+        },
+        queue = if config.queue.url.is_some() {
+            "rabbitmq"
+        } else {
+            "embedded"
+        },
         "imapapi started"
     );
 

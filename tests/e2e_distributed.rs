@@ -18,12 +18,14 @@ struct Cluster {
 }
 
 fn redis_url(db: u8) -> String {
-    let base = std::env::var("IMAPAPI_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let base =
+        std::env::var("IMAPAPI_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     format!("{}/{db}", base.trim_end_matches('/'))
 }
 
 fn amqp_url() -> String {
-    std::env::var("IMAPAPI_TEST_AMQP").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+    std::env::var("IMAPAPI_TEST_AMQP")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
 }
 
 async fn flush(db: u8) {
@@ -45,7 +47,10 @@ impl Cluster {
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
         let a: Vec<&str> = args.iter().map(String::as_str).collect();
-        let env = [("IMAPAPI_EXTRA_CA", Dovecot::ensure().ca_cert.display().to_string())];
+        let env = [(
+            "IMAPAPI_EXTRA_CA",
+            Dovecot::ensure().ca_cert.display().to_string(),
+        )];
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let mut ingest = Vec::new();
         for i in 0..ingests {
@@ -56,7 +61,11 @@ impl Cluster {
         }
         let dispatch = Gateway::spawn_role("dispatch", &a, &env).await;
         let api = Gateway::spawn_role("api", &a, &env).await;
-        Cluster { api, ingest, _dispatch: dispatch }
+        Cluster {
+            api,
+            ingest,
+            _dispatch: dispatch,
+        }
     }
 }
 
@@ -90,34 +99,68 @@ async fn second_ingest_takes_over() {
 
     let users: Vec<_> = (0..4).map(|_| dv.create_user("share")).collect();
     for (i, u) in users.iter().enumerate() {
-        let (status, _) = http("POST", &format!("{base}/v1/account"), Some(account_body(dv, &format!("share{i}"), u))).await;
+        let (status, _) = http(
+            "POST",
+            &format!("{base}/v1/account"),
+            Some(account_body(dv, &format!("share{i}"), u)),
+        )
+        .await;
         assert_eq!(status, 200);
     }
     for i in 0..users.len() {
-        wait_state(&base, &format!("share{i}"), "connected", Duration::from_secs(30)).await;
+        wait_state(
+            &base,
+            &format!("share{i}"),
+            "connected",
+            Duration::from_secs(30),
+        )
+        .await;
     }
     // Which node holds which account is visible in the store's leases.
     let client = redis::Client::open(redis_url(14)).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let keys: Vec<String> = redis::cmd("KEYS").arg("*lease*").query_async(&mut conn).await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("*lease*")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
     assert_eq!(keys.len(), users.len(), "one lease per account: {keys:?}");
     let mut owners = std::collections::BTreeSet::new();
     for k in &keys {
-        let v: String = redis::cmd("GET").arg(k).query_async(&mut conn).await.unwrap();
+        let v: String = redis::cmd("GET")
+            .arg(k)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
         owners.insert(v);
     }
-    assert_eq!(owners.len(), 2, "both ingest processes own accounts: {owners:?}");
+    assert_eq!(
+        owners.len(),
+        2,
+        "both ingest processes own accounts: {owners:?}"
+    );
 
     // Kill the first ingest (no clean shutdown, leases are left to expire). Whatever it
     // owned moves to the other; a change in every mailbox must still be announced.
     c.ingest[0].kill();
     for (i, u) in users.iter().enumerate() {
         let mut other = ImapTestClient::connect(dv, u).await.unwrap();
-        let uid = other.append("INBOX", &mail("after takeover", "z")).await.unwrap();
+        let uid = other
+            .append("INBOX", &mail("after takeover", "z"))
+            .await
+            .unwrap();
         let account = format!("share{i}");
-        let new = expect_event(&hook, &account, "messageNew", |r| r.body["data"]["uid"] == uid).await;
+        let new = expect_event(&hook, &account, "messageNew", |r| {
+            r.body["data"]["uid"] == uid
+        })
+        .await;
         assert_eq!(new.body["data"]["subject"], "after takeover");
-        let (status, page) = http("GET", &format!("{base}/v1/account/{account}/messages?path=INBOX"), None).await;
+        let (status, page) = http(
+            "GET",
+            &format!("{base}/v1/account/{account}/messages?path=INBOX"),
+            None,
+        )
+        .await;
         assert_eq!(status, 200, "{account} served after takeover: {page}");
     }
 }

@@ -10,26 +10,28 @@ use pipeline::{account_body, expect_event, mail, set_webhooks, wait_state};
 use serde_json::json;
 use support::{Dovecot, Gateway, ImapTestClient, WebhookReceiver, http};
 
-fn trust_rig_ca() -> (&'static str, String) {
-    ("IMAPAPI_EXTRA_CA", Dovecot::ensure().ca_cert.display().to_string())
+/// The gateway, trusting the rig's CA: Dovecot offers STARTTLS on its plain port, and the
+/// gateway upgrades whenever the server offers it.
+async fn spawn(args: &[&str]) -> Gateway {
+    let ca = Dovecot::ensure().ca_cert.display().to_string();
+    Gateway::spawn(args, &[("IMAPAPI_EXTRA_CA", &ca)]).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn account_lifecycle_with_webhooks() {
-    let ca = trust_rig_ca();
-    let gw = Gateway::spawn(&[], &[(ca.0, &ca.1)]).await;
+    let gw = spawn(&[]).await;
     pipeline::account_lifecycle(&gw.base_url(), "example").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_is_named() {
-    let gw = Gateway::spawn(&[], &[]).await;
+    let gw = spawn(&[]).await;
     pipeline::bad_input(&gw.base_url()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connection_errors_are_visible() {
-    let gw = Gateway::spawn(&[], &[]).await;
+    let gw = spawn(&[]).await;
     pipeline::connection_errors(&gw.base_url()).await;
 }
 
@@ -37,8 +39,7 @@ async fn connection_errors_are_visible() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connects_over_implicit_tls() {
     let dv = Dovecot::ensure();
-    let ca = trust_rig_ca();
-    let gw = Gateway::spawn(&[], &[(ca.0, &ca.1)]).await;
+    let gw = spawn(&[]).await;
     let user = dv.create_user("tls");
     let mut body = account_body(dv, "tls", &user);
     body["imap"] = dv.imap_account_json(&user, true);
@@ -54,7 +55,7 @@ async fn connects_over_implicit_tls() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn catches_up_after_restart() {
     let dv = Dovecot::ensure();
-    let mut gw = Gateway::spawn(&[], &[]).await;
+    let mut gw = spawn(&[]).await;
     let base = gw.base_url();
     let hook = WebhookReceiver::start().await;
     set_webhooks(&base, &hook).await;
@@ -63,23 +64,46 @@ async fn catches_up_after_restart() {
     let a = other.append("INBOX", &mail("one", "1")).await.unwrap();
     let b = other.append("INBOX", &mail("two", "2")).await.unwrap();
 
-    let (status, _) = http("POST", &gw.url("/v1/account"), Some(account_body(dv, "restart", &user))).await;
+    let (status, _) = http(
+        "POST",
+        &gw.url("/v1/account"),
+        Some(account_body(dv, "restart", &user)),
+    )
+    .await;
     assert_eq!(status, 200);
     wait_state(&base, "restart", "connected", Duration::from_secs(30)).await;
     let c = other.append("INBOX", &mail("three", "3")).await.unwrap();
-    expect_event(&hook, "restart", "messageNew", |r| r.body["data"]["uid"] == c).await;
+    expect_event(&hook, "restart", "messageNew", |r| {
+        r.body["data"]["uid"] == c
+    })
+    .await;
 
     gw.stop().await;
-    let d = other.append("INBOX", &mail("while down", "4")).await.unwrap();
+    let d = other
+        .append("INBOX", &mail("while down", "4"))
+        .await
+        .unwrap();
     other.add_flags("INBOX", a, "\\Flagged").await.unwrap();
     other.expunge_uid("INBOX", b).await.unwrap();
     gw.start().await;
 
-    let new = expect_event(&hook, "restart", "messageNew", |r| r.body["data"]["uid"] == d).await;
+    let new = expect_event(&hook, "restart", "messageNew", |r| {
+        r.body["data"]["uid"] == d
+    })
+    .await;
     assert_eq!(new.body["data"]["subject"], "while down");
-    let upd = expect_event(&hook, "restart", "messageUpdated", |r| r.body["data"]["uid"] == a).await;
-    assert_eq!(upd.body["data"]["changes"]["flags"]["added"], json!(["\\Flagged"]));
-    expect_event(&hook, "restart", "messageDeleted", |r| r.body["data"]["uid"] == b).await;
+    let upd = expect_event(&hook, "restart", "messageUpdated", |r| {
+        r.body["data"]["uid"] == a
+    })
+    .await;
+    assert_eq!(
+        upd.body["data"]["changes"]["flags"]["added"],
+        json!(["\\Flagged"])
+    );
+    expect_event(&hook, "restart", "messageDeleted", |r| {
+        r.body["data"]["uid"] == b
+    })
+    .await;
     // The message announced before the restart is not announced again.
     let again = hook
         .wait_for(
@@ -95,12 +119,17 @@ async fn catches_up_after_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhook_retries_then_dead_letter() {
     let dv = Dovecot::ensure();
-    let gw = Gateway::spawn(&["--queue.retryDelay=200ms", "--queue.maxAttempts=3"], &[]).await;
+    let gw = spawn(&["--queue.retryDelay=200ms", "--queue.maxAttempts=3"]).await;
     let base = gw.base_url();
     let hook = WebhookReceiver::start().await;
     set_webhooks(&base, &hook).await;
     let user = dv.create_user("retry");
-    let (status, _) = http("POST", &gw.url("/v1/account"), Some(account_body(dv, "retry", &user))).await;
+    let (status, _) = http(
+        "POST",
+        &gw.url("/v1/account"),
+        Some(account_body(dv, "retry", &user)),
+    )
+    .await;
     assert_eq!(status, 200);
     wait_state(&base, "retry", "connected", Duration::from_secs(30)).await;
     expect_event(&hook, "retry", "authenticationSuccess", |_| true).await;
@@ -109,7 +138,10 @@ async fn webhook_retries_then_dead_letter() {
     // Two failures, then success on the third attempt.
     hook.fail_next(2, 500);
     let uid = other.append("INBOX", &mail("retried", "x")).await.unwrap();
-    let ok = expect_event(&hook, "retry", "messageNew", |r| r.body["data"]["uid"] == uid && r.status == 200).await;
+    let ok = expect_event(&hook, "retry", "messageNew", |r| {
+        r.body["data"]["uid"] == uid && r.status == 200
+    })
+    .await;
     let event_id = ok.body["id"].as_str().unwrap().to_string();
 
     // Every attempt fails: after 3 the event is in the dead-letter list.
@@ -119,14 +151,22 @@ async fn webhook_retries_then_dead_letter() {
     loop {
         let (status, dl) = http("GET", &gw.url("/v1/deadletters"), None).await;
         assert_eq!(status, 200, "{dl}");
-        let found = dl["events"].as_array().unwrap().iter().find(|e| e["event"]["data"]["uid"] == uid).cloned();
+        let found = dl["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["event"]["data"]["uid"] == uid)
+            .cloned();
         if let Some(e) = found {
             assert_eq!(e["event"]["event"], "messageNew");
             assert_eq!(e["event"]["data"]["subject"], "doomed");
             assert_ne!(e["id"], event_id.as_str());
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "not dead-lettered: {dl}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not dead-lettered: {dl}"
+        );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     let attempts = hook
@@ -142,19 +182,51 @@ async fn webhook_retries_then_dead_letter() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trace_logs_hold_no_secret() {
     let dv = Dovecot::ensure();
-    let gw = Gateway::spawn(&["--log.level=trace", "--service.secret=an-encryption-key"], &[]).await;
+    let ca = dv.ca_cert.display().to_string();
+    let gw = Gateway::spawn(
+        &["--log.level=trace"],
+        &[
+            ("IMAPAPI_EXTRA_CA", &ca),
+            ("IMAPAPI_SECRET", "an-encryption-key"),
+        ],
+    )
+    .await;
     let user = dv.create_user("secret");
-    let (status, _) = http("POST", &gw.url("/v1/account"), Some(account_body(dv, "secret", &user))).await;
+    let (status, _) = http(
+        "POST",
+        &gw.url("/v1/account"),
+        Some(account_body(dv, "secret", &user)),
+    )
+    .await;
     assert_eq!(status, 200);
-    wait_state(&gw.base_url(), "secret", "connected", Duration::from_secs(30)).await;
-    let (status, page) = http("GET", &gw.url("/v1/account/secret/messages?path=INBOX"), None).await;
+    wait_state(
+        &gw.base_url(),
+        "secret",
+        "connected",
+        Duration::from_secs(30),
+    )
+    .await;
+    let (status, page) = http(
+        "GET",
+        &gw.url("/v1/account/secret/messages?path=INBOX"),
+        None,
+    )
+    .await;
     assert_eq!(status, 200, "{page}");
     let (_, accounts) = http("GET", &gw.url("/v1/accounts"), None).await;
     let (_, account) = http("GET", &gw.url("/v1/account/secret"), None).await;
     for body in [&accounts, &account] {
-        assert!(!body.to_string().contains(&user.pass), "password in a response: {body}");
+        assert!(
+            !body.to_string().contains(&user.pass),
+            "password in a response: {body}"
+        );
     }
-    let log = std::fs::read_to_string(gw.log_path()).unwrap();
+    // Only the gateway's own lines: the rig writes the command it started at the top.
+    let log: String = std::fs::read_to_string(gw.log_path())
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("=== rig:"))
+        .collect();
     assert!(log.len() > 1000, "trace logging produced output");
     assert!(!log.contains(&user.pass), "password in the log");
     assert!(!log.contains("an-encryption-key"), "secret in the log");

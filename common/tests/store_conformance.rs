@@ -706,6 +706,10 @@ async fn embedded_keeps_everything_after_reopen() {
         s.allocate_mailbox_id().await.unwrap() > last_id,
         "ids never reused"
     );
+    // The file is this process's alone: leases of an earlier run are gone, so a restarted
+    // gateway (with a new node id) takes its accounts back without waiting out the ttl.
+    assert_eq!(s.lease_owner("acc").await.unwrap(), None);
+    assert!(s.acquire_lease("acc", "restarted", TTL).await.unwrap());
 }
 
 #[tokio::test]

@@ -103,17 +103,32 @@ pub async fn account_lifecycle(base: &str, account: &str) {
     set_webhooks(base, &hook).await;
 
     // Mail that was there before the account was registered: listed, but not announced.
-    let mut other = ImapTestClient::connect(dv, &user).await.expect("second IMAP client");
-    let old_uid = other.append("INBOX", &mail("Vana kiri", "first body")).await.unwrap();
-    let keep_uid = other.append("INBOX", &mail("Tere Põder", "hello there")).await.unwrap();
+    let mut other = ImapTestClient::connect(dv, &user)
+        .await
+        .expect("second IMAP client");
+    let old_uid = other
+        .append("INBOX", &mail("Vana kiri", "first body"))
+        .await
+        .unwrap();
+    let keep_uid = other
+        .append("INBOX", &mail("Tere Põder", "hello there"))
+        .await
+        .unwrap();
 
-    let (status, body) =
-        http("POST", &format!("{base}/v1/account"), Some(account_body(dv, account, &user))).await;
+    let (status, body) = http(
+        "POST",
+        &format!("{base}/v1/account"),
+        Some(account_body(dv, account, &user)),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body, json!({"account": account, "state": "new"}));
 
     let info = wait_state(base, account, "connected", Duration::from_secs(30)).await;
-    assert_eq!(info["imap"]["auth"]["pass"], "******", "secrets are redacted: {info}");
+    assert_eq!(
+        info["imap"]["auth"]["pass"], "******",
+        "secrets are redacted: {info}"
+    );
     assert!(!info.to_string().contains(&user.pass));
     expect_event(&hook, account, "authenticationSuccess", |_| true).await;
 
@@ -128,7 +143,12 @@ pub async fn account_lifecycle(base: &str, account: &str) {
         .clone();
     assert_eq!(entry["state"], "connected");
 
-    let (status, boxes) = http("GET", &format!("{base}/v1/account/{account}/mailboxes"), None).await;
+    let (status, boxes) = http(
+        "GET",
+        &format!("{base}/v1/account/{account}/mailboxes"),
+        None,
+    )
+    .await;
     assert_eq!(status, 200, "{boxes}");
     let inbox = boxes["mailboxes"]
         .as_array()
@@ -154,7 +174,12 @@ pub async fn account_lifecycle(base: &str, account: &str) {
     assert_eq!(msgs[0]["from"]["name"], "Peter Põder");
     assert_eq!(msgs[0]["from"]["address"], "peter@example.com");
     assert_eq!(msgs[0]["to"][0]["address"], "andris@example.com");
-    assert!(msgs[0]["messageId"].as_str().unwrap().ends_with("@example.com>"));
+    assert!(
+        msgs[0]["messageId"]
+            .as_str()
+            .unwrap()
+            .ends_with("@example.com>")
+    );
     assert!(msgs[0]["text"]["id"].is_string());
     assert!(msgs[0]["text"]["encodedSize"]["plain"].as_u64().unwrap() > 0);
     assert_eq!(msgs[1]["uid"], old_uid);
@@ -165,36 +190,74 @@ pub async fn account_lifecycle(base: &str, account: &str) {
     assert_eq!(page1["messages"][0]["uid"], old_uid);
 
     let first_id = msgs[0]["id"].as_str().unwrap().to_string();
-    let (status, msg) =
-        http("GET", &format!("{base}/v1/account/{account}/message/{first_id}"), None).await;
+    let (status, msg) = http(
+        "GET",
+        &format!("{base}/v1/account/{account}/message/{first_id}"),
+        None,
+    )
+    .await;
     assert_eq!(status, 200, "{msg}");
     assert_eq!(msg["subject"], "Tere Põder");
-    assert!(msg["text"]["plain"].as_str().unwrap().contains("hello there"), "{msg}");
-    assert!(msg["headers"]["subject"].is_array(), "headers by name: {msg}");
+    assert!(
+        msg["text"]["plain"]
+            .as_str()
+            .unwrap()
+            .contains("hello there"),
+        "{msg}"
+    );
+    assert!(
+        msg["headers"]["subject"].is_array(),
+        "headers by name: {msg}"
+    );
 
     // Another client changes the mailbox: each change is a webhook with its content.
-    let new_uid = other.append("INBOX", &mail("Uus kiri", "brand new")).await.unwrap();
-    let new = expect_event(&hook, account, "messageNew", |r| r.body["data"]["uid"] == new_uid).await;
+    let new_uid = other
+        .append("INBOX", &mail("Uus kiri", "brand new"))
+        .await
+        .unwrap();
+    let new = expect_event(&hook, account, "messageNew", |r| {
+        r.body["data"]["uid"] == new_uid
+    })
+    .await;
     assert_eq!(new.body["path"], "INBOX");
     assert_eq!(new.body["data"]["subject"], "Uus kiri");
     assert_eq!(new.body["data"]["from"]["address"], "peter@example.com");
-    assert!(new.body["id"].is_string(), "events carry a unique id: {}", new.body);
+    assert!(
+        new.body["id"].is_string(),
+        "events carry a unique id: {}",
+        new.body
+    );
     let new_id = new.body["data"]["id"].as_str().unwrap().to_string();
 
     other.add_flags("INBOX", new_uid, "\\Seen").await.unwrap();
-    let upd = expect_event(&hook, account, "messageUpdated", |r| r.body["data"]["uid"] == new_uid).await;
+    let upd = expect_event(&hook, account, "messageUpdated", |r| {
+        r.body["data"]["uid"] == new_uid
+    })
+    .await;
     assert_eq!(upd.body["data"]["id"], new_id.as_str());
-    assert_eq!(upd.body["data"]["changes"]["flags"]["added"], json!(["\\Seen"]));
+    assert_eq!(
+        upd.body["data"]["changes"]["flags"]["added"],
+        json!(["\\Seen"])
+    );
 
-    other.remove_flags("INBOX", new_uid, "\\Seen").await.unwrap();
+    other
+        .remove_flags("INBOX", new_uid, "\\Seen")
+        .await
+        .unwrap();
     let upd = expect_event(&hook, account, "messageUpdated", |r| {
         r.body["data"]["uid"] == new_uid && r.body["data"]["changes"]["flags"]["deleted"].is_array()
     })
     .await;
-    assert_eq!(upd.body["data"]["changes"]["flags"]["deleted"], json!(["\\Seen"]));
+    assert_eq!(
+        upd.body["data"]["changes"]["flags"]["deleted"],
+        json!(["\\Seen"])
+    );
 
     other.expunge_uid("INBOX", old_uid).await.unwrap();
-    let del = expect_event(&hook, account, "messageDeleted", |r| r.body["data"]["uid"] == old_uid).await;
+    let del = expect_event(&hook, account, "messageDeleted", |r| {
+        r.body["data"]["uid"] == old_uid
+    })
+    .await;
     assert_eq!(del.body["path"], "INBOX");
     assert!(del.body["data"]["id"].is_string());
 
@@ -207,29 +270,59 @@ pub async fn account_lifecycle(base: &str, account: &str) {
     // Give the owner a moment to drop the session, then make a change nobody may report.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let _ = hook.drain().await;
-    other.append("INBOX", &mail("After delete", "nobody listens")).await.unwrap();
+    other
+        .append("INBOX", &mail("After delete", "nobody listens"))
+        .await
+        .unwrap();
     let acc = account.to_string();
     let late = hook
-        .wait_for(move |r| r.body["account"] == acc.as_str(), Duration::from_secs(3))
+        .wait_for(
+            move |r| r.body["account"] == acc.as_str(),
+            Duration::from_secs(3),
+        )
         .await;
-    assert!(late.is_none(), "event after delete: {:?}", late.map(|r| r.body));
+    assert!(
+        late.is_none(),
+        "event after delete: {:?}",
+        late.map(|r| r.body)
+    );
 
     // Registering the same id again starts clean: old ids never resolve to a message.
-    let (status, body) =
-        http("POST", &format!("{base}/v1/account"), Some(account_body(dv, account, &user))).await;
+    let (status, body) = http(
+        "POST",
+        &format!("{base}/v1/account"),
+        Some(account_body(dv, account, &user)),
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(body["state"], "new");
     wait_state(base, account, "connected", Duration::from_secs(30)).await;
-    let (status, err) =
-        http("GET", &format!("{base}/v1/account/{account}/message/{first_id}"), None).await;
+    let (status, err) = http(
+        "GET",
+        &format!("{base}/v1/account/{account}/message/{first_id}"),
+        None,
+    )
+    .await;
     assert_eq!(status, 404, "a stale id must not resolve: {err}");
     assert_eq!(err["statusCode"], 404);
     let (status, page) = http("GET", &url, None).await;
     assert_eq!(status, 200);
-    let ids: Vec<&str> = page["messages"].as_array().unwrap().iter().filter_map(|m| m["id"].as_str()).collect();
-    assert!(!ids.contains(&first_id.as_str()), "new registration reuses an old id: {ids:?}");
-    let (status, msg) =
-        http("GET", &format!("{base}/v1/account/{account}/message/{}", ids[0]), None).await;
+    let ids: Vec<&str> = page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["id"].as_str())
+        .collect();
+    assert!(
+        !ids.contains(&first_id.as_str()),
+        "new registration reuses an old id: {ids:?}"
+    );
+    let (status, msg) = http(
+        "GET",
+        &format!("{base}/v1/account/{account}/message/{}", ids[0]),
+        None,
+    )
+    .await;
     assert_eq!(status, 200, "{msg}");
 
     let _ = http("DELETE", &format!("{base}/v1/account/{account}"), None).await;
@@ -241,11 +334,22 @@ pub async fn bad_input(base: &str) {
     let dv = Dovecot::ensure();
     let user = dv.create_user("bad");
 
-    let r = crate::support::http_raw("POST", &format!("{base}/v1/account"), "{\"account\": ", "application/json").await;
+    let r = crate::support::http_raw(
+        "POST",
+        &format!("{base}/v1/account"),
+        "{\"account\": ",
+        "application/json",
+    )
+    .await;
     assert_eq!(r.status, 400, "{}", r.text());
     assert_eq!(r.json()["statusCode"], 400);
 
-    let (status, err) = http("POST", &format!("{base}/v1/account"), Some(json!({"name": "x"}))).await;
+    let (status, err) = http(
+        "POST",
+        &format!("{base}/v1/account"),
+        Some(json!({"name": "x"})),
+    )
+    .await;
     assert_eq!(status, 400);
     assert!(err["error"].as_str().unwrap().contains("account"), "{err}");
 
@@ -253,33 +357,74 @@ pub async fn bad_input(base: &str) {
     body["imap"]["port"] = json!("993");
     let (status, err) = http("POST", &format!("{base}/v1/account"), Some(body)).await;
     assert_eq!(status, 400);
-    assert!(err["error"].as_str().unwrap().contains("imap.port"), "{err}");
+    assert!(
+        err["error"].as_str().unwrap().contains("imap.port"),
+        "{err}"
+    );
 
-    let (status, err) = http("POST", &format!("{base}/v1/settings"), Some(json!({"webhooks": "not a url"}))).await;
+    let (status, err) = http(
+        "POST",
+        &format!("{base}/v1/settings"),
+        Some(json!({"webhooks": "not a url"})),
+    )
+    .await;
     assert_eq!(status, 400);
     assert!(err["error"].as_str().unwrap().contains("webhooks"), "{err}");
 
     let (status, err) = http("GET", &format!("{base}/v1/account/nobody-here"), None).await;
     assert_eq!(status, 404, "{err}");
     assert_eq!(err["statusCode"], 404);
-    let (status, _) = http("GET", &format!("{base}/v1/account/nobody-here/messages?path=INBOX"), None).await;
+    let (status, _) = http(
+        "GET",
+        &format!("{base}/v1/account/nobody-here/messages?path=INBOX"),
+        None,
+    )
+    .await;
     assert_eq!(status, 404);
 
     // A real, connected account for the id and folder cases.
     let account = format!("bad-{}", crate::support::unique_suffix());
-    let (status, _) = http("POST", &format!("{base}/v1/account"), Some(account_body(dv, &account, &user))).await;
+    let (status, _) = http(
+        "POST",
+        &format!("{base}/v1/account"),
+        Some(account_body(dv, &account, &user)),
+    )
+    .await;
     assert_eq!(status, 200);
     wait_state(base, &account, "connected", Duration::from_secs(30)).await;
     for bad in ["AAAA", "AAAAAQAAAeEAAAAAAA", "!!not-base64!!"] {
-        let (status, err) = http("GET", &format!("{base}/v1/account/{account}/message/{bad}"), None).await;
+        let (status, err) = http(
+            "GET",
+            &format!("{base}/v1/account/{account}/message/{bad}"),
+            None,
+        )
+        .await;
         assert_eq!(status, 400, "{bad}: {err}");
-        assert!(err["error"].as_str().unwrap().contains("message"), "{bad}: {err}");
+        assert!(
+            err["error"].as_str().unwrap().contains("message"),
+            "{bad}: {err}"
+        );
     }
-    let (status, err) = http("GET", &format!("{base}/v1/account/{account}/message/AAAAAQAAAeE"), None).await;
+    let (status, err) = http(
+        "GET",
+        &format!("{base}/v1/account/{account}/message/AAAAAQAAAeE"),
+        None,
+    )
+    .await;
     assert_eq!(status, 404, "unknown message: {err}");
-    let (status, err) = http("GET", &format!("{base}/v1/account/{account}/messages?path=No/Such/Folder"), None).await;
+    let (status, err) = http(
+        "GET",
+        &format!("{base}/v1/account/{account}/messages?path=No/Such/Folder"),
+        None,
+    )
+    .await;
     assert_eq!(status, 404, "unknown folder: {err}");
-    let (status, err) = http("GET", &format!("{base}/v1/account/{account}/messages"), None).await;
+    let (status, err) = http(
+        "GET",
+        &format!("{base}/v1/account/{account}/messages"),
+        None,
+    )
+    .await;
     assert_eq!(status, 400, "missing path: {err}");
     assert!(err["error"].as_str().unwrap().contains("path"), "{err}");
     let _ = http("DELETE", &format!("{base}/v1/account/{account}"), None).await;
@@ -310,12 +455,22 @@ pub async fn connection_errors(base: &str) {
     assert_eq!(status, 200);
     wait_state(base, &unreachable, "connectError", Duration::from_secs(30)).await;
     expect_event(&hook, &unreachable, "connectError", |_| true).await;
-    let (status, err) = http("GET", &format!("{base}/v1/account/{unreachable}/messages?path=INBOX"), None).await;
+    let (status, err) = http(
+        "GET",
+        &format!("{base}/v1/account/{unreachable}/messages?path=INBOX"),
+        None,
+    )
+    .await;
     assert_eq!(status, 503, "no connection: {err}");
 
     // Everything else still works.
     let good = format!("good-{}", crate::support::unique_suffix());
-    let (status, _) = http("POST", &format!("{base}/v1/account"), Some(account_body(dv, &good, &user))).await;
+    let (status, _) = http(
+        "POST",
+        &format!("{base}/v1/account"),
+        Some(account_body(dv, &good, &user)),
+    )
+    .await;
     assert_eq!(status, 200);
     wait_state(base, &good, "connected", Duration::from_secs(30)).await;
     for a in [&wrong, &unreachable, &good] {

@@ -174,6 +174,11 @@ impl EmbeddedStore {
             txn.open_table(BLOBS).map_err(backend)?;
             txn.open_table(FOLDERS).map_err(backend)?;
             txn.open_table(CHUNKS).map_err(backend)?;
+            // redb locks the file, so no other process can be using this store: every
+            // lease in it belonged to an earlier run of this process (one that crashed, or
+            // a node id that changed). Dropping them lets a restart take its accounts back
+            // at once instead of waiting out `ingest.leaseTtl`.
+            txn.delete_table(LEASES).map_err(backend)?;
             txn.open_table(LEASES).map_err(backend)?;
             txn.commit().map_err(backend)?;
             Ok(EmbeddedStore { db: Arc::new(db) })
