@@ -202,3 +202,22 @@ async fn webhook_receiver_records_and_fails_on_demand() {
     );
     assert_eq!(hooks.count(), 6);
 }
+
+/// Sizing check for the 100,000-message benchmark (slow: run with `--ignored`).
+#[tokio::test]
+#[ignore]
+async fn fill_maildir_100k() {
+    let dovecot = Dovecot::ensure();
+    let n: usize = std::env::var("RIG_FILL_N").map_or(100_000, |v| v.parse().unwrap());
+    let user = dovecot.create_user("rig-100k");
+    let name = user.user.clone();
+    let started = std::time::Instant::now();
+    tokio::task::spawn_blocking(move || dovecot.fill_maildir(&name, "INBOX", n, message))
+        .await
+        .unwrap();
+    let filled = started.elapsed();
+    let mut imap = ImapTestClient::connect(dovecot, &user).await.unwrap();
+    let started = std::time::Instant::now();
+    assert_eq!(imap.select("INBOX").await.unwrap().exists as usize, n);
+    eprintln!("fill: {filled:?}, first SELECT: {:?}", started.elapsed());
+}

@@ -207,12 +207,12 @@ impl Dovecot {
             // Dovecot orders newly found files by the seconds and `M` microseconds in
             // the name, so encode `i` there to get UIDs in order of `i`. `S=` spares
             // Dovecot a stat per file; `:2,` puts the file in `cur/` with no flags.
+            // `i` is repeated at the end of the host part on purpose: Dovecot's filename
+            // hash weighs the last characters most, and with a constant tail 100,000 names
+            // collide so much that the first SELECT took minutes instead of about a second.
             let secs = base + (i / 1_000_000) as u64;
             let micros = i % 1_000_000;
-            let name = format!(
-                "{secs}.M{micros}P{pid}Q{i}R{tag}.imapapi,S={}:2,",
-                raw.len()
-            );
+            let name = format!("{secs}.M{micros}P{pid}Q{i}R{tag}.rig{i},S={}:2,", raw.len());
             // Written in tmp/ then renamed: Dovecot never sees a half-written message.
             let tmp_path = tmp.join(&name);
             self.write_owned(&tmp_path, &raw);

@@ -26,6 +26,8 @@ pub struct Gateway {
     env: Vec<(String, String)>,
     dir: TempDir,
     port: u16,
+    /// Set when a start-up failure already printed the log, so drop does not repeat it.
+    log_shown: bool,
 }
 
 impl Gateway {
@@ -57,6 +59,7 @@ impl Gateway {
                 .collect(),
             dir,
             port: free_port(),
+            log_shown: false,
         };
         gw.start().await;
         gw
@@ -148,6 +151,7 @@ impl Gateway {
                 .and_then(|c| c.try_wait().ok().flatten())
             {
                 self.child = None;
+                self.log_shown = true;
                 panic!(
                     "gateway exited during start-up ({status}); log {}:\n{}",
                     self.log_path().display(),
@@ -169,6 +173,7 @@ impl Gateway {
                     return;
                 }
                 self.kill();
+                self.log_shown = true;
                 panic!(
                     "gateway did not answer GET {url} within {READY_TIMEOUT:?}; log {}:\n{}",
                     self.log_path().display(),
@@ -230,6 +235,9 @@ impl Drop for Gateway {
         if std::thread::panicking() {
             // Keep the data dir and log around for a post-mortem.
             self.dir.disable_cleanup(true);
+            if self.log_shown {
+                return;
+            }
             eprintln!(
                 "---- rig: gateway log {} (last 60 lines) ----\n{}\n---- end of gateway log ----",
                 self.log_path().display(),

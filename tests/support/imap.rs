@@ -25,8 +25,9 @@ pub trait Io: AsyncRead + AsyncWrite + Unpin + Send + Debug {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + Debug> Io for T {}
 
 /// Every IMAP operation of the rig is bounded by this; a stuck server fails the test
-/// instead of hanging it.
-const IMAP_TIMEOUT: Duration = Duration::from_secs(30);
+/// instead of hanging it. Generous because the first SELECT after `fill_maildir` of
+/// 100,000 messages makes Dovecot index them all (under a second idle, more when busy).
+const IMAP_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A logged-in IMAP session. Methods select the folder they work on themselves.
 pub struct ImapTestClient {
