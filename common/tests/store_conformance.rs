@@ -127,6 +127,7 @@ conformance!(
     settings_round_trip,
     folder_names_with_separators_stay_apart,
     commit_of_a_thousand_chunks,
+    node_heartbeats_expire_and_deregister,
 );
 
 const TTL: Duration = Duration::from_secs(30);
@@ -723,4 +724,25 @@ async fn open_picks_the_embedded_store_without_redis() {
     let s = imapapi_common::store::open(&config).await.unwrap();
     s.put_account(&account("x")).await.unwrap();
     assert!(dir.path().join("store.redb").exists());
+}
+
+async fn node_heartbeats_expire_and_deregister(f: Fixture) {
+    let s = &f.store;
+    let short = Duration::from_millis(300);
+    assert_eq!(s.heartbeat_node("n1", TTL).await.unwrap(), vec!["n1"]);
+    assert_eq!(
+        s.heartbeat_node("n2", short).await.unwrap(),
+        vec!["n1", "n2"]
+    );
+    // Renewing is idempotent.
+    assert_eq!(s.heartbeat_node("n1", TTL).await.unwrap(), vec!["n1", "n2"]);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        s.heartbeat_node("n1", TTL).await.unwrap(),
+        vec!["n1"],
+        "n2 expired"
+    );
+    s.heartbeat_node("n3", TTL).await.unwrap();
+    s.remove_node("n1").await.unwrap();
+    assert_eq!(s.heartbeat_node("n3", TTL).await.unwrap(), vec!["n3"]);
 }

@@ -41,6 +41,9 @@ pub struct Supervisor {
     /// until the accounts change.
     closed: HashMap<String, u64>,
     generation: Option<u64>,
+    /// Accounts over this node's fair share seen without an owner, and since when: taken
+    /// anyway once that lasts a lease ttl, so no account is left alone when others are busy.
+    unowned_since: HashMap<String, Instant>,
 }
 
 impl Supervisor {
@@ -54,6 +57,7 @@ impl Supervisor {
             tasks: JoinSet::new(),
             closed: HashMap::new(),
             generation: None,
+            unowned_since: HashMap::new(),
         }
     }
 
@@ -101,7 +105,10 @@ impl Supervisor {
 
     /// Look for accounts to take and accounts that are gone.
     async fn scan(&mut self, scans: u32) -> anyhow::Result<()> {
-        let store = &self.services.store;
+        let store = self.services.store.clone();
+        let ttl = self.services.config.ingest.lease_ttl;
+        // Every scan, so peers see this node within one scan interval of its start.
+        let nodes = store.heartbeat_node(&self.node, ttl).await?;
         let generation = store.accounts_generation().await?;
         if self.generation == Some(generation) && !scans.is_multiple_of(LIST_EVERY) {
             return Ok(());
@@ -121,13 +128,40 @@ impl Supervisor {
             self.stop(&a);
             self.release(&a).await;
         }
-        let ttl = self.services.config.ingest.lease_ttl;
+        self.unowned_since.retain(|a, _| accounts.contains(a));
+        let share = fair_share(accounts.len(), nodes.len());
         for a in &accounts {
             if self.running.contains_key(a) || self.closed.contains_key(a) {
                 continue;
             }
-            match self.services.store.acquire_lease(a, &self.node, ttl).await {
-                Ok(true) => self.start(a),
+            if self.running.len() >= share {
+                // Over our share: leave the account to a less loaded node, unless nobody
+                // has taken it for a whole lease ttl (they may all be full, or dying).
+                match store.lease_owner(a).await {
+                    Ok(Some(_)) => {
+                        self.unowned_since.remove(a);
+                        continue;
+                    }
+                    Ok(None) => {
+                        let since = *self
+                            .unowned_since
+                            .entry(a.clone())
+                            .or_insert_with(Instant::now);
+                        if since.elapsed() < ttl {
+                            continue;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(account = %a, error = %e, "cannot read lease");
+                        continue;
+                    }
+                }
+            }
+            match store.acquire_lease(a, &self.node, ttl).await {
+                Ok(true) => {
+                    self.unowned_since.remove(a);
+                    self.start(a);
+                }
                 Ok(false) => {}
                 Err(e) => tracing::warn!(account = %a, error = %e, "cannot acquire lease"),
             }
@@ -239,9 +273,17 @@ impl Supervisor {
         for a in &accounts {
             self.release(a).await;
         }
+        if let Err(e) = self.services.store.remove_node(&self.node).await {
+            tracing::warn!(error = %e, "cannot deregister node");
+        }
         router.abort();
         Ok(())
     }
+}
+
+/// How many accounts one of `nodes` live ingest nodes should run: an even split, rounded up.
+fn fair_share(accounts: usize, nodes: usize) -> usize {
+    accounts.div_ceil(nodes.max(1)).max(1)
 }
 
 /// Serve bus requests: parse the command, hand it to the account's session, reply.
@@ -307,5 +349,21 @@ async fn handle(body: &[u8], routes: &Routes, services: &Services) -> CommandRep
         Ok(Ok(reply)) => reply,
         Ok(Err(_)) => CommandReply::Error(ApiError::no_connection(&command.account)),
         Err(_) => CommandReply::Error(ApiError::timeout()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fair_share;
+
+    #[test]
+    fn splits_accounts_evenly_rounding_up() {
+        assert_eq!(fair_share(4, 2), 2);
+        assert_eq!(fair_share(5, 2), 3);
+        assert_eq!(fair_share(1000, 3), 334);
+        // A node alone, or before the first heartbeat landed, takes everything.
+        assert_eq!(fair_share(7, 1), 7);
+        assert_eq!(fair_share(7, 0), 7);
+        assert_eq!(fair_share(0, 3), 1);
     }
 }

@@ -44,6 +44,9 @@ const SETTINGS: &str = "settings";
 #[derive(Clone)]
 pub struct EmbeddedStore {
     db: Arc<Database>,
+    /// Live ingest nodes → heartbeat expiry. In memory: the file belongs to one process,
+    /// so nodes of another run can never be alive.
+    nodes: Arc<std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>>,
 }
 
 impl std::fmt::Debug for EmbeddedStore {
@@ -181,7 +184,10 @@ impl EmbeddedStore {
             txn.delete_table(LEASES).map_err(backend)?;
             txn.open_table(LEASES).map_err(backend)?;
             txn.commit().map_err(backend)?;
-            Ok(EmbeddedStore { db: Arc::new(db) })
+            Ok(EmbeddedStore {
+                db: Arc::new(db),
+                nodes: Default::default(),
+            })
         })
         .await
         .map_err(backend)?
@@ -524,5 +530,23 @@ impl Store for EmbeddedStore {
             }
         })
         .await
+    }
+
+    async fn heartbeat_node(&self, node: &str, ttl: Duration) -> Result<Vec<String>, StoreError> {
+        let now = std::time::Instant::now();
+        let mut nodes = self.nodes.lock().unwrap_or_else(|p| p.into_inner());
+        nodes.insert(node.to_string(), now + ttl);
+        nodes.retain(|_, expiry| *expiry >= now);
+        let mut live: Vec<String> = nodes.keys().cloned().collect();
+        live.sort();
+        Ok(live)
+    }
+
+    async fn remove_node(&self, node: &str) -> Result<(), StoreError> {
+        self.nodes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(node);
+        Ok(())
     }
 }

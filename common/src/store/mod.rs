@@ -106,6 +106,13 @@ pub trait Store: Send + Sync + 'static {
     async fn release_lease(&self, account: &str, owner: &str) -> Result<(), StoreError>;
     /// Who holds the lease now, if anyone (expired leases count as free).
     async fn lease_owner(&self, account: &str) -> Result<Option<String>, StoreError>;
+
+    /// Announce that ingest `node` is alive for `ttl`, and return every node alive now
+    /// (itself included), sorted. Ingest uses the count to take only its fair share of
+    /// the accounts, so several processes actually share them.
+    async fn heartbeat_node(&self, node: &str, ttl: Duration) -> Result<Vec<String>, StoreError>;
+    /// Forget `node` at once (clean shutdown), instead of waiting for its heartbeat to expire.
+    async fn remove_node(&self, node: &str) -> Result<(), StoreError>;
 }
 
 /// A shared handle to the configured store.

@@ -15,6 +15,7 @@
 //! | `P:accounts:gen` | string | accounts generation counter |
 //! | `P:settings` | string | settings JSON |
 //! | `P:mailbox:seq` | string | last mailbox id handed out |
+//! | `P:nodes` | sorted set | live ingest node → heartbeat expiry (unix ms) |
 //! | `P:acct:{E(id)}:status` | string | status JSON |
 //! | `P:acct:{E(id)}:lease` | string | owner, with a PX expiry |
 //! | `P:acct:{E(id)}:folders` | hash | E(path) → folder state JSON |
@@ -52,6 +53,14 @@ elseif cur == ARGV[1] then
   return 1
 end
 return 0
+";
+
+/// KEYS: nodes. ARGV: node, now ms, expiry ms. Server-side so one round trip both
+/// refreshes this node and prunes the dead ones.
+const HEARTBEAT: &str = r"
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2])
+return redis.call('ZRANGE', KEYS[1], 0, -1)
 ";
 
 /// KEYS: lease. ARGV: owner.
@@ -121,6 +130,7 @@ pub struct RedisStore {
     prefix: String,
     acquire: Script,
     release: Script,
+    heartbeat: Script,
     set_status: Script,
     commit: Script,
     delete_folder: Script,
@@ -186,6 +196,7 @@ impl RedisStore {
             prefix: prefix.to_string(),
             acquire: Script::new(ACQUIRE),
             release: Script::new(RELEASE),
+            heartbeat: Script::new(HEARTBEAT),
             set_status: Script::new(SET_STATUS),
             commit: Script::new(COMMIT),
             delete_folder: Script::new(DELETE_FOLDER),
@@ -456,6 +467,33 @@ impl Store for RedisStore {
         self.con
             .clone()
             .get(self.acct(account, "lease"))
+            .await
+            .map_err(backend)
+    }
+
+    async fn heartbeat_node(&self, node: &str, ttl: Duration) -> Result<Vec<String>, StoreError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let expiry = now.saturating_add(ttl.as_millis() as u64);
+        let mut nodes: Vec<String> = self
+            .heartbeat
+            .key(self.global("nodes"))
+            .arg(node)
+            .arg(now)
+            .arg(expiry)
+            .invoke_async(&mut self.con.clone())
+            .await
+            .map_err(backend)?;
+        nodes.sort();
+        Ok(nodes)
+    }
+
+    async fn remove_node(&self, node: &str) -> Result<(), StoreError> {
+        self.con
+            .clone()
+            .zrem(self.global("nodes"), node)
             .await
             .map_err(backend)
     }
