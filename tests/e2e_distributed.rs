@@ -14,7 +14,8 @@ use support::{Dovecot, Gateway, ImapTestClient, WebhookReceiver, http};
 struct Cluster {
     api: Gateway,
     ingest: Vec<Gateway>,
-    _dispatch: Gateway,
+    dispatch: Gateway,
+    prefix: String,
 }
 
 fn redis_url(db: u8) -> String {
@@ -35,6 +36,21 @@ async fn flush(db: u8) {
 }
 
 impl Cluster {
+    /// Stop every process, then remove this test's queues and exchanges from the broker.
+    async fn finish(mut self) {
+        self.api.stop().await;
+        self.dispatch.stop().await;
+        for i in &mut self.ingest {
+            i.stop().await;
+        }
+        let retry = imapapi_common::bus::RetryPolicy::default();
+        let bus =
+            imapapi_common::bus::rabbitmq::RabbitBus::connect(&amqp_url(), &self.prefix, retry)
+                .await
+                .expect("connect to RabbitMQ for clean-up");
+        bus.delete_topology().await.expect("delete test topology");
+    }
+
     /// Each test takes its own Redis database number so tests can run side by side.
     async fn start(db: u8, ingests: usize, extra: &[&str]) -> Cluster {
         flush(db).await;
@@ -64,7 +80,8 @@ impl Cluster {
         Cluster {
             api,
             ingest,
-            _dispatch: dispatch,
+            dispatch,
+            prefix,
         }
     }
 }
@@ -73,18 +90,21 @@ impl Cluster {
 async fn account_lifecycle_with_webhooks() {
     let c = Cluster::start(11, 1, &[]).await;
     pipeline::account_lifecycle(&c.api.base_url(), "example").await;
+    c.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_is_named() {
     let c = Cluster::start(12, 1, &[]).await;
     pipeline::bad_input(&c.api.base_url()).await;
+    c.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connection_errors_are_visible() {
     let c = Cluster::start(13, 1, &[]).await;
     pipeline::connection_errors(&c.api.base_url()).await;
+    c.finish().await;
 }
 
 /// Two ingest processes share the accounts; when the owner of an account is killed, the
@@ -163,4 +183,5 @@ async fn second_ingest_takes_over() {
         .await;
         assert_eq!(status, 200, "{account} served after takeover: {page}");
     }
+    c.finish().await;
 }
