@@ -76,10 +76,10 @@ pub async fn run(config: Config, role: Option<Role>) -> anyhow::Result<()> {
     let mut first_error = None;
     while let Some(done) = tasks.join_next().await {
         let outcome = done.context("a role panicked").and_then(|r| r);
-        if let Err(e) = outcome {
-            if first_error.is_none() {
-                first_error = Some(e);
-            }
+        if let Err(e) = outcome
+            && first_error.is_none()
+        {
+            first_error = Some(e);
         }
         // Whatever ended first, the process is going down: stop the others cleanly.
         shutdown.cancel();

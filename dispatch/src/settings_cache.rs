@@ -183,6 +183,12 @@ mod tests {
         async fn lease_owner(&self, _: &str) -> Result<Option<String>, StoreError> {
             unused()
         }
+        async fn heartbeat_node(&self, _: &str, _: Duration) -> Result<Vec<String>, StoreError> {
+            unused()
+        }
+        async fn remove_node(&self, _: &str) -> Result<(), StoreError> {
+            unused()
+        }
     }
 
     fn with_url(url: &str) -> Settings {
