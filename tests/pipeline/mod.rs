@@ -210,6 +210,15 @@ pub async fn account_lifecycle(base: &str, account: &str) {
         "headers by name: {msg}"
     );
 
+    // Posting the same id again updates the account and reconnects it.
+    let mut renamed = account_body(dv, account, &user);
+    renamed["name"] = json!("Renamed");
+    let (status, body) = http("POST", &format!("{base}/v1/account"), Some(renamed)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, json!({"account": account, "state": "existing"}));
+    let info = wait_state(base, account, "connected", Duration::from_secs(30)).await;
+    assert_eq!(info["name"], "Renamed");
+
     // Another client changes the mailbox: each change is a webhook with its content.
     let new_uid = other
         .append("INBOX", &mail("Uus kiri", "brand new"))

@@ -386,6 +386,31 @@ mod tests {
     }
 
     #[test]
+    fn reads_a_config_file_below_cli_and_env() {
+        let dir = std::env::temp_dir().join(format!("imapapi-cfg-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("imapapi.toml");
+        std::fs::write(
+            &file,
+            "[api]\nport = 4100\nhost = \"0.0.0.0\"\n[log]\nlevel = \"debug\"\n",
+        )
+        .unwrap();
+        let path = file.display().to_string();
+        let c = Config::from_layers(
+            &cli(&["--config", &path, "--api.host=127.0.0.2"]),
+            &BTreeMap::new(),
+        )
+        .unwrap();
+        assert_eq!(c.api.port, 4100, "file beats defaults");
+        assert_eq!(c.api.host, "127.0.0.2", "command line beats file");
+        assert_eq!(c.log_level, "debug");
+        std::fs::write(&file, "[api]\nprot = 1\n").unwrap();
+        let e = Config::from_layers(&cli(&["--config", &path]), &BTreeMap::new()).unwrap_err();
+        assert!(e.to_string().contains("api.prot"), "{e}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
     fn secrets_are_not_echoed() {
         let e = Config::from_layers(&cli(&["--api.auth=nocolon"]), &BTreeMap::new()).unwrap_err();
         assert!(!e.to_string().contains("nocolon"));
