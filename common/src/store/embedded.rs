@@ -22,9 +22,8 @@ use async_trait::async_trait;
 use redb::{
     Database, Durability, ReadableDatabase, ReadableTable, Table, TableDefinition, WriteTransaction,
 };
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 
+use super::record::{decode, encode};
 use super::{IndexChunk, IndexChunkUpdate, Store, StoreError};
 use crate::model::{AccountConfig, AccountStatus, FolderState, Settings};
 
@@ -57,25 +56,6 @@ impl std::fmt::Debug for EmbeddedStore {
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
-}
-
-/// serde_json's messages can quote the offending value, which may be a secret of an account
-/// record, so only the error category and position are reported.
-fn corrupt(what: &str, e: &serde_json::Error) -> StoreError {
-    StoreError::Corrupt(format!(
-        "{what}: {:?} error at line {} column {}",
-        e.classify(),
-        e.line(),
-        e.column()
-    ))
-}
-
-fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, StoreError> {
-    serde_json::from_slice(bytes).map_err(|e| corrupt(what, &e))
-}
-
-fn encode<T: Serialize>(what: &str, value: &T) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(value).map_err(|e| corrupt(what, &e))
 }
 
 fn now_ms() -> u64 {

@@ -7,6 +7,7 @@
 //! old owner is refused instead of resurrecting stale state.
 
 pub mod embedded;
+mod record;
 pub mod redis;
 
 use std::sync::Arc;

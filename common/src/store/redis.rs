@@ -34,9 +34,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 
+use super::record::{decode, encode};
 use super::{IndexChunk, IndexChunkUpdate, Store, StoreError};
 use crate::model::{AccountConfig, AccountStatus, FolderState, Settings};
 
@@ -148,25 +147,6 @@ impl std::fmt::Debug for RedisStore {
 
 fn backend(e: redis::RedisError) -> StoreError {
     StoreError::Backend(format!("redis: {e}"))
-}
-
-/// serde_json's messages can quote the offending value, which may be a secret of an account
-/// record, so only the error category and position are reported.
-fn corrupt(what: &str, e: &serde_json::Error) -> StoreError {
-    StoreError::Corrupt(format!(
-        "{what}: {:?} error at line {} column {}",
-        e.classify(),
-        e.line(),
-        e.column()
-    ))
-}
-
-fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, StoreError> {
-    serde_json::from_slice(bytes).map_err(|e| corrupt(what, &e))
-}
-
-fn encode<T: Serialize>(what: &str, value: &T) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(value).map_err(|e| corrupt(what, &e))
 }
 
 /// Percent-encode a key component (see the module comment).
