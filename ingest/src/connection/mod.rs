@@ -1,0 +1,230 @@
+//! Opening an authenticated IMAP session for an account: TCP (with a chosen local
+//! address), TLS or STARTTLS, then LOGIN or XOAUTH2. Kept apart from the session logic so
+//! the transport details (and the secrets they handle) live in one small place.
+
+pub mod auth;
+pub mod tcp;
+pub mod tls;
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use imapapi_common::config::LocalAddress;
+use imapapi_common::model::ImapConfig;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+
+pub use auth::Credentials;
+
+/// How long connecting, the TLS handshake and authentication may take together.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The byte stream under an IMAP session: plain TCP or TLS over TCP.
+#[derive(Debug)]
+pub enum Transport {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Transport {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Transport::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Transport {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Transport::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Transport::Plain(s) => Pin::new(s).poll_flush(cx),
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Transport::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// An authenticated async-imap session over our transport.
+pub type ImapSession = async_imap::Session<Transport>;
+
+/// Why a connection attempt failed; decides the account state written.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The server refused the credentials (→ `authenticationError`).
+    #[error("{0}")]
+    Auth(String),
+    /// Anything else: DNS, TCP, TLS, protocol (→ `connectError`).
+    #[error("{0}")]
+    Connect(String),
+}
+
+impl From<std::io::Error> for ConnectError {
+    fn from(e: std::io::Error) -> Self {
+        ConnectError::Connect(e.to_string())
+    }
+}
+
+/// Read one CRLF-terminated line before authentication. Pre-auth responses carry no
+/// literals, and reading byte by byte guarantees nothing past the line is consumed, which
+/// matters right before a STARTTLS handshake.
+async fn read_line<S: AsyncRead + Unpin>(s: &mut S) -> Result<String, ConnectError> {
+    let mut line = Vec::with_capacity(128);
+    loop {
+        let b = s.read_u8().await?;
+        line.push(b);
+        if b == b'\n' {
+            return Ok(String::from_utf8_lossy(&line).trim_end().to_string());
+        }
+        if line.len() > 16 * 1024 {
+            return Err(ConnectError::Connect("pre-auth line too long".into()));
+        }
+    }
+}
+
+/// Capabilities named in a `* CAPABILITY …` line or an `[CAPABILITY …]` response code.
+fn capabilities_in(line: &str) -> Option<Vec<String>> {
+    let upper = line.to_ascii_uppercase();
+    let rest = if let Some(i) = upper.find("[CAPABILITY ") {
+        let r = &line[i + 12..];
+        &r[..r.find(']').unwrap_or(r.len())]
+    } else if upper.starts_with("* CAPABILITY ") {
+        &line[13..]
+    } else {
+        return None;
+    };
+    Some(
+        rest.split_ascii_whitespace()
+            .map(|c| c.to_ascii_uppercase())
+            .collect(),
+    )
+}
+
+/// Send a tagged pre-auth command and collect the untagged lines until its completion.
+async fn preauth_command<S: AsyncRead + AsyncWrite + Unpin>(
+    s: &mut S,
+    tag: &str,
+    command: &str,
+) -> Result<(Vec<String>, String), ConnectError> {
+    s.write_all(format!("{tag} {command}\r\n").as_bytes())
+        .await?;
+    s.flush().await?;
+    let mut untagged = Vec::new();
+    loop {
+        let line = read_line(s).await?;
+        if let Some(rest) = line.strip_prefix(tag).and_then(|r| r.strip_prefix(' ')) {
+            return Ok((untagged, rest.to_string()));
+        }
+        untagged.push(line);
+    }
+}
+
+/// Connect, secure and greet: returns a transport ready for LOGIN/AUTHENTICATE.
+pub async fn open_transport(
+    imap: &ImapConfig,
+    local: &[LocalAddress],
+) -> Result<Transport, ConnectError> {
+    let tcp = tcp::connect(&imap.host, imap.port, local).await?;
+    let reject = imap
+        .tls
+        .as_ref()
+        .and_then(|t| t.reject_unauthorized)
+        .unwrap_or(true);
+    let min_version = imap.tls.as_ref().and_then(|t| t.min_version.clone());
+    if imap.secure {
+        let mut tls = tls::handshake(tcp, &imap.host, reject, min_version.as_deref()).await?;
+        let greeting = read_line(&mut tls).await?;
+        check_greeting(&greeting)?;
+        return Ok(Transport::Tls(Box::new(tls)));
+    }
+    let mut tcp = tcp;
+    let greeting = read_line(&mut tcp).await?;
+    check_greeting(&greeting)?;
+    let caps = match capabilities_in(&greeting) {
+        Some(c) => c,
+        None => {
+            let (lines, _) = preauth_command(&mut tcp, "C0", "CAPABILITY").await?;
+            lines
+                .iter()
+                .find_map(|l| capabilities_in(l))
+                .unwrap_or_default()
+        }
+    };
+    if caps.iter().any(|c| c == "STARTTLS") {
+        let (_, done) = preauth_command(&mut tcp, "C1", "STARTTLS").await?;
+        if !done.to_ascii_uppercase().starts_with("OK") {
+            return Err(ConnectError::Connect(format!("STARTTLS refused: {done}")));
+        }
+        let tls = tls::handshake(tcp, &imap.host, reject, min_version.as_deref()).await?;
+        return Ok(Transport::Tls(Box::new(tls)));
+    }
+    Ok(Transport::Plain(tcp))
+}
+
+fn check_greeting(greeting: &str) -> Result<(), ConnectError> {
+    let g = greeting.to_ascii_uppercase();
+    if g.starts_with("* OK") || g.starts_with("* PREAUTH") {
+        Ok(())
+    } else {
+        Err(ConnectError::Connect(format!(
+            "unexpected greeting: {}",
+            greeting.chars().take(200).collect::<String>()
+        )))
+    }
+}
+
+/// Open the transport and authenticate, all within [`CONNECT_TIMEOUT`].
+pub async fn connect(
+    imap: &ImapConfig,
+    credentials: &Credentials,
+    local: &[LocalAddress],
+) -> Result<ImapSession, ConnectError> {
+    let fut = async {
+        let transport = open_transport(imap, local).await?;
+        auth::authenticate(transport, credentials).await
+    };
+    tokio::time::timeout(CONNECT_TIMEOUT, fut)
+        .await
+        .map_err(|_| ConnectError::Connect("Connection timed out".into()))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_capabilities_in_greeting_and_lines() {
+        let g = "* OK [CAPABILITY IMAP4rev1 SASL-IR STARTTLS AUTH=PLAIN] Dovecot ready.";
+        let c = capabilities_in(g).unwrap();
+        assert!(c.contains(&"STARTTLS".to_string()));
+        let c = capabilities_in("* CAPABILITY IMAP4rev1 idle").unwrap();
+        assert_eq!(c, vec!["IMAP4REV1", "IDLE"]);
+        assert!(capabilities_in("* OK ready").is_none());
+    }
+
+    #[test]
+    fn greeting_must_be_ok() {
+        assert!(check_greeting("* OK hi").is_ok());
+        assert!(check_greeting("* BYE go away").is_err());
+    }
+}

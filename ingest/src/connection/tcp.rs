@@ -1,0 +1,75 @@
+//! Outbound TCP for IMAP: TCP_NODELAY (IMAP is a chatty request/response protocol where
+//! Nagle's algorithm adds tens of milliseconds), bound to one of `service.localAddresses`
+//! when configured so operators control the source IP.
+
+use std::net::{IpAddr, SocketAddr};
+
+use imapapi_common::config::LocalAddress;
+use rand::seq::IndexedRandom;
+use tokio::net::{TcpSocket, TcpStream};
+
+use super::ConnectError;
+
+/// Pick a random local address of the same family as `remote`, if any are configured.
+fn pick_local(local: &[LocalAddress], remote: &SocketAddr) -> Option<IpAddr> {
+    let same_family: Vec<IpAddr> = local
+        .iter()
+        .map(|l| l.ip)
+        .filter(|ip| ip.is_ipv4() == remote.is_ipv4())
+        .collect();
+    same_family.choose(&mut rand::rng()).copied()
+}
+
+/// Resolve `host` and connect to the first address that answers.
+pub async fn connect(
+    host: &str,
+    port: u16,
+    local: &[LocalAddress],
+) -> Result<TcpStream, ConnectError> {
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| ConnectError::Connect(format!("Failed to resolve {host}: {e}")))?
+        .collect();
+    let mut last = format!("No address found for {host}");
+    for addr in addrs {
+        let socket = if addr.is_ipv4() {
+            TcpSocket::new_v4()
+        } else {
+            TcpSocket::new_v6()
+        }?;
+        if let Some(ip) = pick_local(local, &addr)
+            && let Err(e) = socket.bind(SocketAddr::new(ip, 0))
+        {
+            last = format!("Failed to bind local address {ip}: {e}");
+            continue;
+        }
+        socket.set_nodelay(true)?;
+        match socket.connect(addr).await {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last = format!("Failed to connect to {addr}: {e}"),
+        }
+    }
+    Err(ConnectError::Connect(last))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks_a_local_address_of_the_right_family() {
+        let local = vec![
+            LocalAddress {
+                ip: "127.0.0.2".parse().unwrap(),
+                hostname: None,
+            },
+            LocalAddress {
+                ip: "::1".parse().unwrap(),
+                hostname: None,
+            },
+        ];
+        let v4: SocketAddr = "10.0.0.1:143".parse().unwrap();
+        assert_eq!(pick_local(&local, &v4), Some("127.0.0.2".parse().unwrap()));
+        assert_eq!(pick_local(&[], &v4), None);
+    }
+}

@@ -1,0 +1,142 @@
+//! Building change events in the documented shape and publishing them on the events
+//! queue. Publishing happens before the matching index commit (at-least-once).
+
+use imapapi_common::bus::{BusError, Message, QueueName, SharedBus};
+use imapapi_common::ids::MessageId;
+use imapapi_common::model::{Event, EventKind, FlagChanges};
+use serde_json::json;
+
+/// Where a message event happened.
+#[derive(Debug, Clone)]
+pub struct FolderRef<'a> {
+    pub account: &'a str,
+    pub path: &'a str,
+    pub special_use: Option<&'a str>,
+}
+
+fn folder_event(f: &FolderRef<'_>, kind: EventKind, data: serde_json::Value) -> Event {
+    let mut e = Event::new(f.account, kind, Some(f.path.to_string()), data);
+    e.special_use = f.special_use.map(str::to_string);
+    e
+}
+
+/// `messageNew` with the listing entry (as JSON: it may carry the text content too).
+pub fn message_new(f: &FolderRef<'_>, entry: serde_json::Value) -> Event {
+    folder_event(f, EventKind::MessageNew, entry)
+}
+
+pub fn message_deleted(f: &FolderRef<'_>, mailbox_id: u32, uid: u32) -> Event {
+    folder_event(
+        f,
+        EventKind::MessageDeleted,
+        json!({ "id": MessageId::new(mailbox_id, uid).encode(), "uid": uid }),
+    )
+}
+
+pub fn message_updated(
+    f: &FolderRef<'_>,
+    mailbox_id: u32,
+    uid: u32,
+    changes: &FlagChanges,
+) -> Event {
+    folder_event(
+        f,
+        EventKind::MessageUpdated,
+        json!({
+            "id": MessageId::new(mailbox_id, uid).encode(),
+            "uid": uid,
+            "changes": { "flags": changes },
+        }),
+    )
+}
+
+/// The last path segment, decoded from modified UTF-7.
+pub fn folder_name(path: &str, delimiter: Option<&str>) -> String {
+    let last = match delimiter {
+        Some(d) if !d.is_empty() => path.rsplit(d).next().unwrap_or(path),
+        _ => path,
+    };
+    crate::utf7::decode(last)
+}
+
+/// `mailboxNew`, `mailboxDeleted`, `mailboxReset`.
+pub fn mailbox(
+    f: &FolderRef<'_>,
+    kind: EventKind,
+    delimiter: Option<&str>,
+    uid_validity: Option<u32>,
+    prev_uid_validity: Option<u32>,
+) -> Event {
+    folder_event(
+        f,
+        kind,
+        json!({
+            "path": f.path,
+            "name": folder_name(f.path, delimiter),
+            "specialUse": f.special_use,
+            "uidValidity": uid_validity.map(|v| v.to_string()),
+            "prevUidValidity": prev_uid_validity.map(|v| v.to_string()),
+        }),
+    )
+}
+
+/// `authenticationSuccess`, `authenticationError`, `connectError`.
+pub fn connection(account: &str, kind: EventKind, response: Option<&str>) -> Event {
+    let data = match response {
+        Some(r) => json!({ "response": r }),
+        None => json!({}),
+    };
+    Event::new(account, kind, None, data)
+}
+
+/// Publish one event on the events queue.
+pub async fn publish(bus: &SharedBus, event: &Event) -> Result<(), BusError> {
+    let body = serde_json::to_vec(event).map_err(|e| BusError::Backend(e.to_string()))?;
+    bus.publish(QueueName::Events, Message::new(event.routing_key(), body))
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inbox() -> FolderRef<'static> {
+        FolderRef {
+            account: "acc",
+            path: "INBOX",
+            special_use: Some("\\Inbox"),
+        }
+    }
+
+    #[test]
+    fn message_events_have_the_contract_shape() {
+        let e = message_deleted(&inbox(), 1, 481);
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!(v["event"], "messageDeleted");
+        assert_eq!(v["data"]["id"], "AAAAAQAAAeE");
+        assert_eq!(v["data"]["uid"], 481);
+        assert_eq!(v["specialUse"], "\\Inbox");
+        assert_eq!(e.routing_key(), "acc.messageDeleted");
+
+        let ch = FlagChanges {
+            added: vec!["\\Seen".into()],
+            deleted: vec![],
+        };
+        let v = serde_json::to_value(message_updated(&inbox(), 1, 2, &ch)).unwrap();
+        assert_eq!(v["data"]["changes"]["flags"]["added"][0], "\\Seen");
+    }
+
+    #[test]
+    fn mailbox_events_name_the_folder() {
+        let f = FolderRef {
+            account: "a",
+            path: "Archive/&AMk-t&AOk-",
+            special_use: None,
+        };
+        let v = serde_json::to_value(mailbox(&f, EventKind::MailboxNew, Some("/"), Some(5), None))
+            .unwrap();
+        assert_eq!(v["data"]["name"], "Été");
+        assert_eq!(v["data"]["uidValidity"], "5");
+        assert_eq!(v["event"], "mailboxNew");
+    }
+}

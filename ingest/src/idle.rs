@@ -1,0 +1,164 @@
+//! Waiting for changes on the watched folder: IDLE (RFC 2177) driven by hand so that it
+//! can be interrupted at once by a command, the poll timer or shutdown, and so every
+//! notification (EXISTS, EXPUNGE, FETCH, VANISHED) is seen rather than dropped.
+
+use std::time::Duration;
+
+use imap_proto::{MailboxDatum, Response};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::imap::{Imap, ImapError};
+use crate::session::SessionRequest;
+
+/// Servers may drop an IDLE after 30 minutes; renew well before.
+pub const IDLE_RENEW: Duration = Duration::from_secs(25 * 60);
+/// Without IDLE support the watched folder is re-synced this often.
+const NO_IDLE_POLL: Duration = Duration::from_secs(30);
+/// How long the server may take to acknowledge IDLE or DONE.
+const ACK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why waiting ended.
+#[derive(Debug)]
+pub enum Wake {
+    /// The server reported a change to the selected folder.
+    Changed,
+    /// A command arrived for this account.
+    Command(SessionRequest),
+    /// The wait time ran out (poll or IDLE renewal due).
+    Timeout,
+    /// Shutdown, or the supervisor dropped the command channel.
+    Stop,
+}
+
+/// What a response means while starting or ending IDLE.
+enum Ack {
+    Continue,
+    Done,
+    Other(bool),
+}
+
+fn is_change(r: &Response<'_>) -> bool {
+    matches!(
+        r,
+        Response::MailboxData(MailboxDatum::Exists(_))
+            | Response::Expunge(_)
+            | Response::Vanished { .. }
+            | Response::Fetch(..)
+    )
+}
+
+async fn wait_without_idle(
+    rx: &mut mpsc::Receiver<SessionRequest>,
+    cancel: &CancellationToken,
+    max: Duration,
+) -> Wake {
+    tokio::select! {
+        req = rx.recv() => req.map(Wake::Command).unwrap_or(Wake::Stop),
+        _ = tokio::time::sleep(max.min(NO_IDLE_POLL)) => Wake::Changed,
+        _ = cancel.cancelled() => Wake::Stop,
+    }
+}
+
+/// Read until a change notification arrives. Cancel-safe: partial reads stay buffered.
+async fn until_change(imap: &mut Imap) -> Result<(), ImapError> {
+    loop {
+        let (change, bye) = imap
+            .read(|r| {
+                (
+                    is_change(r),
+                    matches!(
+                        r,
+                        Response::Data {
+                            status: imap_proto::Status::Bye,
+                            ..
+                        }
+                    ),
+                )
+            })
+            .await?;
+        if change {
+            return Ok(());
+        }
+        if bye {
+            return Err(ImapError::Lost("server closed the connection".into()));
+        }
+    }
+}
+
+/// IDLE on the selected folder for at most `max`.
+pub async fn wait(
+    imap: &mut Imap,
+    rx: &mut mpsc::Receiver<SessionRequest>,
+    cancel: &CancellationToken,
+    max: Duration,
+) -> Result<Wake, ImapError> {
+    if !imap.has("IDLE") {
+        return Ok(wait_without_idle(rx, cancel, max).await);
+    }
+    let tag = imap.start("IDLE").await?;
+    let mut changed = false;
+    // Wait for the continuation; anything untagged before it still counts.
+    loop {
+        let step = tokio::time::timeout(
+            ACK_TIMEOUT,
+            imap.read(|r| match r {
+                Response::Continue(_) => Ack::Continue,
+                Response::Done { tag: t, .. } if *t == tag => Ack::Done,
+                other => Ack::Other(is_change(other)),
+            }),
+        )
+        .await
+        .map_err(|_| ImapError::Lost("no answer to IDLE".into()))??;
+        match step {
+            Ack::Continue => break,
+            Ack::Done => return Err(ImapError::Refused("IDLE refused".into())),
+            Ack::Other(c) => changed |= c,
+        }
+    }
+    let wake = if changed {
+        Wake::Changed
+    } else {
+        tokio::select! {
+            r = until_change(imap) => { r?; Wake::Changed }
+            req = rx.recv() => req.map(Wake::Command).unwrap_or(Wake::Stop),
+            _ = tokio::time::sleep(max.min(IDLE_RENEW)) => Wake::Timeout,
+            _ = cancel.cancelled() => Wake::Stop,
+        }
+    };
+    imap.send_line("DONE").await?;
+    let mut late_change = false;
+    loop {
+        let step = tokio::time::timeout(
+            ACK_TIMEOUT,
+            imap.read(|r| match r {
+                Response::Done { tag: t, .. } if *t == tag => Ack::Done,
+                other => Ack::Other(is_change(other)),
+            }),
+        )
+        .await
+        .map_err(|_| ImapError::Lost("no answer to DONE".into()))??;
+        match step {
+            Ack::Done => break,
+            Ack::Continue => {}
+            Ack::Other(c) => late_change |= c,
+        }
+    }
+    Ok(match wake {
+        Wake::Timeout if late_change => Wake::Changed,
+        w => w,
+    })
+}
+
+/// Wait for a command, shutdown or `until`, without a selected folder.
+pub async fn wait_plain(
+    rx: &mut mpsc::Receiver<SessionRequest>,
+    cancel: &CancellationToken,
+    until: tokio::time::Instant,
+) -> Wake {
+    tokio::select! {
+        req = rx.recv() => req.map(Wake::Command).unwrap_or(Wake::Stop),
+        _ = tokio::time::sleep_until(until) => Wake::Timeout,
+        _ = cancel.cancelled() => Wake::Stop,
+    }
+}

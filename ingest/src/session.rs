@@ -1,0 +1,496 @@
+//! One account's life on this node: connect, sync, IDLE, serve commands, reconnect with
+//! backoff. Runs as one task per owned account; the supervisor starts and stops it.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use imapapi_common::Services;
+use imapapi_common::command::{CommandKind, CommandReply};
+use imapapi_common::error::ApiError;
+use imapapi_common::model::{
+    AccountConfig, AccountErrorEntry, AccountState, AccountStatus, EventKind, FolderState,
+};
+use rand::Rng;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::commands;
+use crate::connection::{self, ConnectError, auth};
+use crate::events;
+use crate::idle::{self, Wake};
+use crate::imap::{Imap, ImapError};
+use crate::sync::{self, FolderInfo, SyncCtx, SyncError};
+
+/// Commands queued per account before callers get 503.
+pub const COMMAND_QUEUE: usize = 16;
+/// Poll interval of folders other than the IDLEd one, unless the account sets `resyncDelay`.
+const DEFAULT_RESYNC_DELAY: u64 = 900;
+/// Retry delay after the server refused the credentials.
+const AUTH_RETRY: Duration = Duration::from_secs(60);
+const BACKOFF_MAX: Duration = Duration::from_secs(60);
+
+/// A command for the session, with where to send the reply.
+#[derive(Debug)]
+pub struct SessionRequest {
+    pub kind: CommandKind,
+    pub reply: oneshot::Sender<CommandReply>,
+}
+
+/// Why a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionEnd {
+    /// Shutdown or stop requested by the supervisor.
+    Stopped,
+    /// A `Close` command: give the lease up.
+    Closed,
+    /// A fenced write was refused: another node owns the account.
+    LeaseLost,
+    /// The account record no longer exists.
+    AccountGone,
+}
+
+/// Exponential backoff with jitter: 1 s, 2 s, 4 s … capped at 60 s, ±20 %.
+pub fn backoff(attempt: u32) -> Duration {
+    let base = Duration::from_secs(1).saturating_mul(1u32 << attempt.min(6));
+    let base = base.min(BACKOFF_MAX);
+    let jitter = rand::rng().random_range(0.8..1.2);
+    base.mul_f64(jitter)
+}
+
+fn now() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// `notifyFrom` as a time; accepts RFC 3339 or a plain date.
+pub fn parse_notify_from(s: Option<&str>) -> Option<DateTime<Utc>> {
+    let s = s?.trim();
+    if let Ok(d) = DateTime::parse_from_rfc3339(s) {
+        return Some(d.with_timezone(&Utc));
+    }
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|d| d.and_utc())
+}
+
+/// Decrypt the stored secrets of an account.
+// WIRE(store): replace with `imapapi_common::crypto::open_account(cfg, secret)` once
+// wip/store lands; until then stored secrets are used as they are.
+fn open_account(
+    cfg: AccountConfig,
+    _secret: Option<&imapapi_common::model::Secret>,
+) -> Result<AccountConfig, String> {
+    Ok(cfg)
+}
+
+enum Exit {
+    Stopped,
+    Closed,
+    Reconnect,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum RunError {
+    #[error(transparent)]
+    Sync(#[from] SyncError),
+    #[error(transparent)]
+    Imap(#[from] ImapError),
+}
+
+impl RunError {
+    fn lease_lost(&self) -> bool {
+        matches!(self, RunError::Sync(SyncError::LeaseLost))
+    }
+}
+
+/// A running account session.
+pub struct Session {
+    services: Services,
+    node: String,
+    account: String,
+    cancel: CancellationToken,
+    rx: mpsc::Receiver<SessionRequest>,
+    /// The last connection error event sent, so retries do not repeat it.
+    last_error: Option<(EventKind, String)>,
+}
+
+impl Session {
+    pub fn new(
+        services: Services,
+        node: String,
+        account: String,
+        cancel: CancellationToken,
+        rx: mpsc::Receiver<SessionRequest>,
+    ) -> Self {
+        Session {
+            services,
+            node,
+            account,
+            cancel,
+            rx,
+            last_error: None,
+        }
+    }
+
+    /// Write the account status; false when the lease is gone.
+    async fn status(&self, state: AccountState, error: Option<&str>) -> bool {
+        let status = AccountStatus {
+            state,
+            sync_time: (state == AccountState::Connected).then(now),
+            last_error: error.map(|e| AccountErrorEntry {
+                response: e.to_string(),
+                server_response_code: None,
+            }),
+        };
+        match self
+            .services
+            .store
+            .set_status(&self.account, &self.node, &status)
+            .await
+        {
+            Ok(ok) => ok,
+            Err(e) => {
+                tracing::warn!(account = %self.account, error = %e, "cannot write status");
+                true
+            }
+        }
+    }
+
+    async fn publish(&self, event: &imapapi_common::model::Event) {
+        if let Err(e) = events::publish(&self.services.bus, event).await {
+            tracing::warn!(account = %self.account, error = %e, "cannot publish event");
+        }
+    }
+
+    /// A connection error: status, and an event unless it repeats the last one.
+    async fn failed(&mut self, kind: EventKind, state: AccountState, message: &str) -> bool {
+        tracing::info!(account = %self.account, state = ?state, error = message, "connection failed");
+        let key = (kind, message.to_string());
+        if self.last_error.as_ref() != Some(&key) {
+            self.publish(&events::connection(&self.account, kind, Some(message)))
+                .await;
+            self.last_error = Some(key);
+        }
+        self.status(state, Some(message)).await
+    }
+
+    /// Wait out a retry delay while answering commands (503, or Reconnect/Close).
+    async fn pause(&mut self, delay: Duration) -> Option<SessionEnd> {
+        let until = Instant::now() + delay;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(until) => return None,
+                _ = self.cancel.cancelled() => return Some(SessionEnd::Stopped),
+                req = self.rx.recv() => match req {
+                    None => return Some(SessionEnd::Stopped),
+                    Some(r) => match r.kind {
+                        CommandKind::Reconnect => { let _ = r.reply.send(CommandReply::Done); return None; }
+                        CommandKind::Close => { let _ = r.reply.send(CommandReply::Done); return Some(SessionEnd::Closed); }
+                        _ => { let _ = r.reply.send(CommandReply::Error(ApiError::no_connection(&self.account))); }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Run until stopped.
+    pub async fn run(mut self) -> SessionEnd {
+        let mut attempt = 0u32;
+        loop {
+            if self.cancel.is_cancelled() {
+                return SessionEnd::Stopped;
+            }
+            let cfg = match self.services.store.get_account(&self.account).await {
+                Ok(Some(c)) => c,
+                Ok(None) => return SessionEnd::AccountGone,
+                Err(e) => {
+                    tracing::warn!(account = %self.account, error = %e, "cannot read account");
+                    if let Some(end) = self.pause(backoff(attempt)).await {
+                        return end;
+                    }
+                    attempt += 1;
+                    continue;
+                }
+            };
+            let cfg = match open_account(cfg, self.services.config.service.secret.as_ref()) {
+                Ok(c) => c,
+                Err(e) => {
+                    self.failed(EventKind::ConnectError, AccountState::ConnectError, &e)
+                        .await;
+                    if let Some(end) = self.pause(AUTH_RETRY).await {
+                        return end;
+                    }
+                    continue;
+                }
+            };
+            let Some(imap_cfg) = cfg.imap.clone() else {
+                if !self.status(AccountState::Unset, None).await {
+                    return SessionEnd::LeaseLost;
+                }
+                if let Some(end) = self.pause(Duration::from_secs(3600)).await {
+                    return end;
+                }
+                continue;
+            };
+            if !self.status(AccountState::Connecting, None).await {
+                return SessionEnd::LeaseLost;
+            }
+            let settings = self.services.store.get_settings().await.unwrap_or_default();
+            let connected = async {
+                let creds =
+                    auth::resolve(&self.account, &imap_cfg, settings.auth_server.as_deref())
+                        .await?;
+                let session = connection::connect(
+                    &imap_cfg,
+                    &creds,
+                    &self.services.config.service.local_addresses,
+                )
+                .await?;
+                Imap::new(session)
+                    .await
+                    .map_err(|e| ConnectError::Connect(e.to_string()))
+            };
+            let connected = tokio::select! {
+                c = connected => c,
+                _ = self.cancel.cancelled() => return SessionEnd::Stopped,
+            };
+            let delay = match connected {
+                Ok(mut imap) => {
+                    attempt = 0;
+                    self.last_error = None;
+                    tracing::info!(account = %self.account, "connected");
+                    self.publish(&events::connection(
+                        &self.account,
+                        EventKind::AuthenticationSuccess,
+                        None,
+                    ))
+                    .await;
+                    if !self.status(AccountState::Connected, None).await {
+                        imap.logout().await;
+                        return SessionEnd::LeaseLost;
+                    }
+                    let resync = Duration::from_secs(
+                        imap_cfg.resync_delay.unwrap_or(DEFAULT_RESYNC_DELAY).max(1),
+                    );
+                    match self.connected(&mut imap, &cfg, &settings, resync).await {
+                        Ok(Exit::Stopped) => {
+                            imap.logout().await;
+                            self.status(AccountState::Disconnected, None).await;
+                            return SessionEnd::Stopped;
+                        }
+                        Ok(Exit::Closed) => {
+                            imap.logout().await;
+                            return SessionEnd::Closed;
+                        }
+                        Ok(Exit::Reconnect) => {
+                            imap.logout().await;
+                            continue;
+                        }
+                        Err(e) if e.lease_lost() => return SessionEnd::LeaseLost,
+                        Err(e) => {
+                            tracing::warn!(account = %self.account, error = %e, "session failed");
+                            if !self
+                                .status(AccountState::Disconnected, Some(&e.to_string()))
+                                .await
+                            {
+                                return SessionEnd::LeaseLost;
+                            }
+                            attempt += 1;
+                            backoff(attempt - 1)
+                        }
+                    }
+                }
+                Err(ConnectError::Auth(msg)) => {
+                    if !self
+                        .failed(
+                            EventKind::AuthenticationError,
+                            AccountState::AuthenticationError,
+                            &msg,
+                        )
+                        .await
+                    {
+                        return SessionEnd::LeaseLost;
+                    }
+                    AUTH_RETRY
+                }
+                Err(ConnectError::Connect(msg)) => {
+                    if !self
+                        .failed(EventKind::ConnectError, AccountState::ConnectError, &msg)
+                        .await
+                    {
+                        return SessionEnd::LeaseLost;
+                    }
+                    attempt += 1;
+                    backoff(attempt - 1)
+                }
+            };
+            if let Some(end) = self.pause(delay).await {
+                return end;
+            }
+        }
+    }
+
+    /// The connected phase: full sync, then IDLE on the watched folder, commands between
+    /// IDLE periods, and a STATUS poll of the other folders.
+    async fn connected(
+        &mut self,
+        imap: &mut Imap,
+        cfg: &AccountConfig,
+        settings: &imapapi_common::model::Settings,
+        resync: Duration,
+    ) -> Result<Exit, RunError> {
+        let Session {
+            services,
+            node,
+            account,
+            cancel,
+            rx,
+            ..
+        } = self;
+        let ctx = SyncCtx {
+            services,
+            node,
+            account,
+            settings,
+            notify_from: parse_notify_from(cfg.notify_from.as_deref()),
+        };
+        let only = cfg.path.as_deref().filter(|p| *p != "*");
+        let mut states: BTreeMap<String, FolderState> = BTreeMap::new();
+        let folders = sync::sync_account(imap, &ctx, only, &mut states, true, None).await?;
+        let watched = watched_folder(&folders, only);
+        let mut need_sync = true;
+        let mut next_poll = Instant::now() + resync;
+        loop {
+            if cancel.is_cancelled() {
+                return Ok(Exit::Stopped);
+            }
+            while let Ok(req) = rx.try_recv() {
+                if let Some(exit) = serve(services, account, imap, req).await? {
+                    return Ok(exit);
+                }
+                need_sync = true;
+            }
+            if Instant::now() >= next_poll {
+                sync::sync_account(
+                    imap,
+                    &ctx,
+                    only,
+                    &mut states,
+                    false,
+                    watched.as_ref().map(|w| w.path.as_str()),
+                )
+                .await?;
+                next_poll = Instant::now() + resync;
+                need_sync = true;
+            }
+            let Some(w) = &watched else {
+                // Nothing to IDLE on: just wait for commands and the poll.
+                match idle::wait_plain(rx, cancel, next_poll).await {
+                    Wake::Command(req) => {
+                        if let Some(exit) = serve(services, account, imap, req).await? {
+                            return Ok(exit);
+                        }
+                    }
+                    Wake::Stop => return Ok(Exit::Stopped),
+                    _ => {}
+                }
+                continue;
+            };
+            if need_sync || imap.selected.as_deref() != Some(w.path.as_str()) {
+                let prev = states.get(&w.path).cloned();
+                let state = sync::sync_folder(imap, &ctx, w, prev, false).await?;
+                states.insert(w.path.clone(), state);
+                need_sync = false;
+            }
+            let max = next_poll.saturating_duration_since(Instant::now());
+            match idle::wait(imap, rx, cancel, max).await? {
+                Wake::Changed => need_sync = true,
+                Wake::Command(req) => {
+                    if let Some(exit) = serve(services, account, imap, req).await? {
+                        return Ok(exit);
+                    }
+                    need_sync = true;
+                }
+                Wake::Timeout => {}
+                Wake::Stop => return Ok(Exit::Stopped),
+            }
+        }
+    }
+}
+
+/// Serve one command on the live connection, bounded by `service.commandTimeout`.
+async fn serve(
+    services: &Services,
+    account: &str,
+    imap: &mut Imap,
+    req: SessionRequest,
+) -> Result<Option<Exit>, RunError> {
+    match req.kind {
+        CommandKind::Reconnect => {
+            let _ = req.reply.send(CommandReply::Done);
+            return Ok(Some(Exit::Reconnect));
+        }
+        CommandKind::Close => {
+            let _ = req.reply.send(CommandReply::Done);
+            return Ok(Some(Exit::Closed));
+        }
+        _ => {}
+    }
+    let timeout = services.config.service.command_timeout;
+    let run = commands::execute(imap, &services.store, account, req.kind);
+    match tokio::time::timeout(timeout, run).await {
+        Ok(Ok(reply)) => {
+            let _ = req.reply.send(reply);
+            Ok(None)
+        }
+        Ok(Err(e)) => {
+            let _ = req.reply.send(e.reply());
+            match e {
+                commands::CommandError::Imap(e @ ImapError::Lost(_)) => Err(e.into()),
+                _ => Ok(None),
+            }
+        }
+        Err(_) => {
+            let _ = req.reply.send(CommandReply::Error(ApiError::timeout()));
+            // The connection is mid-command: start over on a clean one.
+            Err(ImapError::Lost("command timed out".into()).into())
+        }
+    }
+}
+
+/// The folder to IDLE on: the account's `path`, else INBOX, else the first folder.
+fn watched_folder(folders: &[FolderInfo], only: Option<&str>) -> Option<FolderInfo> {
+    let by_path = |p: &str| {
+        folders
+            .iter()
+            .find(|f| f.path.eq_ignore_ascii_case(p))
+            .cloned()
+    };
+    only.and_then(by_path)
+        .or_else(|| by_path("INBOX"))
+        .or_else(|| folders.first().cloned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_to_a_cap() {
+        assert!(
+            backoff(0) >= Duration::from_millis(800) && backoff(0) <= Duration::from_millis(1200)
+        );
+        assert!(backoff(3) >= Duration::from_millis(6400));
+        assert!(backoff(30) <= Duration::from_secs(72));
+    }
+
+    #[test]
+    fn notify_from_formats() {
+        assert!(parse_notify_from(Some("2024-01-02T03:04:05Z")).is_some());
+        assert!(parse_notify_from(Some("2024-01-02")).is_some());
+        assert!(parse_notify_from(Some("soon")).is_none());
+        assert!(parse_notify_from(None).is_none());
+    }
+}

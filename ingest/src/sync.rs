@@ -1,0 +1,578 @@
+//! Folder sync: compare what the server has with the stored state and index, publish the
+//! differences as events, then commit the new state in batches.
+//!
+//! With QRESYNC the server reports only what changed since the stored HIGHESTMODSEQ
+//! (VANISHED and changed FETCH FLAGS); otherwise `UID FETCH 1:* (UID FLAGS)` is diffed
+//! against the stored index. Events are published before the commit that records them,
+//! so a crash in between repeats events rather than losing them.
+
+use std::collections::{BTreeMap, HashSet};
+use std::ops::RangeInclusive;
+
+use chrono::{DateTime, Utc};
+use imapapi_common::Services;
+use imapapi_common::bus::BusError;
+use imapapi_common::model::{EventKind, FolderState, Settings};
+use imapapi_common::store::{SharedStore, StoreError};
+
+use crate::decode;
+use crate::events::{self, FolderRef};
+use crate::imap::{Imap, ImapError, Listed, num_set};
+use crate::index::{FolderIndex, flag_changes};
+
+/// Index changes committed per store write: a constant number of round trips per batch.
+pub const COMMIT_BATCH: usize = 5_000;
+/// Messages per FETCH of listing data for new messages.
+const FETCH_BATCH: usize = 100;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Imap(#[from] ImapError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Bus(#[from] BusError),
+    /// A fenced write was refused: another node owns the account now.
+    #[error("account lease lost")]
+    LeaseLost,
+}
+
+/// What a sync needs to know besides the connection.
+pub struct SyncCtx<'a> {
+    pub services: &'a Services,
+    pub node: &'a str,
+    pub account: &'a str,
+    pub settings: &'a Settings,
+    /// On a first sync, only messages received after this produce `messageNew`.
+    pub notify_from: Option<DateTime<Utc>>,
+}
+
+impl SyncCtx<'_> {
+    fn store(&self) -> &SharedStore {
+        &self.services.store
+    }
+}
+
+/// A folder as listed now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FolderInfo {
+    pub path: String,
+    pub delimiter: Option<String>,
+    pub special_use: Option<String>,
+}
+
+const SPECIAL_USES: [&str; 7] = [
+    "\\All",
+    "\\Archive",
+    "\\Drafts",
+    "\\Flagged",
+    "\\Junk",
+    "\\Sent",
+    "\\Trash",
+];
+
+/// The special use of a listed folder; INBOX is `\Inbox` as in the original.
+pub fn special_use(l: &Listed) -> Option<String> {
+    if l.path.eq_ignore_ascii_case("INBOX") {
+        return Some("\\Inbox".into());
+    }
+    l.attributes.iter().find_map(|a| {
+        SPECIAL_USES
+            .iter()
+            .find(|s| s.eq_ignore_ascii_case(a))
+            .map(|s| s.to_string())
+    })
+}
+
+/// Folders that can hold messages, restricted to `path` when the account watches one.
+pub fn selectable(listed: &[Listed], only: Option<&str>) -> Vec<FolderInfo> {
+    listed
+        .iter()
+        .filter(|l| {
+            !l.attributes.iter().any(|a| {
+                a.eq_ignore_ascii_case("\\Noselect") || a.eq_ignore_ascii_case("\\NonExistent")
+            })
+        })
+        .filter(|l| match only {
+            Some(p) if p != "*" => l.path == p,
+            _ => true,
+        })
+        .map(|l| FolderInfo {
+            path: l.path.clone(),
+            delimiter: l.delimiter.clone(),
+            special_use: special_use(l),
+        })
+        .collect()
+}
+
+/// The changes found in one folder.
+#[derive(Debug, Default, PartialEq)]
+pub struct Diff {
+    pub removed: Vec<u32>,
+    /// uid, old flags, new flags.
+    pub updated: Vec<(u32, Vec<String>, Vec<String>)>,
+    /// uid, flags; ascending by uid.
+    pub new: Vec<(u32, Vec<String>)>,
+}
+
+fn same_flags(a: &[String], b: &[String]) -> bool {
+    let c = flag_changes(a, b);
+    c.added.is_empty() && c.deleted.is_empty()
+}
+
+/// Diff a full `uid → flags` listing from the server against the index.
+pub fn diff_full(index: &FolderIndex, server: &[(u32, Vec<String>)]) -> Diff {
+    let mut d = Diff::default();
+    let on_server: HashSet<u32> = server.iter().map(|(u, _)| *u).collect();
+    d.removed = index.uids().filter(|u| !on_server.contains(u)).collect();
+    for (uid, flags) in server {
+        match index.flags(*uid) {
+            Some(old) if !same_flags(&old, flags) => d.updated.push((*uid, old, flags.clone())),
+            Some(_) => {}
+            None => d.new.push((*uid, flags.clone())),
+        }
+    }
+    d.new.sort_by_key(|(u, _)| *u);
+    d
+}
+
+/// Diff QRESYNC output (vanished ranges and changed messages) against the index.
+pub fn diff_changes(
+    index: &FolderIndex,
+    vanished: &[RangeInclusive<u32>],
+    changed: &[(u32, Vec<String>)],
+) -> Diff {
+    let mut d = Diff::default();
+    let span: u64 = vanished
+        .iter()
+        .map(|r| u64::from(*r.end()) - u64::from(*r.start()) + 1)
+        .sum();
+    if span > index.len() as u64 {
+        d.removed = index
+            .uids()
+            .filter(|u| vanished.iter().any(|r| r.contains(u)))
+            .collect();
+    } else {
+        for r in vanished {
+            d.removed.extend(r.clone().filter(|u| index.contains(*u)));
+        }
+    }
+    let mut seen = HashSet::new();
+    for (uid, flags) in changed {
+        if !seen.insert(*uid) || d.removed.contains(uid) {
+            continue;
+        }
+        match index.flags(*uid) {
+            Some(old) if !same_flags(&old, flags) => d.updated.push((*uid, old, flags.clone())),
+            Some(_) => {}
+            None => d.new.push((*uid, flags.clone())),
+        }
+    }
+    d.new.sort_by_key(|(u, _)| *u);
+    d
+}
+
+/// Writes a folder's state and index in batches, fenced by the lease.
+struct Committer<'a> {
+    ctx: &'a SyncCtx<'a>,
+    /// Reset pending: the first commit drops the old chunks.
+    reset: bool,
+    pending: usize,
+}
+
+impl Committer<'_> {
+    async fn commit(
+        &mut self,
+        state: &FolderState,
+        index: &mut FolderIndex,
+    ) -> Result<(), SyncError> {
+        let chunks = index.take_dirty();
+        let ok = self
+            .ctx
+            .store()
+            .commit_folder(self.ctx.account, self.ctx.node, state, self.reset, &chunks)
+            .await?;
+        if !ok {
+            return Err(SyncError::LeaseLost);
+        }
+        self.reset = false;
+        self.pending = 0;
+        Ok(())
+    }
+
+    /// Count one applied change; commit when a batch is full.
+    async fn step(
+        &mut self,
+        state: &FolderState,
+        index: &mut FolderIndex,
+    ) -> Result<(), SyncError> {
+        self.pending += 1;
+        if self.pending >= COMMIT_BATCH {
+            let mut s = state.clone();
+            s.messages = index.len() as u32;
+            self.commit(&s, index).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Sync one folder. `stored` is its stored state (None: never synced); `baseline` says the
+/// whole account is being synced for the first time (existing mail is not announced).
+pub async fn sync_folder(
+    imap: &mut Imap,
+    ctx: &SyncCtx<'_>,
+    folder: &FolderInfo,
+    stored: Option<FolderState>,
+    baseline: bool,
+) -> Result<FolderState, SyncError> {
+    let known = stored
+        .as_ref()
+        .and_then(|s| s.highest_modseq.map(|m| (s.uid_validity, m)));
+    let sel = imap.examine(&folder.path, known).await?;
+    let uid_validity = sel.uid_validity.unwrap_or(0);
+    let fref = FolderRef {
+        account: ctx.account,
+        path: &folder.path,
+        special_use: folder.special_use.as_deref(),
+    };
+
+    let mut reset = false;
+    let mut baseline = baseline;
+    let (mailbox_id, mut index) = match &stored {
+        Some(s) if s.uid_validity == uid_validity => {
+            let chunks = ctx.store().load_index(ctx.account, &folder.path).await?;
+            match FolderIndex::from_chunks(&chunks) {
+                Ok(i) => (s.mailbox_id, i),
+                Err(e) => {
+                    tracing::warn!(account = ctx.account, path = %folder.path, error = %e, "stored index unreadable; rebuilding without events");
+                    reset = true;
+                    baseline = true;
+                    (s.mailbox_id, FolderIndex::new())
+                }
+            }
+        }
+        Some(s) => {
+            let event = events::mailbox(
+                &fref,
+                EventKind::MailboxReset,
+                folder.delimiter.as_deref(),
+                Some(uid_validity),
+                Some(s.uid_validity),
+            );
+            events::publish(&ctx.services.bus, &event).await?;
+            reset = true;
+            baseline = true;
+            (ctx.store().allocate_mailbox_id().await?, FolderIndex::new())
+        }
+        None => (ctx.store().allocate_mailbox_id().await?, FolderIndex::new()),
+    };
+
+    let qresync_used = known.is_some() && imap.qresync && !reset;
+    let diff = if qresync_used {
+        let mut changed: Vec<(u32, Vec<String>)> = sel
+            .fetched
+            .iter()
+            .filter_map(|f| Some((f.uid()?, f.flags()?)))
+            .collect();
+        let prev_next = stored.as_ref().map(|s| s.uid_next).unwrap_or(1).max(1);
+        if sel.uid_next.is_some_and(|n| n > prev_next) && sel.exists > 0 {
+            let newer = imap
+                .fetch(&format!("UID FETCH {prev_next}:* (UID FLAGS)"))
+                .await?;
+            changed.extend(
+                newer
+                    .iter()
+                    .filter_map(|f| Some((f.uid()?, f.flags()?)))
+                    .filter(|(u, _)| *u >= prev_next),
+            );
+        }
+        diff_changes(&index, &sel.vanished, &changed)
+    } else {
+        let server: Vec<(u32, Vec<String>)> = if sel.exists > 0 {
+            imap.fetch("UID FETCH 1:* (UID FLAGS)")
+                .await?
+                .iter()
+                .filter_map(|f| Some((f.uid()?, f.flags().unwrap_or_default())))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        diff_full(&index, &server)
+    };
+
+    // State written by intermediate commits: the old sync point, so an interrupted sync
+    // is repeated from there (and finds the already-applied changes as no-ops).
+    let mut progress = FolderState {
+        path: folder.path.clone(),
+        mailbox_id,
+        uid_validity,
+        uid_next: stored
+            .as_ref()
+            .filter(|_| !reset)
+            .map(|s| s.uid_next)
+            .unwrap_or(1),
+        highest_modseq: stored
+            .as_ref()
+            .filter(|_| !reset)
+            .and_then(|s| s.highest_modseq),
+        special_use: folder.special_use.clone(),
+        delimiter: folder.delimiter.clone(),
+        messages: index.len() as u32,
+    };
+    if stored.is_none() || reset {
+        // Until the first full pass completes, QRESYNC must not be used from this state.
+        progress.highest_modseq = None;
+    }
+    let mut committer = Committer {
+        ctx,
+        reset,
+        pending: 0,
+    };
+
+    for uid in &diff.removed {
+        events::publish(
+            &ctx.services.bus,
+            &events::message_deleted(&fref, mailbox_id, *uid),
+        )
+        .await?;
+        index.remove(*uid);
+        committer.step(&progress, &mut index).await?;
+    }
+    for (uid, old, new) in &diff.updated {
+        let changes = flag_changes(old, new);
+        events::publish(
+            &ctx.services.bus,
+            &events::message_updated(&fref, mailbox_id, *uid, &changes),
+        )
+        .await?;
+        index.set(*uid, new);
+        committer.step(&progress, &mut index).await?;
+    }
+
+    // New messages: announced unless this is a first sync, where only mail received after
+    // `notifyFrom` is.
+    let announce: HashSet<u32> = if !baseline {
+        diff.new.iter().map(|(u, _)| *u).collect()
+    } else if let Some(from) = ctx.notify_from.filter(|_| !diff.new.is_empty()) {
+        let since = from.format("%d-%b-%Y").to_string();
+        imap.uid_search(&format!("SINCE {since}"))
+            .await?
+            .into_iter()
+            .collect()
+    } else {
+        HashSet::new()
+    };
+    let mut quiet = Vec::new();
+    let mut loud = Vec::new();
+    for (uid, flags) in &diff.new {
+        if announce.contains(uid) {
+            loud.push(*uid);
+        } else {
+            quiet.push((*uid, flags));
+        }
+    }
+    for (uid, flags) in quiet {
+        index.set(uid, flags);
+        committer.step(&progress, &mut index).await?;
+    }
+    let items = if ctx.settings.notify_text == Some(true) {
+        decode::LIST_ITEMS_WITH_TEXT
+    } else {
+        decode::LIST_ITEMS
+    };
+    for batch in loud.chunks(FETCH_BATCH) {
+        let fetched = imap
+            .fetch_full(&format!("UID FETCH {} {items}", num_set(batch)))
+            .await?;
+        let mut fetched: Vec<_> = fetched.into_iter().filter(|f| f.uid().is_some()).collect();
+        fetched.sort_by_key(|f| f.uid());
+        for f in &fetched {
+            let Some(uid) = f.uid() else { continue };
+            if !batch.contains(&uid) {
+                continue;
+            }
+            let flags = f.flags().unwrap_or_default();
+            let wanted = !baseline
+                || match (ctx.notify_from, decode::received(f)) {
+                    (Some(from), Some(at)) => at >= from,
+                    _ => false,
+                };
+            if wanted && let Some(entry) = decode::event_entry(mailbox_id, f, ctx.settings) {
+                events::publish(&ctx.services.bus, &events::message_new(&fref, entry)).await?;
+            }
+            index.set(uid, &flags);
+            committer.step(&progress, &mut index).await?;
+        }
+    }
+
+    progress.uid_next = sel
+        .uid_next
+        .unwrap_or_else(|| index.max_uid().map(|u| u + 1).unwrap_or(1));
+    progress.highest_modseq = sel.highest_modseq;
+    progress.messages = index.len() as u32;
+    committer.commit(&progress, &mut index).await?;
+    Ok(progress)
+}
+
+/// Sync the folder list: `mailboxNew`/`mailboxDeleted` for folders that appeared or
+/// disappeared since the stored state, then the folders themselves. With `full`, every
+/// folder is synced (connect); otherwise only those whose STATUS differs from the stored
+/// state (the poll), and never `skip` (the IDLEd folder, kept current by IDLE).
+/// `states` holds the stored state of every watched folder and is kept up to date.
+pub async fn sync_account(
+    imap: &mut Imap,
+    ctx: &SyncCtx<'_>,
+    only: Option<&str>,
+    states: &mut BTreeMap<String, FolderState>,
+    full: bool,
+    skip: Option<&str>,
+) -> Result<Vec<FolderInfo>, SyncError> {
+    let listed = imap.list().await?;
+    let folders = selectable(&listed, only);
+    if full {
+        states.clear();
+        for s in ctx.store().list_folders(ctx.account).await? {
+            states.insert(s.path.clone(), s);
+        }
+    }
+    let baseline = states.is_empty();
+    let gone: Vec<FolderState> = states
+        .values()
+        .filter(|s| !folders.iter().any(|f| f.path == s.path))
+        .cloned()
+        .collect();
+    for s in gone {
+        let fref = FolderRef {
+            account: ctx.account,
+            path: &s.path,
+            special_use: s.special_use.as_deref(),
+        };
+        let event = events::mailbox(
+            &fref,
+            EventKind::MailboxDeleted,
+            s.delimiter.as_deref(),
+            Some(s.uid_validity),
+            None,
+        );
+        events::publish(&ctx.services.bus, &event).await?;
+        if !ctx
+            .store()
+            .delete_folder(ctx.account, ctx.node, &s.path)
+            .await?
+        {
+            return Err(SyncError::LeaseLost);
+        }
+        states.remove(&s.path);
+    }
+    for f in &folders {
+        let prev = states.get(&f.path).cloned();
+        let is_new = prev.is_none();
+        if let Some(p) = &prev
+            && !full
+        {
+            if skip == Some(f.path.as_str()) {
+                continue;
+            }
+            let st = imap.status(&f.path).await?;
+            let unchanged = st.uid_validity.is_none_or(|v| v == p.uid_validity)
+                && st.uid_next.is_none_or(|n| n == p.uid_next)
+                && st.messages.is_none_or(|m| m == p.messages)
+                && match (st.highest_modseq, p.highest_modseq) {
+                    (Some(a), Some(b)) => a == b,
+                    _ => true,
+                };
+            if unchanged {
+                continue;
+            }
+        }
+        let state = sync_folder(imap, ctx, f, prev, baseline).await?;
+        states.insert(f.path.clone(), state.clone());
+        if is_new && !baseline {
+            let fref = FolderRef {
+                account: ctx.account,
+                path: &f.path,
+                special_use: f.special_use.as_deref(),
+            };
+            let event = events::mailbox(
+                &fref,
+                EventKind::MailboxNew,
+                f.delimiter.as_deref(),
+                Some(state.uid_validity),
+                None,
+            );
+            events::publish(&ctx.services.bus, &event).await?;
+        }
+    }
+    Ok(folders)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    fn index(entries: &[(u32, &[&str])]) -> FolderIndex {
+        let mut i = FolderIndex::new();
+        for (u, f) in entries {
+            i.set(*u, &s(f));
+        }
+        i
+    }
+
+    #[test]
+    fn full_diff_finds_removed_updated_and_new() {
+        let i = index(&[(1, &[]), (2, &["\\Seen"]), (3, &[])]);
+        let server = vec![
+            (2, s(&[])),
+            (3, s(&[])),
+            (5, s(&["\\Flagged"])),
+            (4, s(&[])),
+        ];
+        let d = diff_full(&i, &server);
+        assert_eq!(d.removed, vec![1]);
+        assert_eq!(d.updated, vec![(2, s(&["\\Seen"]), s(&[]))]);
+        assert_eq!(d.new, vec![(4, s(&[])), (5, s(&["\\Flagged"]))]);
+    }
+
+    #[test]
+    fn qresync_diff_uses_ranges_both_ways() {
+        let i = index(&[(1, &[]), (2, &[]), (10, &["\\Seen"])]);
+        let d = diff_changes(&i, &[1..=1, 5..=7], &[(10, s(&[])), (11, s(&[]))]);
+        assert_eq!(d.removed, vec![1]);
+        assert_eq!(d.updated.len(), 1);
+        assert_eq!(d.new, vec![(11, s(&[]))]);
+        // a huge range is checked against the index instead of enumerated
+        let d = diff_changes(&i, &[1..=u32::MAX - 1], &[]);
+        assert_eq!(d.removed, vec![1, 2, 10]);
+    }
+
+    #[test]
+    fn special_use_and_selectable() {
+        let listed = vec![
+            Listed {
+                path: "INBOX".into(),
+                delimiter: Some("/".into()),
+                attributes: vec![],
+            },
+            Listed {
+                path: "Sent".into(),
+                delimiter: Some("/".into()),
+                attributes: vec!["\\Sent".into()],
+            },
+            Listed {
+                path: "Parent".into(),
+                delimiter: Some("/".into()),
+                attributes: vec!["\\Noselect".into()],
+            },
+        ];
+        let f = selectable(&listed, None);
+        assert_eq!(f.len(), 2);
+        assert_eq!(f[0].special_use.as_deref(), Some("\\Inbox"));
+        assert_eq!(f[1].special_use.as_deref(), Some("\\Sent"));
+        assert_eq!(selectable(&listed, Some("Sent")).len(), 1);
+    }
+}
