@@ -1,1 +1,118 @@
-//! api role
+//! The api role: the stateless REST front end of the gateway.
+//!
+//! It reads and writes account records and settings in the `Store`, and for anything that
+//! needs the IMAP connection it sends a command over the `Bus` to the ingest process that
+//! owns the account and waits for the reply. Any number of api processes can run side by
+//! side since none of them keeps state of its own.
+
+pub mod auth;
+pub mod body;
+pub mod command_client;
+pub mod error;
+pub mod params;
+pub mod routes;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use imapapi_common::Services;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use warp::{Filter, Reply};
+
+/// Every route, behind basic auth when `api.auth` is set, with every rejection turned into
+/// a JSON error and every request logged at debug (method, route, status, duration; never
+/// a body or a header, so never a secret).
+pub fn routes(
+    services: Services,
+) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
+    let auth = auth::basic(services.config.api.auth.clone());
+    let api = routes::settings::routes(services.clone())
+        .or(routes::accounts::routes(services.clone()))
+        .unify()
+        .or(routes::mailboxes::routes(services.clone()))
+        .unify()
+        .or(routes::messages::routes(services.clone()))
+        .unify()
+        .or(routes::deadletters::routes(services))
+        .unify();
+    auth.and(api)
+        .recover(error::handle_rejection)
+        .unify()
+        .with(warp::log::custom(|info| {
+            tracing::debug!(
+                method = %info.method(),
+                route = %route_label(info.path()),
+                status = info.status().as_u16(),
+                duration_ms = info.elapsed().as_secs_f64() * 1000.0,
+                "request"
+            );
+        }))
+}
+
+/// The route template of a request path (ids replaced by their parameter names), so log
+/// lines group by route.
+pub fn route_label(path: &str) -> String {
+    let mut segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    if segs.len() >= 3 && segs[0] == "v1" && segs[1] == "account" {
+        segs[2] = ":account";
+        if segs.len() >= 5 && matches!(segs[3], "message" | "text" | "attachment") {
+            let name = match segs[3] {
+                "message" => ":message",
+                "text" => ":text",
+                _ => ":attachment",
+            };
+            segs[4] = name;
+        }
+    }
+    format!("/{}", segs.join("/"))
+}
+
+/// Serve the REST api on `api.host:api.port` until `shutdown` is cancelled, then finish the
+/// requests in flight.
+pub async fn serve(services: Services, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let (host, port) = (services.config.api.host.clone(), services.config.api.port);
+    let listener = TcpListener::bind((host.as_str(), port))
+        .await
+        .with_context(|| format!("could not bind the api to {host}:{port}"))?;
+    serve_on(services, listener, shutdown).await
+}
+
+/// Serve on an already bound listener (tests bind port 0 and read the address back).
+pub async fn serve_on(
+    services: Services,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let addr: SocketAddr = listener.local_addr()?;
+    tracing::info!(%addr, "api listening");
+    warp::serve(routes(services))
+        .incoming(listener)
+        .graceful(shutdown.cancelled_owned())
+        .run()
+        .await;
+    tracing::info!(%addr, "api stopped");
+    Ok(())
+}
+
+#[cfg(test)]
+mod label_tests {
+    use super::route_label;
+
+    #[test]
+    fn labels_routes() {
+        assert_eq!(
+            route_label("/v1/account/bob/message/AAAAAQAAAeE"),
+            "/v1/account/:account/message/:message"
+        );
+        assert_eq!(
+            route_label("/v1/account/bob/messages"),
+            "/v1/account/:account/messages"
+        );
+        assert_eq!(route_label("/v1/accounts"), "/v1/accounts");
+    }
+}
+
+#[cfg(test)]
+mod tests;

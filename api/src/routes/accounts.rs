@@ -1,0 +1,489 @@
+//! `/v1/account` and `/v1/accounts`: registering, updating, listing, reading and deleting
+//! accounts. These touch only the store; the owning ingest is told about updates and
+//! deletions so it reconnects or lets go at once rather than on its next scan.
+
+use std::collections::HashMap;
+
+use futures::future::join_all;
+use imapapi_common::Services;
+use imapapi_common::command::CommandKind;
+use imapapi_common::crypto::seal_account;
+use imapapi_common::error::ApiError;
+use imapapi_common::model::secret::REDACTED;
+use imapapi_common::model::{
+    AccountConfig, AccountState, AccountStatus, AuthConfig, ImapConfig, Secret, SmtpConfig,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use warp::Filter;
+use warp::filters::BoxedFilter;
+use warp::reply::Response;
+
+use crate::command_client::notify;
+use crate::error::{json_ok, respond, store_error};
+use crate::params::{Query, query};
+use crate::routes::{account_id, require_account, with};
+
+/// Characters allowed in an account id: safe in URL paths, in routing keys
+/// (`<account>.<event>`) and in log lines, and wide enough for e-mail addresses.
+fn safe_id_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@' | '+')
+}
+
+/// The body of `PUT /v1/account/:account`: the parts that may change.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateAccount {
+    pub name: Option<String>,
+    pub path: Option<String>,
+    pub copy: Option<bool>,
+    pub notify_from: Option<String>,
+    pub imap: Option<ImapConfig>,
+    pub smtp: Option<SmtpConfig>,
+}
+
+/// All account routes.
+pub fn routes(services: Services) -> BoxedFilter<(Response,)> {
+    let max_size = services.config.api.max_size;
+    let create = warp::path!("v1" / "account")
+        .and(warp::post())
+        .and(with(services.clone()))
+        .and(crate::body::json::<AccountConfig>(max_size))
+        .then(|s: Services, a: AccountConfig| async move { respond(create_account(s, a).await) });
+    let list = warp::path!("v1" / "accounts")
+        .and(warp::get())
+        .and(with(services.clone()))
+        .and(query())
+        .then(|s: Services, q: Query| async move { respond(list_accounts(s, q).await) });
+    let get = warp::path!("v1" / "account" / String)
+        .and(warp::get())
+        .and(with(services.clone()))
+        .then(|id: String, s: Services| async move { respond(get_account(s, id).await) });
+    let update = warp::path!("v1" / "account" / String)
+        .and(warp::put())
+        .and(with(services.clone()))
+        .and(crate::body::json::<UpdateAccount>(max_size))
+        .then(|id: String, s: Services, u: UpdateAccount| async move {
+            respond(update_account(s, id, u).await)
+        });
+    let delete = warp::path!("v1" / "account" / String)
+        .and(warp::delete())
+        .and(with(services))
+        .then(|id: String, s: Services| async move { respond(delete_account(s, id).await) });
+    create
+        .or(list)
+        .unify()
+        .or(get)
+        .unify()
+        .or(update)
+        .unify()
+        .or(delete)
+        .unify()
+        .boxed()
+}
+
+fn check_len(field: &str, value: &str, max: usize, allow_empty: bool) -> Result<(), ApiError> {
+    if !allow_empty && value.trim().is_empty() {
+        return Err(ApiError::invalid(field, "is not allowed to be empty"));
+    }
+    if value.chars().count() > max {
+        return Err(ApiError::invalid(
+            field,
+            format!("length must be less than or equal to {max} characters long"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_auth(
+    proto: &str,
+    auth: &Option<AuthConfig>,
+    use_auth_server: bool,
+) -> Result<(), ApiError> {
+    if use_auth_server {
+        return Ok(());
+    }
+    let Some(auth) = auth else {
+        return Err(ApiError::invalid(
+            &format!("{proto}.auth"),
+            "is required unless useAuthServer is set",
+        ));
+    };
+    check_len(&format!("{proto}.auth.user"), &auth.user, 256, false)?;
+    let given = |s: &Option<Secret>| s.as_ref().is_some_and(|s| !s.is_empty());
+    if !given(&auth.pass) && !given(&auth.access_token) {
+        return Err(ApiError::invalid(
+            &format!("{proto}.auth.pass"),
+            "is required unless accessToken is given",
+        ));
+    }
+    Ok(())
+}
+
+fn check_server(proto: &str, host: &str, port: u16) -> Result<(), ApiError> {
+    check_len(&format!("{proto}.host"), host, 255, false)?;
+    if port == 0 {
+        return Err(ApiError::invalid(
+            &format!("{proto}.port"),
+            "must be a port number from 1 to 65535",
+        ));
+    }
+    Ok(())
+}
+
+fn check_date(field: &str, value: &str) -> Result<(), ApiError> {
+    let ok = chrono::DateTime::parse_from_rfc3339(value).is_ok()
+        || chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").is_ok();
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(field, "must be a valid ISO 8601 date"))
+    }
+}
+
+/// Check an account body beyond its JSON types; the error names the field.
+pub fn validate(a: &AccountConfig) -> Result<(), ApiError> {
+    check_len("account", &a.account, 256, false)?;
+    if !a.account.chars().all(safe_id_char) {
+        return Err(ApiError::invalid(
+            "account",
+            "must only contain letters, digits and the characters . _ - @ +",
+        ));
+    }
+    check_len("name", &a.name, 256, false)?;
+    if let Some(p) = &a.path {
+        check_len("path", p, 1024, false)?;
+    }
+    if let Some(n) = &a.notify_from {
+        check_date("notifyFrom", n)?;
+    }
+    match &a.imap {
+        Some(imap) => {
+            check_server("imap", &imap.host, imap.port)?;
+            check_auth("imap", &imap.auth, imap.use_auth_server)?;
+        }
+        None if a.oauth2.is_none() => {
+            return Err(ApiError::invalid(
+                "imap",
+                "is required unless oauth2 is given",
+            ));
+        }
+        None => {}
+    }
+    if let Some(smtp) = &a.smtp {
+        check_server("smtp", &smtp.host, smtp.port)?;
+        check_auth("smtp", &smtp.auth, smtp.use_auth_server)?;
+    }
+    if let Some(o) = &a.oauth2 {
+        check_len("oauth2.auth.user", &o.auth.user, 256, false)?;
+    }
+    Ok(())
+}
+
+/// Visit every secret of an account by a stable name.
+fn for_each_secret(a: &mut AccountConfig, mut f: impl FnMut(&'static str, &mut Option<Secret>)) {
+    if let Some(auth) = a.imap.as_mut().and_then(|i| i.auth.as_mut()) {
+        f("imap.pass", &mut auth.pass);
+        f("imap.accessToken", &mut auth.access_token);
+    }
+    if let Some(auth) = a.smtp.as_mut().and_then(|s| s.auth.as_mut()) {
+        f("smtp.pass", &mut auth.pass);
+        f("smtp.accessToken", &mut auth.access_token);
+    }
+    if let Some(o) = a.oauth2.as_mut() {
+        f("oauth2.accessToken", &mut o.access_token);
+        f("oauth2.refreshToken", &mut o.refresh_token);
+    }
+}
+
+/// Prepare an account for storing: a secret sent back as `******` (as a client that
+/// round-trips `GET /v1/account/:account` does) keeps the stored value, then every secret
+/// is encrypted when `service.secret` is set. Stored values are encrypted already and
+/// `seal_account` leaves encrypted values alone, so nothing is encrypted twice.
+fn prepare(
+    services: &Services,
+    mut account: AccountConfig,
+    stored: Option<&AccountConfig>,
+) -> AccountConfig {
+    let mut previous: HashMap<&'static str, Option<Secret>> = HashMap::new();
+    if let Some(stored) = stored {
+        let mut stored = stored.clone();
+        for_each_secret(&mut stored, |name, s| {
+            previous.insert(name, s.clone());
+        });
+    }
+    for_each_secret(&mut account, |name, s| {
+        if s.as_ref().is_some_and(|s| s.expose() == REDACTED)
+            && let Some(Some(old)) = previous.get(name)
+        {
+            *s = Some(old.clone());
+        }
+    });
+    if let Some(secret) = &services.config.service.secret {
+        seal_account(&mut account, secret.expose());
+    }
+    account
+}
+
+/// `POST /v1/account`: register an account, or replace it when the id exists (then its
+/// connection is restarted with the new settings). Responds `{"account", "state": "new" |
+/// "existing"}`.
+pub async fn create_account(
+    services: Services,
+    account: AccountConfig,
+) -> Result<Response, ApiError> {
+    validate(&account)?;
+    let id = account.account.clone();
+    let stored = services.store.get_account(&id).await.map_err(store_error)?;
+    let account = prepare(&services, account, stored.as_ref());
+    let existed = services
+        .store
+        .put_account(&account)
+        .await
+        .map_err(store_error)?;
+    if existed {
+        reconnect(&services, &id).await;
+    }
+    tracing::info!(account = %id, existed, "account stored");
+    Ok(json_ok(&json!({
+        "account": id,
+        "state": if existed { "existing" } else { "new" },
+    })))
+}
+
+/// Ask the owner (if any) to reconnect with the stored settings; best effort.
+async fn reconnect(services: &Services, id: &str) {
+    match services.store.lease_owner(id).await {
+        Ok(owner) => notify(services, owner, id, CommandKind::Reconnect),
+        Err(e) => tracing::debug!(account = id, error = %e, "owner lookup failed"),
+    }
+}
+
+/// `PUT /v1/account/:account`: change the name, path, copy, notifyFrom, imap or smtp
+/// settings of an existing account (404 when unknown); the connection is restarted.
+pub async fn update_account(
+    services: Services,
+    raw_id: String,
+    update: UpdateAccount,
+) -> Result<Response, ApiError> {
+    let id = account_id(&raw_id)?;
+    let stored = require_account(&services, &id).await?;
+    let mut account = stored.clone();
+    if let Some(v) = update.name {
+        account.name = v;
+    }
+    if let Some(v) = update.path {
+        account.path = Some(v);
+    }
+    if let Some(v) = update.copy {
+        account.copy = Some(v);
+    }
+    if let Some(v) = update.notify_from {
+        account.notify_from = Some(v);
+    }
+    if let Some(v) = update.imap {
+        account.imap = Some(v);
+    }
+    if let Some(v) = update.smtp {
+        account.smtp = Some(v);
+    }
+    validate(&account)?;
+    let account = prepare(&services, account, Some(&stored));
+    services
+        .store
+        .put_account(&account)
+        .await
+        .map_err(store_error)?;
+    reconnect(&services, &id).await;
+    tracing::info!(account = %id, "account updated");
+    Ok(json_ok(&json!({ "account": id })))
+}
+
+/// One entry of the account listing.
+fn listing_entry(account: &AccountConfig, status: Option<AccountStatus>) -> Value {
+    let status = status.unwrap_or_default();
+    let mut entry = json!({
+        "account": account.account,
+        "name": account.name,
+        "state": status.state,
+    });
+    if let Some(t) = status.sync_time {
+        entry["syncTime"] = json!(t);
+    }
+    if let Some(e) = status.last_error {
+        entry["lastError"] = json!(e);
+    }
+    entry
+}
+
+/// `GET /v1/accounts?page&pageSize&state`: accounts sorted by id, a page at a time, with
+/// their connection state (`init` until ingest reports one).
+pub async fn list_accounts(services: Services, q: Query) -> Result<Response, ApiError> {
+    q.only(&["page", "pageSize", "state"])?;
+    let page = q.number("page", 0, 1_048_576, 0)?;
+    let page_size = q.number("pageSize", 1, 1000, 20)?;
+    let state = match q.get("state") {
+        None => None,
+        Some(s) => Some(
+            serde_json::from_value::<AccountState>(Value::String(s.to_string())).map_err(|_| {
+                ApiError::invalid(
+                    "state",
+                    "must be one of [init, connecting, connected, authenticationError, \
+                         connectError, unset, disconnected]",
+                )
+            })?,
+        ),
+    };
+    let store = &services.store;
+    let ids = store.list_accounts().await.map_err(store_error)?;
+    // With a state filter every status must be read to count; without one only the page.
+    let (ids, mut statuses): (Vec<String>, HashMap<String, Option<AccountStatus>>) = match state {
+        None => (ids, HashMap::new()),
+        Some(want) => {
+            let found = join_all(ids.iter().map(|id| store.get_status(id))).await;
+            let mut keep = Vec::new();
+            let mut statuses = HashMap::new();
+            for (id, st) in ids.into_iter().zip(found) {
+                let st = st.map_err(store_error)?;
+                if st.as_ref().map(|s| s.state).unwrap_or_default() == want {
+                    statuses.insert(id.clone(), st);
+                    keep.push(id);
+                }
+            }
+            (keep, statuses)
+        }
+    };
+    let total = ids.len() as u64;
+    let pages = total.div_ceil(page_size);
+    let start = (page * page_size).min(total) as usize;
+    let end = ((page + 1) * page_size).min(total) as usize;
+    let page_ids = &ids[start..end];
+    let configs = join_all(page_ids.iter().map(|id| store.get_account(id))).await;
+    let mut accounts = Vec::with_capacity(page_ids.len());
+    for (id, config) in page_ids.iter().zip(configs) {
+        // Deleted between the listing and this read: leave it out.
+        let Some(config) = config.map_err(store_error)? else {
+            continue;
+        };
+        let status = match statuses.remove(id) {
+            Some(s) => s,
+            None => store.get_status(id).await.map_err(store_error)?,
+        };
+        accounts.push(listing_entry(&config, status));
+    }
+    Ok(json_ok(&json!({
+        "total": total,
+        "page": page,
+        "pages": pages,
+        "accounts": accounts,
+    })))
+}
+
+/// `GET /v1/account/:account`: the stored settings with every secret shown as `******`,
+/// plus `state`, `syncTime` and `lastError` (the original lacked the state).
+pub async fn get_account(services: Services, raw_id: String) -> Result<Response, ApiError> {
+    let id = account_id(&raw_id)?;
+    let account = require_account(&services, &id).await?;
+    let status = services
+        .store
+        .get_status(&id)
+        .await
+        .map_err(store_error)?
+        .unwrap_or_default();
+    let mut body = serde_json::to_value(account.redacted())
+        .map_err(|e| ApiError::internal(format!("Could not encode account: {e}")))?;
+    body["state"] = json!(status.state);
+    if let Some(t) = status.sync_time {
+        body["syncTime"] = json!(t);
+    }
+    if let Some(e) = status.last_error {
+        body["lastError"] = json!(e);
+    }
+    Ok(json_ok(&body))
+}
+
+/// `DELETE /v1/account/:account`: forget the account and everything kept for it; its
+/// owner closes the connection. 404 when unknown.
+pub async fn delete_account(services: Services, raw_id: String) -> Result<Response, ApiError> {
+    let id = account_id(&raw_id)?;
+    // The lease goes with the account, so find the owner first.
+    let owner = services.store.lease_owner(&id).await.map_err(store_error)?;
+    let deleted = services
+        .store
+        .delete_account(&id)
+        .await
+        .map_err(store_error)?;
+    if !deleted {
+        return Err(ApiError::not_found(format!(
+            "Account \"{id}\" was not found"
+        )));
+    }
+    notify(&services, owner, &id, CommandKind::Close);
+    tracing::info!(account = %id, "account deleted");
+    Ok(json_ok(&json!({ "account": id, "deleted": true })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account(body: Value) -> AccountConfig {
+        serde_json::from_value(body).unwrap()
+    }
+
+    fn base() -> Value {
+        json!({"account": "example", "name": "Example",
+            "imap": {"host": "imap.example.com", "port": 993, "secure": true,
+                     "auth": {"user": "u", "pass": "p"}}})
+    }
+
+    #[test]
+    fn accepts_the_readme_shapes() {
+        validate(&account(base())).unwrap();
+        validate(&account(json!({"account": "ouath-user", "name": "Example",
+            "imap": {"host": "imap.gmail.com", "port": 993, "secure": true, "useAuthServer": true},
+            "smtp": {"host": "smtp.gmail.com", "port": 465, "secure": true, "useAuthServer": true}})))
+        .unwrap();
+        validate(&account(
+            json!({"account": "o", "name": "n", "oauth2": {"auth": {"user": "u"}}}),
+        ))
+        .unwrap();
+    }
+
+    #[test]
+    fn names_the_bad_field() {
+        let cases = [
+            (json!({"account": ""}), "\"account\""),
+            (json!({"account": "a b"}), "\"account\""),
+            (json!({"account": "x".repeat(257)}), "\"account\""),
+            (json!({"name": "n".repeat(257)}), "\"name\""),
+            (json!({"imap": null}), "\"imap\""),
+            (
+                json!({"imap": {"host": "", "port": 1, "auth": {"user": "u", "pass": "p"}}}),
+                "\"imap.host\"",
+            ),
+            (
+                json!({"imap": {"host": "h", "port": 0, "auth": {"user": "u", "pass": "p"}}}),
+                "\"imap.port\"",
+            ),
+            (json!({"imap": {"host": "h", "port": 1}}), "\"imap.auth\""),
+            (
+                json!({"imap": {"host": "h", "port": 1, "auth": {"user": "u"}}}),
+                "\"imap.auth.pass\"",
+            ),
+            (json!({"notifyFrom": "yesterday"}), "\"notifyFrom\""),
+        ];
+        for (patch, field) in cases {
+            let mut body = base();
+            for (k, v) in patch.as_object().unwrap() {
+                if v.is_null() {
+                    body.as_object_mut().unwrap().remove(k);
+                } else {
+                    body[k] = v.clone();
+                }
+            }
+            let e = validate(&account(body)).unwrap_err();
+            assert!(e.error.contains(field), "{field}: {}", e.error);
+        }
+    }
+}
