@@ -77,6 +77,8 @@ chmod 755 "$RUN_DIR" "$MAIL_ROOT"
 # The auth process (user dovecot) reads it; tests append to it.
 [[ -e $USERS_FILE ]] || : > "$USERS_FILE"
 chmod 644 "$USERS_FILE"
+mkdir -p "$RUN_DIR/users.d"
+chmod 755 "$RUN_DIR/users.d"
 
 ssl_dh_line=""
 [[ -r /usr/share/dovecot/dh.pem ]] && ssl_dh_line="ssl_dh = </usr/share/dovecot/dh.pem"
@@ -93,12 +95,35 @@ master_pid() {
     kill -0 "$pid" 2>/dev/null && echo "$pid"
 }
 
+# The "# rig-config-version: N" line of a config; 1 for configs from before versioning.
+conf_version() {
+    local v
+    v=$(sed -n 's/^# rig-config-version: \([0-9][0-9]*\)$/\1/p' <<<"$1" | head -n1)
+    echo "${v:-1}"
+}
+ours=$(conf_version "$new_conf")
+
 running=false
+keep_env=false
 if master_pid >/dev/null; then
-    if [[ -f $CONF && $(<"$CONF") == "$new_conf" ]]; then
+    current=$(cat "$CONF" 2>/dev/null || true)
+    theirs=$(conf_version "$current")
+    if [[ $current == "$new_conf" ]]; then
         running=true
+    elif (( theirs > ours )); then
+        # A newer rig (another worktree or branch) started it: it serves us too.
+        log "a newer Dovecot config (version $theirs > $ours) is running; keeping it"
+        running=true
+        keep_env=true
+    elif (( theirs == 1 )); then
+        # Unversioned scripts restart Dovecot whenever the config differs from theirs;
+        # replacing their config would make the two restart it in turns. tests/support
+        # copes with the old config. Run stop.sh once no old worktree needs it.
+        log "an unversioned (old) Dovecot config is running; keeping it (stop.sh to upgrade)"
+        running=true
+        keep_env=true
     else
-        log "config changed; restarting dovecot"
+        log "config changed (version $theirs -> $ours); restarting dovecot"
         bash "$here/stop.sh"
     fi
 fi
@@ -116,6 +141,11 @@ fi
 wait_port "$IMAP_PORT" 30 "dovecot imap"
 wait_port "$IMAPS_PORT" 30 "dovecot imaps"
 
+if $keep_env && [[ -s $RUN_DIR/env ]]; then
+    log "dovecot up (env from the running config's script in $RUN_DIR/env)"
+    exit 0
+fi
+
 # Atomic replace: concurrent readers never see a half-written file.
 cat > "$RUN_DIR/env.tmp" <<ENV
 IMAP_HOST=127.0.0.1
@@ -124,6 +154,7 @@ IMAPS_PORT=$IMAPS_PORT
 CA_CERT=$TLS_DIR/ca.crt
 MAIL_ROOT=$MAIL_ROOT
 USERS_FILE=$USERS_FILE
+USERS_DIR=$RUN_DIR/users.d
 MAIL_UID=$MAIL_UID
 MAIL_GID=$MAIL_GID
 DOVECOT_LOG=$RUN_DIR/dovecot.log
