@@ -164,7 +164,7 @@ async fn list_page(
             .iter()
             .filter_map(|f| decode::list_entry(mailbox_id, f))
             .collect();
-        messages.sort_by(|a, b| b.uid.cmp(&a.uid));
+        messages.sort_by_key(|m| std::cmp::Reverse(m.uid));
     }
     Ok(CommandReply::Messages(MessageList {
         total,

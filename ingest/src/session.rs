@@ -75,13 +75,13 @@ pub fn parse_notify_from(s: Option<&str>) -> Option<DateTime<Utc>> {
         .map(|d| d.and_utc())
 }
 
-/// Decrypt the stored secrets of an account.
-// WIRE(store): replace with `imapapi_common::crypto::open_account(cfg, secret)` once
-// wip/store lands; until then stored secrets are used as they are.
+/// Decrypt the stored secrets of an account (sealed with `service.secret`).
 fn open_account(
-    cfg: AccountConfig,
-    _secret: Option<&imapapi_common::model::Secret>,
+    mut cfg: AccountConfig,
+    secret: Option<&imapapi_common::model::Secret>,
 ) -> Result<AccountConfig, String> {
+    imapapi_common::crypto::open_account(&mut cfg, secret.map(|s| s.expose()))
+        .map_err(|e| format!("Cannot decrypt stored credentials: {e}"))?;
     Ok(cfg)
 }
 

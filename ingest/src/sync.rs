@@ -301,6 +301,15 @@ pub async fn sync_folder(
         diff_full(&index, &server)
     };
 
+    tracing::debug!(
+        account = ctx.account,
+        path = %folder.path,
+        qresync = qresync_used,
+        removed = diff.removed.len(),
+        updated = diff.updated.len(),
+        new = diff.new.len(),
+        "folder diff"
+    );
     // State written by intermediate commits: the old sync point, so an interrupted sync
     // is repeated from there (and finds the already-applied changes as no-ops).
     let mut progress = FolderState {
