@@ -1007,6 +1007,44 @@ where
     report.note(format!("part {name}: {outcome}; load average after: {}", loadavg()));
 }
 
+/// Runs the rig's start script with its output going to a file, then `Dovecot::ensure`.
+///
+/// A Dovecot master started by the script keeps the script's stderr open for good, so
+/// `Dovecot::ensure` (which captures the script's output and waits for its end) never
+/// returns when it is the one that starts Dovecot. Started here first, with the output in
+/// a file, `ensure` finds it running and returns at once.
+fn start_dovecot() -> &'static Dovecot {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("infra/dovecot/start.sh");
+    let log_path = target_dir().join("bench-dovecot-start.log");
+    let log = std::fs::File::create(&log_path).expect("start log");
+    let mut child = Command::new("bash")
+        .arg(&script)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("dup log"))
+        .stderr(log)
+        .spawn()
+        .expect("running infra/dovecot/start.sh");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        match child.try_wait().expect("waiting for start.sh") {
+            Some(st) if st.success() => break,
+            Some(st) => panic!("start.sh failed ({st}); see {}", log_path.display()),
+            None if Instant::now() > deadline => {
+                let _ = child.kill();
+                panic!("start.sh did not finish within 300 s; see {}", log_path.display());
+            }
+            None => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+    Dovecot::ensure()
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
+}
+
 fn main() {
     // The private Dovecot unless told otherwise (see the module doc). Set before any
     // thread exists, as `set_var` requires.
@@ -1033,7 +1071,7 @@ fn main() {
     let load_start = loadavg();
     runtime.block_on(async {
         // Start Dovecot once, outside the timed parts.
-        tokio::task::spawn_blocking(Dovecot::ensure).await.expect("Dovecot start");
+        tokio::task::spawn_blocking(start_dovecot).await.expect("Dovecot start");
         for part in opts.parts.clone() {
             let o = opts.clone();
             match part.as_str() {
@@ -1059,10 +1097,7 @@ fn main() {
     );
     let table = report.render(&header);
     println!("\n{table}");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
-    let out = target.join("bench-pipeline.txt");
+    let out = target_dir().join("bench-pipeline.txt");
     match std::fs::write(&out, &table) {
         Ok(()) => println!("written to {}", out.display()),
         Err(e) => eprintln!("cannot write {}: {e}", out.display()),
