@@ -38,7 +38,6 @@
 mod support;
 
 #[path = "../pipeline/mod.rs"]
-#[allow(dead_code)]
 mod pipeline;
 
 use std::fmt::Write as _;
@@ -62,7 +61,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::timeout;
 
 use pipeline::{account_body, mail, set_webhooks};
-use support::{Dovecot, Gateway, ImapTestClient, TestUser, WebhookReceiver, http, tls_client_config};
+use support::{
+    Dovecot, Gateway, ImapTestClient, TestUser, WebhookReceiver, http, tls_client_config,
+};
 
 /// Bound of any single IMAP command of the bench's own clients.
 const IMAP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -151,7 +152,14 @@ impl Report {
         self.push(part, metric.into(), value.into(), target.into(), verdict);
     }
 
-    fn push(&self, part: &'static str, metric: String, value: String, target: String, verdict: &'static str) {
+    fn push(
+        &self,
+        part: &'static str,
+        metric: String,
+        value: String,
+        target: String,
+        verdict: &'static str,
+    ) {
         println!("  {part}: {metric} = {value} {target} {verdict}");
         self.rows.lock().unwrap().push(Row {
             part,
@@ -171,7 +179,11 @@ impl Report {
     fn render(&self, header: &str) -> String {
         let rows = self.rows.lock().unwrap();
         let w = |f: &dyn Fn(&Row) -> usize, title: &str| {
-            rows.iter().map(f).max().unwrap_or(0).max(title.chars().count())
+            rows.iter()
+                .map(f)
+                .max()
+                .unwrap_or(0)
+                .max(title.chars().count())
         };
         let wp = w(&|r| r.part.len(), "part");
         let wm = w(&|r| r.metric.chars().count(), "metric");
@@ -180,7 +192,11 @@ impl Report {
         let mut out = String::new();
         let _ = writeln!(out, "{header}");
         let _ = writeln!(out);
-        let _ = writeln!(out, "{:wp$}  {:wm$}  {:>wv$}  {:wt$}  verdict", "part", "metric", "value", "target");
+        let _ = writeln!(
+            out,
+            "{:wp$}  {:wm$}  {:>wv$}  {:wt$}  verdict",
+            "part", "metric", "value", "target"
+        );
         let _ = writeln!(out, "{}", "-".repeat(wp + wm + wv + wt + 15));
         for r in rows.iter() {
             let _ = writeln!(
@@ -247,7 +263,9 @@ impl Redis {
             }
         } else {
             let port = support::free_port();
-            let dir = tempfile::Builder::new().prefix("imapapi-bench-redis-").tempdir()?;
+            let dir = tempfile::Builder::new()
+                .prefix("imapapi-bench-redis-")
+                .tempdir()?;
             // No persistence: a benchmark's data is thrown away; saving would only add
             // fork and disk noise to the figures.
             let child = Command::new("redis-server")
@@ -274,7 +292,9 @@ impl Redis {
                     let _: () = redis::cmd("FLUSHDB").query_async(&mut c).await?;
                     return Ok(redis);
                 }
-                Err(e) if Instant::now() > deadline => return Err(e).context("redis not reachable"),
+                Err(e) if Instant::now() > deadline => {
+                    return Err(e).context("redis not reachable");
+                }
                 Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
             }
         }
@@ -282,7 +302,11 @@ impl Redis {
 
     async fn conn(&self) -> Result<redis::aio::MultiplexedConnection> {
         let client = redis::Client::open(self.url.as_str())?;
-        Ok(timeout(Duration::from_secs(5), client.get_multiplexed_async_connection()).await??)
+        Ok(timeout(
+            Duration::from_secs(5),
+            client.get_multiplexed_async_connection(),
+        )
+        .await??)
     }
 
     /// `total_commands_processed` of `INFO stats`.
@@ -295,7 +319,10 @@ impl Redis {
     /// `cmdstat_<name>` calls of `INFO commandstats`, by command.
     async fn command_stats(&self) -> Result<Vec<(String, u64)>> {
         let mut c = self.conn().await?;
-        let info: String = redis::cmd("INFO").arg("commandstats").query_async(&mut c).await?;
+        let info: String = redis::cmd("INFO")
+            .arg("commandstats")
+            .query_async(&mut c)
+            .await?;
         Ok(info
             .lines()
             .filter_map(|l| {
@@ -328,7 +355,10 @@ fn info_field(info: &str, name: &str) -> Result<u64> {
 /// The transport of the bench's own IMAP clients (plain TCP or TLS), boxed so that both
 /// give one session type.
 trait BenchIo: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + std::fmt::Debug {}
-impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + std::fmt::Debug> BenchIo for T {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + std::fmt::Debug> BenchIo
+    for T
+{
+}
 
 type BareSession = async_imap::Session<Box<dyn BenchIo>>;
 
@@ -344,7 +374,11 @@ async fn bare_session(dv: &Dovecot, user: &TestUser, tls: bool) -> Result<BareSe
     let stream: Box<dyn BenchIo> = if tls {
         let connector = tokio_rustls::TlsConnector::from(tls_client_config(&dv.ca_cert));
         let name = rustls::pki_types::ServerName::try_from(dv.host.clone())?;
-        Box::new(timeout(IMAP_TIMEOUT, connector.connect(name, tcp)).await.context("TLS handshake timed out")??)
+        Box::new(
+            timeout(IMAP_TIMEOUT, connector.connect(name, tcp))
+                .await
+                .context("TLS handshake timed out")??,
+        )
     } else {
         Box::new(tcp)
     };
@@ -368,7 +402,8 @@ async fn bare_fetch(session: &mut BareSession, n: usize) -> Result<[Duration; 3]
         let t = Instant::now();
         let mut count = 0usize;
         {
-            let mut stream = timeout(IMAP_TIMEOUT, session.uid_fetch("1:*", "(UID FLAGS)")).await??;
+            let mut stream =
+                timeout(IMAP_TIMEOUT, session.uid_fetch("1:*", "(UID FLAGS)")).await??;
             while let Some(f) = timeout(IMAP_TIMEOUT, stream.try_next()).await?? {
                 if f.uid.is_some() {
                     count += 1;
@@ -406,7 +441,9 @@ async fn get_json(url: &str, within: Duration) -> Option<(u16, Value)> {
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(0)
         .build_http();
-    let req = hyper::Request::get(url).body(Full::new(Bytes::new())).ok()?;
+    let req = hyper::Request::get(url)
+        .body(Full::new(Bytes::new()))
+        .ok()?;
     let fut = async {
         let resp = client.request(req).await.ok()?;
         let status = resp.status().as_u16();
@@ -421,7 +458,12 @@ async fn wait_connected(base: &str, account: &str, within: Duration) -> Result<I
     let deadline = Instant::now() + within;
     let mut last = Value::Null;
     while Instant::now() < deadline {
-        if let Some((200, body)) = get_json(&format!("{base}/v1/account/{account}"), Duration::from_secs(10)).await {
+        if let Some((200, body)) = get_json(
+            &format!("{base}/v1/account/{account}"),
+            Duration::from_secs(10),
+        )
+        .await
+        {
             if body["state"] == "connected" && body["syncTime"].is_string() {
                 return Ok(Instant::now());
             }
@@ -475,7 +517,10 @@ async fn watch_store_sync(redis: &Redis, account: &str, within: Duration) -> Res
     while Instant::now() < deadline {
         if connected.is_none() {
             own_commands += 1;
-            let v: Option<String> = redis::cmd("GET").arg(&status_key).query_async(&mut c).await?;
+            let v: Option<String> = redis::cmd("GET")
+                .arg(&status_key)
+                .query_async(&mut c)
+                .await?;
             if let Some(v) = v
                 && serde_json::from_str::<Value>(&v)?["state"] == "connected"
             {
@@ -483,9 +528,16 @@ async fn watch_store_sync(redis: &Redis, account: &str, within: Duration) -> Res
             }
         }
         own_commands += 1;
-        let v: Option<String> = redis::cmd("HGET").arg(&folders_key).arg("INBOX").query_async(&mut c).await?;
+        let v: Option<String> = redis::cmd("HGET")
+            .arg(&folders_key)
+            .arg("INBOX")
+            .query_async(&mut c)
+            .await?;
         if let Some(v) = v
-            && serde_json::from_str::<Value>(&v)?["uidNext"].as_u64().unwrap_or(0) > 1
+            && serde_json::from_str::<Value>(&v)?["uidNext"]
+                .as_u64()
+                .unwrap_or(0)
+                > 1
         {
             let committed = Instant::now();
             return Ok(StoreWatch {
@@ -552,7 +604,11 @@ fn sync_rows(report: &Report, store: &str, baseline: Duration, total: Duration, 
     const P: &str = "sync";
     let r_total = total.as_secs_f64() / baseline.as_secs_f64();
     let r_sync = sync.as_secs_f64() / baseline.as_secs_f64();
-    report.info(P, format!("(b) {store}: register → initial sync done"), format!("{} ({r_total:.2}x)", ms(total)));
+    report.info(
+        P,
+        format!("(b) {store}: register → initial sync done"),
+        format!("{} ({r_total:.2}x)", ms(total)),
+    );
     report.check(
         P,
         format!("(b) {store}: connected → initial sync done, /(a)"),
@@ -571,9 +627,14 @@ async fn part_sync(opts: &Opts, report: &Report) -> Result<()> {
     let t = Instant::now();
     {
         let user = user.user.clone();
-        tokio::task::spawn_blocking(move || dv.fill_maildir(&user, "INBOX", n, small_message)).await?;
+        tokio::task::spawn_blocking(move || dv.fill_maildir(&user, "INBOX", n, small_message))
+            .await?;
     }
-    report.info(P, "fill Maildir (untimed setup)", format!("{n} msgs, {}", secs(t.elapsed())));
+    report.info(
+        P,
+        "fill Maildir (untimed setup)",
+        format!("{n} msgs, {}", secs(t.elapsed())),
+    );
 
     // Dovecot indexes the new files on the first SELECT; done once here so that neither
     // the baseline nor the gateway pays for it.
@@ -583,7 +644,11 @@ async fn part_sync(opts: &Opts, report: &Report) -> Result<()> {
         .await
         .context("indexing SELECT timed out")??;
     while plain.unsolicited_responses.try_recv().is_ok() {}
-    report.info(P, "Dovecot indexing SELECT (untimed setup)", secs(t.elapsed()));
+    report.info(
+        P,
+        "Dovecot indexing SELECT (untimed setup)",
+        secs(t.elapsed()),
+    );
     if mb.exists as usize != n {
         bail!("INBOX has {} messages, expected {n}", mb.exists);
     }
@@ -594,7 +659,12 @@ async fn part_sync(opts: &Opts, report: &Report) -> Result<()> {
     report.info(
         P,
         format!("bare UID FETCH 1:* (UID FLAGS), {n} msgs, plaintext"),
-        format!("{} (min {}, max {})", ms(plain_med), ms(plain_min), ms(plain_max)),
+        format!(
+            "{} (min {}, max {})",
+            ms(plain_med),
+            ms(plain_min),
+            ms(plain_max)
+        ),
     );
     let mut tls = bare_session(dv, &user, true).await?;
     timeout(IMAP_TIMEOUT, tls.select("INBOX")).await??;
@@ -604,7 +674,12 @@ async fn part_sync(opts: &Opts, report: &Report) -> Result<()> {
     report.info(
         P,
         format!("(a) bare UID FETCH 1:* (UID FLAGS), {n} msgs, TLS"),
-        format!("{} (min {}, max {})", ms(baseline), ms(tls_min), ms(tls_max)),
+        format!(
+            "{} (min {}, max {})",
+            ms(baseline),
+            ms(tls_min),
+            ms(tls_max)
+        ),
     );
 
     // (b) Ours on the embedded store.
@@ -613,7 +688,12 @@ async fn part_sync(opts: &Opts, report: &Report) -> Result<()> {
         let base = gw.base_url();
         let account = format!("bench-sync-{}", support::unique_suffix());
         let t0 = Instant::now();
-        let (st, body) = http("POST", &format!("{base}/v1/account"), Some(account_body(dv, &account, &user))).await;
+        let (st, body) = http(
+            "POST",
+            &format!("{base}/v1/account"),
+            Some(account_body(dv, &account, &user)),
+        )
+        .await;
         if st != 200 {
             bail!("POST /v1/account: {st} {body}");
         }
@@ -621,7 +701,11 @@ async fn part_sync(opts: &Opts, report: &Report) -> Result<()> {
         let done = wait_synced(&base, &account, SYNC_TIMEOUT).await?;
         sync_rows(report, "embedded", baseline, done - t0, done - connected);
         let rss = gw.pid().and_then(|p| vm_rss_kib(p).ok()).unwrap_or(0);
-        report.info(P, "embedded: gateway VmRSS after the sync", format!("{:.1} MiB", rss as f64 / 1024.0));
+        report.info(
+            P,
+            "embedded: gateway VmRSS after the sync",
+            format!("{:.1} MiB", rss as f64 / 1024.0),
+        );
     }
 
     // (b) Ours on Redis: time, store memory per message, commands per sync. Watched from
@@ -632,7 +716,10 @@ async fn part_sync(opts: &Opts, report: &Report) -> Result<()> {
         let gw = spawn_gateway(
             dv,
             None,
-            &[&format!("--dbs.redis={}", redis.url), "--service.commandTimeout=900s"],
+            &[
+                &format!("--dbs.redis={}", redis.url),
+                "--service.commandTimeout=900s",
+            ],
         )
         .await;
         let base = gw.base_url();
@@ -640,11 +727,20 @@ async fn part_sync(opts: &Opts, report: &Report) -> Result<()> {
         // The idle gateway's own traffic (lease renewals, scans), to tell it from the sync's.
         let idle_before = redis.total_commands().await?;
         tokio::time::sleep(Duration::from_secs(2)).await;
-        let idle_rate = redis.total_commands().await?.saturating_sub(idle_before + 1) as f64 / 2.0;
+        let idle_rate = redis
+            .total_commands()
+            .await?
+            .saturating_sub(idle_before + 1) as f64
+            / 2.0;
         let cmds_before = redis.total_commands().await?;
         let stats_before = redis.command_stats().await?;
         let t0 = Instant::now();
-        let (st, body) = http("POST", &format!("{base}/v1/account"), Some(account_body(dv, &account, &user))).await;
+        let (st, body) = http(
+            "POST",
+            &format!("{base}/v1/account"),
+            Some(account_body(dv, &account, &user)),
+        )
+        .await;
         if st != 200 {
             bail!("POST /v1/account: {st} {body}");
         }
@@ -653,8 +749,18 @@ async fn part_sync(opts: &Opts, report: &Report) -> Result<()> {
         let t_end = Instant::now();
         let cmds_after = redis.total_commands().await?;
         let stats_after = redis.command_stats().await?;
-        report.info(P, "redis: register → final INBOX commit (exact)", ms(watch.committed - t0));
-        sync_rows(report, "redis", baseline, done - t0, watch.committed - watch.connected);
+        report.info(
+            P,
+            "redis: register → final INBOX commit (exact)",
+            ms(watch.committed - t0),
+        );
+        sync_rows(
+            report,
+            "redis",
+            baseline,
+            done - t0,
+            watch.committed - watch.connected,
+        );
 
         // Store memory of the account's index hash(es).
         let mut c = redis.conn().await?;
@@ -664,15 +770,31 @@ async fn part_sync(opts: &Opts, report: &Report) -> Result<()> {
         let mut inbox_bytes = 0u64;
         for k in &keys {
             // SAMPLES 0: every field counted, not an estimate from a sample.
-            let b: Option<u64> = redis::cmd("MEMORY").arg("USAGE").arg(k).arg("SAMPLES").arg(0).query_async(&mut c).await?;
+            let b: Option<u64> = redis::cmd("MEMORY")
+                .arg("USAGE")
+                .arg(k)
+                .arg("SAMPLES")
+                .arg(0)
+                .query_async(&mut c)
+                .await?;
             bytes += b.unwrap_or(0);
             if k.ends_with(":idx:INBOX") {
                 inbox_bytes = b.unwrap_or(0);
             }
         }
         let per_msg = inbox_bytes as f64 / n as f64;
-        report.info(P, "redis: index keys of the account (all folders)", format!("{} keys, {bytes} B", keys.len()));
-        report.check(P, "redis: INBOX index bytes per message", format!("{per_msg:.2} B"), "< 20 B", per_msg < 20.0);
+        report.info(
+            P,
+            "redis: index keys of the account (all folders)",
+            format!("{} keys, {bytes} B", keys.len()),
+        );
+        report.check(
+            P,
+            "redis: INBOX index bytes per message",
+            format!("{per_msg:.2} B"),
+            "< 20 B",
+            per_msg < 20.0,
+        );
 
         // The gateway's commands: the server's count less this bench's (the watcher's, and
         // one INFO after `cmds_before` was read), less the idle background over the run.
@@ -684,7 +806,12 @@ async fn part_sync(opts: &Opts, report: &Report) -> Result<()> {
             .iter()
             .find(|(k, _)| k == "evalsha")
             .map_or(0, |(_, a)| *a)
-            .saturating_sub(stats_before.iter().find(|(k, _)| k == "evalsha").map_or(0, |(_, b)| *b));
+            .saturating_sub(
+                stats_before
+                    .iter()
+                    .find(|(k, _)| k == "evalsha")
+                    .map_or(0, |(_, b)| *b),
+            );
         report.check(
             P,
             "redis: commands of the registration + sync",
@@ -692,11 +819,18 @@ async fn part_sync(opts: &Opts, report: &Report) -> Result<()> {
             format!("O(batches): {batches} × 5,000"),
             (ours as f64) < (n as f64 / 10.0).max(200.0),
         );
-        report.info(P, "redis: EVALSHA (fenced writes: commits, status, leases)", evalsha.to_string());
+        report.info(
+            P,
+            "redis: EVALSHA (fenced writes: commits, status, leases)",
+            evalsha.to_string(),
+        );
         let delta: Vec<String> = stats_after
             .iter()
             .filter_map(|(name, after)| {
-                let before = stats_before.iter().find(|(b, _)| b == name).map_or(0, |(_, c)| *c);
+                let before = stats_before
+                    .iter()
+                    .find(|(b, _)| b == name)
+                    .map_or(0, |(_, c)| *c);
                 (after > &before).then(|| format!("{name} {}", after - before))
             })
             .collect();
@@ -708,7 +842,9 @@ async fn part_sync(opts: &Opts, report: &Report) -> Result<()> {
             watch.own_commands,
         ));
         if !redis.private {
-            report.note("BENCH_REDIS was set: the command counts include other clients of that server");
+            report.note(
+                "BENCH_REDIS was set: the command counts include other clients of that server",
+            );
         }
         drop(gw);
     }
@@ -727,13 +863,23 @@ async fn part_sync(opts: &Opts, report: &Report) -> Result<()> {
 // ---------------------------------------------------------------------------------------
 
 /// A bare IDLE client on INBOX: sends (EXISTS count, when) for every EXISTS until `stop`.
+/// `examine`: open INBOX read-only with CONDSTORE, as ingest does, instead of SELECT.
 async fn idle_watch(
     mut session: BareSession,
+    examine: bool,
     tx: mpsc::UnboundedSender<(u32, Instant)>,
     mut stop: oneshot::Receiver<()>,
     ready: oneshot::Sender<()>,
 ) -> Result<()> {
-    timeout(IMAP_TIMEOUT, session.select("INBOX")).await??;
+    if examine {
+        timeout(
+            IMAP_TIMEOUT,
+            session.run_command_and_check_ok("EXAMINE INBOX (CONDSTORE)"),
+        )
+        .await??;
+    } else {
+        timeout(IMAP_TIMEOUT, session.select("INBOX")).await??;
+    }
     while session.unsolicited_responses.try_recv().is_ok() {}
     let mut idle = session.idle();
     timeout(IMAP_TIMEOUT, idle.init()).await??;
@@ -771,31 +917,64 @@ async fn part_latency(opts: &Opts, report: &Report) -> Result<()> {
     set_webhooks(&base, &hook).await;
 
     let mut appender = ImapTestClient::connect(dv, &user).await?;
-    appender.append("INBOX", &mail("before", "already there")).await?;
+    appender
+        .append("INBOX", &mail("before", "already there"))
+        .await?;
     let account = format!("bench-lat-{}", support::unique_suffix());
-    let (st, body) = http("POST", &format!("{base}/v1/account"), Some(account_body(dv, &account, &user))).await;
+    let (st, body) = http(
+        "POST",
+        &format!("{base}/v1/account"),
+        Some(account_body(dv, &account, &user)),
+    )
+    .await;
     if st != 200 {
         bail!("POST /v1/account: {st} {body}");
     }
     wait_connected(&base, &account, Duration::from_secs(60)).await?;
     wait_synced(&base, &account, Duration::from_secs(60)).await?;
 
+    // Two bare IDLE clients: one SELECTs INBOX (what a plain mail client does), one
+    // EXAMINEs it with CONDSTORE (what ingest does); Dovecot may announce to them apart.
     let (tx, mut exists) = mpsc::unbounded_channel();
     let (stop_tx, stop_rx) = oneshot::channel();
     let (ready_tx, ready_rx) = oneshot::channel();
-    let idler = tokio::spawn(idle_watch(bare_session(dv, &user, true).await?, tx, stop_rx, ready_tx));
-    timeout(IMAP_TIMEOUT, ready_rx).await.context("bare IDLE did not start")??;
+    let idler = tokio::spawn(idle_watch(
+        bare_session(dv, &user, true).await?,
+        false,
+        tx,
+        stop_rx,
+        ready_tx,
+    ));
+    timeout(IMAP_TIMEOUT, ready_rx)
+        .await
+        .context("bare IDLE did not start")??;
+    let (tx, mut exists_ro) = mpsc::unbounded_channel();
+    let (stop_ro_tx, stop_rx) = oneshot::channel();
+    let (ready_tx, ready_rx) = oneshot::channel();
+    let idler_ro = tokio::spawn(idle_watch(
+        bare_session(dv, &user, true).await?,
+        true,
+        tx,
+        stop_rx,
+        ready_tx,
+    ));
+    timeout(IMAP_TIMEOUT, ready_rx)
+        .await
+        .context("bare EXAMINE IDLE did not start")??;
 
     let warmup = 3;
     let mut a = Vec::new(); // APPEND → webhook
     let mut b = Vec::new(); // APPEND → bare IDLE EXISTS
     let mut c = Vec::new(); // webhook − bare IDLE
+    let mut b_ro = Vec::new(); // APPEND → bare EXAMINE IDLE EXISTS
+    let mut c_ro = Vec::new(); // webhook − bare EXAMINE IDLE
     let mut ok_times = Vec::new(); // APPEND command round trip
     for i in 0..warmup + opts.samples {
         // Leftovers of the previous round (other events, extra EXISTS) must not be taken
         // for this round's.
         hook.drain().await;
         while exists.try_recv().is_ok() {}
+        while exists_ro.try_recv().is_ok() {}
         let msg = mail(&format!("latency {i}"), "timing");
         let t0 = Instant::now();
         let uid = appender.append("INBOX", &msg).await?;
@@ -803,15 +982,25 @@ async fn part_latency(opts: &Opts, report: &Report) -> Result<()> {
         let acc = account.clone();
         let got = hook
             .wait_for(
-                move |r| r.body["account"] == acc.as_str() && r.event() == Some("messageNew") && r.body["data"]["uid"] == uid,
+                move |r| {
+                    r.body["account"] == acc.as_str()
+                        && r.event() == Some("messageNew")
+                        && r.body["data"]["uid"] == uid
+                },
                 EVENT_TIMEOUT,
             )
             .await
-            .ok_or_else(|| anyhow!("no messageNew webhook for uid {uid} within {EVENT_TIMEOUT:?}"))?;
+            .ok_or_else(|| {
+                anyhow!("no messageNew webhook for uid {uid} within {EVENT_TIMEOUT:?}")
+            })?;
         let (_, idle_at) = timeout(EVENT_TIMEOUT, exists.recv())
             .await
             .context("bare IDLE client saw no EXISTS")?
             .ok_or_else(|| anyhow!("bare IDLE client stopped"))?;
+        let (_, idle_ro_at) = timeout(EVENT_TIMEOUT, exists_ro.recv())
+            .await
+            .context("bare EXAMINE IDLE client saw no EXISTS")?
+            .ok_or_else(|| anyhow!("bare EXAMINE IDLE client stopped"))?;
         if i < warmup {
             continue;
         }
@@ -819,23 +1008,60 @@ async fn part_latency(opts: &Opts, report: &Report) -> Result<()> {
         a.push(f(got.at.saturating_duration_since(t0)));
         b.push(f(idle_at.saturating_duration_since(t0)));
         c.push(f(got.at.saturating_duration_since(t0)) - f(idle_at.saturating_duration_since(t0)));
+        b_ro.push(f(idle_ro_at.saturating_duration_since(t0)));
+        c_ro.push(
+            f(got.at.saturating_duration_since(t0)) - f(idle_ro_at.saturating_duration_since(t0)),
+        );
         ok_times.push(f(t_ok - t0));
     }
     let _ = stop_tx.send(());
+    let _ = stop_ro_tx.send(());
     let _ = timeout(Duration::from_secs(30), idler).await;
+    let _ = timeout(Duration::from_secs(30), idler_ro).await;
     let _ = appender.logout().await;
 
-    for v in [&mut a, &mut b, &mut c, &mut ok_times] {
+    for v in [&mut a, &mut b, &mut c, &mut b_ro, &mut c_ro, &mut ok_times] {
         v.sort_by(f64::total_cmp);
     }
     let n = a.len();
     let line = |v: &[f64]| format!("p50 {:.1} ms, p99 {:.1} ms", pct(v, 50.0), pct(v, 99.0));
-    report.info(P, format!("APPEND command round trip ({n} msgs)"), line(&ok_times));
+    report.info(
+        P,
+        format!("APPEND command round trip ({n} msgs)"),
+        line(&ok_times),
+    );
     report.info(P, "(a) APPEND → webhook", line(&a));
     report.info(P, "(b) APPEND → bare IDLE EXISTS", line(&b));
     report.info(P, "(c) webhook − bare IDLE (ours)", line(&c));
-    report.check(P, "(c) ours p50", format!("{:.1} ms", pct(&c, 50.0)), "< 100 ms", pct(&c, 50.0) < 100.0);
-    report.info(P, "(c) ours min / max", format!("{:.1} / {:.1} ms", c[0], c[n - 1]));
+    report.check(
+        P,
+        "(c) ours p50",
+        format!("{:.1} ms", pct(&c, 50.0)),
+        "< 100 ms",
+        pct(&c, 50.0) < 100.0,
+    );
+    report.info(
+        P,
+        "(c) ours min / max",
+        format!("{:.1} / {:.1} ms", c[0], c[n - 1]),
+    );
+    report.info(
+        P,
+        "(b') APPEND → bare EXAMINE (CONDSTORE) IDLE EXISTS",
+        line(&b_ro),
+    );
+    report.info(
+        P,
+        "(c') webhook − bare EXAMINE IDLE (ours, like for like)",
+        line(&c_ro),
+    );
+    report.check(
+        P,
+        "(c') ours p50",
+        format!("{:.1} ms", pct(&c_ro, 50.0)),
+        "< 100 ms",
+        pct(&c_ro, 50.0) < 100.0,
+    );
     remove_mail(dv, &user);
     Ok(())
 }
@@ -871,7 +1097,10 @@ async fn state_counts(base: &str) -> Result<Vec<(String, usize)>> {
 }
 
 fn count_of(counts: &[(String, usize)], state: &str) -> usize {
-    counts.iter().find(|(k, _)| k == state).map_or(0, |(_, c)| *c)
+    counts
+        .iter()
+        .find(|(k, _)| k == state)
+        .map_or(0, |(_, c)| *c)
 }
 
 async fn part_memory(opts: &Opts, report: &Report) -> Result<()> {
@@ -891,7 +1120,11 @@ async fn part_memory(opts: &Opts, report: &Report) -> Result<()> {
             .collect()
     })
     .await?;
-    report.info(P, "create users + Maildirs (untimed setup)", format!("{n} users, {}", secs(t.elapsed())));
+    report.info(
+        P,
+        "create users + Maildirs (untimed setup)",
+        format!("{n} users, {}", secs(t.elapsed())),
+    );
 
     let redis = Redis::start().await?;
     let prefix = format!("bench-{}", support::unique_suffix());
@@ -908,7 +1141,11 @@ async fn part_memory(opts: &Opts, report: &Report) -> Result<()> {
 
     tokio::time::sleep(Duration::from_secs(3)).await;
     let before = vm_rss_kib(pid)?;
-    report.info(P, "ingest VmRSS, no accounts", format!("{:.1} MiB", before as f64 / 1024.0));
+    report.info(
+        P,
+        "ingest VmRSS, no accounts",
+        format!("{:.1} MiB", before as f64 / 1024.0),
+    );
 
     // Registration, a few requests at a time as a provisioning script would.
     let t = Instant::now();
@@ -928,7 +1165,11 @@ async fn part_memory(opts: &Opts, report: &Report) -> Result<()> {
             let base = base.clone();
             async move {
                 let (st, body) = http("POST", &format!("{base}/v1/account"), Some(body)).await;
-                if st == 200 { Ok(()) } else { Err(anyhow!("POST {id}: {st} {body}")) }
+                if st == 200 {
+                    Ok(())
+                } else {
+                    Err(anyhow!("POST {id}: {st} {body}"))
+                }
             }
         })
         .buffer_unordered(8)
@@ -937,7 +1178,11 @@ async fn part_memory(opts: &Opts, report: &Report) -> Result<()> {
     if let Some(Err(e)) = results.into_iter().find(Result::is_err) {
         return Err(e);
     }
-    report.info(P, format!("register {n} accounts (POST, 8 at a time)"), secs(t.elapsed()));
+    report.info(
+        P,
+        format!("register {n} accounts (POST, 8 at a time)"),
+        secs(t.elapsed()),
+    );
 
     // Until all are connected, or progress stops for a minute (then report how far it got).
     let t = Instant::now();
@@ -958,10 +1203,24 @@ async fn part_memory(opts: &Opts, report: &Report) -> Result<()> {
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     let all_at = t.elapsed();
-    let states = counts.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ");
-    report.check(P, "accounts connected", format!("{best} of {n} in {}", secs(all_at)), format!("{n}"), best >= n);
+    let states = counts
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    report.check(
+        P,
+        "accounts connected",
+        format!("{best} of {n} in {}", secs(all_at)),
+        format!("{n}"),
+        best >= n,
+    );
     if best < n {
-        report.note(format!("not all accounts connected: states {states}; see {} and {}", ingest.log_path().display(), dv.log_file.display()));
+        report.note(format!(
+            "not all accounts connected: states {states}; see {} and {}",
+            ingest.log_path().display(),
+            dv.log_file.display()
+        ));
     }
 
     // Settle: the initial syncs of the other folders and the first IDLE are done, and the
@@ -970,11 +1229,25 @@ async fn part_memory(opts: &Opts, report: &Report) -> Result<()> {
     let after = vm_rss_kib(pid)?;
     let sockets = socket_count(pid);
     let per = (after.saturating_sub(before)) as f64 / best.max(1) as f64;
-    report.info(P, format!("ingest VmRSS, {best} accounts idle"), format!("{:.1} MiB", after as f64 / 1024.0));
+    report.info(
+        P,
+        format!("ingest VmRSS, {best} accounts idle"),
+        format!("{:.1} MiB", after as f64 / 1024.0),
+    );
     report.info(P, "ingest open sockets", sockets.to_string());
-    report.check(P, "ingest RSS per idle account", format!("{per:.1} KiB"), "< 100 KB", per * 1024.0 < 100_000.0);
+    report.check(
+        P,
+        "ingest RSS per idle account",
+        format!("{per:.1} KiB"),
+        "< 100 KB",
+        per * 1024.0 < 100_000.0,
+    );
     let final_counts = state_counts(&base).await?;
-    let states = final_counts.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ");
+    let states = final_counts
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     report.note(format!("memory: account states at the end: {states}"));
 
     drop(api);
@@ -1004,7 +1277,10 @@ where
         Err(e) => format!("FAILED (panic) after {}: {e}", secs(t.elapsed())),
     };
     println!("== {name}: {outcome}");
-    report.note(format!("part {name}: {outcome}; load average after: {}", loadavg()));
+    report.note(format!(
+        "part {name}: {outcome}; load average after: {}",
+        loadavg()
+    ));
 }
 
 /// Runs the rig's start script with its output going to a file, then `Dovecot::ensure`.
@@ -1031,7 +1307,10 @@ fn start_dovecot() -> &'static Dovecot {
             Some(st) => panic!("start.sh failed ({st}); see {}", log_path.display()),
             None if Instant::now() > deadline => {
                 let _ = child.kill();
-                panic!("start.sh did not finish within 300 s; see {}", log_path.display());
+                panic!(
+                    "start.sh did not finish within 300 s; see {}",
+                    log_path.display()
+                );
             }
             None => std::thread::sleep(Duration::from_millis(100)),
         }
@@ -1071,14 +1350,35 @@ fn main() {
     let load_start = loadavg();
     runtime.block_on(async {
         // Start Dovecot once, outside the timed parts.
-        tokio::task::spawn_blocking(start_dovecot).await.expect("Dovecot start");
+        tokio::task::spawn_blocking(start_dovecot)
+            .await
+            .expect("Dovecot start");
         for part in opts.parts.clone() {
             let o = opts.clone();
             match part.as_str() {
-                "sync" => run_part("sync", &report, move |r| async move { part_sync(&o, &r).await }).await,
-                "latency" => run_part("latency", &report, move |r| async move { part_latency(&o, &r).await }).await,
-                "memory" => run_part("memory", &report, move |r| async move { part_memory(&o, &r).await }).await,
-                other => report.note(format!("unknown part {other:?} skipped (known: sync, latency, memory)")),
+                "sync" => {
+                    run_part(
+                        "sync",
+                        &report,
+                        move |r| async move { part_sync(&o, &r).await },
+                    )
+                    .await
+                }
+                "latency" => {
+                    run_part("latency", &report, move |r| async move {
+                        part_latency(&o, &r).await
+                    })
+                    .await
+                }
+                "memory" => {
+                    run_part("memory", &report, move |r| async move {
+                        part_memory(&o, &r).await
+                    })
+                    .await
+                }
+                other => report.note(format!(
+                    "unknown part {other:?} skipped (known: sync, latency, memory)"
+                )),
             }
         }
     });
