@@ -1,0 +1,1405 @@
+//! The benchmark of issue #2: how the gateway compares with a bare IMAP client, in figures.
+//!
+//! Run (release; `cargo bench` builds the release binary that `Gateway::spawn` starts):
+//!
+//! ```text
+//! cargo build --release
+//! cargo bench --bench pipeline
+//! # a quick run:
+//! BENCH_MESSAGES=10000 BENCH_SAMPLES=30 BENCH_ACCOUNTS=100 cargo bench --bench pipeline
+//! # only some parts:
+//! BENCH_PARTS=latency cargo bench --bench pipeline
+//! ```
+//!
+//! Parts (`BENCH_PARTS`, comma separated, default all three):
+//! - `sync`: initial sync of an INBOX of `BENCH_MESSAGES` (100,000) messages: a bare
+//!   `UID FETCH 1:* (UID FLAGS)` against the gateway's initial sync, on the embedded store
+//!   and on Redis (store memory per indexed message, Redis commands per sync).
+//! - `latency`: APPEND → webhook over `BENCH_SAMPLES` (200) messages, beside a bare IDLE
+//!   client on the same INBOX, whose EXISTS time is Dovecot's own share of the delay.
+//! - `memory`: RSS of an `imapapi ingest` process per idle account, with `BENCH_ACCOUNTS`
+//!   (1,000) accounts connected, on Redis + RabbitMQ.
+//!
+//! Backends, all on this machine only:
+//! - Dovecot: a private instance of the rig's `infra/dovecot/start.sh` in
+//!   `/tmp/imapapi-bench-dovecot` on ports 11143/11993, so 100,000 messages and 1,000
+//!   sessions neither disturb nor are disturbed by tests running against the shared one.
+//!   Set `IMAPAPI_DOVECOT_DIR` (and `IMAPAPI_IMAP_PORT`/`IMAPAPI_IMAPS_PORT`) to use another.
+//! - Redis: a private `redis-server` on a free port (its command counters then count only
+//!   the gateway), db 10; `BENCH_REDIS=redis://127.0.0.1:6379/10` uses that database instead
+//!   (flushed first; the command count then includes other clients of that server).
+//! - RabbitMQ: `BENCH_AMQP` (default `amqp://guest:guest@127.0.0.1:5672/%2f`) with a random
+//!   queue prefix `bench-…`.
+//!
+//! Every wait is bounded; a part that fails is reported as failed and the others still run.
+//! The figures are printed as a table and written to `target/bench-pipeline.txt`.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+#[path = "../pipeline/mod.rs"]
+mod pipeline;
+
+use std::fmt::Write as _;
+use std::future::Future;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use async_imap::extensions::idle::IdleResponse;
+use async_imap::imap_proto::{MailboxDatum, Response};
+use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::Value;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::timeout;
+
+use pipeline::{account_body, mail, set_webhooks};
+use support::{
+    Dovecot, Gateway, ImapTestClient, TestUser, WebhookReceiver, http, tls_client_config,
+};
+
+/// Bound of any single IMAP command of the bench's own clients.
+const IMAP_TIMEOUT: Duration = Duration::from_secs(60);
+/// Bound of Dovecot's first SELECT of a freshly filled folder (it indexes every file).
+const INDEX_TIMEOUT: Duration = Duration::from_secs(900);
+/// Bound of one initial sync by the gateway.
+const SYNC_TIMEOUT: Duration = Duration::from_secs(900);
+/// Bound of one APPEND → webhook / EXISTS sample.
+const EVENT_TIMEOUT: Duration = Duration::from_secs(15);
+/// The queue prefix and Redis database of the distributed runs.
+const REDIS_DB: u8 = 10;
+/// The key prefix of the Redis store (`REDIS_PREFIX` in common/src/store).
+const STORE_PREFIX: &str = "imapapi";
+
+// ---------------------------------------------------------------------------------------
+// Options and report
+// ---------------------------------------------------------------------------------------
+
+struct Opts {
+    parts: Vec<String>,
+    messages: usize,
+    samples: usize,
+    accounts: usize,
+    amqp: String,
+}
+
+fn env_num(name: &str, default: usize) -> usize {
+    match std::env::var(name) {
+        Ok(v) => v
+            .replace(['_', ','], "")
+            .parse()
+            .unwrap_or_else(|e| panic!("{name}={v}: {e}")),
+        Err(_) => default,
+    }
+}
+
+impl Opts {
+    fn from_env() -> Opts {
+        let parts = std::env::var("BENCH_PARTS").unwrap_or_else(|_| "sync,latency,memory".into());
+        Opts {
+            parts: parts
+                .split(',')
+                .map(|s| s.trim().to_ascii_lowercase())
+                .filter(|s| !s.is_empty())
+                .collect(),
+            messages: env_num("BENCH_MESSAGES", 100_000).max(1),
+            samples: env_num("BENCH_SAMPLES", 200).max(1),
+            accounts: env_num("BENCH_ACCOUNTS", 1_000).max(1),
+            amqp: std::env::var("BENCH_AMQP")
+                .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into()),
+        }
+    }
+}
+
+/// One line of the result table.
+struct Row {
+    part: &'static str,
+    metric: String,
+    value: String,
+    target: String,
+    verdict: &'static str,
+}
+
+#[derive(Default, Clone)]
+struct Report {
+    rows: Arc<Mutex<Vec<Row>>>,
+    notes: Arc<Mutex<Vec<String>>>,
+}
+
+impl Report {
+    /// A figure without a target.
+    fn info(&self, part: &'static str, metric: impl Into<String>, value: impl Into<String>) {
+        self.push(part, metric.into(), value.into(), String::new(), "");
+    }
+
+    /// A figure checked against a target.
+    fn check(
+        &self,
+        part: &'static str,
+        metric: impl Into<String>,
+        value: impl Into<String>,
+        target: impl Into<String>,
+        ok: bool,
+    ) {
+        let verdict = if ok { "ok" } else { "MISS" };
+        self.push(part, metric.into(), value.into(), target.into(), verdict);
+    }
+
+    fn push(
+        &self,
+        part: &'static str,
+        metric: String,
+        value: String,
+        target: String,
+        verdict: &'static str,
+    ) {
+        println!("  {part}: {metric} = {value} {target} {verdict}");
+        self.rows.lock().unwrap().push(Row {
+            part,
+            metric,
+            value,
+            target,
+            verdict,
+        });
+    }
+
+    fn note(&self, text: impl Into<String>) {
+        let text = text.into();
+        println!("  note: {text}");
+        self.notes.lock().unwrap().push(text);
+    }
+
+    fn render(&self, header: &str) -> String {
+        let rows = self.rows.lock().unwrap();
+        let w = |f: &dyn Fn(&Row) -> usize, title: &str| {
+            rows.iter()
+                .map(f)
+                .max()
+                .unwrap_or(0)
+                .max(title.chars().count())
+        };
+        let wp = w(&|r| r.part.len(), "part");
+        let wm = w(&|r| r.metric.chars().count(), "metric");
+        let wv = w(&|r| r.value.chars().count(), "value");
+        let wt = w(&|r| r.target.chars().count(), "target");
+        let mut out = String::new();
+        let _ = writeln!(out, "{header}");
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "{:wp$}  {:wm$}  {:>wv$}  {:wt$}  verdict",
+            "part", "metric", "value", "target"
+        );
+        let _ = writeln!(out, "{}", "-".repeat(wp + wm + wv + wt + 15));
+        for r in rows.iter() {
+            let _ = writeln!(
+                out,
+                "{:wp$}  {:wm$}  {:>wv$}  {:wt$}  {}",
+                r.part, r.metric, r.value, r.target, r.verdict
+            );
+        }
+        let notes = self.notes.lock().unwrap();
+        if !notes.is_empty() {
+            let _ = writeln!(out);
+            for n in notes.iter() {
+                let _ = writeln!(out, "- {n}");
+            }
+        }
+        out
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.2} s", d.as_secs_f64())
+}
+
+/// Nearest-rank percentile of sorted values.
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// Load of the machine, to read the figures by.
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
+// ---------------------------------------------------------------------------------------
+// Backends
+// ---------------------------------------------------------------------------------------
+
+/// A private `redis-server` (killed on drop), or a database of an existing server.
+struct Redis {
+    url: String,
+    child: Option<Child>,
+    _dir: Option<tempfile::TempDir>,
+    private: bool,
+}
+
+impl Redis {
+    async fn start() -> Result<Redis> {
+        let redis = if let Ok(url) = std::env::var("BENCH_REDIS") {
+            Redis {
+                url,
+                child: None,
+                _dir: None,
+                private: false,
+            }
+        } else {
+            let port = support::free_port();
+            let dir = tempfile::Builder::new()
+                .prefix("imapapi-bench-redis-")
+                .tempdir()?;
+            // No persistence: a benchmark's data is thrown away; saving would only add
+            // fork and disk noise to the figures.
+            let child = Command::new("redis-server")
+                .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+                .args(["--save", "", "--appendonly", "no"])
+                .arg("--dir")
+                .arg(dir.path())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .context("starting redis-server (install it with infra/services.sh)")?;
+            Redis {
+                url: format!("redis://127.0.0.1:{port}/{REDIS_DB}"),
+                child: Some(child),
+                _dir: Some(dir),
+                private: true,
+            }
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            match redis.conn().await {
+                Ok(mut c) => {
+                    let _: () = redis::cmd("FLUSHDB").query_async(&mut c).await?;
+                    return Ok(redis);
+                }
+                Err(e) if Instant::now() > deadline => {
+                    return Err(e).context("redis not reachable");
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    }
+
+    async fn conn(&self) -> Result<redis::aio::MultiplexedConnection> {
+        let client = redis::Client::open(self.url.as_str())?;
+        Ok(timeout(
+            Duration::from_secs(5),
+            client.get_multiplexed_async_connection(),
+        )
+        .await??)
+    }
+
+    /// `total_commands_processed` of `INFO stats`.
+    async fn total_commands(&self) -> Result<u64> {
+        let mut c = self.conn().await?;
+        let info: String = redis::cmd("INFO").arg("stats").query_async(&mut c).await?;
+        info_field(&info, "total_commands_processed")
+    }
+
+    /// `cmdstat_<name>` calls of `INFO commandstats`, by command.
+    async fn command_stats(&self) -> Result<Vec<(String, u64)>> {
+        let mut c = self.conn().await?;
+        let info: String = redis::cmd("INFO")
+            .arg("commandstats")
+            .query_async(&mut c)
+            .await?;
+        Ok(info
+            .lines()
+            .filter_map(|l| {
+                let (name, rest) = l.strip_prefix("cmdstat_")?.split_once(':')?;
+                let calls = rest.split(',').find_map(|kv| kv.strip_prefix("calls="))?;
+                Some((name.to_string(), calls.parse().ok()?))
+            })
+            .collect())
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn info_field(info: &str, name: &str) -> Result<u64> {
+    info.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+        .ok_or_else(|| anyhow!("{name} missing in INFO"))?
+        .trim()
+        .parse()
+        .map_err(|e| anyhow!("{name}: {e}"))
+}
+
+/// The transport of the bench's own IMAP clients (plain TCP or TLS), boxed so that both
+/// give one session type.
+trait BenchIo: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + std::fmt::Debug {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + std::fmt::Debug> BenchIo
+    for T
+{
+}
+
+type BareSession = async_imap::Session<Box<dyn BenchIo>>;
+
+/// A logged-in async-imap session of the bench's own (bare) client. With `tls`, implicit
+/// TLS on the imaps port: the gateway always upgrades with STARTTLS when Dovecot offers it,
+/// so a fair baseline pays for TLS too.
+async fn bare_session(dv: &Dovecot, user: &TestUser, tls: bool) -> Result<BareSession> {
+    let port = if tls { dv.imaps_port } else { dv.imap_port };
+    let tcp = timeout(IMAP_TIMEOUT, TcpStream::connect((dv.host.as_str(), port)))
+        .await
+        .context("connect timed out")??;
+    tcp.set_nodelay(true)?;
+    let stream: Box<dyn BenchIo> = if tls {
+        let connector = tokio_rustls::TlsConnector::from(tls_client_config(&dv.ca_cert));
+        let name = rustls::pki_types::ServerName::try_from(dv.host.clone())?;
+        Box::new(
+            timeout(IMAP_TIMEOUT, connector.connect(name, tcp))
+                .await
+                .context("TLS handshake timed out")??,
+        )
+    } else {
+        Box::new(tcp)
+    };
+    let mut client = async_imap::Client::new(stream);
+    // async-imap leaves the greeting to the caller.
+    timeout(IMAP_TIMEOUT, client.read_response())
+        .await
+        .context("greeting timed out")??
+        .ok_or_else(|| anyhow!("closed before the greeting"))?;
+    timeout(IMAP_TIMEOUT, client.login(&user.user, &user.pass))
+        .await
+        .context("LOGIN timed out")?
+        .map_err(|(e, _)| anyhow!("LOGIN: {e}"))
+}
+
+/// Median (and min, max) time of a bare `UID FETCH 1:* (UID FLAGS)` over three runs on a
+/// selected session, checking that all `n` messages came back.
+async fn bare_fetch(session: &mut BareSession, n: usize) -> Result<[Duration; 3]> {
+    let mut runs = Vec::new();
+    for _ in 0..3 {
+        let t = Instant::now();
+        let mut count = 0usize;
+        {
+            let mut stream =
+                timeout(IMAP_TIMEOUT, session.uid_fetch("1:*", "(UID FLAGS)")).await??;
+            while let Some(f) = timeout(IMAP_TIMEOUT, stream.try_next()).await?? {
+                if f.uid.is_some() {
+                    count += 1;
+                }
+            }
+        }
+        runs.push(t.elapsed());
+        while session.unsolicited_responses.try_recv().is_ok() {}
+        if count != n {
+            bail!("bare FETCH returned {count} messages, expected {n}");
+        }
+    }
+    runs.sort();
+    Ok([runs[1], runs[0], runs[2]])
+}
+
+/// Environment of every gateway process: trust the rig's CA, since ingest upgrades to TLS
+/// with STARTTLS whenever Dovecot offers it.
+fn gateway_env(dv: &Dovecot) -> [(&'static str, String); 1] {
+    [("IMAPAPI_EXTRA_CA", dv.ca_cert.display().to_string())]
+}
+
+async fn spawn_gateway(dv: &Dovecot, role: Option<&str>, args: &[&str]) -> Gateway {
+    let env = gateway_env(dv);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    match role {
+        None => Gateway::spawn(args, &env).await,
+        Some(r) => Gateway::spawn_role(r, args, &env).await,
+    }
+}
+
+/// GET with a long bound of our own (the rig's `http` gives up after 30 s, shorter than a
+/// big sync). `None` on transport failure or timeout.
+async fn get_json(url: &str, within: Duration) -> Option<(u16, Value)> {
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(0)
+        .build_http();
+    let req = hyper::Request::get(url)
+        .body(Full::new(Bytes::new()))
+        .ok()?;
+    let fut = async {
+        let resp = client.request(req).await.ok()?;
+        let status = resp.status().as_u16();
+        let body = resp.into_body().collect().await.ok()?.to_bytes();
+        Some((status, serde_json::from_slice(&body).unwrap_or(Value::Null)))
+    };
+    timeout(within, fut).await.ok().flatten()
+}
+
+/// Polls `GET /v1/account/:id` until `state` is `connected` (returned as an instant).
+async fn wait_connected(base: &str, account: &str, within: Duration) -> Result<Instant> {
+    let deadline = Instant::now() + within;
+    let mut last = Value::Null;
+    while Instant::now() < deadline {
+        if let Some((200, body)) = get_json(
+            &format!("{base}/v1/account/{account}"),
+            Duration::from_secs(10),
+        )
+        .await
+        {
+            if body["state"] == "connected" && body["syncTime"].is_string() {
+                return Ok(Instant::now());
+            }
+            last = body;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    bail!("{account} not connected within {within:?}; last answer {last}")
+}
+
+/// The end of the initial sync as the gateway shows it.
+///
+/// ingest sets the state `connected` (and `syncTime`) right after login, *before* the
+/// initial sync, so that state alone would time only the login. A session serves API
+/// commands only between syncs (they queue while it syncs), so the first successful
+/// `GET /mailboxes` after `connected` answers within one LIST+STATUS round trip of the end
+/// of the initial sync: the closest signal the gateway offers.
+async fn wait_synced(base: &str, account: &str, within: Duration) -> Result<Instant> {
+    let deadline = Instant::now() + within;
+    let url = format!("{base}/v1/account/{account}/mailboxes");
+    let mut last = None;
+    while Instant::now() < deadline {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match get_json(&url, left).await {
+            Some((200, _)) => return Ok(Instant::now()),
+            other => last = other,
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    bail!("{account}: no mailbox listing within {within:?}; last answer {last:?}")
+}
+
+/// What the Redis store shows of an initial sync, watched with one connection of our own.
+struct StoreWatch {
+    /// The status key first said `connected` (login done; the sync starts).
+    connected: Instant,
+    /// The final commit of INBOX landed: only the last commit of a sync writes the real
+    /// `uidNext` (intermediate batches keep the old sync point, uidNext 1). Exact.
+    committed: Instant,
+    /// Commands this watcher sent, to take them out of the server's count.
+    own_commands: u64,
+}
+
+async fn watch_store_sync(redis: &Redis, account: &str, within: Duration) -> Result<StoreWatch> {
+    let mut c = redis.conn().await?;
+    let status_key = format!("{STORE_PREFIX}:acct:{{{account}}}:status");
+    let folders_key = format!("{STORE_PREFIX}:acct:{{{account}}}:folders");
+    let deadline = Instant::now() + within;
+    let mut connected = None;
+    let mut own_commands = 0;
+    while Instant::now() < deadline {
+        if connected.is_none() {
+            own_commands += 1;
+            let v: Option<String> = redis::cmd("GET")
+                .arg(&status_key)
+                .query_async(&mut c)
+                .await?;
+            if let Some(v) = v
+                && serde_json::from_str::<Value>(&v)?["state"] == "connected"
+            {
+                connected = Some(Instant::now());
+            }
+        }
+        own_commands += 1;
+        let v: Option<String> = redis::cmd("HGET")
+            .arg(&folders_key)
+            .arg("INBOX")
+            .query_async(&mut c)
+            .await?;
+        if let Some(v) = v
+            && serde_json::from_str::<Value>(&v)?["uidNext"]
+                .as_u64()
+                .unwrap_or(0)
+                > 1
+        {
+            let committed = Instant::now();
+            return Ok(StoreWatch {
+                connected: connected.unwrap_or(committed),
+                committed,
+                own_commands,
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    bail!("{account}: INBOX state not committed within {within:?}")
+}
+
+/// Resident memory of a process in KiB (`VmRSS` of /proc/PID/status).
+fn vm_rss_kib(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .ok_or_else(|| anyhow!("no VmRSS for {pid}"))
+}
+
+/// Open TCP sockets of a process (its fds that are sockets).
+fn socket_count(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| {
+            d.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+                .filter(|l| l.to_string_lossy().starts_with("socket:"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// A small message, numbered, as the 100,000-message INBOX holds.
+fn small_message(i: usize) -> Vec<u8> {
+    format!(
+        "From: Bench Sender <sender{}@example.com>\r\n\
+         To: Bench <bench@example.com>\r\n\
+         Subject: bench message {i}\r\n\
+         Message-ID: <bench-{i}@example.com>\r\n\
+         Date: Mon, 7 Oct 2030 06:05:23 +0000\r\n\
+         MIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\
+         \r\n\
+         Body of message {i}.\r\n",
+        i % 97
+    )
+    .into_bytes()
+}
+
+/// Removes a rig user's mail from disk (a 100,000-message Maildir is ~400 MB of blocks).
+fn remove_mail(dv: &Dovecot, user: &TestUser) {
+    let _ = std::fs::remove_dir_all(dv.mail_root.join(&user.user));
+}
+
+// ---------------------------------------------------------------------------------------
+// Part 1: initial sync
+// ---------------------------------------------------------------------------------------
+
+/// The rows of one initial sync: from registration (includes account pick-up, connect,
+/// TLS and LOGIN, which the baseline does not) and from `connected` (the sync proper).
+fn sync_rows(report: &Report, store: &str, baseline: Duration, total: Duration, sync: Duration) {
+    const P: &str = "sync";
+    let r_total = total.as_secs_f64() / baseline.as_secs_f64();
+    let r_sync = sync.as_secs_f64() / baseline.as_secs_f64();
+    report.info(
+        P,
+        format!("(b) {store}: register → initial sync done"),
+        format!("{} ({r_total:.2}x)", ms(total)),
+    );
+    report.check(
+        P,
+        format!("(b) {store}: connected → initial sync done, /(a)"),
+        format!("{} = {r_sync:.2}x", ms(sync)),
+        "≤ 1.5x",
+        r_sync <= 1.5,
+    );
+}
+
+async fn part_sync(opts: &Opts, report: &Report) -> Result<()> {
+    const P: &str = "sync";
+    let n = opts.messages;
+    let dv = Dovecot::ensure();
+    let user = dv.create_user("bench-sync");
+
+    let t = Instant::now();
+    {
+        let user = user.user.clone();
+        tokio::task::spawn_blocking(move || dv.fill_maildir(&user, "INBOX", n, small_message))
+            .await?;
+    }
+    report.info(
+        P,
+        "fill Maildir (untimed setup)",
+        format!("{n} msgs, {}", secs(t.elapsed())),
+    );
+
+    // Dovecot indexes the new files on the first SELECT; done once here so that neither
+    // the baseline nor the gateway pays for it.
+    let mut plain = bare_session(dv, &user, false).await?;
+    let t = Instant::now();
+    let mb = timeout(INDEX_TIMEOUT, plain.select("INBOX"))
+        .await
+        .context("indexing SELECT timed out")??;
+    while plain.unsolicited_responses.try_recv().is_ok() {}
+    report.info(
+        P,
+        "Dovecot indexing SELECT (untimed setup)",
+        secs(t.elapsed()),
+    );
+    if mb.exists as usize != n {
+        bail!("INBOX has {} messages, expected {n}", mb.exists);
+    }
+
+    // (a) Baseline: the bare FETCH over one warm connection, plaintext and TLS.
+    let [plain_med, plain_min, plain_max] = bare_fetch(&mut plain, n).await?;
+    let _ = timeout(IMAP_TIMEOUT, plain.logout()).await;
+    report.info(
+        P,
+        format!("bare UID FETCH 1:* (UID FLAGS), {n} msgs, plaintext"),
+        format!(
+            "{} (min {}, max {})",
+            ms(plain_med),
+            ms(plain_min),
+            ms(plain_max)
+        ),
+    );
+    let mut tls = bare_session(dv, &user, true).await?;
+    timeout(IMAP_TIMEOUT, tls.select("INBOX")).await??;
+    while tls.unsolicited_responses.try_recv().is_ok() {}
+    let [baseline, tls_min, tls_max] = bare_fetch(&mut tls, n).await?;
+    let _ = timeout(IMAP_TIMEOUT, tls.logout()).await;
+    report.info(
+        P,
+        format!("(a) bare UID FETCH 1:* (UID FLAGS), {n} msgs, TLS"),
+        format!(
+            "{} (min {}, max {})",
+            ms(baseline),
+            ms(tls_min),
+            ms(tls_max)
+        ),
+    );
+
+    // (b) Ours on the embedded store.
+    {
+        let gw = spawn_gateway(dv, None, &["--service.commandTimeout=900s"]).await;
+        let base = gw.base_url();
+        let account = format!("bench-sync-{}", support::unique_suffix());
+        let t0 = Instant::now();
+        let (st, body) = http(
+            "POST",
+            &format!("{base}/v1/account"),
+            Some(account_body(dv, &account, &user)),
+        )
+        .await;
+        if st != 200 {
+            bail!("POST /v1/account: {st} {body}");
+        }
+        let connected = wait_connected(&base, &account, Duration::from_secs(60)).await?;
+        let done = wait_synced(&base, &account, SYNC_TIMEOUT).await?;
+        sync_rows(report, "embedded", baseline, done - t0, done - connected);
+        let rss = gw.pid().and_then(|p| vm_rss_kib(p).ok()).unwrap_or(0);
+        report.info(
+            P,
+            "embedded: gateway VmRSS after the sync",
+            format!("{:.1} MiB", rss as f64 / 1024.0),
+        );
+    }
+
+    // (b) Ours on Redis: time, store memory per message, commands per sync. Watched from
+    // the store itself (no API polling, whose reads would count as the gateway's commands);
+    // one GET /mailboxes waits behind the sync as on the embedded store.
+    {
+        let redis = Redis::start().await?;
+        let gw = spawn_gateway(
+            dv,
+            None,
+            &[
+                &format!("--dbs.redis={}", redis.url),
+                "--service.commandTimeout=900s",
+            ],
+        )
+        .await;
+        let base = gw.base_url();
+        let account = format!("bench-sync-{}", support::unique_suffix());
+        // The idle gateway's own traffic (lease renewals, scans), to tell it from the sync's.
+        let idle_before = redis.total_commands().await?;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let idle_rate = redis
+            .total_commands()
+            .await?
+            .saturating_sub(idle_before + 1) as f64
+            / 2.0;
+        let cmds_before = redis.total_commands().await?;
+        let stats_before = redis.command_stats().await?;
+        let t0 = Instant::now();
+        let (st, body) = http(
+            "POST",
+            &format!("{base}/v1/account"),
+            Some(account_body(dv, &account, &user)),
+        )
+        .await;
+        if st != 200 {
+            bail!("POST /v1/account: {st} {body}");
+        }
+        let watch = watch_store_sync(&redis, &account, SYNC_TIMEOUT).await?;
+        let done = wait_synced(&base, &account, SYNC_TIMEOUT).await?;
+        let t_end = Instant::now();
+        let cmds_after = redis.total_commands().await?;
+        let stats_after = redis.command_stats().await?;
+        report.info(
+            P,
+            "redis: register → final INBOX commit (exact)",
+            ms(watch.committed - t0),
+        );
+        sync_rows(
+            report,
+            "redis",
+            baseline,
+            done - t0,
+            watch.committed - watch.connected,
+        );
+
+        // Store memory of the account's index hash(es).
+        let mut c = redis.conn().await?;
+        let pattern = format!("{STORE_PREFIX}:acct:{{{account}}}:idx:*");
+        let keys: Vec<String> = redis::cmd("KEYS").arg(&pattern).query_async(&mut c).await?;
+        let mut bytes = 0u64;
+        let mut inbox_bytes = 0u64;
+        for k in &keys {
+            // SAMPLES 0: every field counted, not an estimate from a sample.
+            let b: Option<u64> = redis::cmd("MEMORY")
+                .arg("USAGE")
+                .arg(k)
+                .arg("SAMPLES")
+                .arg(0)
+                .query_async(&mut c)
+                .await?;
+            bytes += b.unwrap_or(0);
+            if k.ends_with(":idx:INBOX") {
+                inbox_bytes = b.unwrap_or(0);
+            }
+        }
+        let per_msg = inbox_bytes as f64 / n as f64;
+        report.info(
+            P,
+            "redis: index keys of the account (all folders)",
+            format!("{} keys, {bytes} B", keys.len()),
+        );
+        report.check(
+            P,
+            "redis: INBOX index bytes per message",
+            format!("{per_msg:.2} B"),
+            "< 20 B",
+            per_msg < 20.0,
+        );
+
+        // The gateway's commands: the server's count less this bench's (the watcher's, and
+        // one INFO after `cmds_before` was read), less the idle background over the run.
+        let raw = cmds_after.saturating_sub(cmds_before);
+        let background = (idle_rate * (t_end - t0).as_secs_f64()).round() as u64;
+        let ours = raw.saturating_sub(watch.own_commands + 2 + background);
+        let batches = n.div_ceil(5_000);
+        let evalsha = stats_after
+            .iter()
+            .find(|(k, _)| k == "evalsha")
+            .map_or(0, |(_, a)| *a)
+            .saturating_sub(
+                stats_before
+                    .iter()
+                    .find(|(k, _)| k == "evalsha")
+                    .map_or(0, |(_, b)| *b),
+            );
+        report.check(
+            P,
+            "redis: commands of the registration + sync",
+            format!("{ours} ({:.4} per message)", ours as f64 / n as f64),
+            format!("O(batches): {batches} × 5,000"),
+            (ours as f64) < (n as f64 / 10.0).max(200.0),
+        );
+        report.info(
+            P,
+            "redis: EVALSHA (fenced writes: commits, status, leases)",
+            evalsha.to_string(),
+        );
+        let delta: Vec<String> = stats_after
+            .iter()
+            .filter_map(|(name, after)| {
+                let before = stats_before
+                    .iter()
+                    .find(|(b, _)| b == name)
+                    .map_or(0, |(_, c)| *c);
+                (after > &before).then(|| format!("{name} {}", after - before))
+            })
+            .collect();
+        report.note(format!(
+            "redis commands from registration to sync end, by command, all clients: {} (the bench's \
+             watcher sent {} GET/HGET of them; idle gateway background ~{idle_rate:.1}/s, {background} \
+             over the run, subtracted above)",
+            delta.join(", "),
+            watch.own_commands,
+        ));
+        if !redis.private {
+            report.note(
+                "BENCH_REDIS was set: the command counts include other clients of that server",
+            );
+        }
+        drop(gw);
+    }
+    remove_mail(dv, &user);
+    report.note(
+        "sync end: ingest reports `connected` + syncTime right after login, before the initial sync, \
+         so the end of the sync is taken as the first answer to GET /mailboxes (commands queue behind \
+         the sync; one LIST+STATUS round late); on Redis also as the exact moment the final INBOX \
+         commit lands. (b) includes registration, account pick-up, connect and LOGIN; (a) does not.",
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Part 2: APPEND → webhook
+// ---------------------------------------------------------------------------------------
+
+/// A bare IDLE client on INBOX: sends (EXISTS count, when) for every EXISTS until `stop`.
+/// `examine`: open INBOX read-only with CONDSTORE, as ingest does, instead of SELECT.
+async fn idle_watch(
+    mut session: BareSession,
+    examine: bool,
+    tx: mpsc::UnboundedSender<(u32, Instant)>,
+    mut stop: oneshot::Receiver<()>,
+    ready: oneshot::Sender<()>,
+) -> Result<()> {
+    if examine {
+        timeout(
+            IMAP_TIMEOUT,
+            session.run_command_and_check_ok("EXAMINE INBOX (CONDSTORE)"),
+        )
+        .await??;
+    } else {
+        timeout(IMAP_TIMEOUT, session.select("INBOX")).await??;
+    }
+    while session.unsolicited_responses.try_recv().is_ok() {}
+    let mut idle = session.idle();
+    timeout(IMAP_TIMEOUT, idle.init()).await??;
+    let _ = ready.send(());
+    loop {
+        let (fut, interrupt) = idle.wait_with_timeout(Duration::from_secs(120));
+        tokio::select! {
+            r = fut => match r? {
+                IdleResponse::NewData(d) => {
+                    if let Response::MailboxData(MailboxDatum::Exists(n)) = d.parsed() {
+                        let _ = tx.send((*n, Instant::now()));
+                    }
+                }
+                // Quiet for two minutes (Dovecot's keepalives reset it): keep waiting.
+                IdleResponse::Timeout => {}
+                IdleResponse::ManualInterrupt => break,
+            },
+            _ = &mut stop => {
+                drop(interrupt);
+                break;
+            }
+        }
+    }
+    let _ = timeout(IMAP_TIMEOUT, idle.done()).await;
+    Ok(())
+}
+
+async fn part_latency(opts: &Opts, report: &Report) -> Result<()> {
+    const P: &str = "latency";
+    let dv = Dovecot::ensure();
+    let user = dv.create_user("bench-lat");
+    let gw = spawn_gateway(dv, None, &[]).await;
+    let base = gw.base_url();
+    let hook = WebhookReceiver::start().await;
+    set_webhooks(&base, &hook).await;
+
+    let mut appender = ImapTestClient::connect(dv, &user).await?;
+    appender
+        .append("INBOX", &mail("before", "already there"))
+        .await?;
+    let account = format!("bench-lat-{}", support::unique_suffix());
+    let (st, body) = http(
+        "POST",
+        &format!("{base}/v1/account"),
+        Some(account_body(dv, &account, &user)),
+    )
+    .await;
+    if st != 200 {
+        bail!("POST /v1/account: {st} {body}");
+    }
+    wait_connected(&base, &account, Duration::from_secs(60)).await?;
+    wait_synced(&base, &account, Duration::from_secs(60)).await?;
+
+    // Two bare IDLE clients: one SELECTs INBOX (what a plain mail client does), one
+    // EXAMINEs it with CONDSTORE (what ingest does); Dovecot may announce to them apart.
+    let (tx, mut exists) = mpsc::unbounded_channel();
+    let (stop_tx, stop_rx) = oneshot::channel();
+    let (ready_tx, ready_rx) = oneshot::channel();
+    let idler = tokio::spawn(idle_watch(
+        bare_session(dv, &user, true).await?,
+        false,
+        tx,
+        stop_rx,
+        ready_tx,
+    ));
+    timeout(IMAP_TIMEOUT, ready_rx)
+        .await
+        .context("bare IDLE did not start")??;
+    let (tx, mut exists_ro) = mpsc::unbounded_channel();
+    let (stop_ro_tx, stop_rx) = oneshot::channel();
+    let (ready_tx, ready_rx) = oneshot::channel();
+    let idler_ro = tokio::spawn(idle_watch(
+        bare_session(dv, &user, true).await?,
+        true,
+        tx,
+        stop_rx,
+        ready_tx,
+    ));
+    timeout(IMAP_TIMEOUT, ready_rx)
+        .await
+        .context("bare EXAMINE IDLE did not start")??;
+
+    let warmup = 3;
+    let mut a = Vec::new(); // APPEND → webhook
+    let mut b = Vec::new(); // APPEND → bare IDLE EXISTS
+    let mut c = Vec::new(); // webhook − bare IDLE
+    let mut b_ro = Vec::new(); // APPEND → bare EXAMINE IDLE EXISTS
+    let mut c_ro = Vec::new(); // webhook − bare EXAMINE IDLE
+    let mut ok_times = Vec::new(); // APPEND command round trip
+    for i in 0..warmup + opts.samples {
+        // Leftovers of the previous round (other events, extra EXISTS) must not be taken
+        // for this round's.
+        hook.drain().await;
+        while exists.try_recv().is_ok() {}
+        while exists_ro.try_recv().is_ok() {}
+        let msg = mail(&format!("latency {i}"), "timing");
+        let t0 = Instant::now();
+        let uid = appender.append("INBOX", &msg).await?;
+        let t_ok = Instant::now();
+        let acc = account.clone();
+        let got = hook
+            .wait_for(
+                move |r| {
+                    r.body["account"] == acc.as_str()
+                        && r.event() == Some("messageNew")
+                        && r.body["data"]["uid"] == uid
+                },
+                EVENT_TIMEOUT,
+            )
+            .await
+            .ok_or_else(|| {
+                anyhow!("no messageNew webhook for uid {uid} within {EVENT_TIMEOUT:?}")
+            })?;
+        let (_, idle_at) = timeout(EVENT_TIMEOUT, exists.recv())
+            .await
+            .context("bare IDLE client saw no EXISTS")?
+            .ok_or_else(|| anyhow!("bare IDLE client stopped"))?;
+        let (_, idle_ro_at) = timeout(EVENT_TIMEOUT, exists_ro.recv())
+            .await
+            .context("bare EXAMINE IDLE client saw no EXISTS")?
+            .ok_or_else(|| anyhow!("bare EXAMINE IDLE client stopped"))?;
+        if i < warmup {
+            continue;
+        }
+        let f = |d: Duration| d.as_secs_f64() * 1000.0;
+        a.push(f(got.at.saturating_duration_since(t0)));
+        b.push(f(idle_at.saturating_duration_since(t0)));
+        c.push(f(got.at.saturating_duration_since(t0)) - f(idle_at.saturating_duration_since(t0)));
+        b_ro.push(f(idle_ro_at.saturating_duration_since(t0)));
+        c_ro.push(
+            f(got.at.saturating_duration_since(t0)) - f(idle_ro_at.saturating_duration_since(t0)),
+        );
+        ok_times.push(f(t_ok - t0));
+    }
+    let _ = stop_tx.send(());
+    let _ = stop_ro_tx.send(());
+    let _ = timeout(Duration::from_secs(30), idler).await;
+    let _ = timeout(Duration::from_secs(30), idler_ro).await;
+    let _ = appender.logout().await;
+
+    for v in [&mut a, &mut b, &mut c, &mut b_ro, &mut c_ro, &mut ok_times] {
+        v.sort_by(f64::total_cmp);
+    }
+    let n = a.len();
+    let line = |v: &[f64]| format!("p50 {:.1} ms, p99 {:.1} ms", pct(v, 50.0), pct(v, 99.0));
+    report.info(
+        P,
+        format!("APPEND command round trip ({n} msgs)"),
+        line(&ok_times),
+    );
+    report.info(P, "(a) APPEND → webhook", line(&a));
+    report.info(P, "(b) APPEND → bare IDLE EXISTS", line(&b));
+    report.info(P, "(c) webhook − bare IDLE (ours)", line(&c));
+    report.check(
+        P,
+        "(c) ours p50",
+        format!("{:.1} ms", pct(&c, 50.0)),
+        "< 100 ms",
+        pct(&c, 50.0) < 100.0,
+    );
+    report.info(
+        P,
+        "(c) ours min / max",
+        format!("{:.1} / {:.1} ms", c[0], c[n - 1]),
+    );
+    report.info(
+        P,
+        "(b') APPEND → bare EXAMINE (CONDSTORE) IDLE EXISTS",
+        line(&b_ro),
+    );
+    report.info(
+        P,
+        "(c') webhook − bare EXAMINE IDLE (ours, like for like)",
+        line(&c_ro),
+    );
+    report.check(
+        P,
+        "(c') ours p50",
+        format!("{:.1} ms", pct(&c_ro, 50.0)),
+        "< 100 ms",
+        pct(&c_ro, 50.0) < 100.0,
+    );
+    remove_mail(dv, &user);
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Part 3: memory per idle account
+// ---------------------------------------------------------------------------------------
+
+/// States of all accounts, counted (`GET /v1/accounts`, pages of 1,000).
+async fn state_counts(base: &str) -> Result<Vec<(String, usize)>> {
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    let mut page = 0;
+    loop {
+        let url = format!("{base}/v1/accounts?pageSize=1000&page={page}");
+        let (st, body) = get_json(&url, Duration::from_secs(60))
+            .await
+            .ok_or_else(|| anyhow!("GET {url} failed"))?;
+        if st != 200 {
+            bail!("GET {url}: {st} {body}");
+        }
+        for a in body["accounts"].as_array().into_iter().flatten() {
+            let s = a["state"].as_str().unwrap_or("?").to_string();
+            match counts.iter_mut().find(|(k, _)| *k == s) {
+                Some((_, c)) => *c += 1,
+                None => counts.push((s, 1)),
+            }
+        }
+        page += 1;
+        if page >= body["pages"].as_u64().unwrap_or(0) {
+            return Ok(counts);
+        }
+    }
+}
+
+fn count_of(counts: &[(String, usize)], state: &str) -> usize {
+    counts
+        .iter()
+        .find(|(k, _)| k == state)
+        .map_or(0, |(_, c)| *c)
+}
+
+async fn part_memory(opts: &Opts, report: &Report) -> Result<()> {
+    const P: &str = "memory";
+    let n = opts.accounts;
+    let dv = Dovecot::ensure();
+
+    // The users and their mail first: neither belongs in the ingest's figures.
+    let t = Instant::now();
+    let users: Vec<TestUser> = tokio::task::spawn_blocking(move || {
+        (0..n)
+            .map(|i| {
+                let u = dv.create_user("bench-mem");
+                dv.fill_maildir(&u.user, "INBOX", 2, |j| small_message(i * 2 + j));
+                u
+            })
+            .collect()
+    })
+    .await?;
+    report.info(
+        P,
+        "create users + Maildirs (untimed setup)",
+        format!("{n} users, {}", secs(t.elapsed())),
+    );
+
+    let redis = Redis::start().await?;
+    let prefix = format!("bench-{}", support::unique_suffix());
+    let args = [
+        format!("--dbs.redis={}", redis.url),
+        format!("--queue.url={}", opts.amqp),
+        format!("--queue.prefix={prefix}"),
+    ];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let ingest = spawn_gateway(dv, Some("ingest"), &args).await;
+    let api = spawn_gateway(dv, Some("api"), &args).await;
+    let base = api.base_url();
+    let pid = ingest.pid().ok_or_else(|| anyhow!("ingest not running"))?;
+
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let before = vm_rss_kib(pid)?;
+    report.info(
+        P,
+        "ingest VmRSS, no accounts",
+        format!("{:.1} MiB", before as f64 / 1024.0),
+    );
+
+    // Registration, a few requests at a time as a provisioning script would.
+    let t = Instant::now();
+    // Owned items: a stream of borrowed users inside a spawned task trips the compiler's
+    // higher-ranked lifetime check.
+    let bodies: Vec<(String, Value)> = users
+        .iter()
+        .enumerate()
+        .map(|(i, u)| {
+            let id = format!("mem-{i:05}");
+            let body = account_body(dv, &id, u);
+            (id, body)
+        })
+        .collect();
+    let results: Vec<Result<()>> = futures::stream::iter(bodies)
+        .map(|(id, body)| {
+            let base = base.clone();
+            async move {
+                let (st, body) = http("POST", &format!("{base}/v1/account"), Some(body)).await;
+                if st == 200 {
+                    Ok(())
+                } else {
+                    Err(anyhow!("POST {id}: {st} {body}"))
+                }
+            }
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    if let Some(Err(e)) = results.into_iter().find(Result::is_err) {
+        return Err(e);
+    }
+    report.info(
+        P,
+        format!("register {n} accounts (POST, 8 at a time)"),
+        secs(t.elapsed()),
+    );
+
+    // Until all are connected, or progress stops for a minute (then report how far it got).
+    let t = Instant::now();
+    let overall = Duration::from_secs(120 + n as u64 / 2);
+    let mut best = 0usize;
+    let mut last_progress = Instant::now();
+    let mut counts = Vec::new();
+    while t.elapsed() < overall {
+        counts = state_counts(&base).await?;
+        let connected = count_of(&counts, "connected");
+        if connected > best {
+            best = connected;
+            last_progress = Instant::now();
+        }
+        if connected >= n || last_progress.elapsed() > Duration::from_secs(60) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let all_at = t.elapsed();
+    let states = counts
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    report.check(
+        P,
+        "accounts connected",
+        format!("{best} of {n} in {}", secs(all_at)),
+        format!("{n}"),
+        best >= n,
+    );
+    if best < n {
+        report.note(format!(
+            "not all accounts connected: states {states}; see {} and {}",
+            ingest.log_path().display(),
+            dv.log_file.display()
+        ));
+    }
+
+    // Settle: the initial syncs of the other folders and the first IDLE are done, and the
+    // allocator has had time to return what the start-up bursts took.
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    let after = vm_rss_kib(pid)?;
+    let sockets = socket_count(pid);
+    let per = (after.saturating_sub(before)) as f64 / best.max(1) as f64;
+    report.info(
+        P,
+        format!("ingest VmRSS, {best} accounts idle"),
+        format!("{:.1} MiB", after as f64 / 1024.0),
+    );
+    report.info(P, "ingest open sockets", sockets.to_string());
+    report.check(
+        P,
+        "ingest RSS per idle account",
+        format!("{per:.1} KiB"),
+        "< 100 KB",
+        per * 1024.0 < 100_000.0,
+    );
+    let final_counts = state_counts(&base).await?;
+    let states = final_counts
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    report.note(format!("memory: account states at the end: {states}"));
+
+    drop(api);
+    drop(ingest);
+    for u in &users {
+        remove_mail(dv, u);
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Main
+// ---------------------------------------------------------------------------------------
+
+/// Runs one part; a failure (error or panic) is reported and does not stop the others.
+async fn run_part<F, Fut>(name: &'static str, report: &Report, f: F)
+where
+    F: FnOnce(Report) -> Fut,
+    Fut: Future<Output = Result<()>> + Send + 'static,
+{
+    println!("== {name} (load {})", loadavg());
+    let t = Instant::now();
+    let res = tokio::spawn(f(report.clone())).await;
+    let outcome = match res {
+        Ok(Ok(())) => format!("done in {}", secs(t.elapsed())),
+        Ok(Err(e)) => format!("FAILED after {}: {e:#}", secs(t.elapsed())),
+        Err(e) => format!("FAILED (panic) after {}: {e}", secs(t.elapsed())),
+    };
+    println!("== {name}: {outcome}");
+    report.note(format!(
+        "part {name}: {outcome}; load average after: {}",
+        loadavg()
+    ));
+}
+
+/// Runs the rig's start script with its output going to a file, then `Dovecot::ensure`.
+///
+/// A Dovecot master started by the script keeps the script's stderr open for good, so
+/// `Dovecot::ensure` (which captures the script's output and waits for its end) never
+/// returns when it is the one that starts Dovecot. Started here first, with the output in
+/// a file, `ensure` finds it running and returns at once.
+fn start_dovecot() -> &'static Dovecot {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("infra/dovecot/start.sh");
+    let log_path = target_dir().join("bench-dovecot-start.log");
+    let log = std::fs::File::create(&log_path).expect("start log");
+    let mut child = Command::new("bash")
+        .arg(&script)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("dup log"))
+        .stderr(log)
+        .spawn()
+        .expect("running infra/dovecot/start.sh");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        match child.try_wait().expect("waiting for start.sh") {
+            Some(st) if st.success() => break,
+            Some(st) => panic!("start.sh failed ({st}); see {}", log_path.display()),
+            None if Instant::now() > deadline => {
+                let _ = child.kill();
+                panic!(
+                    "start.sh did not finish within 300 s; see {}",
+                    log_path.display()
+                );
+            }
+            None => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+    Dovecot::ensure()
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
+}
+
+fn main() {
+    // The private Dovecot unless told otherwise (see the module doc). Set before any
+    // thread exists, as `set_var` requires.
+    if std::env::var_os("IMAPAPI_DOVECOT_DIR").is_none() {
+        // SAFETY: single-threaded here; the runtime and every other thread start later.
+        unsafe {
+            std::env::set_var("IMAPAPI_DOVECOT_DIR", "/tmp/imapapi-bench-dovecot");
+            if std::env::var_os("IMAPAPI_IMAP_PORT").is_none() {
+                std::env::set_var("IMAPAPI_IMAP_PORT", "11143");
+            }
+            if std::env::var_os("IMAPAPI_IMAPS_PORT").is_none() {
+                std::env::set_var("IMAPAPI_IMAPS_PORT", "11993");
+            }
+        }
+    }
+    let opts = Arc::new(Opts::from_env());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let report = Report::default();
+    let started = Instant::now();
+    let load_start = loadavg();
+    runtime.block_on(async {
+        // Start Dovecot once, outside the timed parts.
+        tokio::task::spawn_blocking(start_dovecot)
+            .await
+            .expect("Dovecot start");
+        for part in opts.parts.clone() {
+            let o = opts.clone();
+            match part.as_str() {
+                "sync" => {
+                    run_part(
+                        "sync",
+                        &report,
+                        move |r| async move { part_sync(&o, &r).await },
+                    )
+                    .await
+                }
+                "latency" => {
+                    run_part("latency", &report, move |r| async move {
+                        part_latency(&o, &r).await
+                    })
+                    .await
+                }
+                "memory" => {
+                    run_part("memory", &report, move |r| async move {
+                        part_memory(&o, &r).await
+                    })
+                    .await
+                }
+                other => report.note(format!(
+                    "unknown part {other:?} skipped (known: sync, latency, memory)"
+                )),
+            }
+        }
+    });
+    runtime.shutdown_timeout(Duration::from_secs(5));
+
+    let header = format!(
+        "imapapi pipeline benchmark (issue #2): messages {}, samples {}, accounts {}, parts {}\n\
+         machine: {} cores; load average at start {load_start}, at end {}; took {}",
+        opts.messages,
+        opts.samples,
+        opts.accounts,
+        opts.parts.join(","),
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        loadavg(),
+        secs(started.elapsed()),
+    );
+    let table = report.render(&header);
+    println!("\n{table}");
+    let out = target_dir().join("bench-pipeline.txt");
+    match std::fs::write(&out, &table) {
+        Ok(()) => println!("written to {}", out.display()),
+        Err(e) => eprintln!("cannot write {}: {e}", out.display()),
+    }
+}
