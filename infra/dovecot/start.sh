@@ -134,8 +134,10 @@ if ! $running; then
     done
     printf '%s\n' "$new_conf" > "$CONF"
     log "starting dovecot ($CONF)"
-    # 9>&-: the daemon must not inherit (and hold forever) the run-dir lock.
-    dovecot -c "$CONF" 9>&- || die "dovecot failed to start; see $RUN_DIR/dovecot.log"
+    # 9>&-: the daemon must not inherit (and hold forever) the run-dir lock. Its own
+    # output goes to a file: a daemon holding our stdout/stderr open would make a caller
+    # that captures them (Dovecot::ensure) wait forever.
+    dovecot -c "$CONF" 9>&- </dev/null >>"$RUN_DIR/dovecot.stdout" 2>&1 || die "dovecot failed to start; see $RUN_DIR/dovecot.log"
 fi
 
 wait_port "$IMAP_PORT" 30 "dovecot imap"

@@ -138,7 +138,8 @@ impl Session {
     async fn status(&self, state: AccountState, error: Option<&str>) -> bool {
         let status = AccountStatus {
             state,
-            sync_time: (state == AccountState::Connected).then(now),
+            // Set once the initial sync is done (see `connected`), not at login.
+            sync_time: None,
             last_error: error.map(|e| AccountErrorEntry {
                 response: e.to_string(),
                 server_response_code: None,
@@ -359,6 +360,15 @@ impl Session {
         let only = cfg.path.as_deref().filter(|p| *p != "*");
         let mut states: BTreeMap<String, FolderState> = BTreeMap::new();
         let folders = sync::sync_account(imap, &ctx, only, &mut states, true, None).await?;
+        // syncTime tells users (and the benchmark) that the initial sync is complete.
+        let synced = AccountStatus {
+            state: AccountState::Connected,
+            sync_time: Some(now()),
+            last_error: None,
+        };
+        if let Err(e) = services.store.set_status(account, node, &synced).await {
+            tracing::warn!(account = %account, error = %e, "cannot write status");
+        }
         let watched = watched_folder(&folders, only);
         let mut need_sync = true;
         let mut next_poll = Instant::now() + resync;

@@ -453,7 +453,8 @@ async fn get_json(url: &str, within: Duration) -> Option<(u16, Value)> {
     timeout(within, fut).await.ok().flatten()
 }
 
-/// Polls `GET /v1/account/:id` until `state` is `connected` (returned as an instant).
+/// Polls `GET /v1/account/:id` until `state` is `connected`: login done, the initial sync
+/// starts (returned as an instant).
 async fn wait_connected(base: &str, account: &str, within: Duration) -> Result<Instant> {
     let deadline = Instant::now() + within;
     let mut last = Value::Null;
@@ -464,7 +465,7 @@ async fn wait_connected(base: &str, account: &str, within: Duration) -> Result<I
         )
         .await
         {
-            if body["state"] == "connected" && body["syncTime"].is_string() {
+            if body["state"] == "connected" {
                 return Ok(Instant::now());
             }
             last = body;
@@ -474,26 +475,21 @@ async fn wait_connected(base: &str, account: &str, within: Duration) -> Result<I
     bail!("{account} not connected within {within:?}; last answer {last}")
 }
 
-/// The end of the initial sync as the gateway shows it.
-///
-/// ingest sets the state `connected` (and `syncTime`) right after login, *before* the
-/// initial sync, so that state alone would time only the login. A session serves API
-/// commands only between syncs (they queue while it syncs), so the first successful
-/// `GET /mailboxes` after `connected` answers within one LIST+STATUS round trip of the end
-/// of the initial sync: the closest signal the gateway offers.
+/// The end of the initial sync as the gateway shows it: ingest sets `syncTime` when the
+/// initial sync of every folder is committed (polled every 10 ms).
 async fn wait_synced(base: &str, account: &str, within: Duration) -> Result<Instant> {
     let deadline = Instant::now() + within;
-    let url = format!("{base}/v1/account/{account}/mailboxes");
+    let url = format!("{base}/v1/account/{account}");
     let mut last = None;
     while Instant::now() < deadline {
         let left = deadline.saturating_duration_since(Instant::now());
         match get_json(&url, left).await {
-            Some((200, _)) => return Ok(Instant::now()),
+            Some((200, body)) if body["syncTime"].is_string() => return Ok(Instant::now()),
             other => last = other,
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    bail!("{account}: no mailbox listing within {within:?}; last answer {last:?}")
+    bail!("{account}: initial sync not done within {within:?}; last answer {last:?}")
 }
 
 /// What the Redis store shows of an initial sync, watched with one connection of our own.
@@ -710,7 +706,7 @@ async fn part_sync(opts: &Opts, report: &Report) -> Result<()> {
 
     // (b) Ours on Redis: time, store memory per message, commands per sync. Watched from
     // the store itself (no API polling, whose reads would count as the gateway's commands);
-    // one GET /mailboxes waits behind the sync as on the embedded store.
+    // the API is asked once for syncTime afterwards.
     {
         let redis = Redis::start().await?;
         let gw = spawn_gateway(
@@ -850,10 +846,9 @@ async fn part_sync(opts: &Opts, report: &Report) -> Result<()> {
     }
     remove_mail(dv, &user);
     report.note(
-        "sync end: ingest reports `connected` + syncTime right after login, before the initial sync, \
-         so the end of the sync is taken as the first answer to GET /mailboxes (commands queue behind \
-         the sync; one LIST+STATUS round late); on Redis also as the exact moment the final INBOX \
-         commit lands. (b) includes registration, account pick-up, connect and LOGIN; (a) does not.",
+        "sync: `connected` marks the login, `syncTime` the end of the initial sync (API polled \
+         every 10 ms); on Redis the exact moment of the final INBOX commit is read from the store. \
+         register → … includes account pick-up (ingest.scanInterval), connect and LOGIN; (a) does not.",
     );
     Ok(())
 }
