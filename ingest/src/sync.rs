@@ -229,6 +229,7 @@ pub async fn sync_folder(
     let known = stored
         .as_ref()
         .and_then(|s| s.highest_modseq.map(|m| (s.uid_validity, m)));
+    let started = std::time::Instant::now();
     let sel = imap.examine(&folder.path, known).await?;
     let uid_validity = sel.uid_validity.unwrap_or(0);
     let fref = FolderRef {
@@ -305,6 +306,7 @@ pub async fn sync_folder(
         account = ctx.account,
         path = %folder.path,
         qresync = qresync_used,
+        elapsed_ms = started.elapsed().as_millis() as u64,
         removed = diff.removed.len(),
         updated = diff.updated.len(),
         new = diff.new.len(),
@@ -381,9 +383,11 @@ pub async fn sync_folder(
             quiet.push((*uid, flags));
         }
     }
+    // Unannounced entries need no intermediate commits: batches exist to bound how many
+    // events a crash would repeat, and these have none (an interrupted first sync simply
+    // runs again). One commit at the end keeps a first sync at a handful of round trips.
     for (uid, flags) in quiet {
         index.set(uid, flags);
-        committer.step(&progress, &mut index).await?;
     }
     let items = if ctx.settings.notify_text == Some(true) {
         decode::LIST_ITEMS_WITH_TEXT
@@ -420,7 +424,16 @@ pub async fn sync_folder(
         .unwrap_or_else(|| index.max_uid().map(|u| u + 1).unwrap_or(1));
     progress.highest_modseq = sel.highest_modseq;
     progress.messages = index.len() as u32;
+    let before_commit = started.elapsed();
     committer.commit(&progress, &mut index).await?;
+    tracing::debug!(
+        account = ctx.account,
+        path = %folder.path,
+        messages = progress.messages,
+        total_ms = started.elapsed().as_millis() as u64,
+        last_commit_ms = (started.elapsed() - before_commit).as_millis() as u64,
+        "folder synced"
+    );
     Ok(progress)
 }
 
