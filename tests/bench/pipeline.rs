@@ -1320,6 +1320,12 @@ fn target_dir() -> PathBuf {
 }
 
 fn main() {
+    // `cargo bench` passes --bench; `cargo test --all-targets` runs this binary too, in a
+    // debug build whose figures would mean nothing: there it only says how to run it.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("pipeline benchmark: run it with `cargo bench --bench pipeline` (see its doc)");
+        return;
+    }
     // The private Dovecot unless told otherwise (see the module doc). Set before any
     // thread exists, as `set_var` requires.
     if std::env::var_os("IMAPAPI_DOVECOT_DIR").is_none() {
