@@ -231,3 +231,48 @@ async fn trace_logs_hold_no_secret() {
     assert!(!log.contains(&user.pass), "password in the log");
     assert!(!log.contains("an-encryption-key"), "secret in the log");
 }
+
+/// Mail that arrives while the first sync is still running is announced (notifyFrom
+/// defaults to the registration time); mail from before the registration is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_during_the_first_sync_is_announced() {
+    let dv = Dovecot::ensure();
+    let gw = spawn(&[]).await;
+    let base = gw.base_url();
+    let hook = WebhookReceiver::start().await;
+    set_webhooks(&base, &hook).await;
+    let user = dv.create_user("firstsync");
+    let mut other = ImapTestClient::connect(dv, &user).await.unwrap();
+    let old = other.append("INBOX", &mail("before", "old")).await.unwrap();
+    // INTERNALDATE has whole seconds: register in a later second than the old mail.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (status, _) = http(
+        "POST",
+        &gw.url("/v1/account"),
+        Some(account_body(dv, "firstsync", &user)),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, info) = http("GET", &gw.url("/v1/account/firstsync"), None).await;
+    assert!(
+        info["notifyFrom"].is_string(),
+        "notifyFrom defaults to now: {info}"
+    );
+    // No waiting for the connection: this lands before or during the first sync.
+    let new = other.append("INBOX", &mail("during", "new")).await.unwrap();
+    let got = expect_event(&hook, "firstsync", "messageNew", |r| {
+        r.body["data"]["uid"] == new
+    })
+    .await;
+    assert_eq!(got.body["data"]["subject"], "during");
+    let stale = hook
+        .wait_for(
+            move |r| r.event() == Some("messageNew") && r.body["data"]["uid"] == old,
+            Duration::from_secs(2),
+        )
+        .await;
+    assert!(
+        stale.is_none(),
+        "mail from before the registration was announced"
+    );
+}

@@ -188,6 +188,10 @@ pub struct Imap {
     pub qresync: bool,
     /// The mailbox currently selected, if any.
     pub selected: Option<String>,
+    /// The server reported new or removed messages in the selected mailbox (EXISTS,
+    /// EXPUNGE, VANISHED) during some command since it was selected: whatever state was read
+    /// from it may be stale. Reset by every SELECT/EXAMINE.
+    pub changed: bool,
 }
 
 fn lost(e: impl std::fmt::Display) -> ImapError {
@@ -202,6 +206,7 @@ impl Imap {
             caps: HashSet::new(),
             qresync: false,
             selected: None,
+            changed: false,
         };
         let mut caps = HashSet::new();
         imap.exec("CAPABILITY", |r| {
@@ -285,7 +290,17 @@ impl Imap {
                         outcome.information.as_deref().unwrap_or("BYE")
                     )));
                 }
-                other => f(other, resp.borrow_owner()),
+                other => {
+                    if matches!(
+                        other,
+                        Response::MailboxData(MailboxDatum::Exists(_))
+                            | Response::Expunge(_)
+                            | Response::Vanished { earlier: false, .. }
+                    ) {
+                        self.changed = true;
+                    }
+                    f(other, resp.borrow_owner())
+                }
             }
         };
         self.drain_unsolicited();
@@ -373,6 +388,8 @@ impl Imap {
         })
         .await?;
         self.selected = Some(path.to_string());
+        // The EXAMINE response itself is the new baseline, EXISTS included.
+        self.changed = false;
         Ok(sel)
     }
 

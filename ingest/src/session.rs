@@ -67,7 +67,10 @@ fn now() -> String {
 pub fn parse_notify_from(s: Option<&str>) -> Option<DateTime<Utc>> {
     let s = s?.trim();
     if let Ok(d) = DateTime::parse_from_rfc3339(s) {
-        return Some(d.with_timezone(&Utc));
+        // INTERNALDATE has whole seconds: round down, so mail received in the same second
+        // as the registration is announced rather than lost (at least once, never less).
+        let d = d.with_timezone(&Utc);
+        return Some(d - chrono::Duration::nanoseconds(i64::from(d.timestamp_subsec_nanos())));
     }
     chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
         .ok()
@@ -370,7 +373,11 @@ impl Session {
             tracing::warn!(account = %account, error = %e, "cannot write status");
         }
         let watched = watched_folder(&folders, only);
-        let mut need_sync = true;
+        // The initial sync leaves the watched folder selected and current unless the server
+        // reported changes after it was read; only then does it need another pass.
+        let mut need_sync = watched
+            .as_ref()
+            .is_none_or(|w| imap.selected.as_deref() != Some(w.path.as_str()) || imap.changed);
         let mut next_poll = Instant::now() + resync;
         loop {
             if cancel.is_cancelled() {
@@ -502,5 +509,10 @@ mod tests {
         assert!(parse_notify_from(Some("2024-01-02")).is_some());
         assert!(parse_notify_from(Some("soon")).is_none());
         assert!(parse_notify_from(None).is_none());
+        // Whole seconds, rounded down, to compare with INTERNALDATE.
+        assert_eq!(
+            parse_notify_from(Some("2024-01-02T03:04:05.999Z")),
+            parse_notify_from(Some("2024-01-02T03:04:05Z"))
+        );
     }
 }

@@ -487,7 +487,12 @@ pub async fn sync_account(
         }
         states.remove(&s.path);
     }
-    for f in &folders {
+    // The folder IDLE will watch goes last, so that it is still selected when IDLE starts
+    // and needs no second pass (see the session loop).
+    let watch = only.unwrap_or("INBOX");
+    let mut order: Vec<&FolderInfo> = folders.iter().collect();
+    order.sort_by_key(|f| f.path.eq_ignore_ascii_case(watch));
+    for f in order {
         let prev = states.get(&f.path).cloned();
         let is_new = prev.is_none();
         if let Some(p) = &prev

@@ -235,7 +235,18 @@ pub async fn create_account(
     validate(&account)?;
     let id = account.account.clone();
     let stored = services.store.get_account(&id).await.map_err(store_error)?;
-    let account = prepare(&services, account, stored.as_ref());
+    let mut account = prepare(&services, account, stored.as_ref());
+    // notifyFrom defaults to "now", as in the original: mail that arrives after the
+    // registration is announced even while the first sync is still running; older mail is
+    // not. An update keeps the original registration time.
+    if account.notify_from.is_none() {
+        account.notify_from = stored
+            .as_ref()
+            .and_then(|s| s.notify_from.clone())
+            .or_else(|| {
+                Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+            });
+    }
     let existed = services
         .store
         .put_account(&account)
