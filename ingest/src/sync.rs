@@ -366,11 +366,8 @@ pub async fn sync_folder(
     let announce: HashSet<u32> = if !baseline {
         diff.new.iter().map(|(u, _)| *u).collect()
     } else if let Some(from) = ctx.notify_from.filter(|_| !diff.new.is_empty()) {
-        let since = from.format("%d-%b-%Y").to_string();
-        imap.uid_search(&format!("SINCE {since}"))
-            .await?
-            .into_iter()
-            .collect()
+        // Only mail received since `notifyFrom` is fetched in full and announced.
+        recent_uids(imap, &diff.new, from).await?
     } else {
         HashSet::new()
     };
@@ -435,6 +432,40 @@ pub async fn sync_folder(
         "folder synced"
     );
     Ok(progress)
+}
+
+/// The uids among `new` (ascending) received at or after `from`. Mail arrives in uid
+/// order, so recent mail is a tail of the uids: read the INTERNALDATE of a window of the
+/// highest uids, widening it only while its oldest message is still recent. A
+/// 100,000-message mailbox registered today costs one small FETCH, where a SEARCH by date
+/// makes the server compute the date of every message.
+async fn recent_uids(
+    imap: &mut Imap,
+    new: &[(u32, Vec<String>)],
+    from: DateTime<Utc>,
+) -> Result<HashSet<u32>, SyncError> {
+    const FIRST_WINDOW: usize = 64;
+    let Some(&(last, _)) = new.last() else {
+        return Ok(HashSet::new());
+    };
+    let mut window = FIRST_WINDOW;
+    loop {
+        let start = new.len().saturating_sub(window);
+        let lo = new[start].0;
+        let found: HashSet<u32> = imap
+            .fetch_full(&format!("UID FETCH {lo}:{last} (UID INTERNALDATE)"))
+            .await?
+            .iter()
+            .filter_map(|f| {
+                let uid = f.uid()?;
+                (decode::received(f)? >= from).then_some(uid)
+            })
+            .collect();
+        if start == 0 || !found.contains(&lo) {
+            return Ok(found);
+        }
+        window = window.saturating_mul(4);
+    }
 }
 
 /// Sync the folder list: `mailboxNew`/`mailboxDeleted` for folders that appeared or
