@@ -78,6 +78,10 @@ impl Fetched {
     pub fn flags(&self) -> Option<Vec<String>> {
         self.flags.clone()
     }
+    /// The flags, moved out rather than copied (sync's hot path).
+    pub fn into_flags(self) -> Option<Vec<String>> {
+        self.flags
+    }
     pub fn modseq(&self) -> Option<u64> {
         self.modseq
     }

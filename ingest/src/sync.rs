@@ -121,17 +121,25 @@ fn same_flags(a: &[String], b: &[String]) -> bool {
     c.added.is_empty() && c.deleted.is_empty()
 }
 
+/// Sort one server entry into the diff: new, changed, or unchanged. Takes the flags by
+/// value so a 100,000-message listing is moved into the diff, not copied.
+fn classify(d: &mut Diff, index: &FolderIndex, uid: u32, flags: Vec<String>) {
+    match index.flags(uid) {
+        Some(old) if !same_flags(&old, &flags) => d.updated.push((uid, old, flags)),
+        Some(_) => {}
+        None => d.new.push((uid, flags)),
+    }
+}
+
 /// Diff a full `uid → flags` listing from the server against the index.
-pub fn diff_full(index: &FolderIndex, server: &[(u32, Vec<String>)]) -> Diff {
+pub fn diff_full(index: &FolderIndex, server: Vec<(u32, Vec<String>)>) -> Diff {
     let mut d = Diff::default();
-    let on_server: HashSet<u32> = server.iter().map(|(u, _)| *u).collect();
-    d.removed = index.uids().filter(|u| !on_server.contains(u)).collect();
+    if !index.is_empty() {
+        let on_server: HashSet<u32> = server.iter().map(|(u, _)| *u).collect();
+        d.removed = index.uids().filter(|u| !on_server.contains(u)).collect();
+    }
     for (uid, flags) in server {
-        match index.flags(*uid) {
-            Some(old) if !same_flags(&old, flags) => d.updated.push((*uid, old, flags.clone())),
-            Some(_) => {}
-            None => d.new.push((*uid, flags.clone())),
-        }
+        classify(&mut d, index, uid, flags);
     }
     d.new.sort_by_key(|(u, _)| *u);
     d
@@ -141,7 +149,7 @@ pub fn diff_full(index: &FolderIndex, server: &[(u32, Vec<String>)]) -> Diff {
 pub fn diff_changes(
     index: &FolderIndex,
     vanished: &[RangeInclusive<u32>],
-    changed: &[(u32, Vec<String>)],
+    changed: Vec<(u32, Vec<String>)>,
 ) -> Diff {
     let mut d = Diff::default();
     let span: u64 = vanished
@@ -158,15 +166,11 @@ pub fn diff_changes(
             d.removed.extend(r.clone().filter(|u| index.contains(*u)));
         }
     }
+    let removed: HashSet<u32> = d.removed.iter().copied().collect();
     let mut seen = HashSet::new();
     for (uid, flags) in changed {
-        if !seen.insert(*uid) || d.removed.contains(uid) {
-            continue;
-        }
-        match index.flags(*uid) {
-            Some(old) if !same_flags(&old, flags) => d.updated.push((*uid, old, flags.clone())),
-            Some(_) => {}
-            None => d.new.push((*uid, flags.clone())),
+        if seen.insert(uid) && !removed.contains(&uid) {
+            classify(&mut d, index, uid, flags);
         }
     }
     d.new.sort_by_key(|(u, _)| *u);
@@ -230,7 +234,7 @@ pub async fn sync_folder(
         .as_ref()
         .and_then(|s| s.highest_modseq.map(|m| (s.uid_validity, m)));
     let started = std::time::Instant::now();
-    let sel = imap.examine(&folder.path, known).await?;
+    let mut sel = imap.examine(&folder.path, known).await?;
     let uid_validity = sel.uid_validity.unwrap_or(0);
     let fref = FolderRef {
         account: ctx.account,
@@ -271,10 +275,9 @@ pub async fn sync_folder(
 
     let qresync_used = known.is_some() && imap.qresync && !reset;
     let diff = if qresync_used {
-        let mut changed: Vec<(u32, Vec<String>)> = sel
-            .fetched
-            .iter()
-            .filter_map(|f| Some((f.uid()?, f.flags()?)))
+        let mut changed: Vec<(u32, Vec<String>)> = std::mem::take(&mut sel.fetched)
+            .into_iter()
+            .filter_map(|f| Some((f.uid()?, f.into_flags()?)))
             .collect();
         let prev_next = stored.as_ref().map(|s| s.uid_next).unwrap_or(1).max(1);
         if sel.uid_next.is_some_and(|n| n > prev_next) && sel.exists > 0 {
@@ -283,23 +286,23 @@ pub async fn sync_folder(
                 .await?;
             changed.extend(
                 newer
-                    .iter()
-                    .filter_map(|f| Some((f.uid()?, f.flags()?)))
+                    .into_iter()
+                    .filter_map(|f| Some((f.uid()?, f.into_flags()?)))
                     .filter(|(u, _)| *u >= prev_next),
             );
         }
-        diff_changes(&index, &sel.vanished, &changed)
+        diff_changes(&index, &sel.vanished, changed)
     } else {
         let server: Vec<(u32, Vec<String>)> = if sel.exists > 0 {
             imap.fetch("UID FETCH 1:* (UID FLAGS)")
                 .await?
-                .iter()
-                .filter_map(|f| Some((f.uid()?, f.flags().unwrap_or_default())))
+                .into_iter()
+                .filter_map(|f| Some((f.uid()?, f.into_flags().unwrap_or_default())))
                 .collect()
         } else {
             Vec::new()
         };
-        diff_full(&index, &server)
+        diff_full(&index, server)
     };
 
     tracing::debug!(
@@ -590,7 +593,7 @@ mod tests {
             (5, s(&["\\Flagged"])),
             (4, s(&[])),
         ];
-        let d = diff_full(&i, &server);
+        let d = diff_full(&i, server);
         assert_eq!(d.removed, vec![1]);
         assert_eq!(d.updated, vec![(2, s(&["\\Seen"]), s(&[]))]);
         assert_eq!(d.new, vec![(4, s(&[])), (5, s(&["\\Flagged"]))]);
@@ -599,12 +602,12 @@ mod tests {
     #[test]
     fn qresync_diff_uses_ranges_both_ways() {
         let i = index(&[(1, &[]), (2, &[]), (10, &["\\Seen"])]);
-        let d = diff_changes(&i, &[1..=1, 5..=7], &[(10, s(&[])), (11, s(&[]))]);
+        let d = diff_changes(&i, &[1..=1, 5..=7], vec![(10, s(&[])), (11, s(&[]))]);
         assert_eq!(d.removed, vec![1]);
         assert_eq!(d.updated.len(), 1);
         assert_eq!(d.new, vec![(11, s(&[]))]);
         // a huge range is checked against the index instead of enumerated
-        let d = diff_changes(&i, &[1..=u32::MAX - 1], &[]);
+        let d = diff_changes(&i, &[1..=u32::MAX - 1], vec![]);
         assert_eq!(d.removed, vec![1, 2, 10]);
     }
 
