@@ -173,6 +173,24 @@ impl EmbeddedStore {
         .map_err(backend)?
     }
 
+    /// One JSON record of a `&str`-keyed table, if present.
+    async fn read_record<T: serde::de::DeserializeOwned + Send + 'static>(
+        &self,
+        table: TableDefinition<'static, &'static str, &'static [u8]>,
+        key: &str,
+        what: &'static str,
+    ) -> Result<Option<T>, StoreError> {
+        let key = key.to_string();
+        self.read(move |txn| {
+            let t = txn.open_table(table).map_err(backend)?;
+            t.get(key.as_str())
+                .map_err(backend)?
+                .map(|v| decode(what, v.value()))
+                .transpose()
+        })
+        .await
+    }
+
     async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
@@ -229,15 +247,7 @@ impl Store for EmbeddedStore {
     }
 
     async fn get_account(&self, id: &str) -> Result<Option<AccountConfig>, StoreError> {
-        let id = id.to_string();
-        self.read(move |txn| {
-            let t = txn.open_table(ACCOUNTS).map_err(backend)?;
-            t.get(id.as_str())
-                .map_err(backend)?
-                .map(|v| decode("account", v.value()))
-                .transpose()
-        })
-        .await
+        self.read_record(ACCOUNTS, id, "account").await
     }
 
     async fn list_accounts(&self) -> Result<Vec<String>, StoreError> {
@@ -315,27 +325,14 @@ impl Store for EmbeddedStore {
     }
 
     async fn get_status(&self, account: &str) -> Result<Option<AccountStatus>, StoreError> {
-        let account = account.to_string();
-        self.read(move |txn| {
-            let t = txn.open_table(STATUS).map_err(backend)?;
-            t.get(account.as_str())
-                .map_err(backend)?
-                .map(|v| decode("status", v.value()))
-                .transpose()
-        })
-        .await
+        self.read_record(STATUS, account, "status").await
     }
 
     async fn get_settings(&self) -> Result<Settings, StoreError> {
-        self.read(|txn| {
-            let t = txn.open_table(BLOBS).map_err(backend)?;
-            Ok(t.get(SETTINGS)
-                .map_err(backend)?
-                .map(|v| decode("settings", v.value()))
-                .transpose()?
-                .unwrap_or_default())
-        })
-        .await
+        Ok(self
+            .read_record(BLOBS, SETTINGS, "settings")
+            .await?
+            .unwrap_or_default())
     }
 
     async fn put_settings(&self, settings: &Settings) -> Result<(), StoreError> {
