@@ -506,6 +506,34 @@ struct Subscription {
     consumer: lapin::Consumer,
 }
 
+impl Subscription {
+    /// Set the prefetch on `channel` and start consuming `queue` there.
+    async fn start(
+        channel: Channel,
+        queue: ShortString,
+        prefetch: u16,
+        exclusive: bool,
+    ) -> Result<Subscription, BusError> {
+        channel
+            .basic_qos(prefetch, BasicQosOptions::default())
+            .await
+            .map_err(backend)?;
+        let consumer = channel
+            .basic_consume(
+                queue,
+                "".into(),
+                BasicConsumeOptions {
+                    exclusive,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .map_err(backend)?;
+        Ok(Subscription { channel, consumer })
+    }
+}
+
 struct RabbitConsumer {
     inner: Arc<Inner>,
     queue: QueueName,
@@ -517,20 +545,8 @@ impl RabbitConsumer {
     async fn subscribe(&mut self) -> Result<(), BusError> {
         let link = self.inner.link().await?;
         let channel = link.conn.create_channel().await.map_err(backend)?;
-        channel
-            .basic_qos(self.prefetch, BasicQosOptions::default())
-            .await
-            .map_err(backend)?;
-        let consumer = channel
-            .basic_consume(
-                short(self.inner.names.queue(self.queue))?,
-                "".into(),
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await
-            .map_err(backend)?;
-        self.sub = Some(Subscription { channel, consumer });
+        let queue = short(self.inner.names.queue(self.queue))?;
+        self.sub = Some(Subscription::start(channel, queue, self.prefetch, false).await?);
         Ok(())
     }
 }
@@ -671,23 +687,7 @@ impl RabbitServer {
             )
             .await
             .map_err(|e| BusError::Backend(format!("serving {}: {e}", self.queue)))?;
-        channel
-            .basic_qos(SERVER_PREFETCH, BasicQosOptions::default())
-            .await
-            .map_err(backend)?;
-        let consumer = channel
-            .basic_consume(
-                name,
-                "".into(),
-                BasicConsumeOptions {
-                    exclusive: true,
-                    ..Default::default()
-                },
-                FieldTable::default(),
-            )
-            .await
-            .map_err(backend)?;
-        self.sub = Some(Subscription { channel, consumer });
+        self.sub = Some(Subscription::start(channel, name, SERVER_PREFETCH, true).await?);
         Ok(())
     }
 }
