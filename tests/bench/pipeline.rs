@@ -453,6 +453,15 @@ async fn get_json(url: &str, within: Duration) -> Option<(u16, Value)> {
     timeout(within, fut).await.ok().flatten()
 }
 
+/// `POST /v1/account` with `body`; an error unless the gateway accepted it.
+async fn register(base: &str, body: Value) -> Result<()> {
+    let (st, answer) = http("POST", &format!("{base}/v1/account"), Some(body)).await;
+    if st != 200 {
+        bail!("POST /v1/account: {st} {answer}");
+    }
+    Ok(())
+}
+
 /// Polls `GET /v1/account/:id` until `state` is `connected`: login done, the initial sync
 /// starts (returned as an instant).
 async fn wait_connected(base: &str, account: &str, within: Duration) -> Result<Instant> {
@@ -684,15 +693,7 @@ async fn part_sync(opts: &Opts, report: &Report) -> Result<()> {
         let base = gw.base_url();
         let account = format!("bench-sync-{}", support::unique_suffix());
         let t0 = Instant::now();
-        let (st, body) = http(
-            "POST",
-            &format!("{base}/v1/account"),
-            Some(account_body(dv, &account, &user)),
-        )
-        .await;
-        if st != 200 {
-            bail!("POST /v1/account: {st} {body}");
-        }
+        register(&base, account_body(dv, &account, &user)).await?;
         let connected = wait_connected(&base, &account, Duration::from_secs(60)).await?;
         let done = wait_synced(&base, &account, SYNC_TIMEOUT).await?;
         sync_rows(report, "embedded", baseline, done - t0, done - connected);
@@ -731,15 +732,7 @@ async fn part_sync(opts: &Opts, report: &Report) -> Result<()> {
         let cmds_before = redis.total_commands().await?;
         let stats_before = redis.command_stats().await?;
         let t0 = Instant::now();
-        let (st, body) = http(
-            "POST",
-            &format!("{base}/v1/account"),
-            Some(account_body(dv, &account, &user)),
-        )
-        .await;
-        if st != 200 {
-            bail!("POST /v1/account: {st} {body}");
-        }
+        register(&base, account_body(dv, &account, &user)).await?;
         let watch = watch_store_sync(&redis, &account, SYNC_TIMEOUT).await?;
         let done = wait_synced(&base, &account, SYNC_TIMEOUT).await?;
         let t_end = Instant::now();
@@ -916,15 +909,7 @@ async fn part_latency(opts: &Opts, report: &Report) -> Result<()> {
         .append("INBOX", &mail("before", "already there"))
         .await?;
     let account = format!("bench-lat-{}", support::unique_suffix());
-    let (st, body) = http(
-        "POST",
-        &format!("{base}/v1/account"),
-        Some(account_body(dv, &account, &user)),
-    )
-    .await;
-    if st != 200 {
-        bail!("POST /v1/account: {st} {body}");
-    }
+    register(&base, account_body(dv, &account, &user)).await?;
     wait_connected(&base, &account, Duration::from_secs(60)).await?;
     wait_synced(&base, &account, Duration::from_secs(60)).await?;
 
@@ -1159,12 +1144,9 @@ async fn part_memory(opts: &Opts, report: &Report) -> Result<()> {
         .map(|(id, body)| {
             let base = base.clone();
             async move {
-                let (st, body) = http("POST", &format!("{base}/v1/account"), Some(body)).await;
-                if st == 200 {
-                    Ok(())
-                } else {
-                    Err(anyhow!("POST {id}: {st} {body}"))
-                }
+                register(&base, body)
+                    .await
+                    .with_context(|| format!("registering {id}"))
             }
         })
         .buffer_unordered(8)
