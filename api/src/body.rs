@@ -206,7 +206,7 @@ mod tests {
     fn err(body: &str) -> String {
         let e = parse::<Outer>(body.as_bytes()).unwrap_err();
         assert_eq!(e.status_code, 400);
-        e.error
+        e.message
     }
 
     #[test]

@@ -7,36 +7,36 @@
 
 use imapapi_common::Services;
 use imapapi_common::bus::BusError;
-use imapapi_common::command::{Command, CommandKind, CommandReply};
+use imapapi_common::command::{Command, CommandKind, Reply, Request};
 use imapapi_common::error::ApiError;
 
 use crate::error::store_error;
 
-/// Send `kind` for `account` to its owner and return the (non-error) reply.
-pub async fn send(
+/// Send `request` for `account` to its owner and return its reply.
+pub async fn send<R: Request>(
     services: &Services,
     account: &str,
-    kind: CommandKind,
-) -> Result<CommandReply, ApiError> {
+    request: R,
+) -> Result<R::Reply, ApiError> {
     let owner = services
         .store
         .lease_owner(account)
         .await
         .map_err(store_error)?
         .ok_or_else(|| ApiError::no_connection(account))?;
-    send_to(services, &owner, account, kind).await
+    send_to(services, &owner, account, request).await
 }
 
-/// Send `kind` for `account` to a known `owner`.
-pub async fn send_to(
+/// Send `request` for `account` to a known `owner`.
+pub async fn send_to<R: Request>(
     services: &Services,
     owner: &str,
     account: &str,
-    kind: CommandKind,
-) -> Result<CommandReply, ApiError> {
+    request: R,
+) -> Result<R::Reply, ApiError> {
     let command = Command {
         account: account.to_string(),
-        kind,
+        kind: request.into(),
     };
     let body = serde_json::to_vec(&command)
         .map_err(|e| ApiError::internal(format!("Could not encode command: {e}")))?;
@@ -53,9 +53,8 @@ pub async fn send_to(
                 ApiError::new(503, "BusError", "Could not reach the IMAP connection")
             }
         })?;
-    match serde_json::from_slice::<CommandReply>(&reply) {
-        Ok(CommandReply::Error(e)) => Err(e),
-        Ok(r) => Ok(r),
+    match serde_json::from_slice::<Reply<R::Reply>>(&reply) {
+        Ok(r) => r.into_result(),
         Err(e) => {
             tracing::error!(account, owner, error = %e, "undecodable command reply");
             Err(ApiError::internal("Invalid reply from the IMAP connection"))
@@ -66,29 +65,25 @@ pub async fn send_to(
 /// Tell `owner` about a change without making the client wait: the change is already
 /// stored, and ingest notices it on its own scan anyway (`accounts_generation`), so this
 /// only makes it take effect sooner. Failures are logged at debug and otherwise ignored.
-pub fn notify(services: &Services, owner: Option<String>, account: &str, kind: CommandKind) {
+pub fn notify<R: Request>(services: &Services, owner: Option<String>, account: &str, request: R) {
     let Some(owner) = owner else {
         return;
     };
     let services = services.clone();
     let account = account.to_string();
     tokio::spawn(async move {
-        let what = format!("{kind:?}");
-        if let Err(e) = send_to(&services, &owner, &account, kind).await {
+        let kind: CommandKind = request.into();
+        let what = kind.name();
+        let command = Command {
+            account: account.clone(),
+            kind,
+        };
+        let Ok(body) = serde_json::to_vec(&command) else {
+            return;
+        };
+        let timeout = services.config.service.command_timeout;
+        if let Err(e) = services.bus.request(&owner, body, timeout).await {
             tracing::debug!(account, owner, command = what, error = %e, "best-effort command not delivered");
         }
     });
-}
-
-/// The message for a reply of the wrong kind (a protocol mismatch between versions).
-pub fn unexpected(reply: &CommandReply) -> ApiError {
-    let kind = match reply {
-        CommandReply::Mailboxes(_) => "mailboxes",
-        CommandReply::Messages(_) => "messages",
-        CommandReply::Message(_) => "message",
-        CommandReply::Done => "done",
-        CommandReply::Error(_) => "error",
-    };
-    tracing::error!(kind, "unexpected command reply kind");
-    ApiError::internal("Unexpected reply from the IMAP connection")
 }

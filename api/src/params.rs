@@ -124,14 +124,14 @@ mod tests {
             query
                 .number("pageSize", 1, 1000, 20)
                 .unwrap_err()
-                .error
+                .message
                 .contains("\"pageSize\"")
         );
         assert!(
             query
                 .number("page", 0, 10, 0)
                 .unwrap_err()
-                .error
+                .message
                 .contains("\"page\"")
         );
         assert_eq!(query.number("absent", 0, 10, 7).unwrap(), 7);
@@ -139,21 +139,21 @@ mod tests {
             query
                 .boolean("flag")
                 .unwrap_err()
-                .error
+                .message
                 .contains("\"flag\"")
         );
         assert!(
             query
                 .required("path")
                 .unwrap_err()
-                .error
+                .message
                 .contains("\"path\"")
         );
         assert!(
             query
                 .only(&["page"])
                 .unwrap_err()
-                .error
+                .message
                 .contains("\"pageSize\"")
         );
     }

@@ -8,7 +8,9 @@ use std::time::Duration;
 use base64::Engine;
 use imapapi_common::Services;
 use imapapi_common::bus::{self, Message, QueueName, RetryOutcome, RetryPolicy};
-use imapapi_common::command::{Command, CommandKind, CommandReply};
+use imapapi_common::command::{
+    Command, CommandKind, Done, GetMessage, ListMessages, Reply, TextType, error_reply,
+};
 use imapapi_common::config::{
     ApiConfig, BasicAuth, Config, IngestConfig, QueueConfig, ServiceConfig, WebhooksConfig,
 };
@@ -71,6 +73,9 @@ fn config(dir: &Path) -> Config {
             node_id: "ingest-test".into(),
             lease_ttl: Duration::from_secs(30),
             scan_interval: Duration::from_secs(1),
+            command_connections: 2,
+            command_connections_max: 10,
+            command_idle: Duration::from_secs(60),
         },
         webhooks: WebhooksConfig {
             timeout: Duration::from_secs(5),
@@ -145,7 +150,7 @@ fn assert_error(status: u16, body: &Value, want_status: u16, field: &str) {
     assert_eq!(status, want_status, "{body}");
     assert_eq!(body["statusCode"], want_status, "{body}");
     assert!(body["code"].is_string(), "{body}");
-    let msg = body["error"].as_str().unwrap();
+    let msg = body["message"].as_str().unwrap();
     assert!(msg.contains(field), "expected {field:?} in {msg:?}");
 }
 
@@ -486,7 +491,7 @@ async fn commands_round_trip_through_the_owner() {
             let req = server.next().await.unwrap();
             let command: Command = serde_json::from_slice(&req.body).unwrap();
             let reply = match &command.kind {
-                CommandKind::ListMessages { .. } => CommandReply::Messages(MessageList {
+                CommandKind::ListMessages(_) => serde_json::to_vec(&Reply::Ok(MessageList {
                     total: 1,
                     page: 0,
                     pages: 1,
@@ -495,13 +500,11 @@ async fn commands_round_trip_through_the_owner() {
                         "flagged": false, "size": 4334, "subject": "Test message"
                     }]))
                     .unwrap(),
-                }),
-                _ => CommandReply::Error(ApiError::not_found("Message was not found")),
+                }))
+                .unwrap(),
+                _ => error_reply(ApiError::not_found("Message was not found")),
             };
-            req.replier
-                .reply(serde_json::to_vec(&reply).unwrap())
-                .await
-                .unwrap();
+            req.replier.reply(reply).await.unwrap();
             seen.push(command);
         }
         seen
@@ -530,20 +533,21 @@ async fn commands_round_trip_through_the_owner() {
         seen[0],
         Command {
             account: "example".into(),
-            kind: CommandKind::ListMessages {
+            kind: ListMessages {
                 path: "INBOX".into(),
                 page: 0,
                 page_size: 20
             }
+            .into()
         }
     );
     assert_eq!(
         seen[1].kind,
-        CommandKind::GetMessage {
+        CommandKind::GetMessage(GetMessage {
             message: "AAAAAQAAAeE".into(),
             max_bytes: Some(100),
-            text_type: imapapi_common::command::TextType::Plain,
-        }
+            text_type: Some(TextType::Plain),
+        })
     );
 }
 
@@ -561,15 +565,15 @@ async fn owner_is_told_to_reconnect_and_close() {
             .unwrap();
         let command: Command = serde_json::from_slice(&req.body).unwrap();
         req.replier
-            .reply(serde_json::to_vec(&CommandReply::Done).unwrap())
+            .reply(serde_json::to_vec(&Reply::Ok(Done {})).unwrap())
             .await
             .unwrap();
         command.kind
     };
-    assert_eq!(next().await, CommandKind::Reconnect);
+    assert_eq!(next().await, CommandKind::Reconnect(Default::default()));
     let (status, _) = h.call("DELETE", "/v1/account/example", None).await;
     assert_eq!(status, 200);
-    assert_eq!(next().await, CommandKind::Close);
+    assert_eq!(next().await, CommandKind::Close(Default::default()));
 }
 
 #[tokio::test]

@@ -154,7 +154,7 @@ mod tests {
         for bad in ["", "AAAA", "AAAAAQAAAeEAAA", "!!!!", &"A".repeat(300)] {
             let e = MessageId::parse(bad).unwrap_err();
             assert_eq!(e.status_code, 400, "{bad}");
-            assert!(e.error.contains("\"message\""), "{bad}: {}", e.error);
+            assert!(e.message.contains("\"message\""), "{bad}: {}", e.message);
         }
     }
 }

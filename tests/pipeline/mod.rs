@@ -360,14 +360,14 @@ pub async fn bad_input(base: &str) {
     )
     .await;
     assert_eq!(status, 400);
-    assert!(err["error"].as_str().unwrap().contains("account"), "{err}");
+    assert!(err["message"].as_str().unwrap().contains("account"), "{err}");
 
     let mut body = account_body(dv, "badport", &user);
     body["imap"]["port"] = json!("993");
     let (status, err) = http("POST", &format!("{base}/v1/account"), Some(body)).await;
     assert_eq!(status, 400);
     assert!(
-        err["error"].as_str().unwrap().contains("imap.port"),
+        err["message"].as_str().unwrap().contains("imap.port"),
         "{err}"
     );
 
@@ -378,7 +378,7 @@ pub async fn bad_input(base: &str) {
     )
     .await;
     assert_eq!(status, 400);
-    assert!(err["error"].as_str().unwrap().contains("webhooks"), "{err}");
+    assert!(err["message"].as_str().unwrap().contains("webhooks"), "{err}");
 
     let (status, err) = http("GET", &format!("{base}/v1/account/nobody-here"), None).await;
     assert_eq!(status, 404, "{err}");
@@ -410,7 +410,7 @@ pub async fn bad_input(base: &str) {
         .await;
         assert_eq!(status, 400, "{bad}: {err}");
         assert!(
-            err["error"].as_str().unwrap().contains("message"),
+            err["message"].as_str().unwrap().contains("message"),
             "{bad}: {err}"
         );
     }
@@ -435,7 +435,7 @@ pub async fn bad_input(base: &str) {
     )
     .await;
     assert_eq!(status, 400, "missing path: {err}");
-    assert!(err["error"].as_str().unwrap().contains("path"), "{err}");
+    assert!(err["message"].as_str().unwrap().contains("path"), "{err}");
     let _ = http("DELETE", &format!("{base}/v1/account/{account}"), None).await;
 }
 

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use futures::future::join_all;
 use imapapi_common::Services;
-use imapapi_common::command::CommandKind;
+use imapapi_common::command::{Close, Reconnect};
 use imapapi_common::crypto::seal_account;
 use imapapi_common::error::ApiError;
 use imapapi_common::model::secret::REDACTED;
@@ -265,7 +265,7 @@ pub async fn create_account(
 /// Ask the owner (if any) to reconnect with the stored settings; best effort.
 async fn reconnect(services: &Services, id: &str) {
     match services.store.lease_owner(id).await {
-        Ok(owner) => notify(services, owner, id, CommandKind::Reconnect),
+        Ok(owner) => notify(services, owner, id, Reconnect {}),
         Err(e) => tracing::debug!(account = id, error = %e, "owner lookup failed"),
     }
 }
@@ -429,7 +429,7 @@ pub async fn delete_account(services: Services, raw_id: String) -> Result<Respon
             "Account \"{id}\" was not found"
         )));
     }
-    notify(&services, owner, &id, CommandKind::Close);
+    notify(&services, owner, &id, Close {});
     tracing::info!(account = %id, "account deleted");
     Ok(json_ok(&json!({ "account": id, "deleted": true })))
 }
@@ -494,7 +494,7 @@ mod tests {
                 }
             }
             let e = validate(&account(body)).unwrap_err();
-            assert!(e.error.contains(field), "{field}: {}", e.error);
+            assert!(e.message.contains(field), "{field}: {}", e.message);
         }
     }
 }

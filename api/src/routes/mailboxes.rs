@@ -2,13 +2,13 @@
 //! connection by the owning ingest.
 
 use imapapi_common::Services;
-use imapapi_common::command::{CommandKind, CommandReply};
+use imapapi_common::command::ListMailboxes;
 use imapapi_common::error::ApiError;
 use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
-use crate::command_client::{send, unexpected};
+use crate::command_client::send;
 use crate::error::{json_ok, respond};
 use crate::routes::{account_id, require_account, with};
 
@@ -26,8 +26,6 @@ pub fn routes(services: Services) -> BoxedFilter<(Response,)> {
 pub async fn list_mailboxes(services: Services, raw_id: String) -> Result<Response, ApiError> {
     let id = account_id(&raw_id)?;
     require_account(&services, &id).await?;
-    match send(&services, &id, CommandKind::ListMailboxes).await? {
-        CommandReply::Mailboxes(list) => Ok(json_ok(&list)),
-        other => Err(unexpected(&other)),
-    }
+    let list = send(&services, &id, ListMailboxes {}).await?;
+    Ok(json_ok(&list))
 }

@@ -3,14 +3,14 @@
 //! by the owning ingest. Input is checked here first, so a bad request never reaches IMAP.
 
 use imapapi_common::Services;
-use imapapi_common::command::{CommandKind, CommandReply, TextType};
+use imapapi_common::command::{GetMessage, ListMessages, TextType};
 use imapapi_common::error::ApiError;
 use imapapi_common::ids::MessageId;
 use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
-use crate::command_client::{send, unexpected};
+use crate::command_client::send;
 use crate::error::{json_ok, respond};
 use crate::params::{Query, decode_segment, query};
 use crate::routes::{account_id, require_account, with};
@@ -60,15 +60,12 @@ pub async fn list_messages(
     let page = q.number("page", 0, 1_048_576, 0)? as u32;
     let page_size = q.number("pageSize", 1, 1000, 20)? as u32;
     require_account(&services, &id).await?;
-    let kind = CommandKind::ListMessages {
+    let request = ListMessages {
         path,
         page,
         page_size,
     };
-    match send(&services, &id, kind).await? {
-        CommandReply::Messages(list) => Ok(json_ok(&list)),
-        other => Err(unexpected(&other)),
-    }
+    Ok(json_ok(&send(&services, &id, request).await?))
 }
 
 /// `GET /v1/account/:account/message/:message?maxBytes&textType`: one message with its
@@ -85,25 +82,18 @@ pub async fn get_message(
     MessageId::parse(&message)?;
     q.only(&["maxBytes", "textType"])?;
     let max_bytes = q.optional_number("maxBytes", 0, MAX_BYTES_LIMIT)?;
+    // Text is included only when asked for, as the original did.
     let text_type = match q.get("textType") {
-        None | Some("*") => TextType::All,
-        Some("plain") => TextType::Plain,
-        Some("html") => TextType::Html,
-        Some(_) => {
-            return Err(ApiError::invalid(
-                "textType",
-                "must be one of [plain, html, *]",
-            ));
-        }
+        None => None,
+        Some(t) => Some(TextType::parse(t).ok_or_else(|| {
+            ApiError::invalid("textType", "must be one of [plain, html, *]")
+        })?),
     };
     require_account(&services, &id).await?;
-    let kind = CommandKind::GetMessage {
+    let request = GetMessage {
         message,
         max_bytes,
         text_type,
     };
-    match send(&services, &id, kind).await? {
-        CommandReply::Message(details) => Ok(json_ok(&details)),
-        other => Err(unexpected(&other)),
-    }
+    Ok(json_ok(&send(&services, &id, request).await?))
 }

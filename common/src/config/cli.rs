@@ -98,6 +98,15 @@ pub struct Cli {
     /// How often ingest scans for account changes [env: INGEST_SCAN_INTERVAL] [default: 1s]
     #[arg(long = "ingest.scanInterval", global = true, value_name = "DURATION")]
     pub ingest_scan_interval: Option<String>,
+    /// Command connections per account [env: INGEST_COMMAND_CONNECTIONS] [default: 2]
+    #[arg(long = "ingest.commandConnections", global = true, value_name = "N")]
+    pub ingest_command_connections: Option<String>,
+    /// Command connections on this node, all accounts [env: INGEST_COMMAND_CONNECTIONS_MAX] [default: 500]
+    #[arg(long = "ingest.commandConnectionsMax", global = true, value_name = "N")]
+    pub ingest_command_connections_max: Option<String>,
+    /// Idle time before a command connection is closed [env: INGEST_COMMAND_IDLE] [default: 2m]
+    #[arg(long = "ingest.commandIdle", global = true, value_name = "DURATION")]
+    pub ingest_command_idle: Option<String>,
     /// Webhook request timeout [env: WEBHOOKS_TIMEOUT] [default: 10s]
     #[arg(long = "webhooks.timeout", global = true, value_name = "DURATION")]
     pub webhooks_timeout: Option<String>,
@@ -129,6 +138,9 @@ impl Cli {
             "ingest.nodeId" => &self.ingest_node_id,
             "ingest.leaseTtl" => &self.ingest_lease_ttl,
             "ingest.scanInterval" => &self.ingest_scan_interval,
+            "ingest.commandConnections" => &self.ingest_command_connections,
+            "ingest.commandConnectionsMax" => &self.ingest_command_connections_max,
+            "ingest.commandIdle" => &self.ingest_command_idle,
             "webhooks.timeout" => &self.webhooks_timeout,
             "webhooks.concurrency" => &self.webhooks_concurrency,
             _ => return None,

@@ -32,6 +32,9 @@ pub const OPTIONS: &[(&str, &str)] = &[
     ("ingest.nodeId", "INGEST_NODE_ID"),
     ("ingest.leaseTtl", "INGEST_LEASE_TTL"),
     ("ingest.scanInterval", "INGEST_SCAN_INTERVAL"),
+    ("ingest.commandConnections", "INGEST_COMMAND_CONNECTIONS"),
+    ("ingest.commandConnectionsMax", "INGEST_COMMAND_CONNECTIONS_MAX"),
+    ("ingest.commandIdle", "INGEST_COMMAND_IDLE"),
     ("webhooks.timeout", "WEBHOOKS_TIMEOUT"),
     ("webhooks.concurrency", "WEBHOOKS_CONCURRENCY"),
 ];
@@ -92,6 +95,12 @@ pub struct IngestConfig {
     pub node_id: String,
     pub lease_ttl: Duration,
     pub scan_interval: Duration,
+    /// Command connections per account (beside the one that watches for changes).
+    pub command_connections: usize,
+    /// Command connections open at once on this node, over all accounts.
+    pub command_connections_max: usize,
+    /// How long an unused command connection stays open.
+    pub command_idle: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -273,7 +282,7 @@ impl Config {
                 let s: Settings = serde_json::from_str(json)
                     .map_err(|e| ConfigError(format!("--settings: {e}")))?;
                 s.validate()
-                    .map_err(|e| ConfigError(format!("--settings: {}", e.error)))?;
+                    .map_err(|e| ConfigError(format!("--settings: {}", e.message)))?;
                 Some(s)
             }
         };
@@ -300,6 +309,18 @@ impl Config {
         let concurrency = number("webhooks.concurrency")?;
         if concurrency == 0 {
             return Err(bad("webhooks.concurrency", "0", "at least 1"));
+        }
+        let command_connections = number("ingest.commandConnections")?;
+        if command_connections == 0 || command_connections > 64 {
+            return Err(bad(
+                "ingest.commandConnections",
+                req("ingest.commandConnections")?,
+                "1 to 64",
+            ));
+        }
+        let command_connections_max = number("ingest.commandConnectionsMax")?;
+        if command_connections_max == 0 {
+            return Err(bad("ingest.commandConnectionsMax", "0", "at least 1"));
         }
         let node_id = match get("ingest.nodeId") {
             Some(id) => id.to_string(),
@@ -334,6 +355,9 @@ impl Config {
                 node_id,
                 lease_ttl: duration("ingest.leaseTtl")?,
                 scan_interval: duration("ingest.scanInterval")?,
+                command_connections: command_connections as usize,
+                command_connections_max: command_connections_max as usize,
+                command_idle: duration("ingest.commandIdle")?,
             },
             webhooks: WebhooksConfig {
                 timeout: duration("webhooks.timeout")?,

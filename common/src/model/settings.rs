@@ -130,9 +130,9 @@ mod tests {
     #[test]
     fn names_the_bad_field() {
         let s: Settings = serde_json::from_str(r#"{"webhooks":"ftp://x"}"#).unwrap();
-        assert!(s.validate().unwrap_err().error.contains("\"webhooks\""));
+        assert!(s.validate().unwrap_err().message.contains("\"webhooks\""));
         let s: Settings = serde_json::from_str(r#"{"webhookEvents":["nope"]}"#).unwrap();
-        assert!(s.validate().unwrap_err().error.contains("webhookEvents[0]"));
+        assert!(s.validate().unwrap_err().message.contains("webhookEvents[0]"));
     }
 
     #[test]

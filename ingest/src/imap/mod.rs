@@ -11,6 +11,44 @@ use imap_proto::{AttributeValue, Capability, MailboxDatum, Response, ResponseCod
 
 use crate::connection::ImapSession;
 
+pub mod wire;
+pub mod write;
+
+pub use wire::{Arg, num_set, quote};
+
+/// What a successful command's tagged OK reported (UIDPLUS response codes).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Completion {
+    /// `[APPENDUID validity uid]`.
+    pub append_uid: Option<(u32, u32)>,
+    /// `[COPYUID validity source-uids destination-uids]`, the uid sets expanded.
+    pub copy_uid: Option<(u32, Vec<u32>, Vec<u32>)>,
+}
+
+impl Completion {
+    fn from_code(code: Option<&ResponseCode<'_>>) -> Self {
+        let mut c = Completion::default();
+        match code {
+            Some(ResponseCode::AppendUid(validity, uids)) => {
+                c.append_uid = wire::expand_uid_set(uids).first().map(|u| (*validity, *u));
+            }
+            Some(ResponseCode::CopyUid(validity, from, to)) => {
+                c.copy_uid = Some((*validity, wire::expand_uid_set(from), wire::expand_uid_set(to)));
+            }
+            _ => {}
+        }
+        c
+    }
+    /// Read a COPYUID from an untagged `* OK [COPYUID …]` (MOVE sends it that way).
+    pub fn note_untagged(&mut self, r: &Response<'_>) {
+        if let Response::Data { status: Status::Ok, outcome } = r
+            && let Some(code @ ResponseCode::CopyUid(..)) = &outcome.code
+        {
+            self.copy_uid = Completion::from_code(Some(code)).copy_uid;
+        }
+    }
+}
+
 /// A server that stays silent this long in the middle of a command is considered gone.
 const READ_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -146,44 +184,6 @@ fn attribute_name(a: &imap_proto::NameAttribute<'_>) -> String {
     }
 }
 
-/// Quote a string for the IMAP wire.
-pub fn quote(s: &str) -> Result<String, ImapError> {
-    if s.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-        return Err(ImapError::Invalid("line break in a string argument".into()));
-    }
-    Ok(format!(
-        "\"{}\"",
-        s.replace('\\', "\\\\").replace('"', "\\\"")
-    ))
-}
-
-/// A compact IMAP sequence set (`1:3,7,9:10`) for sorted or unsorted numbers.
-pub fn num_set(nums: &[u32]) -> String {
-    let mut v: Vec<u32> = nums.to_vec();
-    v.sort_unstable();
-    v.dedup();
-    let mut out = String::new();
-    let mut i = 0;
-    while i < v.len() {
-        let start = v[i];
-        let mut end = start;
-        while i + 1 < v.len() && v[i + 1] == end + 1 {
-            i += 1;
-            end = v[i];
-        }
-        if !out.is_empty() {
-            out.push(',');
-        }
-        if start == end {
-            out.push_str(&start.to_string());
-        } else {
-            out.push_str(&format!("{start}:{end}"));
-        }
-        i += 1;
-    }
-    out
-}
-
 /// An open, authenticated IMAP connection driven by raw commands.
 pub struct Imap {
     session: ImapSession,
@@ -192,10 +192,18 @@ pub struct Imap {
     pub qresync: bool,
     /// The mailbox currently selected, if any.
     pub selected: Option<String>,
+    /// The selection is read-write (SELECT), not EXAMINE.
+    pub selected_rw: bool,
+    /// UIDVALIDITY of the selected mailbox.
+    pub selected_validity: Option<u32>,
+    /// Messages in the selected mailbox, kept current from EXISTS, EXPUNGE and VANISHED.
+    pub exists: u32,
     /// The server reported new or removed messages in the selected mailbox (EXISTS,
     /// EXPUNGE, VANISHED) during some command since it was selected: whatever state was read
     /// from it may be stale. Reset by every SELECT/EXAMINE.
     pub changed: bool,
+    /// Why the server refused a command before its literal was sent.
+    refusal: Option<String>,
 }
 
 fn lost(e: impl std::fmt::Display) -> ImapError {
@@ -210,7 +218,11 @@ impl Imap {
             caps: HashSet::new(),
             qresync: false,
             selected: None,
+            selected_rw: false,
+            selected_validity: None,
+            exists: 0,
             changed: false,
+            refusal: None,
         };
         let mut caps = HashSet::new();
         imap.exec("CAPABILITY", |r| {
@@ -246,7 +258,7 @@ impl Imap {
     }
 
     /// Send a command and hand every response before its completion to `f`.
-    pub async fn exec<F>(&mut self, command: &str, mut f: F) -> Result<(), ImapError>
+    pub async fn exec<F>(&mut self, command: &str, mut f: F) -> Result<Completion, ImapError>
     where
         F: FnMut(&Response<'_>),
     {
@@ -255,11 +267,93 @@ impl Imap {
 
     /// As [`Imap::exec`], also handing over the buffer the response was parsed from (the
     /// response first, possibly followed by unrelated bytes).
-    pub async fn exec_raw<F>(&mut self, command: &str, mut f: F) -> Result<(), ImapError>
+    pub async fn exec_raw<F>(&mut self, command: &str, f: F) -> Result<Completion, ImapError>
     where
         F: FnMut(&Response<'_>, &[u8]),
     {
         let id = self.session.run_command(command).await.map_err(lost)?;
+        self.complete(id, f).await
+    }
+
+    /// Send a command made of text and literals (APPEND bodies, non-ASCII search strings),
+    /// then read it to completion like [`Imap::exec`]. Literals go non-synchronizing when
+    /// the server has LITERAL+, otherwise each waits for the server's continuation.
+    pub async fn exec_args<F>(&mut self, args: &[Arg], mut f: F) -> Result<Completion, ImapError>
+    where
+        F: FnMut(&Response<'_>),
+    {
+        let plus = self.has("LITERAL+");
+        let segments = wire::segments(args, plus);
+        let mut iter = segments.into_iter();
+        let Some(first) = iter.next() else {
+            return Err(ImapError::Invalid("empty command".into()));
+        };
+        let id = self.session.run_command(&first.line).await.map_err(lost)?;
+        let mut pending = first.literal;
+        for seg in iter {
+            let literal = pending.take().unwrap_or_default();
+            if !plus && !self.await_continuation(&id).await? {
+                return self.complete_after_refusal(id).await;
+            }
+            self.write_raw(&literal, seg.line.as_bytes()).await?;
+            pending = seg.literal;
+        }
+        self.complete(id, |r, _| f(r)).await
+    }
+
+    /// Write literal bytes followed by the rest of a command line and its CRLF.
+    async fn write_raw(&mut self, literal: &[u8], rest: &[u8]) -> Result<(), ImapError> {
+        use tokio::io::AsyncWriteExt;
+        let w = self.session.get_mut();
+        w.write_all(literal).await.map_err(lost)?;
+        w.write_all(rest).await.map_err(lost)?;
+        w.write_all(b"\r\n").await.map_err(lost)?;
+        w.flush().await.map_err(lost)
+    }
+
+    /// Wait for `+` before sending a synchronizing literal; false when the server answered
+    /// the command instead (NO/BAD), which the caller then reads as the completion.
+    async fn await_continuation(&mut self, id: &imap_proto::RequestId) -> Result<bool, ImapError> {
+        loop {
+            let next = tokio::time::timeout(READ_TIMEOUT, self.session.read_response())
+                .await
+                .map_err(|_| ImapError::Lost("server did not answer".into()))?
+                .map_err(lost)?;
+            let Some(resp) = next else {
+                return Err(ImapError::Lost("connection closed".into()));
+            };
+            match resp.parsed() {
+                Response::Continue { .. } => return Ok(true),
+                Response::Done { tag, status, outcome, .. } if tag == id => {
+                    self.refusal = Some(match status {
+                        Status::Ok => "unexpected completion before the literal".to_string(),
+                        _ => outcome.information.as_deref().unwrap_or("command failed").to_string(),
+                    });
+                    return Ok(false);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    async fn complete_after_refusal(
+        &mut self,
+        _id: imap_proto::RequestId,
+    ) -> Result<Completion, ImapError> {
+        Err(ImapError::Refused(
+            self.refusal.take().unwrap_or_else(|| "command failed".into()),
+        ))
+    }
+
+    /// Read the responses of command `id` up to its completion.
+    async fn complete<F>(
+        &mut self,
+        id: imap_proto::RequestId,
+        mut f: F,
+    ) -> Result<Completion, ImapError>
+    where
+        F: FnMut(&Response<'_>, &[u8]),
+    {
         let result = loop {
             let next = tokio::time::timeout(READ_TIMEOUT, self.session.read_response())
                 .await
@@ -273,9 +367,10 @@ impl Imap {
                     tag,
                     status,
                     outcome,
+                    ..
                 } if *tag == id => {
                     break match status {
-                        Status::Ok => Ok(()),
+                        Status::Ok => Ok(Completion::from_code(outcome.code.as_ref())),
                         _ => Err(ImapError::Refused(
                             outcome
                                 .information
@@ -295,20 +390,39 @@ impl Imap {
                     )));
                 }
                 other => {
-                    if matches!(
-                        other,
-                        Response::MailboxData(MailboxDatum::Exists(_))
-                            | Response::Expunge(_)
-                            | Response::Vanished { earlier: false, .. }
-                    ) {
-                        self.changed = true;
-                    }
+                    self.track(other);
                     f(other, resp.borrow_owner())
                 }
             }
         };
         self.drain_unsolicited();
         result
+    }
+
+    /// Keep the selected mailbox's message count current and note that it changed.
+    fn track(&mut self, r: &Response<'_>) {
+        match r {
+            Response::MailboxData(MailboxDatum::Exists(n)) => {
+                self.exists = *n;
+                self.changed = true;
+            }
+            Response::Expunge(_) => {
+                self.exists = self.exists.saturating_sub(1);
+                self.changed = true;
+            }
+            Response::Vanished {
+                earlier: false,
+                uids,
+            } => {
+                let n: u64 = uids
+                    .iter()
+                    .map(|r| u64::from(r.end().saturating_sub(*r.start())) + 1)
+                    .sum();
+                self.exists = self.exists.saturating_sub(n.min(u64::from(u32::MAX)) as u32);
+                self.changed = true;
+            }
+            _ => {}
+        }
     }
 
     /// Send a tagged command without waiting (IDLE).
@@ -368,15 +482,48 @@ impl Imap {
         path: &str,
         known: Option<(u32, u64)>,
     ) -> Result<Selected, ImapError> {
-        let q = quote(path)?;
+        self.open_mailbox("EXAMINE", path, known).await
+    }
+
+    /// SELECT a folder read-write (commands that change mail).
+    pub async fn select(&mut self, path: &str) -> Result<Selected, ImapError> {
+        self.open_mailbox("SELECT", path, None).await
+    }
+
+    /// Make `path` the selected folder, read-write when `write`, reusing the current
+    /// selection when it will do. Returns its UIDVALIDITY. A reused selection is brought up
+    /// to date with NOOP so `exists` counts mail that arrived since.
+    pub async fn ensure_selected(&mut self, path: &str, write: bool) -> Result<u32, ImapError> {
+        let reusable = self.selected.as_deref() == Some(path) && (self.selected_rw || !write);
+        if let (true, Some(validity)) = (reusable, self.selected_validity) {
+            self.exec("NOOP", |_| {}).await?;
+            return Ok(validity);
+        }
+        let sel = if write {
+            self.select(path).await?
+        } else {
+            self.examine(path, None).await?
+        };
+        sel.uid_validity
+            .ok_or_else(|| ImapError::Refused("server reported no UIDVALIDITY".into()))
+    }
+
+    async fn open_mailbox(
+        &mut self,
+        verb: &str,
+        path: &str,
+        known: Option<(u32, u64)>,
+    ) -> Result<Selected, ImapError> {
+        let q = wire::mailbox(path)?;
         let cmd = match known {
             Some((validity, modseq)) if self.qresync => {
-                format!("EXAMINE {q} (QRESYNC ({validity} {modseq}))")
+                format!("{verb} {q} (QRESYNC ({validity} {modseq}))")
             }
-            _ if self.has("CONDSTORE") => format!("EXAMINE {q} (CONDSTORE)"),
-            _ => format!("EXAMINE {q}"),
+            _ if self.has("CONDSTORE") => format!("{verb} {q} (CONDSTORE)"),
+            _ => format!("{verb} {q}"),
         };
         self.selected = None;
+        self.selected_validity = None;
         let mut sel = Selected::default();
         self.exec(&cmd, |r| match r {
             Response::MailboxData(MailboxDatum::Exists(n)) => sel.exists = *n,
@@ -392,7 +539,10 @@ impl Imap {
         })
         .await?;
         self.selected = Some(path.to_string());
-        // The EXAMINE response itself is the new baseline, EXISTS included.
+        self.selected_rw = verb == "SELECT";
+        self.selected_validity = sel.uid_validity;
+        self.exists = sel.exists;
+        // The response itself is the new baseline, EXISTS included.
         self.changed = false;
         Ok(sel)
     }
@@ -444,7 +594,7 @@ impl Imap {
             "(MESSAGES UIDNEXT UIDVALIDITY)"
         };
         let mut st = FolderStatus::default();
-        self.exec(&format!("STATUS {} {items}", quote(path)?), |r| {
+        self.exec(&format!("STATUS {} {items}", wire::mailbox(path)?), |r| {
             if let Response::MailboxData(MailboxDatum::Status { status, .. }) = r {
                 for a in status {
                     match a {
@@ -481,19 +631,6 @@ pub struct FolderStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn builds_compact_sets() {
-        assert_eq!(num_set(&[5, 1, 2, 3, 9, 10, 7]), "1:3,5,7,9:10");
-        assert_eq!(num_set(&[4]), "4");
-        assert_eq!(num_set(&[]), "");
-    }
-
-    #[test]
-    fn quotes_strings() {
-        assert_eq!(quote("a\"b\\c").unwrap(), "\"a\\\"b\\\\c\"");
-        assert!(quote("a\r\nb").is_err());
-    }
 
     #[test]
     fn drops_recent() {
