@@ -199,7 +199,8 @@ impl CommandPool {
 async fn reap_idle(pool: Weak<CommandPool>) {
     loop {
         let period = match pool.upgrade() {
-            Some(p) => (p.limits.idle_timeout / 4).clamp(Duration::from_millis(250), Duration::from_secs(30)),
+            Some(p) => (p.limits.idle_timeout / 4)
+                .clamp(Duration::from_millis(250), Duration::from_secs(30)),
             None => return,
         };
         tokio::time::sleep(period).await;

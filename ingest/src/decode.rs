@@ -52,6 +52,47 @@ fn section<'a>(attrs: &'a [AttributeValue<'_>]) -> &'a [u8] {
         .unwrap_or_default()
 }
 
+/// The bytes of the body section of a FETCH response (a partial one included).
+pub fn body_section(f: &Fetched) -> Option<Vec<u8>> {
+    f.with_attrs(|attrs| {
+        attrs.iter().find_map(|a| match a {
+            AttributeValue::BodySection { data, .. } | AttributeValue::Rfc822(data) => {
+                Some(data.as_ref().map(|d| d.to_vec()).unwrap_or_default())
+            }
+            _ => None,
+        })
+    })
+    .flatten()
+}
+
+/// RFC822.SIZE of a fetched message.
+pub fn rfc822_size(f: &Fetched) -> Option<u64> {
+    f.with_attrs(|attrs| {
+        attrs.iter().find_map(|a| match a {
+            AttributeValue::Rfc822Size(n) => Some(u64::from(*n)),
+            _ => None,
+        })
+    })
+    .flatten()
+}
+
+/// Run `f` on the BODYSTRUCTURE of a fetched message.
+pub fn with_bodystructure<T>(
+    f: &Fetched,
+    g: impl FnOnce(&imap_proto::BodyStructure<'_>) -> T,
+) -> Option<T> {
+    f.with_attrs(|attrs| {
+        attrs
+            .iter()
+            .find_map(|a| match a {
+                AttributeValue::BodyStructure(b) => Some(b),
+                _ => None,
+            })
+            .map(g)
+    })
+    .flatten()
+}
+
 /// INTERNALDATE of a fetched message, as UTC.
 pub fn received(f: &Fetched) -> Option<DateTime<Utc>> {
     f.with_attrs(internal_date)
@@ -113,7 +154,7 @@ pub fn details(
     mailbox_id: u32,
     f: &Fetched,
     max_bytes: Option<u64>,
-    text_type: TextType,
+    text_type: Option<TextType>,
 ) -> Option<MessageDetails> {
     let uid = f.uid()?;
     let flags = f.flags().unwrap_or_default();
@@ -168,7 +209,7 @@ mod tests {
 
     #[test]
     fn details_and_dates() {
-        let d = details(1, &fetched(), None, TextType::Plain).unwrap();
+        let d = details(1, &fetched(), None, Some(TextType::Plain)).unwrap();
         assert_eq!(d.subject.as_deref(), Some("Hello"));
         assert!(d.text.unwrap().plain.unwrap().starts_with("Hi there"));
         assert!(received(&fetched()).is_some());

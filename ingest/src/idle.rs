@@ -1,5 +1,5 @@
 //! Waiting for changes on the watched folder: IDLE (RFC 2177) driven by hand so that it
-//! can be interrupted at once by a command, the poll timer or shutdown, and so every
+//! can be interrupted at once by a control request, the poll timer or shutdown, and so every
 //! notification (EXISTS, EXPUNGE, FETCH, VANISHED) is seen rather than dropped.
 
 use std::time::Duration;
@@ -8,8 +8,8 @@ use imap_proto::{MailboxDatum, Response};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::control::ControlRequest;
 use crate::imap::{Imap, ImapError};
-use crate::session::SessionRequest;
 
 /// Servers may drop an IDLE after 30 minutes; renew well before.
 pub const IDLE_RENEW: Duration = Duration::from_secs(25 * 60);
@@ -23,8 +23,8 @@ const ACK_TIMEOUT: Duration = Duration::from_secs(30);
 pub enum Wake {
     /// The server reported a change to the selected folder.
     Changed,
-    /// A command arrived for this account.
-    Command(SessionRequest),
+    /// A control request (reconnect, close) arrived for this account.
+    Control(ControlRequest),
     /// The wait time ran out (poll or IDLE renewal due).
     Timeout,
     /// Shutdown, or the supervisor dropped the command channel.
@@ -49,12 +49,12 @@ fn is_change(r: &Response<'_>) -> bool {
 }
 
 async fn wait_without_idle(
-    rx: &mut mpsc::Receiver<SessionRequest>,
+    rx: &mut mpsc::Receiver<ControlRequest>,
     cancel: &CancellationToken,
     max: Duration,
 ) -> Wake {
     tokio::select! {
-        req = rx.recv() => req.map(Wake::Command).unwrap_or(Wake::Stop),
+        req = rx.recv() => req.map(Wake::Control).unwrap_or(Wake::Stop),
         _ = tokio::time::sleep(max.min(NO_IDLE_POLL)) => Wake::Changed,
         _ = cancel.cancelled() => Wake::Stop,
     }
@@ -89,7 +89,7 @@ async fn until_change(imap: &mut Imap) -> Result<(), ImapError> {
 /// IDLE on the selected folder for at most `max`.
 pub async fn wait(
     imap: &mut Imap,
-    rx: &mut mpsc::Receiver<SessionRequest>,
+    rx: &mut mpsc::Receiver<ControlRequest>,
     cancel: &CancellationToken,
     max: Duration,
 ) -> Result<Wake, ImapError> {
@@ -121,7 +121,7 @@ pub async fn wait(
     } else {
         tokio::select! {
             r = until_change(imap) => { r?; Wake::Changed }
-            req = rx.recv() => req.map(Wake::Command).unwrap_or(Wake::Stop),
+            req = rx.recv() => req.map(Wake::Control).unwrap_or(Wake::Stop),
             _ = tokio::time::sleep(max.min(IDLE_RENEW)) => Wake::Timeout,
             _ = cancel.cancelled() => Wake::Stop,
         }
@@ -150,14 +150,14 @@ pub async fn wait(
     })
 }
 
-/// Wait for a command, shutdown or `until`, without a selected folder.
+/// Wait for a control request, shutdown or `until`, without a selected folder.
 pub async fn wait_plain(
-    rx: &mut mpsc::Receiver<SessionRequest>,
+    rx: &mut mpsc::Receiver<ControlRequest>,
     cancel: &CancellationToken,
     until: tokio::time::Instant,
 ) -> Wake {
     tokio::select! {
-        req = rx.recv() => req.map(Wake::Command).unwrap_or(Wake::Stop),
+        req = rx.recv() => req.map(Wake::Control).unwrap_or(Wake::Stop),
         _ = tokio::time::sleep_until(until) => Wake::Timeout,
         _ = cancel.cancelled() => Wake::Stop,
     }

@@ -4,14 +4,17 @@
 //! Environment: `IMAPAPI_EXTRA_CA=/path/ca.pem` adds PEM CA certificates to the trusted
 //! TLS roots (for private CAs such as a test server's).
 
-pub mod commands;
+pub mod cmd;
+pub mod command_pool;
 pub mod connection;
+pub mod control;
 pub mod decode;
 pub mod events;
 pub mod idle;
 pub mod imap;
 pub mod index;
 pub mod message;
+pub mod router;
 pub mod session;
 pub mod supervisor;
 pub mod sync;

@@ -1,49 +1,42 @@
-//! One account's life on this node: connect, sync, IDLE, serve commands, reconnect with
-//! backoff. Runs as one task per owned account; the supervisor starts and stops it.
+//! One account's life on this node: connect, sync, IDLE, reconnect with backoff. Runs as
+//! one task per owned account; the supervisor starts and stops it. Its connection only
+//! watches: API commands run on the account's command pool, which logs in with what this
+//! session publishes once its own login succeeded.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use imapapi_common::Services;
-use imapapi_common::command::{CommandKind, CommandReply};
-use imapapi_common::error::ApiError;
 use imapapi_common::model::{
     AccountConfig, AccountErrorEntry, AccountState, AccountStatus, EventKind, FolderState,
 };
 use rand::Rng;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::commands;
+use crate::command_pool::Login;
 use crate::connection::{self, ConnectError, auth};
+use crate::control::{Control, ControlRequest};
 use crate::events;
 use crate::idle::{self, Wake};
 use crate::imap::{Imap, ImapError};
 use crate::sync::{self, FolderInfo, SyncCtx, SyncError};
 
-/// Commands queued per account before callers get 503.
-pub const COMMAND_QUEUE: usize = 16;
 /// Poll interval of folders other than the IDLEd one, unless the account sets `resyncDelay`.
 const DEFAULT_RESYNC_DELAY: u64 = 900;
 /// Retry delay after the server refused the credentials.
 const AUTH_RETRY: Duration = Duration::from_secs(60);
 const BACKOFF_MAX: Duration = Duration::from_secs(60);
 
-/// A command for the session, with where to send the reply.
-#[derive(Debug)]
-pub struct SessionRequest {
-    pub kind: CommandKind,
-    pub reply: oneshot::Sender<CommandReply>,
-}
-
 /// Why a session ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionEnd {
     /// Shutdown or stop requested by the supervisor.
     Stopped,
-    /// A `Close` command: give the lease up.
+    /// A `Close` request: give the lease up.
     Closed,
     /// A fenced write was refused: another node owns the account.
     LeaseLost,
@@ -114,7 +107,9 @@ pub struct Session {
     node: String,
     account: String,
     cancel: CancellationToken,
-    rx: mpsc::Receiver<SessionRequest>,
+    rx: mpsc::Receiver<ControlRequest>,
+    /// What the command pool logs in with; set while this session is logged in.
+    login: watch::Sender<Option<Arc<Login>>>,
     /// The last connection error event sent, so retries do not repeat it.
     last_error: Option<(EventKind, String)>,
 }
@@ -125,7 +120,8 @@ impl Session {
         node: String,
         account: String,
         cancel: CancellationToken,
-        rx: mpsc::Receiver<SessionRequest>,
+        rx: mpsc::Receiver<ControlRequest>,
+        login: watch::Sender<Option<Arc<Login>>>,
     ) -> Self {
         Session {
             services,
@@ -133,6 +129,7 @@ impl Session {
             account,
             cancel,
             rx,
+            login,
             last_error: None,
         }
     }
@@ -180,19 +177,19 @@ impl Session {
         self.status(state, Some(message)).await
     }
 
-    /// Wait out a retry delay while answering commands (503, or Reconnect/Close).
+    /// Wait out a retry delay; a control request ends it early.
     async fn pause(&mut self, delay: Duration) -> Option<SessionEnd> {
-        let until = Instant::now() + delay;
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep_until(until) => return None,
-                _ = self.cancel.cancelled() => return Some(SessionEnd::Stopped),
-                req = self.rx.recv() => match req {
-                    None => return Some(SessionEnd::Stopped),
-                    Some(r) => match r.kind {
-                        CommandKind::Reconnect => { let _ = r.reply.send(CommandReply::Done); return None; }
-                        CommandKind::Close => { let _ = r.reply.send(CommandReply::Done); return Some(SessionEnd::Closed); }
-                        _ => { let _ = r.reply.send(CommandReply::Error(ApiError::no_connection(&self.account))); }
+        self.login.send_replace(None);
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => None,
+            _ = self.cancel.cancelled() => Some(SessionEnd::Stopped),
+            req = self.rx.recv() => match req {
+                None => Some(SessionEnd::Stopped),
+                Some(r) => {
+                    let _ = r.done.send(());
+                    match r.control {
+                        Control::Reconnect => None,
+                        Control::Close => Some(SessionEnd::Closed),
                     }
                 }
             }
@@ -252,19 +249,25 @@ impl Session {
                     &self.services.config.service.local_addresses,
                 )
                 .await?;
-                Imap::new(session)
+                let imap = Imap::new(session)
                     .await
-                    .map_err(|e| ConnectError::Connect(e.to_string()))
+                    .map_err(|e| ConnectError::Connect(e.to_string()))?;
+                Ok::<_, ConnectError>((imap, creds))
             };
             let connected = tokio::select! {
                 c = connected => c,
                 _ = self.cancel.cancelled() => return SessionEnd::Stopped,
             };
             let delay = match connected {
-                Ok(mut imap) => {
+                Ok((mut imap, credentials)) => {
                     attempt = 0;
                     self.last_error = None;
                     tracing::info!(account = %self.account, "connected");
+                    self.login.send_replace(Some(Arc::new(Login {
+                        imap: imap_cfg.clone(),
+                        credentials,
+                        local: self.services.config.service.local_addresses.clone(),
+                    })));
                     self.publish(&events::connection(
                         &self.account,
                         EventKind::AuthenticationSuccess,
@@ -278,7 +281,9 @@ impl Session {
                     let resync = Duration::from_secs(
                         imap_cfg.resync_delay.unwrap_or(DEFAULT_RESYNC_DELAY).max(1),
                     );
-                    match self.connected(&mut imap, &cfg, &settings, resync).await {
+                    let exit = self.connected(&mut imap, &cfg, &settings, resync).await;
+                    self.login.send_replace(None);
+                    match exit {
                         Ok(Exit::Stopped) => {
                             imap.logout().await;
                             self.status(AccountState::Disconnected, None).await;
@@ -336,8 +341,8 @@ impl Session {
         }
     }
 
-    /// The connected phase: full sync, then IDLE on the watched folder, commands between
-    /// IDLE periods, and a STATUS poll of the other folders.
+    /// The connected phase: full sync, then IDLE on the watched folder and a STATUS poll of
+    /// the other folders, until a control request, shutdown or a lost connection.
     async fn connected(
         &mut self,
         imap: &mut Imap,
@@ -353,6 +358,13 @@ impl Session {
             rx,
             ..
         } = self;
+        let control = |req: ControlRequest| {
+            let _ = req.done.send(());
+            match req.control {
+                Control::Reconnect => Exit::Reconnect,
+                Control::Close => Exit::Closed,
+            }
+        };
         let ctx = SyncCtx {
             services,
             node,
@@ -383,11 +395,8 @@ impl Session {
             if cancel.is_cancelled() {
                 return Ok(Exit::Stopped);
             }
-            while let Ok(req) = rx.try_recv() {
-                if let Some(exit) = serve(services, account, imap, req).await? {
-                    return Ok(exit);
-                }
-                need_sync = true;
+            if let Ok(req) = rx.try_recv() {
+                return Ok(control(req));
             }
             if Instant::now() >= next_poll {
                 sync::sync_account(
@@ -405,11 +414,7 @@ impl Session {
             let Some(w) = &watched else {
                 // Nothing to IDLE on: just wait for commands and the poll.
                 match idle::wait_plain(rx, cancel, next_poll).await {
-                    Wake::Command(req) => {
-                        if let Some(exit) = serve(services, account, imap, req).await? {
-                            return Ok(exit);
-                        }
-                    }
+                    Wake::Control(req) => return Ok(control(req)),
                     Wake::Stop => return Ok(Exit::Stopped),
                     _ => {}
                 }
@@ -424,55 +429,10 @@ impl Session {
             let max = next_poll.saturating_duration_since(Instant::now());
             match idle::wait(imap, rx, cancel, max).await? {
                 Wake::Changed => need_sync = true,
-                Wake::Command(req) => {
-                    if let Some(exit) = serve(services, account, imap, req).await? {
-                        return Ok(exit);
-                    }
-                    need_sync = true;
-                }
+                Wake::Control(req) => return Ok(control(req)),
                 Wake::Timeout => {}
                 Wake::Stop => return Ok(Exit::Stopped),
             }
-        }
-    }
-}
-
-/// Serve one command on the live connection, bounded by `service.commandTimeout`.
-async fn serve(
-    services: &Services,
-    account: &str,
-    imap: &mut Imap,
-    req: SessionRequest,
-) -> Result<Option<Exit>, RunError> {
-    match req.kind {
-        CommandKind::Reconnect => {
-            let _ = req.reply.send(CommandReply::Done);
-            return Ok(Some(Exit::Reconnect));
-        }
-        CommandKind::Close => {
-            let _ = req.reply.send(CommandReply::Done);
-            return Ok(Some(Exit::Closed));
-        }
-        _ => {}
-    }
-    let timeout = services.config.service.command_timeout;
-    let run = commands::execute(imap, &services.store, account, req.kind);
-    match tokio::time::timeout(timeout, run).await {
-        Ok(Ok(reply)) => {
-            let _ = req.reply.send(reply);
-            Ok(None)
-        }
-        Ok(Err(e)) => {
-            let _ = req.reply.send(e.reply());
-            match e {
-                commands::CommandError::Imap(e @ ImapError::Lost(_)) => Err(e.into()),
-                _ => Ok(None),
-            }
-        }
-        Err(_) => {
-            let _ = req.reply.send(CommandReply::Error(ApiError::timeout()));
-            // The connection is mid-command: start over on a clean one.
-            Err(ImapError::Lost("command timed out".into()).into())
         }
     }
 }

@@ -1,29 +1,27 @@
 //! Which accounts this node runs: leases in the store decide ownership, so several ingest
-//! processes share the accounts and take over a dead one's once its leases expire. Also
-//! routes bus requests (commands) to the owning session.
+//! processes share the accounts and take over a dead one's once its leases expire. Bus
+//! requests for the running accounts are served by `router`.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use imapapi_common::Services;
-use imapapi_common::command::{Command, CommandReply};
-use imapapi_common::error::ApiError;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::session::{COMMAND_QUEUE, Session, SessionEnd, SessionRequest};
+use crate::command_pool::{CommandPool, PoolLimits};
+use crate::control::CONTROL_QUEUE;
+use crate::router::{AccountHandle, Routes, route_requests};
+use crate::session::{Session, SessionEnd};
 
 /// Accounts are listed at least every this many scans even when the generation did not
 /// change, to pick up leases that expired on a dead node.
 const LIST_EVERY: u32 = 5;
 /// How long shutdown waits for sessions to log out.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
-
-/// Command senders of the running sessions, shared with the request router.
-type Routes = Arc<Mutex<HashMap<String, mpsc::Sender<SessionRequest>>>>;
 
 struct Running {
     cancel: CancellationToken,
@@ -35,6 +33,7 @@ pub struct Supervisor {
     services: Services,
     node: String,
     routes: Routes,
+    pool_limits: Arc<PoolLimits>,
     running: HashMap<String, Running>,
     tasks: JoinSet<(String, SessionEnd)>,
     /// Accounts closed by command, with the generation at that time: not taken again
@@ -49,10 +48,17 @@ pub struct Supervisor {
 impl Supervisor {
     pub fn new(services: Services) -> Self {
         let node = services.config.ingest.node_id.clone();
+        let ingest = &services.config.ingest;
+        let pool_limits = PoolLimits::new(
+            ingest.command_connections,
+            ingest.command_connections_max,
+            ingest.command_idle,
+        );
         Supervisor {
             services,
             node,
             routes: Arc::new(Mutex::new(HashMap::new())),
+            pool_limits,
             running: HashMap::new(),
             tasks: JoinSet::new(),
             closed: HashMap::new(),
@@ -62,7 +68,8 @@ impl Supervisor {
     }
 
     fn start(&mut self, account: &str) {
-        let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
+        let (tx, rx) = mpsc::channel(CONTROL_QUEUE);
+        let (login_tx, login_rx) = watch::channel(None);
         let cancel = CancellationToken::new();
         let session = Session::new(
             self.services.clone(),
@@ -70,11 +77,13 @@ impl Supervisor {
             account.to_string(),
             cancel.clone(),
             rx,
+            login_tx,
         );
+        let pool = CommandPool::start(account.to_string(), login_rx, self.pool_limits.clone());
         self.routes
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(account.to_string(), tx);
+            .insert(account.to_string(), AccountHandle { control: tx, pool });
         let id = account.to_string();
         self.tasks.spawn(async move { (id, session.run().await) });
         self.running.insert(
@@ -284,72 +293,6 @@ impl Supervisor {
 /// How many accounts one of `nodes` live ingest nodes should run: an even split, rounded up.
 fn fair_share(accounts: usize, nodes: usize) -> usize {
     accounts.div_ceil(nodes.max(1)).max(1)
-}
-
-/// Serve bus requests: parse the command, hand it to the account's session, reply.
-async fn route_requests(
-    mut server: Box<dyn imapapi_common::bus::RequestServer>,
-    routes: Routes,
-    services: Services,
-    shutdown: CancellationToken,
-) {
-    loop {
-        let req = tokio::select! {
-            r = server.next() => r,
-            _ = shutdown.cancelled() => return,
-        };
-        let req = match req {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::warn!(error = %e, "command server stopped");
-                return;
-            }
-        };
-        let routes = routes.clone();
-        let services = services.clone();
-        tokio::spawn(async move {
-            let reply = handle(&req.body, &routes, &services).await;
-            let body = serde_json::to_vec(&reply).unwrap_or_default();
-            if let Err(e) = req.replier.reply(body).await {
-                tracing::debug!(error = %e, "cannot send command reply");
-            }
-        });
-    }
-}
-
-async fn handle(body: &[u8], routes: &Routes, services: &Services) -> CommandReply {
-    let command: Command = match serde_json::from_slice(body) {
-        Ok(c) => c,
-        Err(e) => {
-            return CommandReply::Error(ApiError::new(400, "InvalidCommand", e.to_string()));
-        }
-    };
-    let tx = routes
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get(&command.account)
-        .cloned();
-    let Some(tx) = tx else {
-        return match services.store.get_account(&command.account).await {
-            Ok(None) => CommandReply::Error(ApiError::not_found("Account not found")),
-            _ => CommandReply::Error(ApiError::no_connection(&command.account)),
-        };
-    };
-    let (reply_tx, reply_rx) = oneshot::channel();
-    let req = SessionRequest {
-        kind: command.kind,
-        reply: reply_tx,
-    };
-    if tx.try_send(req).is_err() {
-        return CommandReply::Error(ApiError::no_connection(&command.account));
-    }
-    // The session bounds the IMAP work by commandTimeout; allow for the queue ahead of it.
-    let limit = services.config.service.command_timeout * 2;
-    match tokio::time::timeout(limit, reply_rx).await {
-        Ok(Ok(reply)) => reply,
-        Ok(Err(_)) => CommandReply::Error(ApiError::no_connection(&command.account)),
-        Err(_) => CommandReply::Error(ApiError::timeout()),
-    }
 }
 
 #[cfg(test)]

@@ -26,7 +26,11 @@ pub fn is_encoded(s: &str) -> bool {
 
 /// The wire form of a path given to the API: kept when already encoded, encoded otherwise.
 pub fn to_wire(s: &str) -> String {
-    if is_encoded(s) { s.to_string() } else { encode(s) }
+    if is_encoded(s) {
+        s.to_string()
+    } else {
+        encode(s)
+    }
 }
 
 /// Encode a name as modified UTF-7.
@@ -117,7 +121,10 @@ mod tests {
         assert_eq!(encode("Été"), "&AMk-t&AOk-");
         assert_eq!(encode("日本語"), "&ZeVnLIqe-");
         assert_eq!(encode("A&B"), "A&-B");
-        assert_eq!(encode("Kalender/Sünnipäevad"), "Kalender/S&APw-nnip&AOQ-evad");
+        assert_eq!(
+            encode("Kalender/Sünnipäevad"),
+            "Kalender/S&APw-nnip&AOQ-evad"
+        );
         for s in ["Sünnipäevad", "a/b c", "😀 emoji", "&&", "x~y"] {
             assert_eq!(decode(&encode(s)), s);
         }

@@ -360,7 +360,10 @@ pub async fn bad_input(base: &str) {
     )
     .await;
     assert_eq!(status, 400);
-    assert!(err["message"].as_str().unwrap().contains("account"), "{err}");
+    assert!(
+        err["message"].as_str().unwrap().contains("account"),
+        "{err}"
+    );
 
     let mut body = account_body(dv, "badport", &user);
     body["imap"]["port"] = json!("993");
@@ -378,7 +381,10 @@ pub async fn bad_input(base: &str) {
     )
     .await;
     assert_eq!(status, 400);
-    assert!(err["message"].as_str().unwrap().contains("webhooks"), "{err}");
+    assert!(
+        err["message"].as_str().unwrap().contains("webhooks"),
+        "{err}"
+    );
 
     let (status, err) = http("GET", &format!("{base}/v1/account/nobody-here"), None).await;
     assert_eq!(status, 404, "{err}");

@@ -85,9 +85,10 @@ pub async fn get_message(
     // Text is included only when asked for, as the original did.
     let text_type = match q.get("textType") {
         None => None,
-        Some(t) => Some(TextType::parse(t).ok_or_else(|| {
-            ApiError::invalid("textType", "must be one of [plain, html, *]")
-        })?),
+        Some(t) => Some(
+            TextType::parse(t)
+                .ok_or_else(|| ApiError::invalid("textType", "must be one of [plain, html, *]"))?,
+        ),
     };
     require_account(&services, &id).await?;
     let request = GetMessage {

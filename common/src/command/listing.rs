@@ -41,7 +41,9 @@ impl<'de> Deserialize<'de> for SearchDate {
         }
         chrono::DateTime::parse_from_rfc3339(s)
             .map(|t| SearchDate(t.date_naive()))
-            .map_err(|_| serde::de::Error::custom("must be a date (YYYY-MM-DD) or an ISO date-time"))
+            .map_err(|_| {
+                serde::de::Error::custom("must be a date (YYYY-MM-DD) or an ISO date-time")
+            })
     }
 }
 
@@ -115,7 +117,13 @@ const STRING_LIMIT: usize = 256;
 
 /// True for an IMAP sequence set of numbers and `*` (`1:5,7,10:*`).
 pub fn is_sequence_set(s: &str) -> bool {
-    let num = |n: &str| n == "*" || (!n.is_empty() && n.len() <= 10 && n.bytes().all(|b| b.is_ascii_digit()) && n.parse::<u32>().is_ok_and(|v| v > 0));
+    let num = |n: &str| {
+        n == "*"
+            || (!n.is_empty()
+                && n.len() <= 10
+                && n.bytes().all(|b| b.is_ascii_digit())
+                && n.parse::<u32>().is_ok_and(|v| v > 0))
+    };
     !s.is_empty()
         && s.split(',').all(|r| match r.split_once(':') {
             Some((a, b)) => num(a) && num(b),

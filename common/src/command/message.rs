@@ -163,7 +163,17 @@ mod tests {
         for ok in ["\\Seen", "$Forwarded", "Important", "\\Answered"] {
             assert!(is_valid_flag(ok), "{ok}");
         }
-        for bad in ["", "\\", "a b", "x)", "\\Seen \\Deleted", "a\r\n", "*", "\"q\"", "\\\\x"] {
+        for bad in [
+            "",
+            "\\",
+            "a b",
+            "x)",
+            "\\Seen \\Deleted",
+            "a\r\n",
+            "*",
+            "\"q\"",
+            "\\\\x",
+        ] {
             assert!(!is_valid_flag(bad), "{bad}");
         }
     }

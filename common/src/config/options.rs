@@ -33,7 +33,10 @@ pub const OPTIONS: &[(&str, &str)] = &[
     ("ingest.leaseTtl", "INGEST_LEASE_TTL"),
     ("ingest.scanInterval", "INGEST_SCAN_INTERVAL"),
     ("ingest.commandConnections", "INGEST_COMMAND_CONNECTIONS"),
-    ("ingest.commandConnectionsMax", "INGEST_COMMAND_CONNECTIONS_MAX"),
+    (
+        "ingest.commandConnectionsMax",
+        "INGEST_COMMAND_CONNECTIONS_MAX",
+    ),
     ("ingest.commandIdle", "INGEST_COMMAND_IDLE"),
     ("webhooks.timeout", "WEBHOOKS_TIMEOUT"),
     ("webhooks.concurrency", "WEBHOOKS_CONCURRENCY"),

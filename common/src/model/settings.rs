@@ -132,7 +132,12 @@ mod tests {
         let s: Settings = serde_json::from_str(r#"{"webhooks":"ftp://x"}"#).unwrap();
         assert!(s.validate().unwrap_err().message.contains("\"webhooks\""));
         let s: Settings = serde_json::from_str(r#"{"webhookEvents":["nope"]}"#).unwrap();
-        assert!(s.validate().unwrap_err().message.contains("webhookEvents[0]"));
+        assert!(
+            s.validate()
+                .unwrap_err()
+                .message
+                .contains("webhookEvents[0]")
+        );
     }
 
     #[test]

@@ -33,7 +33,11 @@ impl Completion {
                 c.append_uid = wire::expand_uid_set(uids).first().map(|u| (*validity, *u));
             }
             Some(ResponseCode::CopyUid(validity, from, to)) => {
-                c.copy_uid = Some((*validity, wire::expand_uid_set(from), wire::expand_uid_set(to)));
+                c.copy_uid = Some((
+                    *validity,
+                    wire::expand_uid_set(from),
+                    wire::expand_uid_set(to),
+                ));
             }
             _ => {}
         }
@@ -41,7 +45,10 @@ impl Completion {
     }
     /// Read a COPYUID from an untagged `* OK [COPYUID …]` (MOVE sends it that way).
     pub fn note_untagged(&mut self, r: &Response<'_>) {
-        if let Response::Data { status: Status::Ok, outcome } = r
+        if let Response::Data {
+            status: Status::Ok,
+            outcome,
+        } = r
             && let Some(code @ ResponseCode::CopyUid(..)) = &outcome.code
         {
             self.copy_uid = Completion::from_code(Some(code)).copy_uid;
@@ -211,8 +218,22 @@ fn lost(e: impl std::fmt::Display) -> ImapError {
 }
 
 impl Imap {
-    /// Wrap a freshly authenticated session: read capabilities and enable QRESYNC.
+    /// Wrap a freshly authenticated session for watching: read capabilities and enable
+    /// QRESYNC.
     pub async fn new(session: ImapSession) -> Result<Self, ImapError> {
+        let mut imap = Self::new_plain(session).await?;
+        if imap.has("QRESYNC")
+            && imap.has("ENABLE")
+            && imap.exec("ENABLE QRESYNC", |_| {}).await.is_ok()
+        {
+            imap.qresync = true;
+        }
+        Ok(imap)
+    }
+
+    /// Wrap a freshly authenticated session for commands: capabilities only (commands need
+    /// no QRESYNC, and skipping ENABLE saves a round trip per new connection).
+    pub async fn new_plain(session: ImapSession) -> Result<Self, ImapError> {
         let mut imap = Imap {
             session,
             caps: HashSet::new(),
@@ -238,12 +259,6 @@ impl Imap {
         })
         .await?;
         imap.caps = caps;
-        if imap.has("QRESYNC")
-            && imap.has("ENABLE")
-            && imap.exec("ENABLE QRESYNC", |_| {}).await.is_ok()
-        {
-            imap.qresync = true;
-        }
         Ok(imap)
     }
 
@@ -324,10 +339,19 @@ impl Imap {
             };
             match resp.parsed() {
                 Response::Continue { .. } => return Ok(true),
-                Response::Done { tag, status, outcome, .. } if tag == id => {
+                Response::Done {
+                    tag,
+                    status,
+                    outcome,
+                    ..
+                } if tag == id => {
                     self.refusal = Some(match status {
                         Status::Ok => "unexpected completion before the literal".to_string(),
-                        _ => outcome.information.as_deref().unwrap_or("command failed").to_string(),
+                        _ => outcome
+                            .information
+                            .as_deref()
+                            .unwrap_or("command failed")
+                            .to_string(),
                     });
                     return Ok(false);
                 }
@@ -341,7 +365,9 @@ impl Imap {
         _id: imap_proto::RequestId,
     ) -> Result<Completion, ImapError> {
         Err(ImapError::Refused(
-            self.refusal.take().unwrap_or_else(|| "command failed".into()),
+            self.refusal
+                .take()
+                .unwrap_or_else(|| "command failed".into()),
         ))
     }
 
@@ -418,7 +444,9 @@ impl Imap {
                     .iter()
                     .map(|r| u64::from(r.end().saturating_sub(*r.start())) + 1)
                     .sum();
-                self.exists = self.exists.saturating_sub(n.min(u64::from(u32::MAX)) as u32);
+                self.exists = self
+                    .exists
+                    .saturating_sub(n.min(u64::from(u32::MAX)) as u32);
                 self.changed = true;
             }
             _ => {}
@@ -453,6 +481,25 @@ impl Imap {
             "LIST \"\" \"*\""
         };
         self.list_cmd(cmd).await
+    }
+
+    /// LIST one exact folder (empty when it does not exist).
+    pub async fn list_one(&mut self, path: &str) -> Result<Vec<Listed>, ImapError> {
+        let wire_path = crate::utf7::to_wire(path);
+        let listed = self
+            .list_cmd(&format!("LIST \"\" {}", wire::mailbox(path)?))
+            .await?;
+        // A name with `*` or `%` is a pattern to LIST: keep the exact match only.
+        Ok(listed.into_iter().filter(|l| l.path == wire_path).collect())
+    }
+
+    /// The hierarchy delimiter (`LIST "" ""`); None for a flat namespace.
+    pub async fn delimiter(&mut self) -> Result<Option<String>, ImapError> {
+        Ok(self
+            .list_cmd("LIST \"\" \"\"")
+            .await?
+            .into_iter()
+            .find_map(|l| l.delimiter))
     }
 
     /// LSUB every subscribed folder.
@@ -574,10 +621,21 @@ impl Imap {
         Ok(out)
     }
 
-    /// UID SEARCH; returns matching uids.
-    pub async fn uid_search(&mut self, criteria: &str) -> Result<Vec<u32>, ImapError> {
+    /// UID SEARCH with criteria built by the caller; returns matching uids.
+    pub async fn uid_search(
+        &mut self,
+        criteria: Vec<Arg>,
+        utf8: bool,
+    ) -> Result<Vec<u32>, ImapError> {
+        let head = if utf8 {
+            "UID SEARCH CHARSET UTF-8 "
+        } else {
+            "UID SEARCH "
+        };
+        let mut args = vec![Arg::Text(head.into())];
+        args.extend(criteria);
         let mut out = Vec::new();
-        self.exec(&format!("UID SEARCH {criteria}"), |r| {
+        self.exec_args(&args, |r| {
             if let Response::MailboxData(MailboxDatum::Search(ids)) = r {
                 out.extend_from_slice(ids);
             }

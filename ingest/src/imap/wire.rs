@@ -2,7 +2,7 @@
 //! mailbox names. Everything a client supplies goes through here, so no input can add IMAP
 //! syntax of its own to a command.
 
-use imap_proto::UidSetMember;
+use imap_proto::rfc4315::UidSetMember;
 
 use super::ImapError;
 
@@ -26,7 +26,7 @@ pub struct Segment {
 pub fn segments(args: &[Arg], plus: bool) -> Vec<Segment> {
     let mut out = Vec::new();
     let mut cur = Segment::default();
-    let mut push_literal = |cur: &mut Segment, out: &mut Vec<Segment>, bytes: Vec<u8>| {
+    let push_literal = |cur: &mut Segment, out: &mut Vec<Segment>, bytes: Vec<u8>| {
         let mark = if plus { "+" } else { "" };
         cur.line.push_str(&format!("{{{}{mark}}}", bytes.len()));
         cur.literal = Some(bytes);
@@ -142,7 +142,13 @@ mod tests {
         assert_eq!(segs[1].line, " FROM \"ann \\\"x\\\"\"");
         let segs = segments(&[Arg::Text("NOOP".into())], false);
         assert_eq!(segs[0].line, "NOOP");
-        let segs = segments(&[Arg::Text("APPEND \"INBOX\" ".into()), Arg::Bytes(b"abc".to_vec())], false);
+        let segs = segments(
+            &[
+                Arg::Text("APPEND \"INBOX\" ".into()),
+                Arg::Bytes(b"abc".to_vec()),
+            ],
+            false,
+        );
         assert_eq!(segs[0].line, "APPEND \"INBOX\" {3}");
         assert_eq!(segs[1].line, "");
     }

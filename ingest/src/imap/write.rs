@@ -2,8 +2,8 @@
 //! no MOVE), EXPUNGE of single messages, and folder CREATE/DELETE/RENAME. Only command
 //! connections run these; the watcher connection never writes.
 
-use imapapi_common::command::message::is_valid_flag;
 use imap_proto::Response;
+use imapapi_common::command::message::is_valid_flag;
 
 use super::wire::{self, Arg};
 use super::{Imap, ImapError};
@@ -47,7 +47,11 @@ impl Imap {
         raw: Vec<u8>,
     ) -> Result<Option<(u32, u32)>, ImapError> {
         let args = [
-            Arg::Text(format!("APPEND {} {} ", wire::mailbox(path)?, flag_list(flags)?)),
+            Arg::Text(format!(
+                "APPEND {} {} ",
+                wire::mailbox(path)?,
+                flag_list(flags)?
+            )),
             Arg::Bytes(raw),
         ];
         Ok(self.exec_args(&args, |_| {}).await?.append_uid)
@@ -87,12 +91,16 @@ impl Imap {
         if self.has("MOVE") {
             let mut seen = super::Completion::default();
             let done = self
-                .exec(&format!("UID MOVE {uid} {target}"), |r| seen.note_untagged(r))
+                .exec(&format!("UID MOVE {uid} {target}"), |r| {
+                    seen.note_untagged(r)
+                })
                 .await?;
             let copy = done.copy_uid.or(seen.copy_uid);
             return Ok(copy.and_then(|(_, _, to)| to.first().copied()));
         }
-        let done = self.exec(&format!("UID COPY {uid} {target}"), |_| {}).await?;
+        let done = self
+            .exec(&format!("UID COPY {uid} {target}"), |_| {})
+            .await?;
         self.expunge_uid(uid).await?;
         Ok(done.copy_uid.and_then(|(_, _, to)| to.first().copied()))
     }
@@ -101,8 +109,11 @@ impl Imap {
     /// be exact; without it, a plain EXPUNGE would also remove other messages already
     /// marked `\Deleted`, so the message is only marked.
     pub async fn expunge_uid(&mut self, uid: u32) -> Result<bool, ImapError> {
-        self.exec(&format!("UID STORE {uid} +FLAGS.SILENT (\\Deleted)"), |_| {})
-            .await?;
+        self.exec(
+            &format!("UID STORE {uid} +FLAGS.SILENT (\\Deleted)"),
+            |_| {},
+        )
+        .await?;
         if self.has("UIDPLUS") {
             self.exec(&format!("UID EXPUNGE {uid}"), |_| {}).await?;
             return Ok(true);

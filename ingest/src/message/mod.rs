@@ -8,6 +8,7 @@
 
 mod address;
 mod headers;
+pub mod partial;
 mod parts;
 
 use async_imap::imap_proto::BodyStructure;
@@ -201,7 +202,7 @@ pub fn details(
     internal_date: Option<DateTime<FixedOffset>>,
     raw: &[u8],
     max_bytes: Option<u64>,
-    text_type: TextType,
+    text_type: Option<TextType>,
 ) -> MessageDetails {
     let message = MessageId::new(mailbox_id, uid);
     let msg = parsed(MessageParser::new().parse(raw));
@@ -230,7 +231,8 @@ pub fn details(
         flags: flags.to_vec(),
         attachments: attachments(message, &leaves),
         headers: msg.as_ref().map(headers::map_of).unwrap_or_default(),
-        text: Some(text_content(message, &leaves, max_bytes, text_type)),
+        // Text only when asked for (`textType`), as the original.
+        text: text_type.map(|t| text_content(message, &leaves, max_bytes, t)),
     }
 }
 

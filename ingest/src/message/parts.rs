@@ -78,7 +78,34 @@ fn is_related(ty: &str, subtype: &str) -> bool {
 
 // ---- BODYSTRUCTURE ----
 
-pub(crate) fn from_bodystructure(bs: &BodyStructure<'_>) -> Vec<Leaf<()>> {
+/// How a part is stored on the server, from BODYSTRUCTURE: what a partial FETCH of it
+/// returns has to be decoded with these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wire {
+    /// Lower-cased Content-Transfer-Encoding (`base64`, `quoted-printable`, `7bit`, …).
+    pub encoding: String,
+    pub charset: Option<String>,
+}
+
+fn wire_of(common: &BodyContentCommon<'_>, other: &BodyContentSinglePart<'_>) -> Wire {
+    use async_imap::imap_proto::ContentEncoding as E;
+    let encoding = match &other.transfer_encoding {
+        E::SevenBit => "7bit".to_string(),
+        E::EightBit => "8bit".to_string(),
+        E::Binary => "binary".to_string(),
+        E::Base64 => "base64".to_string(),
+        E::QuotedPrintable => "quoted-printable".to_string(),
+        E::Other(o) => o.to_ascii_lowercase(),
+    };
+    let charset = common.ty.params.as_ref().and_then(|ps| {
+        ps.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("charset"))
+            .map(|(_, v)| v.to_string())
+    });
+    Wire { encoding, charset }
+}
+
+pub(crate) fn from_bodystructure(bs: &BodyStructure<'_>) -> Vec<Leaf<Wire>> {
     let mut out = Vec::new();
     match bs {
         BodyStructure::Multipart { common, bodies, .. } => {
@@ -95,7 +122,7 @@ fn bs_children(
     number: &str,
     related: bool,
     depth: usize,
-    out: &mut Vec<Leaf<()>>,
+    out: &mut Vec<Leaf<Wire>>,
 ) {
     if depth > MAX_DEPTH {
         return;
@@ -111,7 +138,7 @@ fn bs_part(
     number: String,
     related: bool,
     depth: usize,
-    out: &mut Vec<Leaf<()>>,
+    out: &mut Vec<Leaf<Wire>>,
 ) {
     match bs {
         BodyStructure::Multipart { common, bodies, .. } => {
@@ -130,7 +157,7 @@ fn bs_leaf(
     other: &BodyContentSinglePart<'_>,
     part: String,
     in_related: bool,
-) -> Leaf<()> {
+) -> Leaf<Wire> {
     let disposition = common.disposition.as_ref();
     let filename = disposition
         .and_then(|d| decode_param(&d.params, "filename"))
@@ -143,7 +170,7 @@ fn bs_leaf(
         disposition: disposition.map(|d| d.ty.to_ascii_lowercase()),
         content_id: other.id.as_deref().and_then(bracket_id),
         in_related,
-        src: (),
+        src: wire_of(common, other),
     }
 }
 

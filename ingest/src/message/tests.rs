@@ -190,7 +190,7 @@ fn alternative_with_charsets_and_encodings() {
         None,
         &raw,
         None,
-        TextType::All,
+        Some(TextType::All),
     );
     assert_eq!(d.id, MessageId::new(3, 7).encode());
     assert_eq!(d.date.as_deref(), Some("2019-10-07T06:05:23.000Z"));
@@ -242,7 +242,16 @@ fn alternative_with_charsets_and_encodings() {
 fn mixed_message_details() {
     let raw = mixed();
     let internal = DateTime::parse_from_rfc3339("2020-01-02T03:04:05+02:00").unwrap();
-    let d = details(3, 7, &[], 1, Some(internal), &raw, None, TextType::All);
+    let d = details(
+        3,
+        7,
+        &[],
+        1,
+        Some(internal),
+        &raw,
+        None,
+        Some(TextType::All),
+    );
     assert_eq!(d.date.as_deref(), Some("2020-01-02T01:04:05.000Z"));
     assert_eq!(d.subject.as_deref(), Some("Café report"));
     assert_eq!(d.from.as_ref().unwrap().name, "Peter Põder");
@@ -276,7 +285,7 @@ fn mixed_message_details() {
 #[test]
 fn listing_and_details_agree() {
     let raw = mixed();
-    let d = details(3, 7, &[], 1, None, &raw, None, TextType::All);
+    let d = details(3, 7, &[], 1, None, &raw, None, Some(TextType::All));
     let e = with_bodystructure(&mixed_fetch_line(), |bs| {
         list_entry(3, 7, &[], 1, None, header_of(&raw), Some(bs))
     });
@@ -329,7 +338,7 @@ fn single_part_message() {
         None,
         &raw,
         None,
-        TextType::All,
+        Some(TextType::All),
     );
     assert!(d.draft && d.unseen);
     assert_eq!(d.text.unwrap().plain.as_deref(), Some("Just text\r\n"));
@@ -353,7 +362,7 @@ fn encoded_word_filenames_agree() {
 Content-Type: text/plain; name=\"=?utf-8?B?w6TDtsO8LnR4dA==?=\"\n\n\
 hi\n--x--\n",
     );
-    let d = details(1, 1, &[], 1, None, &raw, None, TextType::All);
+    let d = details(1, 1, &[], 1, None, &raw, None, Some(TextType::All));
     assert_eq!(d.attachments.len(), 1);
     assert_eq!(d.attachments[0].filename.as_deref(), Some("äöü.txt"));
     assert!(
@@ -374,7 +383,7 @@ fn broken_and_truncated_input_never_panics() {
     for raw in &samples {
         for cut in 0..raw.len() {
             let r = &raw[..cut];
-            let _ = details(1, 1, &[], 0, None, r, Some(5), TextType::All);
+            let _ = details(1, 1, &[], 0, None, r, Some(5), Some(TextType::All));
             let _ = text(1, 1, r, None, TextType::Html);
             let _ = attachment(r, "3.2");
             let _ = attachment(r, "1.2");
@@ -391,7 +400,7 @@ fn broken_and_truncated_input_never_panics() {
         b"Date: Mon, 99 Foo 20199 99:99:99 +9999\r\nFrom: <<<@@@>>>\r\nSubject: =?x?Q?=ZZ?=\r\n\r\n",
     ];
     for g in garbage {
-        let d = details(1, 1, &[], 0, None, g, Some(0), TextType::All);
+        let d = details(1, 1, &[], 0, None, g, Some(0), Some(TextType::All));
         assert!(d.date.is_none());
         let _ = attachment(g, "1");
         let _ = header_map(g);
@@ -404,6 +413,15 @@ fn broken_and_truncated_input_never_panics() {
         ));
     }
     deep.push_str("\r\nx\r\n");
-    let _ = details(1, 1, &[], 0, None, deep.as_bytes(), None, TextType::All);
+    let _ = details(
+        1,
+        1,
+        &[],
+        0,
+        None,
+        deep.as_bytes(),
+        None,
+        Some(TextType::All),
+    );
     let _ = attachment(deep.as_bytes(), &vec!["1"; 500].join("."));
 }

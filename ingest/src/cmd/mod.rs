@@ -1,0 +1,192 @@
+//! Executing API commands on a command connection, one file per command in the spirit of
+//! mini-redis's `cmd/`: each implements [`Execute`] for its request type from
+//! `imapapi_common::command` and returns exactly that command's reply type.
+//!
+//! Commands run on pooled connections of their own (`command_pool`), never on the one that
+//! watches for changes; a write is noticed by the watcher like any other change.
+
+mod create_mailbox;
+mod delete_mailbox;
+mod delete_message;
+mod get_message;
+mod get_text;
+mod list_mailboxes;
+mod list_messages;
+mod move_message;
+mod read_body;
+mod rename_mailbox;
+mod search;
+mod special_folder;
+mod update_flags;
+mod upload_message;
+
+use std::future::Future;
+
+use imapapi_common::command::{CommandKind, Reply, Request};
+use imapapi_common::error::ApiError;
+use imapapi_common::ids::MessageId;
+use imapapi_common::model::FolderState;
+use imapapi_common::store::SharedStore;
+
+use crate::imap::{Imap, ImapError};
+
+pub use list_messages::{page_count, page_range};
+
+/// What a command runs with: its connection, the store (folder ids), and whose it is.
+pub struct CommandCx<'a> {
+    pub imap: &'a mut Imap,
+    pub store: &'a SharedStore,
+    pub account: &'a str,
+}
+
+/// A command failure: an answer for the caller, or a connection that is no longer usable.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error(transparent)]
+    Imap(#[from] ImapError),
+    #[error("{0}")]
+    Reply(ApiError),
+}
+
+impl From<ApiError> for CommandError {
+    fn from(e: ApiError) -> Self {
+        CommandError::Reply(e)
+    }
+}
+
+impl CommandError {
+    /// The error the caller gets.
+    pub fn api_error(&self) -> ApiError {
+        match self {
+            CommandError::Reply(e) => e.clone(),
+            CommandError::Imap(ImapError::Refused(m)) => ApiError::imap(m.clone()),
+            CommandError::Imap(ImapError::Invalid(m)) => {
+                ApiError::new(400, "InputValidationError", m.clone())
+            }
+            CommandError::Imap(ImapError::Lost(m)) => ApiError::new(
+                503,
+                "NoActiveConnection",
+                format!("IMAP connection lost: {m}"),
+            ),
+        }
+    }
+    /// True when the connection is unusable afterwards.
+    pub fn is_lost(&self) -> bool {
+        matches!(self, CommandError::Imap(ImapError::Lost(_)))
+    }
+}
+
+/// A command that runs on a command connection.
+pub trait Execute: Request {
+    fn execute(
+        self,
+        cx: &mut CommandCx<'_>,
+    ) -> impl Future<Output = Result<Self::Reply, CommandError>> + Send;
+}
+
+/// The encoded reply of one command, and whether its connection is still usable.
+pub struct Outcome {
+    pub reply: Vec<u8>,
+    pub connection_lost: bool,
+}
+
+async fn run<R: Execute>(request: R, cx: &mut CommandCx<'_>) -> Outcome {
+    let result = request.execute(cx).await;
+    let connection_lost = result.as_ref().err().is_some_and(CommandError::is_lost);
+    let reply = Reply::from(result.map_err(|e| e.api_error()));
+    Outcome {
+        reply: serde_json::to_vec(&reply).unwrap_or_default(),
+        connection_lost,
+    }
+}
+
+/// Run a mail command. Session commands (reconnect, close) are not for command
+/// connections: the router hands them to the account's session instead.
+pub async fn execute(kind: CommandKind, cx: &mut CommandCx<'_>) -> Outcome {
+    match kind {
+        CommandKind::ListMailboxes(r) => run(r, cx).await,
+        CommandKind::CreateMailbox(r) => run(r, cx).await,
+        CommandKind::DeleteMailbox(r) => run(r, cx).await,
+        CommandKind::RenameMailbox(r) => run(r, cx).await,
+        CommandKind::ListMessages(r) => run(r, cx).await,
+        CommandKind::Search(r) => run(r, cx).await,
+        CommandKind::GetMessage(r) => run(r, cx).await,
+        CommandKind::GetText(r) => run(r, cx).await,
+        CommandKind::ReadBody(r) => run(r, cx).await,
+        CommandKind::UpdateFlags(r) => run(r, cx).await,
+        CommandKind::MoveMessage(r) => run(r, cx).await,
+        CommandKind::DeleteMessage(r) => run(r, cx).await,
+        CommandKind::UploadMessage(r) => run(r, cx).await,
+        CommandKind::Reconnect(_) | CommandKind::Close(_) => Outcome {
+            reply: imapapi_common::command::error_reply(ApiError::internal(
+                "session command sent to a command connection",
+            )),
+            connection_lost: false,
+        },
+    }
+}
+
+/// A message named by an API id, with its folder selected on the connection.
+pub struct Target {
+    pub folder: FolderState,
+    pub id: MessageId,
+}
+
+fn message_not_found() -> CommandError {
+    ApiError::not_found("Message was not found").into()
+}
+
+impl CommandCx<'_> {
+    /// The account's synced folders.
+    pub async fn folders(&self) -> Result<Vec<FolderState>, CommandError> {
+        self.store.list_folders(self.account).await.map_err(|e| {
+            tracing::error!(account = %self.account, error = %e, "cannot read folders");
+            ApiError::internal("Store operation failed").into()
+        })
+    }
+
+    /// The synced folder with this path.
+    pub async fn folder_by_path(&self, path: &str) -> Result<Option<FolderState>, CommandError> {
+        let wire = crate::utf7::to_wire(path);
+        Ok(self.folders().await?.into_iter().find(|f| f.path == wire))
+    }
+
+    /// Resolve a message id and select its folder (read-write when `write`). 404 when the
+    /// folder is gone or its UIDVALIDITY changed since the id was made.
+    pub async fn target(&mut self, message: &str, write: bool) -> Result<Target, CommandError> {
+        let id = MessageId::parse(message)?;
+        let folder = self
+            .folders()
+            .await?
+            .into_iter()
+            .find(|f| f.mailbox_id == id.mailbox_id)
+            .ok_or_else(message_not_found)?;
+        let validity = match self.imap.ensure_selected(&folder.path, write).await {
+            Ok(v) => v,
+            Err(ImapError::Refused(_)) => return Err(message_not_found()),
+            Err(e) => return Err(e.into()),
+        };
+        if validity != folder.uid_validity {
+            return Err(message_not_found());
+        }
+        Ok(Target { folder, id })
+    }
+
+    /// Like [`CommandCx::target`], and 404 unless the message still exists.
+    pub async fn existing(&mut self, message: &str, write: bool) -> Result<Target, CommandError> {
+        let t = self.target(message, write).await?;
+        if !self.imap.uid_exists(t.id.uid).await? {
+            return Err(message_not_found());
+        }
+        Ok(t)
+    }
+
+    /// Select `path` (a folder path from the API), mapping a refusal to 404.
+    pub async fn select_path(&mut self, path: &str, write: bool) -> Result<u32, CommandError> {
+        match self.imap.ensure_selected(path, write).await {
+            Ok(v) => Ok(v),
+            Err(ImapError::Refused(_)) => Err(ApiError::not_found("Mailbox was not found").into()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
