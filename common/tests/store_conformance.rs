@@ -743,6 +743,12 @@ async fn node_heartbeats_expire_and_deregister(f: Fixture) {
         "n2 expired"
     );
     s.heartbeat_node("n3", TTL).await.unwrap();
+    assert_eq!(s.live_nodes().await.unwrap(), vec!["n1", "n3"]);
     s.remove_node("n1").await.unwrap();
+    assert_eq!(
+        s.live_nodes().await.unwrap(),
+        vec!["n3"],
+        "reading announces nobody"
+    );
     assert_eq!(s.heartbeat_node("n3", TTL).await.unwrap(), vec!["n3"]);
 }

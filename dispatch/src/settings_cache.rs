@@ -189,6 +189,9 @@ mod tests {
         async fn remove_node(&self, _: &str) -> Result<(), StoreError> {
             unused()
         }
+        async fn live_nodes(&self) -> Result<Vec<String>, StoreError> {
+            unused()
+        }
     }
 
     fn with_url(url: &str) -> Settings {

@@ -19,6 +19,7 @@ pub mod session;
 pub mod supervisor;
 pub mod sync;
 pub mod utf7;
+pub mod verify;
 
 use imapapi_common::Services;
 use tokio_util::sync::CancellationToken;

@@ -61,6 +61,14 @@ async fn handle(body: &[u8], routes: &Routes, services: &Services) -> Vec<u8> {
         Ok(c) => c,
         Err(e) => return error_reply(ApiError::new(400, "InvalidCommand", e.to_string())),
     };
+    // Node-level work, for no account in particular.
+    if let CommandKind::VerifyImap(v) = command.kind {
+        let config = &services.config.service;
+        let secret = config.secret.as_ref().map(|s| s.expose());
+        let reply =
+            crate::verify::verify(v, secret, &config.local_addresses, &services.store).await;
+        return serde_json::to_vec(&Reply::Ok(reply)).unwrap_or_default();
+    }
     let handle = routes
         .lock()
         .unwrap_or_else(|p| p.into_inner())

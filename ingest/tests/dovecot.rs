@@ -7,8 +7,11 @@ use std::time::{Duration, Instant};
 
 use imapapi_common::Services;
 use imapapi_common::bus::{Consumer, QueueName};
-use imapapi_common::command::{Command, CommandKind, CommandReply, TextType};
+use imapapi_common::command::{
+    Command, GetMessage, ListMailboxes, ListMessages, Reply, Request, TextType,
+};
 use imapapi_common::config::{Cli, Config};
+use imapapi_common::error::ApiError;
 use imapapi_common::model::{AccountConfig, AccountState, AuthConfig, ImapConfig, Secret};
 use imapapi_ingest::connection::{self, Credentials};
 use serde_json::Value;
@@ -64,15 +67,15 @@ async fn next_event(
     }
 }
 
-async fn command(
+async fn command<R: Request>(
     services: &Services,
     node: &str,
     account: &str,
-    kind: CommandKind,
-) -> CommandReply {
+    request: R,
+) -> Result<R::Reply, ApiError> {
     let body = serde_json::to_vec(&Command {
         account: account.into(),
-        kind,
+        kind: request.into(),
     })
     .unwrap();
     let reply = services
@@ -80,7 +83,9 @@ async fn command(
         .request(node, body, Duration::from_secs(15))
         .await
         .unwrap();
-    serde_json::from_slice(&reply).unwrap()
+    serde_json::from_slice::<Reply<R::Reply>>(&reply)
+        .unwrap()
+        .into_result()
 }
 
 fn mail(subject: &str) -> String {
@@ -210,72 +215,45 @@ async fn syncs_idles_serves_commands_and_catches_up() {
     assert_eq!(ev["data"]["id"], id.as_str());
 
     // Commands over the bus.
-    match command(
-        &services,
-        node,
-        account,
-        CommandKind::ListMessages {
-            path: "INBOX".into(),
-            page: 0,
-            page_size: 20,
-        },
-    )
-    .await
-    {
-        CommandReply::Messages(list) => {
-            assert_eq!(list.total, 2);
-            assert_eq!(list.pages, 1);
-            assert_eq!(list.messages[0].subject.as_deref(), Some("Hello ingest"));
-            assert_eq!(list.messages[1].subject.as_deref(), Some("old mail"));
-            assert!(!list.messages[0].unseen);
-        }
-        other => panic!("unexpected reply {other:?}"),
-    }
-    match command(
-        &services,
-        node,
-        account,
-        CommandKind::GetMessage {
-            message: id.clone(),
-            max_bytes: None,
-            text_type: TextType::All,
-        },
-    )
-    .await
-    {
-        CommandReply::Message(m) => {
-            assert_eq!(m.subject.as_deref(), Some("Hello ingest"));
-            assert!(m.text.unwrap().plain.unwrap().contains("Hello body"));
-        }
-        other => panic!("unexpected reply {other:?}"),
-    }
-    match command(&services, node, account, CommandKind::ListMailboxes).await {
-        CommandReply::Mailboxes(l) => {
-            let inbox = l.mailboxes.iter().find(|m| m.path == "INBOX").unwrap();
-            assert_eq!(inbox.messages, Some(2));
-            assert_eq!(inbox.special_use.as_deref(), Some("\\Inbox"));
-        }
-        other => panic!("unexpected reply {other:?}"),
-    }
-    match command(
-        &services,
-        node,
-        account,
-        CommandKind::ListMessages {
-            path: "Nope".into(),
-            page: 0,
-            page_size: 20,
-        },
-    )
-    .await
-    {
-        CommandReply::Error(e) => assert_eq!(e.status_code, 404),
-        other => panic!("unexpected reply {other:?}"),
-    }
-    match command(&services, node, "unknown", CommandKind::ListMailboxes).await {
-        CommandReply::Error(e) => assert_eq!(e.status_code, 404),
-        other => panic!("unexpected reply {other:?}"),
-    }
+    let inbox = |page_size| ListMessages {
+        path: "INBOX".into(),
+        page: 0,
+        page_size,
+    };
+    let list = command(&services, node, account, inbox(20)).await.unwrap();
+    assert_eq!(list.total, 2);
+    assert_eq!(list.pages, 1);
+    assert_eq!(list.messages[0].subject.as_deref(), Some("Hello ingest"));
+    assert_eq!(list.messages[1].subject.as_deref(), Some("old mail"));
+    assert!(!list.messages[0].unseen);
+    let get = |text_type| GetMessage {
+        message: id.clone(),
+        max_bytes: None,
+        text_type,
+    };
+    let m = command(&services, node, account, get(Some(TextType::All)))
+        .await
+        .unwrap();
+    assert_eq!(m.subject.as_deref(), Some("Hello ingest"));
+    assert!(m.text.unwrap().plain.unwrap().contains("Hello body"));
+    let m = command(&services, node, account, get(None)).await.unwrap();
+    assert!(m.text.is_none(), "text only when textType is given");
+    let l = command(&services, node, account, ListMailboxes {})
+        .await
+        .unwrap();
+    let inbox_entry = l.mailboxes.iter().find(|m| m.path == "INBOX").unwrap();
+    assert_eq!(inbox_entry.messages, Some(2));
+    assert_eq!(inbox_entry.special_use.as_deref(), Some("\\Inbox"));
+    let nope = ListMessages {
+        path: "Nope".into(),
+        ..inbox(20)
+    };
+    let e = command(&services, node, account, nope).await.unwrap_err();
+    assert_eq!(e.status_code, 404);
+    let e = command(&services, node, "unknown", ListMailboxes {})
+        .await
+        .unwrap_err();
+    assert_eq!(e.status_code, 404);
 
     // Expunge → messageDeleted.
     other
@@ -285,21 +263,10 @@ async fn syncs_idles_serves_commands_and_catches_up() {
     other.run_command_and_check_ok("EXPUNGE").await.unwrap();
     let (ev, _) = next_event(&mut events, "messageDeleted", |v| v["data"]["uid"] == uid).await;
     assert_eq!(ev["data"]["id"], id.as_str());
-    match command(
-        &services,
-        node,
-        account,
-        CommandKind::GetMessage {
-            message: id.clone(),
-            max_bytes: None,
-            text_type: TextType::All,
-        },
-    )
-    .await
-    {
-        CommandReply::Error(e) => assert_eq!(e.status_code, 404),
-        other => panic!("unexpected reply {other:?}"),
-    }
+    let e = command(&services, node, account, get(Some(TextType::All)))
+        .await
+        .unwrap_err();
+    assert_eq!(e.status_code, 404);
 
     // Stop, change the mailbox while stopped, start again → catch-up events.
     shutdown.cancel();

@@ -11,6 +11,7 @@ pub mod control;
 pub mod listing;
 pub mod mailbox;
 pub mod message;
+pub mod verify;
 pub mod wire_bytes;
 
 use serde::de::DeserializeOwned;
@@ -30,6 +31,7 @@ pub use message::{
     MoveMessageReply, MovedTo, TextReply, UpdateFlags, UpdateFlagsReply, UploadMessage,
     UploadMessageReply,
 };
+pub use verify::{VerifyImap, VerifyImapReply};
 pub use wire_bytes::WireBytes;
 
 /// What text to include in message details and text downloads.
@@ -83,6 +85,7 @@ pub enum CommandKind {
     MoveMessage(MoveMessage),
     DeleteMessage(DeleteMessage),
     UploadMessage(UploadMessage),
+    VerifyImap(VerifyImap),
     Reconnect(Reconnect),
     Close(Close),
 }
@@ -104,6 +107,7 @@ impl CommandKind {
             CommandKind::MoveMessage(_) => "moveMessage",
             CommandKind::DeleteMessage(_) => "deleteMessage",
             CommandKind::UploadMessage(_) => "uploadMessage",
+            CommandKind::VerifyImap(_) => "verifyImap",
             CommandKind::Reconnect(_) => "reconnect",
             CommandKind::Close(_) => "close",
         }
@@ -138,6 +142,7 @@ requests! {
     MoveMessage => MoveMessageReply,
     DeleteMessage => DeleteMessageReply,
     UploadMessage => UploadMessageReply,
+    VerifyImap => VerifyImapReply,
     Reconnect => Done,
     Close => Done,
 }

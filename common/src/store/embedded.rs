@@ -526,4 +526,16 @@ impl Store for EmbeddedStore {
             .remove(node);
         Ok(())
     }
+
+    async fn live_nodes(&self) -> Result<Vec<String>, StoreError> {
+        let now = std::time::Instant::now();
+        let nodes = self.nodes.lock().unwrap_or_else(|p| p.into_inner());
+        let mut live: Vec<String> = nodes
+            .iter()
+            .filter(|(_, expiry)| **expiry >= now)
+            .map(|(n, _)| n.clone())
+            .collect();
+        live.sort();
+        Ok(live)
+    }
 }

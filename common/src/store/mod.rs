@@ -114,6 +114,9 @@ pub trait Store: Send + Sync + 'static {
     async fn heartbeat_node(&self, node: &str, ttl: Duration) -> Result<Vec<String>, StoreError>;
     /// Forget `node` at once (clean shutdown), instead of waiting for its heartbeat to expire.
     async fn remove_node(&self, node: &str) -> Result<(), StoreError>;
+    /// Every ingest node alive now, sorted, without announcing one (api picks a node for
+    /// work that belongs to no account, such as checking settings before they are saved).
+    async fn live_nodes(&self) -> Result<Vec<String>, StoreError>;
 }
 
 /// A shared handle to the configured store.

@@ -477,6 +477,21 @@ impl Store for RedisStore {
             .await
             .map_err(backend)
     }
+
+    async fn live_nodes(&self) -> Result<Vec<String>, StoreError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let mut nodes: Vec<String> = self
+            .con
+            .clone()
+            .zrangebyscore(self.global("nodes"), now, "+inf")
+            .await
+            .map_err(backend)?;
+        nodes.sort();
+        Ok(nodes)
+    }
 }
 
 #[cfg(test)]

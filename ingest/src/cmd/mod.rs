@@ -100,8 +100,8 @@ async fn run<R: Execute>(request: R, cx: &mut CommandCx<'_>) -> Outcome {
     }
 }
 
-/// Run a mail command. Session commands (reconnect, close) are not for command
-/// connections: the router hands them to the account's session instead.
+/// Run a mail command. Session commands (reconnect, close) and node commands (verify)
+/// are not for command connections: the router hands them elsewhere.
 pub async fn execute(kind: CommandKind, cx: &mut CommandCx<'_>) -> Outcome {
     match kind {
         CommandKind::ListMailboxes(r) => run(r, cx).await,
@@ -117,9 +117,9 @@ pub async fn execute(kind: CommandKind, cx: &mut CommandCx<'_>) -> Outcome {
         CommandKind::MoveMessage(r) => run(r, cx).await,
         CommandKind::DeleteMessage(r) => run(r, cx).await,
         CommandKind::UploadMessage(r) => run(r, cx).await,
-        CommandKind::Reconnect(_) | CommandKind::Close(_) => Outcome {
+        CommandKind::VerifyImap(_) | CommandKind::Reconnect(_) | CommandKind::Close(_) => Outcome {
             reply: imapapi_common::command::error_reply(ApiError::internal(
-                "session command sent to a command connection",
+                "node or session command sent to a command connection",
             )),
             connection_lost: false,
         },

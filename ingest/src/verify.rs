@@ -1,0 +1,79 @@
+//! `VerifyImap`: try IMAP settings without saving them — connect, secure, authenticate and
+//! optionally list the folders — and say which step failed and why.
+
+use imapapi_common::command::{ListMailboxes, VerifyImap, VerifyImapReply};
+use imapapi_common::config::LocalAddress;
+use imapapi_common::model::AccountConfig;
+use imapapi_common::store::SharedStore;
+
+use crate::cmd::{CommandCx, Execute};
+use crate::connection::{self, ConnectError, auth};
+use crate::imap::Imap;
+
+fn failed(code: &str, error: String) -> VerifyImapReply {
+    VerifyImapReply {
+        success: false,
+        error: Some(error),
+        code: Some(code.to_string()),
+        mailboxes: None,
+    }
+}
+
+/// Run the check. `secret` opens secrets api sealed with `service.secret`.
+pub async fn verify(
+    request: VerifyImap,
+    secret: Option<&str>,
+    local: &[LocalAddress],
+    store: &SharedStore,
+) -> VerifyImapReply {
+    // Reuse the account opener, so sealed and plain secrets are handled as for accounts.
+    let mut cfg = AccountConfig {
+        account: String::new(),
+        name: String::new(),
+        copy: None,
+        notify_from: None,
+        path: None,
+        imap: Some(request.imap),
+        smtp: None,
+        oauth2: None,
+    };
+    if let Err(e) = imapapi_common::crypto::open_account(&mut cfg, secret) {
+        return failed(
+            "ConnectError",
+            format!("Cannot decrypt the credentials: {e}"),
+        );
+    }
+    let Some(imap_cfg) = cfg.imap else {
+        return failed("ConnectError", "No IMAP settings".into());
+    };
+    let settings = store.get_settings().await.unwrap_or_default();
+    let attempt = async {
+        let creds = auth::resolve("", &imap_cfg, settings.auth_server.as_deref()).await?;
+        let session = connection::connect(&imap_cfg, &creds, local).await?;
+        Imap::new_plain(session)
+            .await
+            .map_err(|e| ConnectError::Connect(e.to_string()))
+    };
+    let mut imap = match attempt.await {
+        Ok(i) => i,
+        Err(ConnectError::Auth(m)) => return failed("AuthenticationError", m),
+        Err(ConnectError::Connect(m)) => return failed("ConnectError", m),
+    };
+    let mut reply = VerifyImapReply {
+        success: true,
+        ..Default::default()
+    };
+    if request.mailboxes {
+        let mut cx = CommandCx {
+            imap: &mut imap,
+            store,
+            account: "",
+        };
+        match (ListMailboxes {}).execute(&mut cx).await {
+            Ok(list) => reply.mailboxes = Some(list.mailboxes),
+            Err(e) => reply = failed("IMAPError", e.to_string()),
+        }
+    }
+    imap.logout().await;
+    reply
+}
