@@ -14,7 +14,7 @@ command -v cargo >/dev/null || { echo "[infra] ERROR: cargo not found" >&2; exit
 
 status=0
 # --kill-after: a test that ignores SIGTERM still cannot hang the run.
-timeout --kill-after=30s 25m cargo test --workspace --all-targets "$@" || status=$?
+timeout --kill-after=30s 25m cargo test --workspace --all-targets --no-fail-fast "$@" || status=$?
 if (( status == 124 || status == 137 )); then
     echo "[infra] ERROR: cargo test exceeded the 25 minute limit" >&2
 fi

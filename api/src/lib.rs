@@ -11,6 +11,7 @@ pub mod command_client;
 pub mod error;
 pub mod params;
 pub mod routes;
+pub mod smtp_check;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -35,7 +36,11 @@ pub fn routes(
         .unify()
         .or(routes::messages::routes(services.clone()))
         .unify()
-        .or(routes::deadletters::routes(services))
+        .or(routes::deadletters::routes(services.clone()))
+        .unify()
+        .or(routes::stats::routes(services.clone()))
+        .unify()
+        .or(routes::verify::routes(services))
         .unify();
     auth.and(api)
         .recover(error::handle_rejection)

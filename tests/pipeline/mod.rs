@@ -192,7 +192,7 @@ pub async fn account_lifecycle(base: &str, account: &str) {
     let first_id = msgs[0]["id"].as_str().unwrap().to_string();
     let (status, msg) = http(
         "GET",
-        &format!("{base}/v1/account/{account}/message/{first_id}"),
+        &format!("{base}/v1/account/{account}/message/{first_id}?textType=*"),
         None,
     )
     .await;

@@ -120,7 +120,8 @@ fn check_auth(
     Ok(())
 }
 
-fn check_server(proto: &str, host: &str, port: u16) -> Result<(), ApiError> {
+/// Check a server's host and port; the error names `<proto>.host` or `<proto>.port`.
+pub fn check_server(proto: &str, host: &str, port: u16) -> Result<(), ApiError> {
     check_len(&format!("{proto}.host"), host, 255, false)?;
     if port == 0 {
         return Err(ApiError::invalid(

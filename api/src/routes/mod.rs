@@ -5,6 +5,8 @@ pub mod deadletters;
 pub mod mailboxes;
 pub mod messages;
 pub mod settings;
+pub mod stats;
+pub mod verify;
 
 use std::convert::Infallible;
 

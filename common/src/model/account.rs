@@ -144,6 +144,19 @@ pub enum AccountState {
     Disconnected,
 }
 
+impl AccountState {
+    /// Every state, in the order the original listed them.
+    pub const ALL: [AccountState; 7] = [
+        AccountState::Init,
+        AccountState::Connecting,
+        AccountState::Connected,
+        AccountState::AuthenticationError,
+        AccountState::ConnectError,
+        AccountState::Unset,
+        AccountState::Disconnected,
+    ];
+}
+
 /// The last connection error of an account.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
