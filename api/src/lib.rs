@@ -11,6 +11,7 @@ pub mod command_client;
 pub mod error;
 pub mod params;
 pub mod routes;
+pub mod transfer_decoding;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
