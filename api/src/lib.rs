@@ -36,6 +36,8 @@ pub fn routes(
         .unify()
         .or(routes::messages::routes(services.clone()))
         .unify()
+        .or(routes::text::routes(services.clone()))
+        .unify()
         .or(routes::deadletters::routes(services))
         .unify();
     auth.and(api)
