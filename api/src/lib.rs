@@ -36,7 +36,11 @@ pub fn routes(
         .unify()
         .or(routes::messages::routes(services.clone()))
         .unify()
+        .or(routes::source::routes(services.clone()))
+        .unify()
         .or(routes::text::routes(services.clone()))
+        .unify()
+        .or(routes::attachment::routes(services.clone()))
         .unify()
         .or(routes::deadletters::routes(services))
         .unify();

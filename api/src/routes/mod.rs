@@ -1,10 +1,13 @@
 //! The REST resources, one module each, and what their handlers share.
 
 pub mod accounts;
+pub mod attachment;
+pub mod body_stream;
 pub mod deadletters;
 pub mod mailboxes;
 pub mod messages;
 pub mod settings;
+pub mod source;
 pub mod text;
 
 use std::convert::Infallible;
