@@ -36,6 +36,8 @@ pub fn routes(
         .unify()
         .or(routes::messages::routes(services.clone()))
         .unify()
+        .or(routes::message_update::routes(services.clone()))
+        .unify()
         .or(routes::source::routes(services.clone()))
         .unify()
         .or(routes::text::routes(services.clone()))

@@ -5,6 +5,7 @@ pub mod attachment;
 pub mod body_stream;
 pub mod deadletters;
 pub mod mailboxes;
+pub mod message_update;
 pub mod messages;
 pub mod settings;
 pub mod source;
