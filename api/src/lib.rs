@@ -44,6 +44,8 @@ pub fn routes(
         .unify()
         .or(routes::attachment::routes(services.clone()))
         .unify()
+        .or(routes::search::routes(services.clone()))
+        .unify()
         .or(routes::deadletters::routes(services))
         .unify();
     auth.and(api)

@@ -7,6 +7,7 @@ pub mod deadletters;
 pub mod mailboxes;
 pub mod message_update;
 pub mod messages;
+pub mod search;
 pub mod settings;
 pub mod source;
 pub mod text;
