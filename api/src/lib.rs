@@ -34,6 +34,8 @@ pub fn routes(
         .unify()
         .or(routes::mailboxes::routes(services.clone()))
         .unify()
+        .or(routes::mailbox::routes(services.clone()))
+        .unify()
         .or(routes::messages::routes(services.clone()))
         .unify()
         .or(routes::message_update::routes(services.clone()))

@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod attachment;
 pub mod body_stream;
 pub mod deadletters;
+pub mod mailbox;
 pub mod mailboxes;
 pub mod message_update;
 pub mod messages;
