@@ -48,6 +48,8 @@ pub fn routes(
         .unify()
         .or(routes::search::routes(services.clone()))
         .unify()
+        .or(routes::reconnect::routes(services.clone()))
+        .unify()
         .or(routes::deadletters::routes(services))
         .unify();
     auth.and(api)

@@ -8,6 +8,7 @@ pub mod mailbox;
 pub mod mailboxes;
 pub mod message_update;
 pub mod messages;
+pub mod reconnect;
 pub mod search;
 pub mod settings;
 pub mod source;
