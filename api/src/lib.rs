@@ -126,8 +126,27 @@ mod label_tests {
             "/v1/account/:account/messages"
         );
         assert_eq!(route_label("/v1/accounts"), "/v1/accounts");
+        assert_eq!(
+            route_label("/v1/account/bob/message/AAAAAQAAAeE/source"),
+            "/v1/account/:account/message/:message/source"
+        );
+        assert_eq!(
+            route_label("/v1/account/bob/attachment/AAAAAQAAAeEy"),
+            "/v1/account/:account/attachment/:attachment"
+        );
+        assert_eq!(
+            route_label("/v1/account/bob/text/AAAAAQAAAeF0"),
+            "/v1/account/:account/text/:text"
+        );
+        assert_eq!(
+            route_label("/v1/account/bob/mailbox"),
+            "/v1/account/:account/mailbox"
+        );
     }
 }
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod route_tests;
