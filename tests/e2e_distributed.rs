@@ -3,6 +3,7 @@
 //! two ingest processes sharing accounts and one taking over when the other dies.
 
 mod pipeline;
+mod routes;
 mod support;
 
 use std::time::Duration;
@@ -183,5 +184,21 @@ async fn second_ingest_takes_over() {
         .await;
         assert_eq!(status, 200, "{account} served after takeover: {page}");
     }
+    c.finish().await;
+}
+
+/// Every message and mailbox route through separate api and ingest processes: commands
+/// and 1 MiB body ranges cross RabbitMQ.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn message_and_mailbox_routes() {
+    let c = Cluster::start(15, 1, &[]).await;
+    let base = c.api.base_url();
+    routes::reading(&base, "reader").await;
+    routes::large_bodies(&base, "large").await;
+    routes::changing_messages(&base, "changer").await;
+    routes::managing_mailboxes(&base, "folders").await;
+    routes::searching(&base, "searcher").await;
+    routes::account_tools(&base, "tools").await;
+    routes::stale_ids(&base, "stale").await;
     c.finish().await;
 }

@@ -2,6 +2,7 @@
 //! from `cargo run`): the real binary over REST against the real Dovecot.
 
 mod pipeline;
+mod routes;
 mod support;
 
 use std::time::Duration;
@@ -275,4 +276,52 @@ async fn mail_during_the_first_sync_is_announced() {
         stale.is_none(),
         "mail from before the registration was announced"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reading_messages_and_the_mime_corpus() {
+    let gw = spawn(&[]).await;
+    routes::reading(&gw.base_url(), "reader").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_bodies_stream_whole() {
+    let gw = spawn(&[]).await;
+    routes::large_bodies(&gw.base_url(), "large").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changing_messages() {
+    let gw = spawn(&[]).await;
+    routes::changing_messages(&gw.base_url(), "changer").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn managing_mailboxes() {
+    let gw = spawn(&[]).await;
+    routes::managing_mailboxes(&gw.base_url(), "folders").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn searching() {
+    let gw = spawn(&[]).await;
+    routes::searching(&gw.base_url(), "searcher").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_tools() {
+    let gw = spawn(&[]).await;
+    routes::account_tools(&gw.base_url(), "tools").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_ids_are_not_found() {
+    let gw = spawn(&[]).await;
+    routes::stale_ids(&gw.base_url(), "stale").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeouts_leave_the_account_usable() {
+    let gw = spawn(&["--service.commandTimeout=250ms"]).await;
+    routes::timeouts_leave_the_account_usable(&gw.base_url(), "slow").await;
 }

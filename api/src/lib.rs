@@ -12,6 +12,7 @@ pub mod error;
 pub mod params;
 pub mod routes;
 pub mod smtp_check;
+pub mod transfer_decoding;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -34,13 +35,27 @@ pub fn routes(
         .unify()
         .or(routes::mailboxes::routes(services.clone()))
         .unify()
+        .or(routes::mailbox::routes(services.clone()))
+        .unify()
         .or(routes::messages::routes(services.clone()))
         .unify()
-        .or(routes::deadletters::routes(services.clone()))
+        .or(routes::message_update::routes(services.clone()))
+        .unify()
+        .or(routes::source::routes(services.clone()))
+        .unify()
+        .or(routes::text::routes(services.clone()))
+        .unify()
+        .or(routes::attachment::routes(services.clone()))
+        .unify()
+        .or(routes::search::routes(services.clone()))
+        .unify()
+        .or(routes::reconnect::routes(services.clone()))
         .unify()
         .or(routes::stats::routes(services.clone()))
         .unify()
-        .or(routes::verify::routes(services))
+        .or(routes::verify::routes(services.clone()))
+        .unify()
+        .or(routes::deadletters::routes(services))
         .unify();
     auth.and(api)
         .recover(error::handle_rejection)
@@ -116,8 +131,27 @@ mod label_tests {
             "/v1/account/:account/messages"
         );
         assert_eq!(route_label("/v1/accounts"), "/v1/accounts");
+        assert_eq!(
+            route_label("/v1/account/bob/message/AAAAAQAAAeE/source"),
+            "/v1/account/:account/message/:message/source"
+        );
+        assert_eq!(
+            route_label("/v1/account/bob/attachment/AAAAAQAAAeEy"),
+            "/v1/account/:account/attachment/:attachment"
+        );
+        assert_eq!(
+            route_label("/v1/account/bob/text/AAAAAQAAAeF0"),
+            "/v1/account/:account/text/:text"
+        );
+        assert_eq!(
+            route_label("/v1/account/bob/mailbox"),
+            "/v1/account/:account/mailbox"
+        );
     }
 }
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod route_tests;

@@ -5,18 +5,17 @@
 use imapapi_common::Services;
 use imapapi_common::command::{GetMessage, ListMessages, TextType};
 use imapapi_common::error::ApiError;
-use imapapi_common::ids::MessageId;
 use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
 use crate::command_client::send;
 use crate::error::{json_ok, respond};
-use crate::params::{Query, decode_segment, query};
-use crate::routes::{account_id, require_account, with};
+use crate::params::{Query, query};
+use crate::routes::{account_id, check_mailbox_path, message_id, require_account, with};
 
 /// Largest `maxBytes` accepted (as the original: 1 GiB).
-const MAX_BYTES_LIMIT: u64 = 1 << 30;
+pub const MAX_BYTES_LIMIT: u64 = 1 << 30;
 
 /// The message routes.
 pub fn routes(services: Services) -> BoxedFilter<(Response,)> {
@@ -49,23 +48,37 @@ pub async fn list_messages(
     q: Query,
 ) -> Result<Response, ApiError> {
     let id = account_id(&raw_id)?;
-    q.only(&["path", "page", "pageSize"])?;
-    let path = q.required("path")?.to_string();
-    if path.chars().count() > 1024 {
-        return Err(ApiError::invalid(
-            "path",
-            "length must be less than or equal to 1024 characters long",
-        ));
-    }
-    let page = q.number("page", 0, 1_048_576, 0)? as u32;
-    let page_size = q.number("pageSize", 1, 1000, 20)? as u32;
+    let page = PageQuery::parse(&q)?;
     require_account(&services, &id).await?;
     let request = ListMessages {
-        path,
-        page,
-        page_size,
+        path: page.path,
+        page: page.page,
+        page_size: page.page_size,
     };
     Ok(json_ok(&send(&services, &id, request).await?))
+}
+
+/// The folder and page of a listing or a search: `?path=&page=&pageSize=`, nothing else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageQuery {
+    pub path: String,
+    pub page: u32,
+    pub page_size: u32,
+}
+
+impl PageQuery {
+    /// `path` is required; `page` counts from 0 (at most 1048576, as the original);
+    /// `pageSize` is 1–1000, 20 by default.
+    pub fn parse(q: &Query) -> Result<Self, ApiError> {
+        q.only(&["path", "page", "pageSize"])?;
+        let path = q.required("path")?.to_string();
+        check_mailbox_path("path", &path)?;
+        Ok(PageQuery {
+            path,
+            page: q.number("page", 0, 1_048_576, 0)? as u32,
+            page_size: q.number("pageSize", 1, 1000, 20)? as u32,
+        })
+    }
 }
 
 /// `GET /v1/account/:account/message/:message?maxBytes&textType`: one message with its
@@ -78,18 +91,11 @@ pub async fn get_message(
     q: Query,
 ) -> Result<Response, ApiError> {
     let id = account_id(&raw_id)?;
-    let message = decode_segment("message", &raw_message)?;
-    MessageId::parse(&message)?;
+    let message = message_id(&raw_message)?;
     q.only(&["maxBytes", "textType"])?;
     let max_bytes = q.optional_number("maxBytes", 0, MAX_BYTES_LIMIT)?;
     // Text is included only when asked for, as the original did.
-    let text_type = match q.get("textType") {
-        None => None,
-        Some(t) => Some(
-            TextType::parse(t)
-                .ok_or_else(|| ApiError::invalid("textType", "must be one of [plain, html, *]"))?,
-        ),
-    };
+    let text_type = text_type(&q)?;
     require_account(&services, &id).await?;
     let request = GetMessage {
         message,
@@ -97,4 +103,14 @@ pub async fn get_message(
         text_type,
     };
     Ok(json_ok(&send(&services, &id, request).await?))
+}
+
+/// The `textType` parameter (`plain`, `html` or `*`, any case), if given.
+pub fn text_type(q: &Query) -> Result<Option<TextType>, ApiError> {
+    q.get("textType")
+        .map(|t| {
+            TextType::parse(t)
+                .ok_or_else(|| ApiError::invalid("textType", "must be one of [plain, html, *]"))
+        })
+        .transpose()
 }

@@ -1,0 +1,62 @@
+//! `/v1/account/:account/search`: the messages of a folder that match a query, paged like
+//! the folder listing. The query is checked here (unknown criteria, lengths, sequence sets)
+//! so that only well-formed criteria reach the IMAP SEARCH that ingest builds.
+
+use imapapi_common::Services;
+use imapapi_common::command::{Search, SearchQuery};
+use imapapi_common::error::ApiError;
+use serde::Deserialize;
+use warp::Filter;
+use warp::filters::BoxedFilter;
+use warp::reply::Response;
+
+use crate::command_client::send;
+use crate::error::{json_ok, respond};
+use crate::params::{Query, query};
+use crate::routes::messages::PageQuery;
+use crate::routes::{account_id, require_account, with};
+
+/// The body of a search: `{"search": {...}}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SearchBody {
+    pub search: SearchQuery,
+}
+
+/// The search route.
+pub fn routes(services: Services) -> BoxedFilter<(Response,)> {
+    let max_size = services.config.api.max_size;
+    warp::path!("v1" / "account" / String / "search")
+        .and(warp::post())
+        .and(with(services))
+        .and(query())
+        .and(crate::body::json::<SearchBody>(max_size))
+        .then(
+            |id: String, s: Services, q: Query, body: SearchBody| async move {
+                respond(search(s, id, q, body).await)
+            },
+        )
+        .boxed()
+}
+
+/// `POST /v1/account/:account/search?path=INBOX&page=0&pageSize=20` with `{"search":
+/// {...}}` → `{total, page, pages, messages}`, newest first, as the folder listing.
+/// 400 naming the parameter or criterion (`search.uid`), 404 for an unknown account.
+pub async fn search(
+    services: Services,
+    raw_id: String,
+    q: Query,
+    body: SearchBody,
+) -> Result<Response, ApiError> {
+    let id = account_id(&raw_id)?;
+    let page = PageQuery::parse(&q)?;
+    body.search.validate()?;
+    require_account(&services, &id).await?;
+    let request = Search {
+        path: page.path,
+        page: page.page,
+        page_size: page.page_size,
+        query: body.search,
+    };
+    Ok(json_ok(&send(&services, &id, request).await?))
+}
