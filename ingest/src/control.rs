@@ -11,6 +11,9 @@ pub enum Control {
     Reconnect,
     /// Log out for good and give up the lease (the account was deleted).
     Close,
+    /// Look for new folders now rather than at the next poll (a command met a folder that
+    /// has no mailbox id yet); answered once that poll ran.
+    Resync,
 }
 
 /// A control request and where to say it was taken.

@@ -83,7 +83,7 @@ async fn handle(body: &[u8], routes: &Routes, services: &Services) -> Vec<u8> {
     match command.kind {
         CommandKind::Reconnect(_) => control(&handle, &command.account, Control::Reconnect).await,
         CommandKind::Close(_) => control(&handle, &command.account, Control::Close).await,
-        kind => run_command(services, &handle.pool, &command.account, kind).await,
+        kind => run_command(services, &handle, &command.account, kind).await,
     }
 }
 
@@ -107,14 +107,14 @@ async fn control(handle: &AccountHandle, account: &str, control: Control) -> Vec
 /// never returned to the pool), so the next command starts on a clean one.
 async fn run_command(
     services: &Services,
-    pool: &Arc<CommandPool>,
+    handle: &AccountHandle,
     account: &str,
     kind: CommandKind,
 ) -> Vec<u8> {
     let name = kind.name();
     let started = std::time::Instant::now();
     let work = async {
-        let mut conn = match pool.acquire().await {
+        let mut conn = match handle.pool.acquire().await {
             Ok(c) => c,
             Err(e) => return error_reply(e),
         };
@@ -122,6 +122,7 @@ async fn run_command(
             imap: &mut conn.imap,
             store: &services.store,
             account,
+            session: Some(handle.control.clone()),
         };
         let outcome = cmd::execute(kind, &mut cx).await;
         if !outcome.connection_lost {

@@ -13,7 +13,7 @@ use imapapi_common::model::{
     AccountConfig, AccountErrorEntry, AccountState, AccountStatus, EventKind, FolderState,
 };
 use rand::Rng;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -177,19 +177,22 @@ impl Session {
         self.status(state, Some(message)).await
     }
 
-    /// Wait out a retry delay; a control request ends it early.
+    /// Wait out a retry delay; a reconnect or close request ends it early.
     async fn pause(&mut self, delay: Duration) -> Option<SessionEnd> {
         self.login.send_replace(None);
-        tokio::select! {
-            _ = tokio::time::sleep(delay) => None,
-            _ = self.cancel.cancelled() => Some(SessionEnd::Stopped),
-            req = self.rx.recv() => match req {
-                None => Some(SessionEnd::Stopped),
-                Some(r) => {
+        let until = Instant::now() + delay;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(until) => return None,
+                _ = self.cancel.cancelled() => return Some(SessionEnd::Stopped),
+                req = self.rx.recv() => {
+                    let Some(r) = req else { return Some(SessionEnd::Stopped) };
                     let _ = r.done.send(());
                     match r.control {
-                        Control::Reconnect => None,
-                        Control::Close => Some(SessionEnd::Closed),
+                        Control::Reconnect => return None,
+                        Control::Close => return Some(SessionEnd::Closed),
+                        // Nothing to sync while disconnected: the next connect syncs all.
+                        Control::Resync => {}
                     }
                 }
             }
@@ -358,13 +361,6 @@ impl Session {
             rx,
             ..
         } = self;
-        let control = |req: ControlRequest| {
-            let _ = req.done.send(());
-            match req.control {
-                Control::Reconnect => Exit::Reconnect,
-                Control::Close => Exit::Closed,
-            }
-        };
         let ctx = SyncCtx {
             services,
             node,
@@ -391,12 +387,16 @@ impl Session {
             .as_ref()
             .is_none_or(|w| imap.selected.as_deref() != Some(w.path.as_str()) || imap.changed);
         let mut next_poll = Instant::now() + resync;
+        // Callers waiting for the next poll of the other folders (`Control::Resync`).
+        let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
         loop {
             if cancel.is_cancelled() {
                 return Ok(Exit::Stopped);
             }
-            if let Ok(req) = rx.try_recv() {
-                return Ok(control(req));
+            if let Ok(req) = rx.try_recv()
+                && let Some(exit) = obey(req, &mut waiters, &mut next_poll)
+            {
+                return Ok(exit);
             }
             if Instant::now() >= next_poll {
                 sync::sync_account(
@@ -410,11 +410,18 @@ impl Session {
                 .await?;
                 next_poll = Instant::now() + resync;
                 need_sync = true;
+                for w in waiters.drain(..) {
+                    let _ = w.send(());
+                }
             }
             let Some(w) = &watched else {
                 // Nothing to IDLE on: just wait for commands and the poll.
                 match idle::wait_plain(rx, cancel, next_poll).await {
-                    Wake::Control(req) => return Ok(control(req)),
+                    Wake::Control(req) => {
+                        if let Some(exit) = obey(req, &mut waiters, &mut next_poll) {
+                            return Ok(exit);
+                        }
+                    }
                     Wake::Stop => return Ok(Exit::Stopped),
                     _ => {}
                 }
@@ -429,10 +436,38 @@ impl Session {
             let max = next_poll.saturating_duration_since(Instant::now());
             match idle::wait(imap, rx, cancel, max).await? {
                 Wake::Changed => need_sync = true,
-                Wake::Control(req) => return Ok(control(req)),
+                Wake::Control(req) => {
+                    if let Some(exit) = obey(req, &mut waiters, &mut next_poll) {
+                        return Ok(exit);
+                    }
+                }
                 Wake::Timeout => {}
                 Wake::Stop => return Ok(Exit::Stopped),
             }
+        }
+    }
+}
+
+/// Act on a control request while connected: the exit it asks for, or none for a resync,
+/// which moves the poll of the other folders to now and answers once it ran.
+fn obey(
+    req: ControlRequest,
+    waiters: &mut Vec<oneshot::Sender<()>>,
+    next_poll: &mut Instant,
+) -> Option<Exit> {
+    match req.control {
+        Control::Reconnect => {
+            let _ = req.done.send(());
+            Some(Exit::Reconnect)
+        }
+        Control::Close => {
+            let _ = req.done.send(());
+            Some(Exit::Closed)
+        }
+        Control::Resync => {
+            waiters.push(req.done);
+            *next_poll = Instant::now();
+            None
         }
     }
 }

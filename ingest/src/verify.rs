@@ -68,6 +68,7 @@ pub async fn verify(
             imap: &mut imap,
             store,
             account: "",
+            session: None,
         };
         match (ListMailboxes {}).execute(&mut cx).await {
             Ok(list) => reply.mailboxes = Some(list.mailboxes),

@@ -196,6 +196,11 @@ pub fn cases() -> Vec<Case> {
                 "application/octet-stream",
                 blob.clone(),
             ),
+            (
+                None,
+                "message/rfc822",
+                b"Subject: inner\r\nFrom: inner@example.com\r\n\r\ninner body".to_vec(),
+            ),
         ],
     });
     // A calendar invite.

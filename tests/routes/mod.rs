@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::pipeline::{account_body, mail, wait_state};
-use crate::support::http::request;
+use crate::support::request;
 use crate::support::{Dovecot, ImapTestClient, TestUser, http};
 
 /// Register `id` for a fresh rig user (other folders polled every 2 s, so folders made
@@ -29,7 +29,10 @@ pub async fn connected_account(base: &str, id: &str) -> TestUser {
 
 /// The listing entry of `uid` in `path`, once the gateway lists it.
 pub async fn entry(base: &str, account: &str, path: &str, uid: u32) -> Value {
-    let url = format!("{base}/v1/account/{account}/messages?path={path}&pageSize=1000");
+    let url = format!(
+        "{base}/v1/account/{account}/messages?path={}&pageSize=1000",
+        urlencode(path)
+    );
     for _ in 0..100 {
         let (status, page) = http("GET", &url, None).await;
         assert_eq!(status, 200, "{page}");

@@ -47,11 +47,8 @@ pub async fn entries(
 
 impl Execute for ListMessages {
     async fn execute(self, cx: &mut CommandCx<'_>) -> Result<MessageList, CommandError> {
-        let mailbox_id = cx
-            .folder_by_path(&self.path)
-            .await?
-            .map_or(0, |f| f.mailbox_id);
         cx.select_path(&self.path, false).await?;
+        let mailbox_id = cx.mailbox_id(&self.path).await?;
         let total = cx.imap.exists;
         let messages = match page_range(total, self.page, self.page_size) {
             Some((lo, hi)) => entries(cx, mailbox_id, &format!("FETCH {lo}:{hi}")).await?,

@@ -21,6 +21,7 @@ mod update_flags;
 mod upload_message;
 
 use std::future::Future;
+use std::time::Duration;
 
 use imapapi_common::command::{CommandKind, Reply, Request};
 use imapapi_common::error::ApiError;
@@ -28,16 +29,24 @@ use imapapi_common::ids::MessageId;
 use imapapi_common::model::FolderState;
 use imapapi_common::store::SharedStore;
 
+use tokio::sync::{mpsc, oneshot};
+
+use crate::control::{Control, ControlRequest};
 use crate::imap::{Imap, ImapError};
 
 pub use list_messages::{page_count, page_range};
 
-/// What a command runs with: its connection, the store (folder ids), and whose it is.
+/// What a command runs with: its connection, the store (folder ids), whose it is, and
+/// the account's session (to have new folders synced so they get ids).
 pub struct CommandCx<'a> {
     pub imap: &'a mut Imap,
     pub store: &'a SharedStore,
     pub account: &'a str,
+    pub session: Option<mpsc::Sender<ControlRequest>>,
 }
+
+/// How long a command waits for the session to sync a folder it has not seen yet.
+const RESYNC_WAIT: Duration = Duration::from_secs(5);
 
 /// A command failure: an answer for the caller, or a connection that is no longer usable.
 #[derive(Debug, thiserror::Error)]
@@ -149,6 +158,30 @@ impl CommandCx<'_> {
     pub async fn folder_by_path(&self, path: &str) -> Result<Option<FolderState>, CommandError> {
         let wire = crate::utf7::to_wire(path);
         Ok(self.folders().await?.into_iter().find(|f| f.path == wire))
+    }
+
+    /// The mailbox id of `path` for building message ids. A folder the session has not
+    /// synced yet (made a moment ago) has none: ask the session to look for new folders and
+    /// wait for it, briefly. 0 when there still is none (a folder outside the account's
+    /// `path`): such ids resolve to nothing rather than to a wrong message.
+    pub async fn mailbox_id(&self, path: &str) -> Result<u32, CommandError> {
+        if let Some(f) = self.folder_by_path(path).await? {
+            return Ok(f.mailbox_id);
+        }
+        let Some(session) = &self.session else {
+            return Ok(0);
+        };
+        let (done, synced) = oneshot::channel();
+        let asked = session
+            .try_send(ControlRequest {
+                control: Control::Resync,
+                done,
+            })
+            .is_ok();
+        if asked && tokio::time::timeout(RESYNC_WAIT, synced).await.is_ok() {
+            return Ok(self.folder_by_path(path).await?.map_or(0, |f| f.mailbox_id));
+        }
+        Ok(0)
     }
 
     /// Resolve a message id and select its folder (read-write when `write`). 404 when the

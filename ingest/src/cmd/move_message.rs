@@ -14,9 +14,12 @@ pub async fn move_to(
     dest: &str,
 ) -> Result<(Option<u32>, Option<String>), CommandError> {
     let new_uid = cx.imap.uid_move(uid, dest).await?;
-    let id = match (new_uid, cx.folder_by_path(dest).await?) {
-        (Some(u), Some(f)) => Some(MessageId::new(f.mailbox_id, u).encode()),
-        _ => None,
+    let id = match new_uid {
+        Some(u) => match cx.mailbox_id(dest).await? {
+            0 => None,
+            mailbox_id => Some(MessageId::new(mailbox_id, u).encode()),
+        },
+        None => None,
     };
     Ok((new_uid, id))
 }

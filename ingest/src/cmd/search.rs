@@ -150,11 +150,8 @@ impl Execute for Search {
             condstore: cx.imap.has("CONDSTORE"),
         };
         let (keys, utf8) = criteria(&self.query, caps)?;
-        let mailbox_id = cx
-            .folder_by_path(&self.path)
-            .await?
-            .map_or(0, |f| f.mailbox_id);
         cx.select_path(&self.path, false).await?;
+        let mailbox_id = cx.mailbox_id(&self.path).await?;
         let mut uids = cx.imap.uid_search(keys, utf8).await?;
         uids.sort_unstable_by(|a, b| b.cmp(a));
         uids.dedup();
