@@ -322,6 +322,6 @@ async fn stale_ids_are_not_found() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timeouts_leave_the_account_usable() {
-    let gw = spawn(&["--service.commandTimeout=250ms"]).await;
+    let gw = spawn(&["--service.commandTimeout=1s"]).await;
     routes::timeouts_leave_the_account_usable(&gw.base_url(), "slow").await;
 }

@@ -105,6 +105,10 @@ async fn control(handle: &AccountHandle, account: &str, control: Control) -> Vec
 /// Run one mail command on a pooled connection within `service.commandTimeout`: waiting
 /// for a free connection counts. On a timeout the connection is dropped mid-command (it is
 /// never returned to the pool), so the next command starts on a clean one.
+///
+/// A command whose connection is lost (a pooled connection the server had closed, or
+/// Dovecot's BYE when the selected folder is deleted) runs once more on a new one, except
+/// an upload, which could otherwise be stored twice.
 async fn run_command(
     services: &Services,
     handle: &AccountHandle,
@@ -113,22 +117,19 @@ async fn run_command(
 ) -> Vec<u8> {
     let name = kind.name();
     let started = std::time::Instant::now();
+    let retry = (!matches!(kind, CommandKind::UploadMessage(_))).then(|| kind.clone());
     let work = async {
-        let mut conn = match handle.pool.acquire().await {
-            Ok(c) => c,
-            Err(e) => return error_reply(e),
-        };
-        let mut cx = CommandCx {
-            imap: &mut conn.imap,
-            store: &services.store,
-            account,
-            session: Some(handle.control.clone()),
-        };
-        let outcome = cmd::execute(kind, &mut cx).await;
-        if !outcome.connection_lost {
-            conn.release();
+        let first = attempt(services, handle, account, kind).await;
+        match (first, retry) {
+            (Err(_), Some(kind)) => {
+                tracing::debug!(account, command = name, "connection lost; running again");
+                attempt(services, handle, account, kind)
+                    .await
+                    .unwrap_or_else(|lost| lost)
+            }
+            (Err(lost), None) => lost,
+            (Ok(reply), _) => reply,
         }
-        outcome.reply
     };
     let reply = match tokio::time::timeout(services.config.service.command_timeout, work).await {
         Ok(reply) => reply,
@@ -141,4 +142,29 @@ async fn run_command(
         "command"
     );
     reply
+}
+
+/// One try: the reply, or `Err(reply)` when the connection was lost on the way.
+async fn attempt(
+    services: &Services,
+    handle: &AccountHandle,
+    account: &str,
+    kind: CommandKind,
+) -> Result<Vec<u8>, Vec<u8>> {
+    let mut conn = match handle.pool.acquire().await {
+        Ok(c) => c,
+        Err(e) => return Ok(error_reply(e)),
+    };
+    let mut cx = CommandCx {
+        imap: &mut conn.imap,
+        store: &services.store,
+        account,
+        session: Some(handle.control.clone()),
+    };
+    let outcome = cmd::execute(kind, &mut cx).await;
+    if outcome.connection_lost {
+        return Err(outcome.reply);
+    }
+    conn.release();
+    Ok(outcome.reply)
 }
