@@ -67,6 +67,8 @@ pub trait Request: Serialize + DeserializeOwned + Into<CommandKind> + Send + 'st
 }
 
 /// Every command, tagged by `cmd` on the wire.
+// A command lives only between decoding and dispatch; boxing the big ones saves nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "cmd", rename_all = "camelCase")]
 pub enum CommandKind {
