@@ -20,7 +20,7 @@ use imapapi_common::store;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-const README_ACCOUNT: &str = r#"{
+pub(crate) const README_ACCOUNT: &str = r#"{
     "account": "example",
     "name": "My Example Account",
     "imap": {
@@ -84,12 +84,12 @@ fn config(dir: &Path) -> Config {
     }
 }
 
-struct Harness {
-    services: Services,
+pub(crate) struct Harness {
+    pub(crate) services: Services,
     _dir: TempDir,
 }
 
-async fn harness_with(f: impl FnOnce(&mut Config)) -> Harness {
+pub(crate) async fn harness_with(f: impl FnOnce(&mut Config)) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let mut config = config(dir.path());
     f(&mut config);
@@ -105,7 +105,7 @@ async fn harness_with(f: impl FnOnce(&mut Config)) -> Harness {
     }
 }
 
-async fn harness() -> Harness {
+pub(crate) async fn harness() -> Harness {
     harness_with(|_| {}).await
 }
 
@@ -119,7 +119,7 @@ impl Harness {
         (status, value, text)
     }
 
-    async fn call(&self, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
+    pub(crate) async fn call(&self, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
         let mut req = warp::test::request().method(method).path(path);
         if let Some(b) = body {
             req = req.header("content-type", "application/json").body(b);
@@ -128,13 +128,17 @@ impl Harness {
         (status, value)
     }
 
-    async fn create_readme_account(&self) {
+    pub(crate) async fn create_readme_account(&self) {
         let (status, body) = self.call("POST", "/v1/account", Some(README_ACCOUNT)).await;
         assert_eq!(status, 200, "{body}");
     }
 
     /// Play the ingest process owning `account`: hold its lease and serve node `node`.
-    async fn own(&self, account: &str, node: &str) -> Box<dyn imapapi_common::bus::RequestServer> {
+    pub(crate) async fn own(
+        &self,
+        account: &str,
+        node: &str,
+    ) -> Box<dyn imapapi_common::bus::RequestServer> {
         assert!(
             self.services
                 .store
@@ -146,7 +150,7 @@ impl Harness {
     }
 }
 
-fn assert_error(status: u16, body: &Value, want_status: u16, field: &str) {
+pub(crate) fn assert_error(status: u16, body: &Value, want_status: u16, field: &str) {
     assert_eq!(status, want_status, "{body}");
     assert_eq!(body["statusCode"], want_status, "{body}");
     assert!(body["code"].is_string(), "{body}");
