@@ -35,6 +35,8 @@ pub fn routes(
         .unify()
         .or(routes::messages::routes(services.clone()))
         .unify()
+        .or(routes::upload::routes(services.clone()))
+        .unify()
         .or(routes::deadletters::routes(services))
         .unify();
     auth.and(api)
@@ -116,3 +118,5 @@ mod label_tests {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod upload_tests;

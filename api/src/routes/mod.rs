@@ -5,6 +5,7 @@ pub mod deadletters;
 pub mod mailboxes;
 pub mod messages;
 pub mod settings;
+pub mod upload;
 
 use std::convert::Infallible;
 
