@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 use super::build::bracketed;
 use super::draft::ReferenceAction;
-use super::validate::{MAX_SUBJECT, is_msg_id};
+use super::validate::{MAX_HEADER_WORD, MAX_SUBJECT, is_msg_id};
 
 impl ReferenceAction {
     /// `Re: ` or `Fwd: `.
@@ -72,7 +72,7 @@ fn ids(value: &str) -> Vec<String> {
 
 /// The subject of a reply or forward of a message with `subject`: the prefix added unless
 /// one of its kind is there. Control characters become spaces and the result is cut to
-/// the subject limit, since the original's subject is not ours to reject.
+/// the subject limits, since the original's subject is not ours to reject.
 pub fn prefixed_subject(action: ReferenceAction, subject: &str) -> String {
     let clean: String = subject
         .chars()
@@ -89,5 +89,16 @@ pub fn prefixed_subject(action: ReferenceAction, subject: &str) -> String {
     } else {
         format!("{}{clean}", action.subject_prefix())
     };
-    full.trim_end().chars().take(MAX_SUBJECT).collect()
+    let full: String = full.trim_end().chars().take(MAX_SUBJECT).collect();
+    // A word too long for a header line would make our own check refuse the reply.
+    full.split(' ')
+        .map(|w| {
+            if w.is_ascii() && w.len() > MAX_HEADER_WORD {
+                &w[..MAX_HEADER_WORD]
+            } else {
+                w
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }

@@ -363,6 +363,16 @@ fn other_invalid_input_names_the_field() {
     d.to = vec![addr("", "a@example.com"), addr("", "@example.com")];
     assert_eq!(rejected(&d), "to[1].address");
 
+    // Valid addr-specs lettre cannot write back into a From header: refused, not a 500.
+    for odd in ["\"john doe\"@example.com", "a@[127.0.0.1]"] {
+        let mut d = base();
+        d.from = addr("", odd);
+        assert_eq!(rejected(&d), "from.address", "{odd}");
+        let mut d = base();
+        d.to = vec![addr("", odd)];
+        assert_eq!(rejected(&d), "to[0].address", "{odd}");
+    }
+
     let mut d = base();
     d.reply_to = Some(addr(&"n".repeat(257), "a@example.com"));
     assert_eq!(rejected(&d), "replyTo.name");
@@ -372,6 +382,18 @@ fn other_invalid_input_names_the_field() {
     assert_eq!(rejected(&d), "subject");
     d.subject = Some("ü".repeat(1024));
     assert!(d.validate().is_ok());
+
+    // One word longer than a header line can hold; words of any length fold fine.
+    let mut d = base();
+    d.subject = Some("y".repeat(MAX_HEADER_WORD + 1));
+    assert_eq!(rejected(&d), "subject");
+    d.headers
+        .insert("X-Long".into(), "z".repeat(MAX_HEADER_WORD + 1));
+    d.subject = Some("word ".repeat(200));
+    assert_eq!(rejected(&d), "headers.X-Long");
+    d.headers.insert("X-Long".into(), "word ".repeat(800));
+    let built = d.build(true).unwrap();
+    assert!(built.raw.split(|b| *b == b'\n').all(|l| l.len() <= 998));
 
     let mut d = base();
     d.text = Some("x".repeat(MAX_BODY + 1));
@@ -508,8 +530,11 @@ fn subjects_get_one_prefix() {
     assert_eq!(prefixed_subject(Reply, ""), "Re:");
     assert_eq!(prefixed_subject(Reply, "日本語"), "Re: 日本語");
     assert_eq!(prefixed_subject(Reply, "a\r\nBcc: x"), "Re: a  Bcc: x");
-    assert_eq!(
-        prefixed_subject(Reply, &"x".repeat(2000)).chars().count(),
-        MAX_SUBJECT
-    );
+    let long = prefixed_subject(Reply, &format!("{} {}", "x".repeat(2000), "y".repeat(10)));
+    assert_eq!(long, format!("Re: {}", "x".repeat(MAX_HEADER_WORD)));
+    let long = prefixed_subject(Reply, &"ü".repeat(2000));
+    assert_eq!(long.chars().count(), MAX_SUBJECT);
+    let mut d = MessageDraft::new(addr("", "a@example.com"));
+    d.subject = Some(long);
+    assert!(d.validate().is_ok());
 }

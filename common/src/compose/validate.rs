@@ -25,6 +25,9 @@ pub const MAX_CID: usize = 256;
 pub const MAX_ADDRESS: usize = 254;
 pub const MAX_HEADER_NAME: usize = 76;
 pub const MAX_HEADER_VALUE: usize = 4096;
+/// Header lines are folded at spaces only, and a line may not exceed 998 octets (RFC 5322
+/// 2.1.1), so one ASCII word must fit on a line with the field name.
+pub const MAX_HEADER_WORD: usize = 900;
 
 /// Headers the composer writes itself: a caller's value would contradict the message
 /// (a second From, a Content-Type that lies about the body).
@@ -64,6 +67,7 @@ impl MessageDraft {
         }
         if let Some(s) = &self.subject {
             check_line("subject", s, MAX_SUBJECT)?;
+            check_words("subject", s)?;
         }
         for (field, body) in [("text", &self.text), ("html", &self.html)] {
             if let Some(b) = body {
@@ -156,10 +160,19 @@ fn check_line(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
 fn check_address(field: &str, a: &Address) -> Result<(), ApiError> {
     check_line(&format!("{field}.name"), &a.name, MAX_NAME)?;
     let key = format!("{field}.address");
-    if a.address.len() > MAX_ADDRESS || a.address.parse::<lettre::Address>().is_err() {
+    if a.address.len() > MAX_ADDRESS || !is_writable_address(&a.address) {
         return Err(ApiError::invalid(&key, "must be a valid email address"));
     }
     Ok(())
+}
+
+/// An addr-spec lettre accepts and can read back from a header it wrote: it re-reads the
+/// From header when building, and fails on quoted local parts and address literals, which
+/// the original's validation refused as well.
+fn is_writable_address(address: &str) -> bool {
+    address
+        .parse::<lettre::Address>()
+        .is_ok_and(|a| a.to_string().parse::<lettre::message::Mailbox>().is_ok())
 }
 
 fn check_header(name: &str, value: &str) -> Result<(), ApiError> {
@@ -182,7 +195,23 @@ fn check_header(name: &str, value: &str) -> Result<(), ApiError> {
             "is set by the gateway and cannot be given in headers",
         ));
     }
-    check_line(&field, value, MAX_HEADER_VALUE)
+    check_line(&field, value, MAX_HEADER_VALUE)?;
+    check_words(&field, value)
+}
+
+fn check_words(field: &str, value: &str) -> Result<(), ApiError> {
+    // lettre splits at spaces and writes ASCII words as they are; other words become
+    // encoded words, which it wraps itself.
+    if value
+        .split(' ')
+        .any(|w| w.is_ascii() && w.len() > MAX_HEADER_WORD)
+    {
+        return Err(ApiError::invalid(
+            field,
+            format!("must not contain words longer than {MAX_HEADER_WORD} characters"),
+        ));
+    }
+    Ok(())
 }
 
 /// A message or content id: `<left@right>` or without brackets, visible ASCII only.
