@@ -200,5 +200,6 @@ async fn message_and_mailbox_routes() {
     routes::searching(&base, "searcher").await;
     routes::account_tools(&base, "tools").await;
     routes::stale_ids(&base, "stale").await;
+    routes::uploading(&base, "uploader").await;
     c.finish().await;
 }

@@ -325,3 +325,9 @@ async fn timeouts_leave_the_account_usable() {
     let gw = spawn(&["--service.commandTimeout=1s"]).await;
     routes::timeouts_leave_the_account_usable(&gw.base_url(), "slow").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploading_messages() {
+    let gw = spawn(&[]).await;
+    routes::uploading(&gw.base_url(), "uploader").await;
+}

@@ -55,6 +55,8 @@ pub fn routes(
         .unify()
         .or(routes::verify::routes(services.clone()))
         .unify()
+        .or(routes::upload::routes(services.clone()))
+        .unify()
         .or(routes::deadletters::routes(services))
         .unify();
     auth.and(api)
@@ -155,3 +157,5 @@ mod tests;
 
 #[cfg(test)]
 mod route_tests;
+#[cfg(test)]
+mod upload_tests;

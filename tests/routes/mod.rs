@@ -656,3 +656,114 @@ pub async fn timeouts_leave_the_account_usable(base: &str, account: &str) {
     }
     panic!("the account no longer answers: {last}");
 }
+
+/// Build and upload messages: what is read back is what was posted; a reply gets the
+/// threading headers; a body over `api.maxSize` is refused with 413 and stores nothing.
+pub async fn uploading(base: &str, account: &str) {
+    use base64::Engine;
+    let dv = Dovecot::ensure();
+    let user = connected_account(base, account).await;
+    let mut imap = ImapTestClient::connect(dv, &user).await.unwrap();
+    let blob = corpus::binary_blob(2000);
+    let post = format!("{base}/v1/account/{account}/message");
+    let body = json!({
+        "path": "INBOX",
+        "flags": ["\\Seen"],
+        "from": {"name": "Peter Põder", "address": "peter@example.com"},
+        "to": [{"name": "日本語", "address": "nihongo@example.com"}],
+        "subject": "Upload ✓",
+        "text": "plain text",
+        "html": "<p>html text</p>",
+        "headers": {"X-Custom": "yes"},
+        "attachments": [{"filename": "blob.bin", "content": base64::engine::general_purpose::STANDARD.encode(&blob)}]
+    });
+    let (status, r) = http("POST", &post, Some(body)).await;
+    assert_eq!(status, 200, "{r}");
+    let uid = r["uid"].as_u64().unwrap() as u32;
+    assert_eq!(imap.uids("INBOX").await.unwrap(), vec![uid]);
+    assert!(
+        imap.flags("INBOX", uid)
+            .await
+            .unwrap()
+            .contains(&"\\Seen".to_string())
+    );
+    let id = r["id"]
+        .as_str()
+        .expect("id of the uploaded message")
+        .to_string();
+    let (status, d) = http(
+        "GET",
+        &format!("{base}/v1/account/{account}/message/{id}?textType=*"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{d}");
+    assert_eq!(d["subject"], "Upload ✓");
+    assert_eq!(d["from"]["name"], "Peter Põder");
+    assert_eq!(d["to"][0]["name"], "日本語");
+    assert_eq!(d["headers"]["x-custom"][0], "yes");
+    assert!(
+        d["text"]["plain"].as_str().unwrap().contains("plain text"),
+        "{d}"
+    );
+    assert!(
+        d["text"]["html"].as_str().unwrap().contains("html text"),
+        "{d}"
+    );
+    let att = d["attachments"][0]["id"].as_str().unwrap();
+    let got = request(
+        "GET",
+        &format!("{base}/v1/account/{account}/attachment/{att}"),
+        &[],
+        Vec::new(),
+        None,
+    )
+    .await
+    .unwrap();
+    assert!(got.body.as_ref() == blob.as_slice());
+    let message_id = d["messageId"].as_str().unwrap().to_string();
+
+    // A reply to it threads.
+    let reply = json!({
+        "path": "INBOX",
+        "reference": {"message": id, "action": "reply"},
+        "from": {"address": "me@example.com"},
+        "to": [{"address": "peter@example.com"}],
+        "text": "answer"
+    });
+    let (status, r) = http("POST", &post, Some(reply)).await;
+    assert_eq!(status, 200, "{r}");
+    let (_, d) = http(
+        "GET",
+        &format!(
+            "{base}/v1/account/{account}/message/{}",
+            r["id"].as_str().unwrap()
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(d["subject"], "Re: Upload ✓", "{d}");
+    assert_eq!(d["inReplyTo"], message_id.as_str(), "{d}");
+    let missing = json!({"path": "INBOX", "reference": {"message": MISSING_ID}, "from": {"address": "me@example.com"}});
+    let (status, r) = http("POST", &post, Some(missing)).await;
+    assert_error(status, &r, 404);
+    let (status, r) = http(
+        "POST",
+        &post,
+        Some(json!({"path": "Nowhere", "from": {"address": "me@example.com"}})),
+    )
+    .await;
+    assert_error(status, &r, 404);
+
+    // Over api.maxSize (5 MB by default): 413, nothing stored.
+    let big = "x".repeat(6 << 20);
+    let (status, r) = http(
+        "POST",
+        &post,
+        Some(json!({"path": "INBOX", "from": {"address": "me@example.com"}, "text": big})),
+    )
+    .await;
+    assert_error(status, &r, 413);
+    assert_eq!(imap.uids("INBOX").await.unwrap().len(), 2);
+    imap.logout().await.unwrap();
+}

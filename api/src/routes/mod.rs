@@ -14,6 +14,7 @@ pub mod settings;
 pub mod source;
 pub mod stats;
 pub mod text;
+pub mod upload;
 pub mod verify;
 
 use std::convert::Infallible;

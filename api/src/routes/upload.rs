@@ -1,0 +1,226 @@
+//! `POST /v1/account/:account/message`: build a message from its JSON description (the
+//! contract's `MessageUpload`) and APPEND it to a folder through the owning ingest.
+//!
+//! Everything the client sent is checked before anything is asked of IMAP, and the
+//! message is built here, in the api: ingest only receives finished bytes.
+
+use std::collections::BTreeMap;
+
+use imapapi_common::Services;
+use imapapi_common::command::message::is_valid_flag;
+use imapapi_common::command::{GetMessage, UploadMessage, UploadMessageReply, WireBytes};
+use imapapi_common::compose::{
+    AttachmentDraft, MessageDraft, MessageReference, prefixed_subject, reply_headers,
+};
+use imapapi_common::error::ApiError;
+use imapapi_common::ids::MessageId;
+use imapapi_common::model::{Address, MessageDetails};
+use serde::{Deserialize, Serialize};
+use warp::Filter;
+use warp::filters::BoxedFilter;
+use warp::reply::Response;
+
+use crate::command_client::send;
+use crate::error::{json_ok, respond};
+use crate::routes::{account_id, require_account, with};
+
+/// Longest folder path accepted, as for listings.
+const MAX_PATH: usize = 1024;
+
+/// The upload route.
+pub fn routes(services: Services) -> BoxedFilter<(Response,)> {
+    let max_size = services.config.api.max_size;
+    warp::path!("v1" / "account" / String / "message")
+        .and(warp::post())
+        .and(with(services))
+        .and(crate::body::json::<UploadBody>(max_size))
+        .then(|id: String, s: Services, body: UploadBody| async move {
+            respond(upload_message(s, id, body).await)
+        })
+        .boxed()
+}
+
+/// The contract's `MessageUpload`: where to store the message, and the message. The
+/// message fields are those of [`MessageDraft`] (plus `replyTo`); they are spelled out
+/// rather than flattened because serde's flatten loses unknown-field checks and the field
+/// names in errors.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UploadBody {
+    pub path: String,
+    #[serde(default)]
+    pub flags: Vec<String>,
+    #[serde(default)]
+    pub reference: Option<MessageReference>,
+    pub from: Address,
+    #[serde(default)]
+    pub to: Vec<Address>,
+    #[serde(default)]
+    pub cc: Vec<Address>,
+    #[serde(default)]
+    pub bcc: Vec<Address>,
+    #[serde(default)]
+    pub reply_to: Option<Address>,
+    #[serde(default)]
+    pub subject: Option<String>,
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub html: Option<String>,
+    #[serde(default)]
+    pub attachments: Vec<AttachmentDraft>,
+    #[serde(default)]
+    pub message_id: Option<String>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+}
+
+/// Where the built message goes.
+struct Target {
+    path: String,
+    flags: Vec<String>,
+}
+
+impl UploadBody {
+    fn into_parts(self) -> (Target, Option<MessageReference>, MessageDraft) {
+        let target = Target {
+            path: self.path,
+            flags: self.flags,
+        };
+        let draft = MessageDraft {
+            to: self.to,
+            cc: self.cc,
+            bcc: self.bcc,
+            reply_to: self.reply_to,
+            subject: self.subject,
+            text: self.text,
+            html: self.html,
+            attachments: self.attachments,
+            message_id: self.message_id,
+            headers: self.headers,
+            ..MessageDraft::new(self.from)
+        };
+        (target, self.reference, draft)
+    }
+}
+
+impl Target {
+    fn check(&self) -> Result<(), ApiError> {
+        if self.path.is_empty() || self.path.chars().count() > MAX_PATH {
+            return Err(ApiError::invalid(
+                "path",
+                format!("length must be 1 to {MAX_PATH} characters"),
+            ));
+        }
+        if self.path.chars().any(char::is_control) {
+            return Err(ApiError::invalid(
+                "path",
+                "must not contain control characters",
+            ));
+        }
+        match self.flags.iter().position(|f| !is_valid_flag(f)) {
+            Some(i) => Err(ApiError::invalid(
+                &format!("flags[{i}]"),
+                "must be an IMAP flag or keyword like \\Seen or $Label",
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+/// `{id, path, uid, seq}` as the original answered, plus the `messageId` of the message.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct UploadResponse {
+    #[serde(flatten)]
+    stored: UploadMessageReply,
+    message_id: String,
+}
+
+/// `POST /v1/account/:account/message`: build the described message (Bcc kept, since this
+/// is the sender's own copy) and APPEND it to `path` with `flags` →
+/// `{id, path, uid, seq, messageId}`. With `reference`, the referenced message must exist
+/// (404 otherwise, and nothing is stored); it gives In-Reply-To and References and, when
+/// no subject is given, the subject with `Re: ` or `Fwd: `.
+pub async fn upload_message(
+    services: Services,
+    raw_id: String,
+    body: UploadBody,
+) -> Result<Response, ApiError> {
+    let id = account_id(&raw_id)?;
+    let (target, reference, draft) = body.into_parts();
+    target.check()?;
+    if let Some(r) = &reference {
+        MessageId::parse(&r.message).map_err(|_| {
+            ApiError::invalid("reference.message", "must be a message id from a listing")
+        })?;
+    }
+    let draft = off_the_runtime(move || draft.validate().map(|()| draft)).await?;
+    require_account(&services, &id).await?;
+    let draft = match reference {
+        Some(r) => answering(&services, &id, &r, draft).await?,
+        None => draft,
+    };
+    let built = off_the_runtime(move || draft.build(true)).await?;
+    let request = UploadMessage {
+        path: target.path,
+        raw: WireBytes(built.raw),
+        flags: target.flags,
+    };
+    let stored = send(&services, &id, request).await?;
+    Ok(json_ok(&UploadResponse {
+        stored,
+        message_id: built.message_id,
+    }))
+}
+
+/// The draft as a reply to or forward of the referenced message; its error (404 when the
+/// message is gone) stops the upload.
+async fn answering(
+    services: &Services,
+    account: &str,
+    reference: &MessageReference,
+    mut draft: MessageDraft,
+) -> Result<MessageDraft, ApiError> {
+    let request = GetMessage {
+        message: reference.message.clone(),
+        max_bytes: Some(0),
+        text_type: None,
+    };
+    let original = send(services, account, request).await?;
+    let references = header(&original, "references");
+    // The details carry only the first In-Reply-To id; the header has them all.
+    let in_reply_to = header(&original, "in-reply-to").or_else(|| original.in_reply_to.clone());
+    let (in_reply_to, references) = reply_headers(
+        original.message_id.as_deref(),
+        in_reply_to.as_deref(),
+        references.as_deref(),
+    );
+    draft.in_reply_to = in_reply_to;
+    draft.references = references;
+    if draft.subject.is_none() {
+        let subject = original.subject.as_deref().unwrap_or_default();
+        draft.subject = Some(prefixed_subject(reference.action, subject));
+    }
+    Ok(draft)
+}
+
+/// Every value of a header of the original, joined.
+fn header(original: &MessageDetails, name: &str) -> Option<String> {
+    original
+        .headers
+        .get(name)
+        .filter(|v| !v.is_empty())
+        .map(|v| v.join(" "))
+}
+
+/// Checking and building walk every byte of a body of up to `api.maxSize` (base64, MIME
+/// encoding): that is work for the blocking pool, not for a request worker.
+async fn off_the_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| {
+        tracing::error!(error = %e, "message build task failed");
+        ApiError::internal("Could not build the message")
+    })?
+}
