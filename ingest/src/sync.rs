@@ -15,7 +15,7 @@ use imapapi_common::bus::BusError;
 use imapapi_common::model::{EventKind, FolderState, Settings};
 use imapapi_common::store::{SharedStore, StoreError};
 
-use crate::decode;
+use crate::decode::{self, FetchItems};
 use crate::events::{self, FolderRef};
 use crate::imap::{Imap, ImapError, Listed, num_set};
 use crate::index::{FolderIndex, flag_changes};
@@ -389,10 +389,11 @@ pub async fn sync_folder(
     for (uid, flags) in quiet {
         index.set(uid, flags);
     }
+    let fetch_items = FetchItems::of(imap);
     let items = if ctx.settings.notify_text == Some(true) {
-        decode::LIST_ITEMS_WITH_TEXT
+        fetch_items.list_with_text()
     } else {
-        decode::LIST_ITEMS
+        fetch_items.list()
     };
     for batch in loud.chunks(FETCH_BATCH) {
         let fetched = imap
