@@ -414,7 +414,6 @@ mod tests {
         assert_eq!(posts.load(Ordering::SeqCst), 1);
 
         // A store that cannot say does not stop deliveries.
-        store.add_account("other");
         store.failing.store(true, Ordering::SeqCst);
         worker.handle(delivery("unknown", &settled)).await;
         assert_eq!(posts.load(Ordering::SeqCst), 2);

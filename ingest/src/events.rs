@@ -16,14 +16,14 @@ pub struct FolderRef<'a> {
 
 impl FolderRef<'_> {
     /// `specialUse` as the original wrote it: `false` for an ordinary folder.
-    fn special_use(&self) -> OrFalse<String> {
+    fn special_use_or_false(&self) -> OrFalse<String> {
         OrFalse(self.special_use.map(str::to_string))
     }
 }
 
 fn folder_event(f: &FolderRef<'_>, kind: EventKind, data: serde_json::Value) -> Event {
     let mut e = Event::new(f.account, kind, Some(f.path.to_string()), data);
-    e.special_use = Some(f.special_use());
+    e.special_use = Some(f.special_use_or_false());
     e
 }
 
@@ -83,7 +83,7 @@ pub fn mailbox(
         json!({
             "path": f.path,
             "name": folder_name(f.path, delimiter),
-            "specialUse": f.special_use(),
+            "specialUse": f.special_use_or_false(),
             "uidValidity": uid_validity.map(|v| v.to_string()),
             "prevUidValidity": prev_uid_validity.map(|v| v.to_string()),
         }),
