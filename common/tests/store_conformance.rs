@@ -167,6 +167,7 @@ fn folder(path: &str, mailbox_id: u32, uid_next: u32) -> FolderState {
         special_use: None,
         delimiter: Some("/".into()),
         messages: 3,
+        first_sync_pending: false,
     }
 }
 

@@ -1,9 +1,13 @@
 //! The dispatch role: consumes change events from the bus and delivers each one as a
-//! webhook POST to the URL in the settings, filtered by `webhookEvents`. Failed deliveries
-//! go back to the bus, which retries them with exponential backoff and dead-letters them
-//! after the last attempt. Stateless: any number of dispatch processes can share the queue.
+//! webhook POST to the URL in the settings, filtered by `webhookEvents`; events of an
+//! account deleted since they were published are dropped. Failed deliveries go back to the
+//! bus, which retries them with exponential backoff and dead-letters them after the last
+//! attempt. Stateless: any number of dispatch processes can share the queue.
 
+pub mod account_cache;
 pub mod settings_cache;
+#[cfg(test)]
+mod test_store;
 pub mod webhook;
 mod worker;
 
@@ -13,7 +17,7 @@ use imapapi_common::Services;
 use tokio_util::sync::CancellationToken;
 
 pub use webhook::{EVENT_ID_HEADER, Target, USER_AGENT_VALUE, WebhookClient, WebhookError};
-pub use worker::SETTINGS_MAX_AGE;
+pub use worker::{ACCOUNT_MAX_AGE, SETTINGS_MAX_AGE};
 
 /// Run the dispatch role until `shutdown` is cancelled; deliveries in flight are finished
 /// (within `webhooks.timeout`) before it returns. Errors only when the bus is closed or the

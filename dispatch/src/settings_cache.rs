@@ -93,106 +93,12 @@ impl SettingsCache {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::Ordering;
 
-    use async_trait::async_trait;
-    use imapapi_common::model::{AccountConfig, AccountStatus, FolderState};
-    use imapapi_common::store::{IndexChunk, IndexChunkUpdate, Store};
+    use imapapi_common::store::Store;
 
     use super::*;
-
-    /// Counts settings reads; fails them on demand. Nothing else is used by the cache.
-    #[derive(Default)]
-    struct CountingStore {
-        reads: AtomicUsize,
-        failing: std::sync::atomic::AtomicBool,
-        settings: std::sync::Mutex<Settings>,
-    }
-
-    fn unused<T>() -> Result<T, StoreError> {
-        Err(StoreError::Backend("not used by the settings cache".into()))
-    }
-
-    #[async_trait]
-    impl Store for CountingStore {
-        async fn put_account(&self, _: &AccountConfig) -> Result<bool, StoreError> {
-            unused()
-        }
-        async fn get_account(&self, _: &str) -> Result<Option<AccountConfig>, StoreError> {
-            unused()
-        }
-        async fn list_accounts(&self) -> Result<Vec<String>, StoreError> {
-            unused()
-        }
-        async fn delete_account(&self, _: &str) -> Result<bool, StoreError> {
-            unused()
-        }
-        async fn accounts_generation(&self) -> Result<u64, StoreError> {
-            unused()
-        }
-        async fn set_status(
-            &self,
-            _: &str,
-            _: &str,
-            _: &AccountStatus,
-        ) -> Result<bool, StoreError> {
-            unused()
-        }
-        async fn get_status(&self, _: &str) -> Result<Option<AccountStatus>, StoreError> {
-            unused()
-        }
-        async fn get_settings(&self) -> Result<Settings, StoreError> {
-            self.reads.fetch_add(1, Ordering::SeqCst);
-            if self.failing.load(Ordering::SeqCst) {
-                return Err(StoreError::Backend("down".into()));
-            }
-            Ok(self.settings.lock().unwrap().clone())
-        }
-        async fn put_settings(&self, s: &Settings) -> Result<(), StoreError> {
-            *self.settings.lock().unwrap() = s.clone();
-            Ok(())
-        }
-        async fn allocate_mailbox_id(&self) -> Result<u32, StoreError> {
-            unused()
-        }
-        async fn list_folders(&self, _: &str) -> Result<Vec<FolderState>, StoreError> {
-            unused()
-        }
-        async fn load_index(&self, _: &str, _: &str) -> Result<Vec<IndexChunk>, StoreError> {
-            unused()
-        }
-        async fn commit_folder(
-            &self,
-            _: &str,
-            _: &str,
-            _: &FolderState,
-            _: bool,
-            _: &[IndexChunkUpdate],
-        ) -> Result<bool, StoreError> {
-            unused()
-        }
-        async fn delete_folder(&self, _: &str, _: &str, _: &str) -> Result<bool, StoreError> {
-            unused()
-        }
-        async fn acquire_lease(&self, _: &str, _: &str, _: Duration) -> Result<bool, StoreError> {
-            unused()
-        }
-        async fn release_lease(&self, _: &str, _: &str) -> Result<(), StoreError> {
-            unused()
-        }
-        async fn lease_owner(&self, _: &str) -> Result<Option<String>, StoreError> {
-            unused()
-        }
-        async fn heartbeat_node(&self, _: &str, _: Duration) -> Result<Vec<String>, StoreError> {
-            unused()
-        }
-        async fn remove_node(&self, _: &str) -> Result<(), StoreError> {
-            unused()
-        }
-        async fn live_nodes(&self) -> Result<Vec<String>, StoreError> {
-            unused()
-        }
-    }
+    use crate::test_store::CountingStore;
 
     fn with_url(url: &str) -> Settings {
         Settings {

@@ -1,7 +1,8 @@
 //! The consume loop: takes events off the `Events` queue, up to `webhooks.concurrency` at
 //! once, and settles each one only after its webhook has been answered (ack) or has failed
 //! (retry, which makes the bus apply backoff and, after the last attempt, dead-letter it).
-//! Nothing is acked before its work is done, and nothing is dropped without a log line.
+//! An event whose account has been deleted meanwhile is acked without a webhook. Nothing is
+//! acked before its work is done, and nothing is dropped without a log line.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,11 +17,16 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::account_cache::AccountCache;
 use crate::settings_cache::SettingsCache;
 use crate::webhook::WebhookClient;
 
 /// How old the settings may be: a settings change reaches dispatch within this time.
 pub const SETTINGS_MAX_AGE: Duration = Duration::from_secs(1);
+
+/// How old an answer to "does this account exist" may be: deliveries for a deleted account
+/// stop within this time.
+pub const ACCOUNT_MAX_AGE: Duration = Duration::from_secs(1);
 
 /// Longest pause before consuming again after the bus failed.
 const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(30);
@@ -29,6 +35,7 @@ const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(30);
 pub(crate) struct Worker {
     client: WebhookClient,
     settings: SettingsCache,
+    accounts: AccountCache,
 }
 
 /// Label of the `webhooks` counter for an event that could not be parsed.
@@ -44,7 +51,22 @@ impl Worker {
         Ok(Worker {
             client: WebhookClient::new(cfg.timeout, cfg.concurrency)?,
             settings: SettingsCache::new(services.store.clone(), SETTINGS_MAX_AGE),
+            accounts: AccountCache::new(services.store.clone(), ACCOUNT_MAX_AGE),
         })
+    }
+
+    /// True when the event's account was deleted since the event was published. When the
+    /// store cannot tell, the event is delivered: it was valid when published, and a store
+    /// outage must not turn every event into a retry and then a dead letter.
+    async fn account_gone(&self, event: &Event) -> bool {
+        match self.accounts.exists(&event.account).await {
+            Ok(exists) => !exists,
+            Err(error) => {
+                tracing::warn!(event_id = %event.id, account = %event.account, %error,
+                    "cannot check that the account exists; delivering");
+                false
+            }
+        }
     }
 
     /// Deliver one event and settle it.
@@ -102,6 +124,14 @@ impl Worker {
             }
             Some(Ok(target)) => target,
         };
+        // Checked last: events that would not be sent anyway cost no lookup.
+        if self.account_gone(&event).await {
+            tracing::debug!(%event_id, account, event = kind, reason = "account deleted",
+                "webhook skipped");
+            count("skipped", kind);
+            ack(delivery, message_id, event_id).await;
+            return;
+        }
 
         // The body as published, byte for byte; acking needs only the acker.
         let body = Bytes::from(std::mem::take(&mut delivery.message.body));
@@ -273,5 +303,120 @@ fn log_join(r: Result<(), tokio::task::JoinError>) {
     {
         // The delivery was dropped unsettled, so the bus redelivers it.
         tracing::error!(error = %e, "webhook delivery task panicked");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use async_trait::async_trait;
+    use http_body_util::Full;
+    use hyper_util::rt::TokioIo;
+    use imapapi_common::bus::{Acker, Message};
+    use imapapi_common::model::{EventKind, Settings};
+    use imapapi_common::store::Store;
+    use tokio::net::TcpListener;
+
+    use super::*;
+    use crate::test_store::CountingStore;
+
+    /// Records how each delivery was settled.
+    struct Settled(Arc<Mutex<Vec<&'static str>>>);
+
+    #[async_trait]
+    impl Acker for Settled {
+        async fn ack(self: Box<Self>) -> Result<(), BusError> {
+            self.0.lock().unwrap().push("ack");
+            Ok(())
+        }
+        async fn retry(self: Box<Self>) -> Result<RetryOutcome, BusError> {
+            self.0.lock().unwrap().push("retry");
+            Ok(RetryOutcome::Scheduled(Duration::ZERO))
+        }
+    }
+
+    /// A local webhook receiver answering 200; returns its URL and request counter.
+    async fn receiver() -> (String, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let posts = Arc::new(AtomicUsize::new(0));
+        let counted = posts.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let counted = counted.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |_req| {
+                        counted.fetch_add(1, Ordering::SeqCst);
+                        async { Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::new()))) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        (url, posts)
+    }
+
+    fn delivery(account: &str, settled: &Arc<Mutex<Vec<&'static str>>>) -> Delivery {
+        let event = Event::new(
+            account,
+            EventKind::MessageNew,
+            Some("INBOX".into()),
+            Default::default(),
+        );
+        Delivery {
+            message: Message::new(event.routing_key(), serde_json::to_vec(&event).unwrap()),
+            acker: Box::new(Settled(settled.clone())),
+        }
+    }
+
+    #[tokio::test]
+    async fn events_of_deleted_accounts_are_acked_without_a_webhook() {
+        let (url, posts) = receiver().await;
+        let store = Arc::new(CountingStore::default());
+        store
+            .put_settings(&Settings {
+                webhooks: Some(url),
+                ..Settings::default()
+            })
+            .await
+            .unwrap();
+        store.add_account("live");
+        let worker = Worker {
+            client: WebhookClient::new(Duration::from_secs(5), 2).unwrap(),
+            settings: SettingsCache::new(store.clone(), SETTINGS_MAX_AGE),
+            accounts: AccountCache::new(store.clone(), Duration::from_millis(50)),
+        };
+        let settled = Arc::new(Mutex::new(Vec::new()));
+
+        worker.handle(delivery("live", &settled)).await;
+        assert_eq!(posts.load(Ordering::SeqCst), 1);
+        worker.handle(delivery("deleted", &settled)).await;
+        assert_eq!(
+            posts.load(Ordering::SeqCst),
+            1,
+            "nothing sent for a deleted account"
+        );
+        assert_eq!(
+            *settled.lock().unwrap(),
+            ["ack", "ack"],
+            "both settled, none retried"
+        );
+
+        // Deleted after its event was published: dropped once the cached answer expires.
+        store.remove_account("live");
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        worker.handle(delivery("live", &settled)).await;
+        assert_eq!(posts.load(Ordering::SeqCst), 1);
+
+        // A store that cannot say does not stop deliveries.
+        store.failing.store(true, Ordering::SeqCst);
+        worker.handle(delivery("unknown", &settled)).await;
+        assert_eq!(posts.load(Ordering::SeqCst), 2);
+        assert_eq!(settled.lock().unwrap().len(), 4);
     }
 }

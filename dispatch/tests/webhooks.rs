@@ -18,7 +18,7 @@ use imapapi_common::Services;
 use imapapi_common::bus::embedded::EmbeddedBus;
 use imapapi_common::bus::{Bus, Message, QueueName, RetryPolicy};
 use imapapi_common::config::{Cli, Config};
-use imapapi_common::model::{Event, EventKind, Settings};
+use imapapi_common::model::{AccountConfig, Event, EventKind, Settings};
 use imapapi_common::store::Store;
 use imapapi_common::store::embedded::EmbeddedStore;
 use tokio::net::TcpListener;
@@ -152,6 +152,7 @@ impl Drop for Receiver {
 /// dispatch running on fresh embedded backends.
 struct Rig {
     bus: Arc<EmbeddedBus>,
+    store: Arc<EmbeddedStore>,
     shutdown: CancellationToken,
     task: Option<JoinHandle<anyhow::Result<()>>>,
     _dir: tempfile::TempDir,
@@ -200,15 +201,18 @@ impl Rig {
                 .unwrap(),
         );
         store.put_settings(&opts.settings).await.unwrap();
+        // Events of unknown accounts are dropped: register the one the events name.
+        store.put_account(&account(ACCOUNT)).await.unwrap();
         let services = Services {
             config: Arc::new(config),
-            store,
+            store: store.clone(),
             bus: bus.clone(),
         };
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(imapapi_dispatch::run(services, shutdown.clone()));
         Rig {
             bus,
+            store,
             shutdown,
             task: Some(task),
             _dir: dir,
@@ -261,9 +265,25 @@ impl Rig {
     }
 }
 
+/// The account every test event belongs to.
+const ACCOUNT: &str = "acc1";
+
+fn account(id: &str) -> AccountConfig {
+    AccountConfig {
+        account: id.into(),
+        name: id.into(),
+        copy: None,
+        notify_from: None,
+        path: None,
+        imap: None,
+        smtp: None,
+        oauth2: None,
+    }
+}
+
 fn event(kind: EventKind) -> Event {
     Event::new(
-        "acc1",
+        ACCOUNT,
         kind,
         Some("INBOX".into()),
         serde_json::json!({"id": "AAAAAQAAAeE", "uid": 481}),
@@ -309,6 +329,31 @@ async fn posts_the_exact_event_json_with_its_id() {
     sleep(Duration::from_millis(300)).await;
     assert_eq!(rx.seen().len(), 1);
     assert!(rig.dead().await.is_empty());
+    rig.stop().await;
+}
+
+#[tokio::test]
+async fn events_of_deleted_accounts_are_settled_and_not_sent() {
+    let rx = Receiver::start(Receiver::answering(StatusCode::OK)).await;
+    let rig = Rig::start(Options::with_url(rx.url("/"))).await;
+    rig.publish(&event(EventKind::MessageNew)).await;
+    rx.wait_for(1).await;
+
+    // Deleted after these were published (as when DELETE races the account's last events),
+    // and one of an account that never existed.
+    rig.store.delete_account(ACCOUNT).await.unwrap();
+    sleep(imapapi_dispatch::ACCOUNT_MAX_AGE + Duration::from_millis(100)).await;
+    rig.publish(&event(EventKind::MessageDeleted)).await;
+    let mut ghost = event(EventKind::MessageNew);
+    ghost.account = "ghost".into();
+    rig.publish(&ghost).await;
+
+    sleep(Duration::from_millis(400)).await;
+    assert_eq!(rx.seen().len(), 1, "only the event of the live account");
+    assert!(
+        rig.dead().await.is_empty(),
+        "dropped events are acked, not failed"
+    );
     rig.stop().await;
 }
 

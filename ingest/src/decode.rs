@@ -1,21 +1,125 @@
 //! Glue between fetched IMAP data ([`Fetched`]) and the `message` decoders: which FETCH
-//! items each shape needs, and pulling the attributes out of a FETCH response.
+//! items each shape needs on a given server ([`FetchItems`]), and pulling the attributes
+//! out of a FETCH response.
 
 use chrono::{DateTime, FixedOffset, Utc};
 use imap_proto::AttributeValue;
 use imapapi_common::command::TextType;
 use imapapi_common::model::{MessageDetails, MessageListEntry, Settings};
 
-use crate::imap::Fetched;
-use crate::message;
+use crate::imap::{Fetched, Imap};
+use crate::message::{self, Meta, ServerIds};
 
-/// FETCH items of a listing entry.
-pub const LIST_ITEMS: &str = "(UID FLAGS RFC822.SIZE INTERNALDATE BODYSTRUCTURE BODY.PEEK[HEADER])";
-/// FETCH items of a `messageNew` entry when `notifyText` wants the text too.
-pub const LIST_ITEMS_WITH_TEXT: &str =
-    "(UID FLAGS RFC822.SIZE INTERNALDATE BODYSTRUCTURE BODY.PEEK[])";
-/// FETCH items of message details.
-pub const DETAIL_ITEMS: &str = "(UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[])";
+/// Base FETCH items of a listing entry: the header block and BODYSTRUCTURE, cheap for a
+/// whole page.
+const LIST_ITEMS: &str = "UID FLAGS RFC822.SIZE INTERNALDATE BODYSTRUCTURE BODY.PEEK[HEADER]";
+/// Base items of a `messageNew` entry when `notifyText` wants the text too.
+const LIST_ITEMS_WITH_TEXT: &str = "UID FLAGS RFC822.SIZE INTERNALDATE BODYSTRUCTURE BODY.PEEK[]";
+/// Base items of message details.
+const DETAIL_ITEMS: &str = "UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[]";
+
+/// Where a server's message ids, thread ids and labels come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IdSource {
+    /// The server has none: the shapes leave `emailId`, `threadId` and `labels` out.
+    #[default]
+    None,
+    /// Gmail (`X-GM-EXT-1`): `X-GM-MSGID X-GM-THRID X-GM-LABELS`.
+    Gmail,
+    /// RFC 8474 (`OBJECTID`): `EMAILID THREADID`; such servers have no labels.
+    ObjectId,
+}
+
+/// The FETCH item lists of one connection: the base items of each shape plus the ids the
+/// server can give. Asking a server for items it lacks would fail the whole FETCH, so the
+/// items follow its capabilities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FetchItems {
+    ids: IdSource,
+}
+
+impl FetchItems {
+    /// Items for a server with these capabilities. Gmail's items win when both are
+    /// advertised: they carry the labels too.
+    pub fn new(gmail: bool, object_id: bool) -> FetchItems {
+        let ids = match (gmail, object_id) {
+            (true, _) => IdSource::Gmail,
+            (false, true) => IdSource::ObjectId,
+            (false, false) => IdSource::None,
+        };
+        FetchItems { ids }
+    }
+
+    /// Items for the server behind `imap`.
+    pub fn of(imap: &Imap) -> FetchItems {
+        FetchItems::new(imap.has("X-GM-EXT-1"), imap.has("OBJECTID"))
+    }
+
+    /// Where the ids come from on this connection.
+    pub fn ids(self) -> IdSource {
+        self.ids
+    }
+
+    /// Items of a listing entry (and of `messageNew` without `notifyText`).
+    pub fn list(self) -> String {
+        self.with(LIST_ITEMS)
+    }
+
+    /// Items of a `messageNew` entry whose text is wanted too.
+    pub fn list_with_text(self) -> String {
+        self.with(LIST_ITEMS_WITH_TEXT)
+    }
+
+    /// Items of message details.
+    pub fn details(self) -> String {
+        self.with(DETAIL_ITEMS)
+    }
+
+    fn with(self, base: &str) -> String {
+        match self.ids {
+            IdSource::None => format!("({base})"),
+            IdSource::Gmail => format!("({base} X-GM-MSGID X-GM-THRID X-GM-LABELS)"),
+            IdSource::ObjectId => format!("({base} EMAILID THREADID)"),
+        }
+    }
+}
+
+/// The server-assigned ids and labels in a FETCH response (whichever kind it sent).
+fn server_ids(attrs: &[AttributeValue<'_>]) -> ServerIds {
+    let mut ids = ServerIds::default();
+    for a in attrs {
+        match a {
+            // Gmail's ids are 64-bit numbers; the contract has them as decimal strings.
+            AttributeValue::GmailMsgId(n) => ids.email_id = Some(n.to_string()),
+            AttributeValue::GmailThrId(n) => ids.thread_id = Some(n.to_string()),
+            AttributeValue::GmailLabels(l) => {
+                ids.labels = Some(l.iter().map(|l| l.to_string()).collect())
+            }
+            AttributeValue::EmailId(id) => ids.email_id = Some(id.to_string()),
+            // `THREADID NIL`: the message belongs to no thread.
+            AttributeValue::ThreadId(id) => ids.thread_id = id.as_ref().map(|t| t.to_string()),
+            _ => {}
+        }
+    }
+    ids
+}
+
+/// The [`Meta`] of a FETCH response whose uid and flags were already read.
+fn meta<'a>(
+    mailbox_id: u32,
+    uid: u32,
+    flags: &'a [String],
+    attrs: &[AttributeValue<'_>],
+) -> Meta<'a> {
+    Meta {
+        mailbox_id,
+        uid,
+        flags,
+        size: size(attrs),
+        internal_date: internal_date(attrs),
+        ids: server_ids(attrs),
+    }
+}
 
 /// Parse an IMAP INTERNALDATE (`17-Jul-1996 02:44:25 -0700`).
 pub fn parse_internal_date(s: &str) -> Option<DateTime<FixedOffset>> {
@@ -100,7 +204,7 @@ pub fn received(f: &Fetched) -> Option<DateTime<Utc>> {
         .map(|d| d.with_timezone(&Utc))
 }
 
-/// A listing entry from a FETCH of [`LIST_ITEMS`].
+/// A listing entry from a FETCH of [`FetchItems::list`].
 pub fn list_entry(mailbox_id: u32, f: &Fetched) -> Option<MessageListEntry> {
     let uid = f.uid()?;
     let flags = f.flags().unwrap_or_default();
@@ -109,20 +213,14 @@ pub fn list_entry(mailbox_id: u32, f: &Fetched) -> Option<MessageListEntry> {
             AttributeValue::BodyStructure(b) => Some(b),
             _ => None,
         });
-        message::list_entry(
-            mailbox_id,
-            uid,
-            &flags,
-            size(attrs),
-            internal_date(attrs),
-            section(attrs),
-            body,
-        )
+        message::list_entry(meta(mailbox_id, uid, &flags, attrs), section(attrs), body)
     })
 }
 
-/// `messageNew.data`: the listing entry plus the `notifyHeaders` headers and, with
-/// `notifyText`, the text cut at `notifyTextSize` (fetched with [`LIST_ITEMS_WITH_TEXT`]).
+/// `messageNew.data`: the listing entry (with `sender`, `replyTo`, `answered` and the
+/// server's ids, as the details have them) plus the `notifyHeaders` headers and, with
+/// `notifyText`, the text cut at `notifyTextSize` (fetched with
+/// [`FetchItems::list_with_text`]).
 pub fn event_entry(mailbox_id: u32, f: &Fetched, settings: &Settings) -> Option<serde_json::Value> {
     let mut entry = list_entry(mailbox_id, f)?;
     let uid = entry.uid;
@@ -149,7 +247,7 @@ pub fn event_entry(mailbox_id: u32, f: &Fetched, settings: &Settings) -> Option<
     Some(value)
 }
 
-/// Message details from a FETCH of [`DETAIL_ITEMS`].
+/// Message details from a FETCH of [`FetchItems::details`].
 pub fn details(
     mailbox_id: u32,
     f: &Fetched,
@@ -160,11 +258,7 @@ pub fn details(
     let flags = f.flags().unwrap_or_default();
     f.with_attrs(|attrs| {
         message::details(
-            mailbox_id,
-            uid,
-            &flags,
-            size(attrs),
-            internal_date(attrs),
+            meta(mailbox_id, uid, &flags, attrs),
             section(attrs),
             max_bytes,
             text_type,
@@ -176,15 +270,84 @@ pub fn details(
 mod tests {
     use super::*;
 
-    const MAIL: &str = "From: Ann <ann@example.com>\r\nTo: bob@example.com\r\nSubject: Hello\r\nMessage-ID: <x@y>\r\nX-Custom: 1\r\n\r\nHi there\r\n";
+    const MAIL: &str = "From: Ann <ann@example.com>\r\nSender: Desk <desk@example.com>\r\nReply-To: Bob <bob@example.com>, c@example.com\r\nTo: bob@example.com\r\nSubject: Hello\r\nMessage-ID: <x@y>\r\nX-Custom: 1\r\n\r\nHi there\r\n";
 
-    fn fetched() -> Fetched {
+    /// A FETCH response of `MAIL` with `extra` items after the flags.
+    fn fetched_with(flags: &str, extra: &str) -> Fetched {
         let raw = format!(
-            "* 1 FETCH (UID 7 FLAGS (\\Seen \\Recent) RFC822.SIZE {} INTERNALDATE \"17-Jul-1996 02:44:25 -0700\" BODY[] {{{}}}\r\n{MAIL})\r\n",
+            "* 1 FETCH (UID 7 FLAGS ({flags}){extra} RFC822.SIZE {} INTERNALDATE \"17-Jul-1996 02:44:25 -0700\" BODY[] {{{}}}\r\n{MAIL})\r\n",
             MAIL.len(),
             MAIL.len()
         );
         Fetched::from_raw(raw.as_bytes()).unwrap()
+    }
+
+    fn fetched() -> Fetched {
+        fetched_with("\\Seen \\Recent", "")
+    }
+
+    #[test]
+    fn items_follow_the_capabilities() {
+        let plain = FetchItems::new(false, false);
+        assert_eq!(
+            plain.list(),
+            "(UID FLAGS RFC822.SIZE INTERNALDATE BODYSTRUCTURE BODY.PEEK[HEADER])"
+        );
+        assert_eq!(
+            plain.details(),
+            "(UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[])"
+        );
+        let gmail = FetchItems::new(true, true);
+        assert_eq!(gmail.ids(), IdSource::Gmail);
+        assert_eq!(
+            gmail.list_with_text(),
+            "(UID FLAGS RFC822.SIZE INTERNALDATE BODYSTRUCTURE BODY.PEEK[] X-GM-MSGID X-GM-THRID X-GM-LABELS)"
+        );
+        let object_id = FetchItems::new(false, true);
+        assert_eq!(
+            object_id.details(),
+            "(UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[] EMAILID THREADID)"
+        );
+    }
+
+    #[test]
+    fn gmail_ids_and_labels_are_read() {
+        let f = fetched_with(
+            "\\Answered",
+            " X-GM-MSGID 1694937972638499881 X-GM-THRID 1694936993596975454 X-GM-LABELS (\\Important \"Muy Importante\" Work)",
+        );
+        let d = details(1, &f, None, None).unwrap();
+        assert_eq!(d.email_id.as_deref(), Some("1694937972638499881"));
+        assert_eq!(d.thread_id.as_deref(), Some("1694936993596975454"));
+        assert_eq!(
+            d.labels.unwrap(),
+            vec!["\\Important", "Muy Importante", "Work"]
+        );
+        assert!(d.answered && d.unseen);
+        let e = list_entry(1, &f).unwrap();
+        assert_eq!(e.email_id.as_deref(), Some("1694937972638499881"));
+        // No labels yet is an empty list, not an absent one.
+        let f = fetched_with("", " X-GM-MSGID 1 X-GM-THRID 2 X-GM-LABELS ()");
+        assert_eq!(list_entry(1, &f).unwrap().labels, Some(vec![]));
+    }
+
+    #[test]
+    fn rfc8474_ids_are_read() {
+        let f = fetched_with(
+            "",
+            " EMAILID (M6d952b5c6f82bfd8) THREADID (T64b4c7e452f961e2)",
+        );
+        let e = list_entry(1, &f).unwrap();
+        assert_eq!(e.email_id.as_deref(), Some("M6d952b5c6f82bfd8"));
+        assert_eq!(e.thread_id.as_deref(), Some("T64b4c7e452f961e2"));
+        assert_eq!(e.labels, None);
+        let f = fetched_with("", " EMAILID (Mabc) THREADID NIL");
+        let d = details(1, &f, None, None).unwrap();
+        assert_eq!(d.email_id.as_deref(), Some("Mabc"));
+        assert_eq!(d.thread_id, None);
+        // Without either, nothing is made up.
+        let e = list_entry(1, &fetched()).unwrap();
+        assert!(e.email_id.is_none() && e.thread_id.is_none() && e.labels.is_none());
     }
 
     #[test]
@@ -205,6 +368,27 @@ mod tests {
         assert_eq!(e["headers"]["x-custom"][0], "1");
         assert_eq!(e["text"]["plain"], "Hi");
         assert_eq!(e["text"]["hasMore"], true);
+        // What the details have that the header block gives cheaply.
+        assert_eq!(e["sender"]["address"], "desk@example.com");
+        assert_eq!(
+            e["replyTo"],
+            serde_json::json!({"name": "Bob", "address": "bob@example.com"})
+        );
+        assert_eq!(e["answered"], false);
+        assert!(e.get("emailId").is_none() && e.get("labels").is_none());
+        let f = fetched_with(
+            "\\Answered",
+            " X-GM-MSGID 5 X-GM-THRID 6 X-GM-LABELS (\\Inbox)",
+        );
+        let e = event_entry(1, &f, &Settings::default()).unwrap();
+        assert_eq!(
+            (e["answered"].clone(), e["emailId"].clone()),
+            (true.into(), "5".into())
+        );
+        assert_eq!(
+            (e["threadId"].clone(), e["labels"][0].clone()),
+            ("6".into(), "\\Inbox".into())
+        );
     }
 
     #[test]

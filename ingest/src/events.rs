@@ -3,7 +3,7 @@
 
 use imapapi_common::bus::{BusError, Message, QueueName, SharedBus};
 use imapapi_common::ids::MessageId;
-use imapapi_common::model::{Event, EventKind, FlagChanges};
+use imapapi_common::model::{AccountErrorEntry, Event, EventKind, FlagChanges, OrFalse};
 use serde_json::json;
 
 /// Where a message event happened.
@@ -14,17 +14,26 @@ pub struct FolderRef<'a> {
     pub special_use: Option<&'a str>,
 }
 
+impl FolderRef<'_> {
+    /// `specialUse` as the original wrote it: `false` for an ordinary folder.
+    fn special_use_or_false(&self) -> OrFalse<String> {
+        OrFalse(self.special_use.map(str::to_string))
+    }
+}
+
 fn folder_event(f: &FolderRef<'_>, kind: EventKind, data: serde_json::Value) -> Event {
     let mut e = Event::new(f.account, kind, Some(f.path.to_string()), data);
-    e.special_use = f.special_use.map(str::to_string);
+    e.special_use = Some(f.special_use_or_false());
     e
 }
 
-/// `messageNew` with the listing entry (as JSON: it may carry the text content too).
+/// `messageNew` with the entry of `decode::event_entry` (as JSON: it may carry the text
+/// content too).
 pub fn message_new(f: &FolderRef<'_>, entry: serde_json::Value) -> Event {
     folder_event(f, EventKind::MessageNew, entry)
 }
 
+/// `messageDeleted`: `{id, uid}`.
 pub fn message_deleted(f: &FolderRef<'_>, mailbox_id: u32, uid: u32) -> Event {
     folder_event(
         f,
@@ -33,6 +42,7 @@ pub fn message_deleted(f: &FolderRef<'_>, mailbox_id: u32, uid: u32) -> Event {
     )
 }
 
+/// `messageUpdated`: `{id, uid, changes: {flags: {added, deleted}}}`.
 pub fn message_updated(
     f: &FolderRef<'_>,
     mailbox_id: u32,
@@ -73,19 +83,27 @@ pub fn mailbox(
         json!({
             "path": f.path,
             "name": folder_name(f.path, delimiter),
-            "specialUse": f.special_use,
+            "specialUse": f.special_use_or_false(),
             "uidValidity": uid_validity.map(|v| v.to_string()),
             "prevUidValidity": prev_uid_validity.map(|v| v.to_string()),
         }),
     )
 }
 
-/// `authenticationSuccess`, `authenticationError`, `connectError`.
-pub fn connection(account: &str, kind: EventKind, response: Option<&str>) -> Event {
-    let data = match response {
-        Some(r) => json!({ "response": r }),
-        None => json!({}),
-    };
+/// `authenticationSuccess`: `{user}`, the user that logged in (never a credential).
+pub fn authentication_success(account: &str, user: &str) -> Event {
+    Event::new(
+        account,
+        EventKind::AuthenticationSuccess,
+        None,
+        json!({ "user": user }),
+    )
+}
+
+/// `authenticationError` or `connectError`: `{response, serverResponseCode}`, the server's
+/// answer and its response code (absent when it gave none).
+pub fn connection_error(account: &str, kind: EventKind, error: &AccountErrorEntry) -> Event {
+    let data = serde_json::to_value(error).unwrap_or_else(|_| json!({}));
     Event::new(account, kind, None, data)
 }
 
@@ -138,5 +156,51 @@ mod tests {
         assert_eq!(v["data"]["name"], "Été");
         assert_eq!(v["data"]["uidValidity"], "5");
         assert_eq!(v["event"], "mailboxNew");
+        // No special use: `false`, in the data and on the event, as the original.
+        assert_eq!(v["data"]["specialUse"], false);
+        assert_eq!(v["specialUse"], false);
+        let v = serde_json::to_value(mailbox(
+            &inbox(),
+            EventKind::MailboxReset,
+            Some("/"),
+            Some(6),
+            Some(5),
+        ))
+        .unwrap();
+        assert_eq!(v["data"]["specialUse"], "\\Inbox");
+        assert_eq!(v["data"]["prevUidValidity"], "5");
+        let v = serde_json::to_value(message_deleted(&f, 1, 1)).unwrap();
+        assert_eq!(v["specialUse"], false);
+    }
+
+    #[test]
+    fn connection_events_carry_the_user_or_the_server_answer() {
+        let v = serde_json::to_value(authentication_success("a", "me@example.com")).unwrap();
+        assert_eq!(v["event"], "authenticationSuccess");
+        assert_eq!(v["data"], json!({"user": "me@example.com"}));
+        assert!(v.get("path").is_none() && v.get("specialUse").is_none());
+
+        let refused = AccountErrorEntry {
+            response: "Authentication failed.".into(),
+            server_response_code: Some("AUTHENTICATIONFAILED".into()),
+        };
+        let v = serde_json::to_value(connection_error(
+            "a",
+            EventKind::AuthenticationError,
+            &refused,
+        ))
+        .unwrap();
+        assert_eq!(
+            v["data"],
+            json!({"response": "Authentication failed.", "serverResponseCode": "AUTHENTICATIONFAILED"})
+        );
+        let lost = AccountErrorEntry {
+            response: "Connection timed out".into(),
+            server_response_code: None,
+        };
+        let v =
+            serde_json::to_value(connection_error("a", EventKind::ConnectError, &lost)).unwrap();
+        assert_eq!(v["event"], "connectError");
+        assert_eq!(v["data"], json!({"response": "Connection timed out"}));
     }
 }

@@ -1,7 +1,8 @@
 //! One account's life on this node: connect, sync, IDLE, reconnect with backoff. Runs as
 //! one task per owned account; the supervisor starts and stops it. Its connection only
 //! watches: API commands run on the account's command pool, which logs in with what this
-//! session publishes once its own login succeeded.
+//! session publishes once its own login succeeded. The connection events come from here:
+//! `authenticationSuccess` with the login user, the error events with the server's answer.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -111,7 +112,7 @@ pub struct Session {
     /// What the command pool logs in with; set while this session is logged in.
     login: watch::Sender<Option<Arc<Login>>>,
     /// The last connection error event sent, so retries do not repeat it.
-    last_error: Option<(EventKind, String)>,
+    last_error: Option<(EventKind, AccountErrorEntry)>,
 }
 
 impl Session {
@@ -135,15 +136,12 @@ impl Session {
     }
 
     /// Write the account status; false when the lease is gone.
-    async fn status(&self, state: AccountState, error: Option<&str>) -> bool {
+    async fn status(&self, state: AccountState, last_error: Option<AccountErrorEntry>) -> bool {
         let status = AccountStatus {
             state,
             // Set once the initial sync is done (see `connected`), not at login.
             sync_time: None,
-            last_error: error.map(|e| AccountErrorEntry {
-                response: e.to_string(),
-                server_response_code: None,
-            }),
+            last_error,
         };
         match self
             .services
@@ -166,15 +164,21 @@ impl Session {
     }
 
     /// A connection error: status, and an event unless it repeats the last one.
-    async fn failed(&mut self, kind: EventKind, state: AccountState, message: &str) -> bool {
-        tracing::info!(account = %self.account, state = ?state, error = message, "connection failed");
-        let key = (kind, message.to_string());
+    async fn failed(
+        &mut self,
+        kind: EventKind,
+        state: AccountState,
+        error: &AccountErrorEntry,
+    ) -> bool {
+        tracing::info!(account = %self.account, state = ?state, error = %error.response,
+            code = ?error.server_response_code, "connection failed");
+        let key = (kind, error.clone());
         if self.last_error.as_ref() != Some(&key) {
-            self.publish(&events::connection(&self.account, kind, Some(message)))
+            self.publish(&events::connection_error(&self.account, kind, error))
                 .await;
             self.last_error = Some(key);
         }
-        self.status(state, Some(message)).await
+        self.status(state, Some(error.clone())).await
     }
 
     /// Wait out a retry delay; a reconnect or close request ends it early.
@@ -221,7 +225,11 @@ impl Session {
             let cfg = match open_account(cfg, self.services.config.service.secret.as_ref()) {
                 Ok(c) => c,
                 Err(e) => {
-                    self.failed(EventKind::ConnectError, AccountState::ConnectError, &e)
+                    let error = AccountErrorEntry {
+                        response: e,
+                        server_response_code: None,
+                    };
+                    self.failed(EventKind::ConnectError, AccountState::ConnectError, &error)
                         .await;
                     if let Some(end) = self.pause(AUTH_RETRY).await {
                         return end;
@@ -254,7 +262,7 @@ impl Session {
                 .await?;
                 let imap = Imap::new(session)
                     .await
-                    .map_err(|e| ConnectError::Connect(e.to_string()))?;
+                    .map_err(|e| ConnectError::connect(e.to_string()))?;
                 Ok::<_, ConnectError>((imap, creds))
             };
             let connected = tokio::select! {
@@ -266,17 +274,13 @@ impl Session {
                     attempt = 0;
                     self.last_error = None;
                     tracing::info!(account = %self.account, "connected");
+                    let success = events::authentication_success(&self.account, credentials.user());
                     self.login.send_replace(Some(Arc::new(Login {
                         imap: imap_cfg.clone(),
                         credentials,
                         local: self.services.config.service.local_addresses.clone(),
                     })));
-                    self.publish(&events::connection(
-                        &self.account,
-                        EventKind::AuthenticationSuccess,
-                        None,
-                    ))
-                    .await;
+                    self.publish(&success).await;
                     if !self.status(AccountState::Connected, None).await {
                         imap.logout().await;
                         return SessionEnd::LeaseLost;
@@ -303,10 +307,11 @@ impl Session {
                         Err(e) if e.lease_lost() => return SessionEnd::LeaseLost,
                         Err(e) => {
                             tracing::warn!(account = %self.account, error = %e, "session failed");
-                            if !self
-                                .status(AccountState::Disconnected, Some(&e.to_string()))
-                                .await
-                            {
+                            let error = AccountErrorEntry {
+                                response: e.to_string(),
+                                server_response_code: None,
+                            };
+                            if !self.status(AccountState::Disconnected, Some(error)).await {
                                 return SessionEnd::LeaseLost;
                             }
                             attempt += 1;
@@ -314,12 +319,12 @@ impl Session {
                         }
                     }
                 }
-                Err(ConnectError::Auth(msg)) => {
+                Err(ConnectError::Auth(error)) => {
                     if !self
                         .failed(
                             EventKind::AuthenticationError,
                             AccountState::AuthenticationError,
-                            &msg,
+                            &error,
                         )
                         .await
                     {
@@ -327,9 +332,9 @@ impl Session {
                     }
                     AUTH_RETRY
                 }
-                Err(ConnectError::Connect(msg)) => {
+                Err(ConnectError::Connect(error)) => {
                     if !self
-                        .failed(EventKind::ConnectError, AccountState::ConnectError, &msg)
+                        .failed(EventKind::ConnectError, AccountState::ConnectError, &error)
                         .await
                     {
                         return SessionEnd::LeaseLost;

@@ -4,7 +4,9 @@
 //! With QRESYNC the server reports only what changed since the stored HIGHESTMODSEQ
 //! (VANISHED and changed FETCH FLAGS); otherwise `UID FETCH 1:* (UID FLAGS)` is diffed
 //! against the stored index. Events are published before the commit that records them,
-//! so a crash in between repeats events rather than losing them.
+//! so a crash in between repeats events rather than losing them. A folder's first sync (new
+//! folder, the account's first sync, or after `mailboxReset`) ends with `mailboxNew`, after
+//! that folder's `messageNew` events, as the original did.
 
 use std::collections::{BTreeMap, HashSet};
 use std::ops::RangeInclusive;
@@ -15,7 +17,7 @@ use imapapi_common::bus::BusError;
 use imapapi_common::model::{EventKind, FolderState, Settings};
 use imapapi_common::store::{SharedStore, StoreError};
 
-use crate::decode;
+use crate::decode::{self, FetchItems};
 use crate::events::{self, FolderRef};
 use crate::imap::{Imap, ImapError, Listed, num_set};
 use crate::index::{FolderIndex, flag_changes};
@@ -221,6 +223,13 @@ impl Committer<'_> {
     }
 }
 
+/// Whether a sync of a folder with this stored state is (or completes) its first sync, which
+/// owes a `mailboxNew`: never synced, its first sync was interrupted, or its UIDVALIDITY
+/// changed (a reset starts the folder over under a new mailbox id).
+pub fn owes_mailbox_new(stored: Option<&FolderState>, uid_validity: u32) -> bool {
+    stored.is_none_or(|s| s.first_sync_pending || s.uid_validity != uid_validity)
+}
+
 /// Sync one folder. `stored` is its stored state (None: never synced); `baseline` says the
 /// whole account is being synced for the first time (existing mail is not announced).
 pub async fn sync_folder(
@@ -242,6 +251,7 @@ pub async fn sync_folder(
         special_use: folder.special_use.as_deref(),
     };
 
+    let first_sync = owes_mailbox_new(stored.as_ref(), uid_validity);
     let mut reset = false;
     let mut baseline = baseline;
     let (mailbox_id, mut index) = match &stored {
@@ -333,6 +343,7 @@ pub async fn sync_folder(
         special_use: folder.special_use.clone(),
         delimiter: folder.delimiter.clone(),
         messages: index.len() as u32,
+        first_sync_pending: first_sync,
     };
     if stored.is_none() || reset {
         // Until the first full pass completes, QRESYNC must not be used from this state.
@@ -389,10 +400,11 @@ pub async fn sync_folder(
     for (uid, flags) in quiet {
         index.set(uid, flags);
     }
+    let fetch_items = FetchItems::of(imap);
     let items = if ctx.settings.notify_text == Some(true) {
-        decode::LIST_ITEMS_WITH_TEXT
+        fetch_items.list_with_text()
     } else {
-        decode::LIST_ITEMS
+        fetch_items.list()
     };
     for batch in loud.chunks(FETCH_BATCH) {
         let fetched = imap
@@ -424,6 +436,18 @@ pub async fn sync_folder(
         .unwrap_or_else(|| index.max_uid().map(|u| u + 1).unwrap_or(1));
     progress.highest_modseq = sel.highest_modseq;
     progress.messages = index.len() as u32;
+    if first_sync {
+        // After the folder's messageNew events, before the commit that ends the debt.
+        let event = events::mailbox(
+            &fref,
+            EventKind::MailboxNew,
+            folder.delimiter.as_deref(),
+            Some(uid_validity),
+            None,
+        );
+        events::publish(&ctx.services.bus, &event).await?;
+        progress.first_sync_pending = false;
+    }
     let before_commit = started.elapsed();
     committer.commit(&progress, &mut index).await?;
     tracing::debug!(
@@ -471,8 +495,9 @@ async fn recent_uids(
     }
 }
 
-/// Sync the folder list: `mailboxNew`/`mailboxDeleted` for folders that appeared or
-/// disappeared since the stored state, then the folders themselves. With `full`, every
+/// Sync the folder list: `mailboxDeleted` for folders that disappeared since the stored
+/// state, then the folders themselves (a new one announces itself with `mailboxNew` at the
+/// end of its first sync). With `full`, every
 /// folder is synced (connect); otherwise only those whose STATUS differs from the stored
 /// state (the poll), and never `skip` (the IDLEd folder, kept current by IDLE).
 /// `states` holds the stored state of every watched folder and is kept up to date.
@@ -528,7 +553,6 @@ pub async fn sync_account(
     order.sort_by_key(|f| f.path.eq_ignore_ascii_case(watch));
     for f in order {
         let prev = states.get(&f.path).cloned();
-        let is_new = prev.is_none();
         if let Some(p) = &prev
             && !full
         {
@@ -548,22 +572,7 @@ pub async fn sync_account(
             }
         }
         let state = sync_folder(imap, ctx, f, prev, baseline).await?;
-        states.insert(f.path.clone(), state.clone());
-        if is_new && !baseline {
-            let fref = FolderRef {
-                account: ctx.account,
-                path: &f.path,
-                special_use: f.special_use.as_deref(),
-            };
-            let event = events::mailbox(
-                &fref,
-                EventKind::MailboxNew,
-                f.delimiter.as_deref(),
-                Some(state.uid_validity),
-                None,
-            );
-            events::publish(&ctx.services.bus, &event).await?;
-        }
+        states.insert(f.path.clone(), state);
     }
     Ok(folders)
 }
@@ -609,6 +618,46 @@ mod tests {
         // a huge range is checked against the index instead of enumerated
         let d = diff_changes(&i, &[1..=u32::MAX - 1], vec![]);
         assert_eq!(d.removed, vec![1, 2, 10]);
+    }
+
+    fn state(uid_validity: u32, first_sync_pending: bool) -> FolderState {
+        FolderState {
+            path: "INBOX".into(),
+            mailbox_id: 1,
+            uid_validity,
+            uid_next: 10,
+            highest_modseq: None,
+            special_use: None,
+            delimiter: None,
+            messages: 9,
+            first_sync_pending,
+        }
+    }
+
+    #[test]
+    fn mailbox_new_is_owed_by_first_syncs_only() {
+        // Never synced (a new folder, or the account's very first sync).
+        assert!(owes_mailbox_new(None, 5));
+        // UIDVALIDITY changed: mailboxReset, then the folder starts over.
+        assert!(owes_mailbox_new(Some(&state(4, false)), 5));
+        // A first sync that a crash interrupted after an intermediate commit.
+        assert!(owes_mailbox_new(Some(&state(5, true)), 5));
+        // An ordinary resync.
+        assert!(!owes_mailbox_new(Some(&state(5, false)), 5));
+    }
+
+    #[test]
+    fn the_debt_survives_in_the_stored_state_only_while_owed() {
+        let v = serde_json::to_value(state(5, true)).unwrap();
+        assert_eq!(v["firstSyncPending"], true);
+        let v = serde_json::to_value(state(5, false)).unwrap();
+        assert!(v.get("firstSyncPending").is_none());
+        // States stored before the field existed owe nothing.
+        let old: FolderState = serde_json::from_value(serde_json::json!({
+            "path": "INBOX", "mailboxId": 1, "uidValidity": 5, "uidNext": 10
+        }))
+        .unwrap();
+        assert!(!old.first_sync_pending);
     }
 
     #[test]

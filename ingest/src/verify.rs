@@ -52,12 +52,23 @@ pub async fn verify(
         let session = connection::connect(&imap_cfg, &creds, local).await?;
         Imap::new_plain(session)
             .await
-            .map_err(|e| ConnectError::Connect(e.to_string()))
+            .map_err(|e| ConnectError::connect(e.to_string()))
     };
     let mut imap = match attempt.await {
         Ok(i) => i,
-        Err(ConnectError::Auth(m)) => return failed("AuthenticationError", m),
-        Err(ConnectError::Connect(m)) => return failed("ConnectError", m),
+        // The server's own response code, when it gave one, says more than ours.
+        Err(ConnectError::Auth(m)) => {
+            let code = m
+                .server_response_code
+                .unwrap_or_else(|| "AuthenticationError".into());
+            return failed(&code, m.response);
+        }
+        Err(ConnectError::Connect(m)) => {
+            let code = m
+                .server_response_code
+                .unwrap_or_else(|| "ConnectError".into());
+            return failed(&code, m.response);
+        }
     };
     let mut reply = VerifyImapReply {
         success: true,

@@ -67,6 +67,7 @@ async fn next_event(
     }
 }
 
+/// Send a command to the node over the bus, as the api does, and decode its reply.
 async fn command<R: Request>(
     services: &Services,
     node: &str,
@@ -90,9 +91,25 @@ async fn command<R: Request>(
 
 fn mail(subject: &str) -> String {
     format!(
-        "From: Ann <ann@example.com>\r\nTo: t@example.com\r\nSubject: {subject}\r\nMessage-ID: <{}@example.com>\r\n\r\nHello body\r\n",
+        "From: Ann <ann@example.com>\r\nTo: t@example.com\r\nReply-To: Desk <reply@example.com>, b@example.com\r\nSubject: {subject}\r\nMessage-ID: <{}@example.com>\r\n\r\nHello body\r\n",
         uuid::Uuid::new_v4()
     )
+}
+
+fn list_messages(path: &str) -> ListMessages {
+    ListMessages {
+        path: path.into(),
+        page: 0,
+        page_size: 20,
+    }
+}
+
+fn get_message(id: &str) -> GetMessage {
+    GetMessage {
+        message: id.into(),
+        max_bytes: None,
+        text_type: Some(TextType::All),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -151,6 +168,7 @@ async fn syncs_idles_serves_commands_and_catches_up() {
         .append("INBOX", None, None, mail("old mail"))
         .await
         .unwrap();
+    other.create("Plain").await.unwrap();
 
     let account = "acc1";
     services
@@ -171,7 +189,23 @@ async fn syncs_idles_serves_commands_and_catches_up() {
 
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(imapapi_ingest::run(services.clone(), shutdown.clone()));
-    next_event(&mut events, "authenticationSuccess", |_| true).await;
+    let (ev, _) = next_event(&mut events, "authenticationSuccess", |_| true).await;
+    assert_eq!(ev["data"], serde_json::json!({ "user": user }));
+    // The account's first sync announces every folder once it is synced; INBOX, the
+    // watched folder, goes last.
+    let announced = std::sync::Mutex::new(BTreeMap::new());
+    next_event(&mut events, "mailboxNew", |v| {
+        let path = v["path"].as_str().unwrap_or_default().to_string();
+        announced.lock().unwrap().insert(path, v.clone());
+        v["path"] == "INBOX"
+    })
+    .await;
+    let announced = announced.into_inner().unwrap();
+    assert_eq!(announced["INBOX"]["specialUse"], "\\Inbox");
+    assert_eq!(announced["INBOX"]["data"]["specialUse"], "\\Inbox");
+    assert_eq!(announced["Drafts"]["data"]["specialUse"], "\\Drafts");
+    assert_eq!(announced["Plain"]["specialUse"], false);
+    assert_eq!(announced["Plain"]["data"]["specialUse"], false);
     let deadline = Instant::now() + WAIT;
     loop {
         let st = services.store.get_status(account).await.unwrap();
@@ -201,6 +235,8 @@ async fn syncs_idles_serves_commands_and_catches_up() {
     assert_eq!(ev["account"], account);
     assert_eq!(ev["path"], "INBOX");
     assert_eq!(ev["specialUse"], "\\Inbox");
+    assert_eq!(ev["data"]["replyTo"]["address"], "reply@example.com");
+    assert_eq!(ev["data"]["answered"], false);
     let uid = ev["data"]["uid"].as_u64().unwrap();
     let id = ev["data"]["id"].as_str().unwrap().to_string();
 
@@ -215,40 +251,31 @@ async fn syncs_idles_serves_commands_and_catches_up() {
     assert_eq!(ev["data"]["id"], id.as_str());
 
     // Commands over the bus.
-    let inbox = |page_size| ListMessages {
-        path: "INBOX".into(),
-        page: 0,
-        page_size,
-    };
-    let list = command(&services, node, account, inbox(20)).await.unwrap();
+    let list = command(&services, node, account, list_messages("INBOX"))
+        .await
+        .unwrap();
     assert_eq!(list.total, 2);
     assert_eq!(list.pages, 1);
     assert_eq!(list.messages[0].subject.as_deref(), Some("Hello ingest"));
     assert_eq!(list.messages[1].subject.as_deref(), Some("old mail"));
     assert!(!list.messages[0].unseen);
-    let get = |text_type| GetMessage {
-        message: id.clone(),
-        max_bytes: None,
-        text_type,
-    };
-    let m = command(&services, node, account, get(Some(TextType::All)))
+    // Dovecot has neither Gmail's ids nor OBJECTID: nothing made up.
+    assert!(list.messages[0].email_id.is_none() && list.messages[0].labels.is_none());
+    let m = command(&services, node, account, get_message(&id))
         .await
         .unwrap();
     assert_eq!(m.subject.as_deref(), Some("Hello ingest"));
+    assert_eq!(m.reply_to.as_ref().unwrap().address, "reply@example.com");
     assert!(m.text.unwrap().plain.unwrap().contains("Hello body"));
-    let m = command(&services, node, account, get(None)).await.unwrap();
-    assert!(m.text.is_none(), "text only when textType is given");
     let l = command(&services, node, account, ListMailboxes {})
         .await
         .unwrap();
-    let inbox_entry = l.mailboxes.iter().find(|m| m.path == "INBOX").unwrap();
-    assert_eq!(inbox_entry.messages, Some(2));
-    assert_eq!(inbox_entry.special_use.as_deref(), Some("\\Inbox"));
-    let nope = ListMessages {
-        path: "Nope".into(),
-        ..inbox(20)
-    };
-    let e = command(&services, node, account, nope).await.unwrap_err();
+    let inbox = l.mailboxes.iter().find(|m| m.path == "INBOX").unwrap();
+    assert_eq!(inbox.messages, Some(2));
+    assert_eq!(inbox.special_use.as_deref(), Some("\\Inbox"));
+    let e = command(&services, node, account, list_messages("Nope"))
+        .await
+        .unwrap_err();
     assert_eq!(e.status_code, 404);
     let e = command(&services, node, "unknown", ListMailboxes {})
         .await
@@ -263,7 +290,7 @@ async fn syncs_idles_serves_commands_and_catches_up() {
     other.run_command_and_check_ok("EXPUNGE").await.unwrap();
     let (ev, _) = next_event(&mut events, "messageDeleted", |v| v["data"]["uid"] == uid).await;
     assert_eq!(ev["data"]["id"], id.as_str());
-    let e = command(&services, node, account, get(Some(TextType::All)))
+    let e = command(&services, node, account, get_message(&id))
         .await
         .unwrap_err();
     assert_eq!(e.status_code, 404);
@@ -293,6 +320,38 @@ async fn syncs_idles_serves_commands_and_catches_up() {
         v["data"]["subject"] == "while away"
     })
     .await;
+
+    // Refused credentials: the server's answer and its response code.
+    let mut bad = imap.clone();
+    bad.auth = Some(AuthConfig {
+        user: user.clone(),
+        pass: Some(Secret::new("wrong-password")),
+        access_token: None,
+    });
+    services
+        .store
+        .put_account(&AccountConfig {
+            account: "acc-bad".into(),
+            name: "Bad".into(),
+            copy: None,
+            notify_from: None,
+            path: None,
+            imap: Some(bad),
+            smtp: None,
+            oauth2: None,
+        })
+        .await
+        .unwrap();
+    let (ev, _) = next_event(&mut events, "authenticationError", |v| {
+        v["account"] == "acc-bad"
+    })
+    .await;
+    assert_eq!(
+        ev["data"]["serverResponseCode"], "AUTHENTICATIONFAILED",
+        "{ev}"
+    );
+    assert_eq!(ev["data"]["response"], "Authentication failed.", "{ev}");
+    assert!(!ev.to_string().contains("wrong-password"));
     shutdown.cancel();
     tokio::time::timeout(WAIT, task)
         .await

@@ -1,6 +1,8 @@
 //! `/v1/account` and `/v1/accounts`: registering, updating, listing, reading and deleting
 //! accounts. These touch only the store; the owning ingest is told about updates and
-//! deletions so it reconnects or lets go at once rather than on its next scan.
+//! deletions so it reconnects or lets go at once rather than on its next scan. Bodies are
+//! strict (an unknown key anywhere is a 400 naming it) and take the original's
+//! `imap`/`smtp`/`oauth2: false` for "not set".
 
 use std::collections::HashMap;
 
@@ -11,7 +13,7 @@ use imapapi_common::crypto::seal_account;
 use imapapi_common::error::ApiError;
 use imapapi_common::model::secret::REDACTED;
 use imapapi_common::model::{
-    AccountConfig, AccountState, AccountStatus, AuthConfig, ImapConfig, Secret, SmtpConfig,
+    AccountConfig, AccountState, AccountStatus, AuthConfig, ImapConfig, OrFalse, Secret, SmtpConfig,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -30,16 +32,18 @@ fn safe_id_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@' | '+')
 }
 
-/// The body of `PUT /v1/account/:account`: the parts that may change.
+/// The body of `PUT /v1/account/:account`: the parts that may change. Unknown keys are a
+/// 400, as in `POST /v1/account`.
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateAccount {
     pub name: Option<String>,
     pub path: Option<String>,
     pub copy: Option<bool>,
     pub notify_from: Option<String>,
     pub imap: Option<ImapConfig>,
-    pub smtp: Option<SmtpConfig>,
+    /// Absent: unchanged; `false` (the original's "not set"): the SMTP settings removed.
+    pub smtp: Option<OrFalse<SmtpConfig>>,
 }
 
 /// All account routes.
@@ -296,8 +300,8 @@ pub async fn update_account(
     if let Some(v) = update.imap {
         account.imap = Some(v);
     }
-    if let Some(v) = update.smtp {
-        account.smtp = Some(v);
+    if let Some(OrFalse(v)) = update.smtp {
+        account.smtp = v;
     }
     validate(&account)?;
     let account = prepare(&services, account, Some(&stored));
@@ -460,6 +464,71 @@ mod tests {
             json!({"account": "o", "name": "n", "oauth2": {"auth": {"user": "u"}}}),
         ))
         .unwrap();
+    }
+
+    /// Parse a body as the route does (`crate::body::parse`), so errors name their field.
+    fn posted<T: serde::de::DeserializeOwned>(body: Value) -> Result<T, ApiError> {
+        crate::body::parse(body.to_string().as_bytes())
+    }
+
+    #[test]
+    fn takes_false_for_not_set() {
+        let mut body = base();
+        body["smtp"] = json!(false);
+        body["oauth2"] = json!(false);
+        let a: AccountConfig = posted(body).unwrap();
+        validate(&a).unwrap();
+        assert!(a.smtp.is_none() && a.oauth2.is_none());
+        let a: AccountConfig = posted(json!({"account": "o", "name": "n", "imap": false,
+            "oauth2": {"auth": {"user": "u"}}}))
+        .unwrap();
+        validate(&a).unwrap();
+        assert!(a.imap.is_none());
+        let u: UpdateAccount = posted(json!({"smtp": false})).unwrap();
+        assert!(matches!(u.smtp, Some(OrFalse(None))));
+        let u: UpdateAccount = posted(json!({"name": "x"})).unwrap();
+        assert!(u.smtp.is_none());
+    }
+
+    #[test]
+    fn unknown_keys_are_named_at_any_depth() {
+        let cases = [
+            (
+                json!({"imap": {"host": "h", "port": 1, "hots": "x"}}),
+                "\"imap.hots\"",
+            ),
+            (
+                json!({"imap": {"host": "h", "port": 1, "auth": {"user": "u", "password": "p"}}}),
+                "\"imap.auth.password\"",
+            ),
+            (
+                json!({"smtp": {"host": "h", "port": 1, "tls": {"rejectUnauthorised": false}}}),
+                "\"smtp.tls.rejectUnauthorised\"",
+            ),
+            (
+                json!({"oauth2": {"auth": {"user": "u", "x": 1}}}),
+                "\"oauth2.auth.x\"",
+            ),
+            (json!({"colour": "red"}), "\"colour\""),
+        ];
+        for (patch, field) in cases {
+            let mut body = base();
+            for (k, v) in patch.as_object().unwrap() {
+                body[k] = v.clone();
+            }
+            let e = posted::<AccountConfig>(body).unwrap_err();
+            assert_eq!(e.status_code, 400);
+            assert_eq!(e.message, format!("{field} is not allowed"));
+        }
+        let e = posted::<UpdateAccount>(json!({"nmae": "x"})).unwrap_err();
+        assert_eq!(e.message, "\"nmae\" is not allowed");
+        let e = posted::<AccountConfig>({
+            let mut b = base();
+            b["imap"] = json!(true);
+            b
+        })
+        .unwrap_err();
+        assert!(e.message.starts_with("\"imap\" must be"), "{}", e.message);
     }
 
     #[test]

@@ -69,8 +69,9 @@ pub trait Request: Serialize + DeserializeOwned + Into<CommandKind> + Send + 'st
 }
 
 /// Every command, tagged by `cmd` on the wire.
-// A command is built once per request and moved along, never stored in bulk: the size of
-// its largest variant (a search) costs nothing worth boxing for.
+// `Search` (its criteria) is the large variant. A command lives only between one request and
+// its JSON encoding for the bus, so its size costs nothing worth a Box in every variant's
+// `From` (see `requests!`).
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "cmd", rename_all = "camelCase")]

@@ -1,4 +1,9 @@
 //! An account as registered over REST (`POST /v1/account`) and its connection state.
+//!
+//! The body is read strictly: an unknown key, at any depth, is a 400 naming it (a typo such
+//! as `imap.tls.rejectUnauthorised` must not silently fall back to a default). As in the
+//! original, `imap`, `smtp` and `oauth2` may be `false`, meaning not set. The stored record
+//! is this same type, so a field added here must keep older readers in mind.
 
 use serde::{Deserialize, Serialize};
 
@@ -6,7 +11,7 @@ use super::secret::{REDACTED, Secret};
 
 /// Credentials for IMAP or SMTP. One of `pass` or `accessToken` (XOAUTH2).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AuthConfig {
     pub user: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -17,7 +22,7 @@ pub struct AuthConfig {
 
 /// TLS options of a connection.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TlsConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reject_unauthorized: Option<bool>,
@@ -27,7 +32,7 @@ pub struct TlsConfig {
 
 /// IMAP server settings of an account.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ImapConfig {
     pub host: String,
     pub port: u16,
@@ -47,7 +52,7 @@ pub struct ImapConfig {
 
 /// SMTP server settings of an account.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SmtpConfig {
     pub host: String,
     pub port: u16,
@@ -63,7 +68,7 @@ pub struct SmtpConfig {
 
 /// Gmail OAuth2 handled by the gateway itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OAuth2Config {
     pub auth: OAuth2User,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -74,14 +79,16 @@ pub struct OAuth2Config {
     pub expires: Option<String>,
 }
 
+/// The Gmail user of an [`OAuth2Config`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct OAuth2User {
     pub user: String,
 }
 
 /// A registered account: the body of `POST /v1/account`, as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AccountConfig {
     pub account: String,
     pub name: String,
@@ -93,11 +100,24 @@ pub struct AccountConfig {
     /// Folder(s) to watch; `*` (default) means all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `false` in a body reads as not set (stored and returned without the key).
+    #[serde(
+        default,
+        deserialize_with = "super::or_false::deserialize",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub imap: Option<ImapConfig>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::or_false::deserialize",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub smtp: Option<SmtpConfig>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::or_false::deserialize",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub oauth2: Option<OAuth2Config>,
 }
 
@@ -157,8 +177,10 @@ impl AccountState {
     ];
 }
 
-/// The last connection error of an account.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The last connection error of an account, and the data of the `authenticationError`
+/// and `connectError` events: the server's answer and, when it gave one, its response code
+/// (`AUTHENTICATIONFAILED`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AccountErrorEntry {
     pub response: String,
@@ -180,6 +202,59 @@ pub struct AccountStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn base() -> serde_json::Value {
+        serde_json::json!({"account": "example", "name": "Example",
+            "imap": {"host": "imap.example.com", "port": 993, "secure": true,
+                     "auth": {"user": "u", "pass": "p"}}})
+    }
+
+    #[test]
+    fn imap_smtp_and_oauth2_may_be_false() {
+        let mut body = base();
+        body["smtp"] = false.into();
+        body["oauth2"] = false.into();
+        let a: AccountConfig = serde_json::from_value(body).unwrap();
+        assert!(a.smtp.is_none() && a.oauth2.is_none());
+        // Stored and returned without the keys, as when they were never given.
+        let out = serde_json::to_value(&a).unwrap();
+        assert!(out.get("smtp").is_none() && out.get("oauth2").is_none());
+
+        let a: AccountConfig = serde_json::from_value(serde_json::json!({
+            "account": "o", "name": "n", "imap": false, "oauth2": {"auth": {"user": "u"}}
+        }))
+        .unwrap();
+        assert!(a.imap.is_none());
+        let mut body = base();
+        body["imap"] = true.into();
+        assert!(serde_json::from_value::<AccountConfig>(body).is_err());
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_at_every_depth() {
+        let paths: [&[&str]; 5] = [
+            &[],
+            &["imap"],
+            &["imap", "auth"],
+            &["imap", "tls"],
+            &["smtp"],
+        ];
+        for path in paths {
+            let mut body = base();
+            body["smtp"] = serde_json::json!({"host": "h", "port": 25, "tls": {}});
+            body["imap"]["tls"] = serde_json::json!({});
+            let mut at = &mut body;
+            for p in path {
+                at = &mut at[*p];
+            }
+            at["bogus"] = 1.into();
+            let e = serde_json::from_value::<AccountConfig>(body).unwrap_err();
+            assert!(
+                e.to_string().contains("unknown field `bogus`"),
+                "{path:?}: {e}"
+            );
+        }
+    }
 
     #[test]
     fn parses_the_readme_example_and_redacts() {

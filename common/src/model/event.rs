@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::or_false::OrFalse;
+
 /// Version of the event JSON schema; bumped on any incompatible change.
 pub const EVENT_SCHEMA_VERSION: u32 = 1;
 
@@ -23,6 +25,7 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// Every kind, in the original's order.
     pub const ALL: [EventKind; 9] = [
         EventKind::MessageNew,
         EventKind::MessageDeleted,
@@ -35,6 +38,7 @@ impl EventKind {
         EventKind::ConnectError,
     ];
 
+    /// The name in JSON, routing keys and `webhookEvents`.
     pub fn name(self) -> &'static str {
         match self {
             EventKind::MessageNew => "messageNew",
@@ -49,10 +53,12 @@ impl EventKind {
         }
     }
 
+    /// The kind called `name`, if any.
     pub fn from_name(name: &str) -> Option<EventKind> {
         Self::ALL.into_iter().find(|k| k.name() == name)
     }
 
+    /// Every name, for `GET /v1/settings?eventTypes=true` and error messages.
     pub fn names() -> Vec<&'static str> {
         Self::ALL.iter().map(|k| k.name()).collect()
     }
@@ -70,14 +76,17 @@ pub struct Event {
     pub date: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// Set on folder events: the folder's special use, `false` for an ordinary folder (as
+    /// in the original). Absent on connection events, which concern no folder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub special_use: Option<String>,
+    pub special_use: Option<OrFalse<String>>,
     pub event: EventKind,
     #[serde(default)]
     pub data: serde_json::Value,
 }
 
 impl Event {
+    /// A new event seen now, with a fresh id and no special use (folder events set it).
     pub fn new(
         account: &str,
         event: EventKind,
@@ -109,4 +118,32 @@ pub struct FlagChanges {
     pub added: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deleted: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn special_use_is_absent_false_or_the_value() {
+        let mut e = Event::new(
+            "acc",
+            EventKind::AuthenticationSuccess,
+            None,
+            Default::default(),
+        );
+        let v = serde_json::to_value(&e).unwrap();
+        assert!(v.get("specialUse").is_none(), "no folder, no specialUse");
+
+        e.special_use = Some(OrFalse(None));
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!(v["specialUse"], false);
+        let back: Event = serde_json::from_value(v).unwrap();
+        assert_eq!(back.special_use, Some(OrFalse(None)));
+
+        e.special_use = Some(OrFalse(Some("\\Inbox".into())));
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!(v["specialUse"], "\\Inbox");
+        assert_eq!(serde_json::from_value::<Event>(v).unwrap(), e);
+    }
 }

@@ -22,4 +22,10 @@ pub struct FolderState {
     /// Number of messages in the index.
     #[serde(default)]
     pub messages: u32,
+    /// A first sync (of a new folder, or of one whose UIDVALIDITY changed) has not
+    /// finished: its `mailboxNew`, published when the first sync completes, is still owed.
+    /// The intermediate commits of a long first sync write it, so a sync interrupted by a
+    /// crash still announces the folder when it completes (at least once, like every event).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub first_sync_pending: bool,
 }

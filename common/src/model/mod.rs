@@ -6,6 +6,7 @@ pub mod event;
 pub mod folder;
 pub mod mailbox;
 pub mod message;
+pub mod or_false;
 pub mod secret;
 pub mod settings;
 
@@ -14,5 +15,6 @@ pub use event::*;
 pub use folder::*;
 pub use mailbox::*;
 pub use message::*;
+pub use or_false::OrFalse;
 pub use secret::Secret;
 pub use settings::*;

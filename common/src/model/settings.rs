@@ -1,5 +1,8 @@
 //! Gateway-wide settings (`/v1/settings`): webhook target, event filter, notify options.
 
+use std::fmt;
+
+use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
@@ -29,7 +32,12 @@ pub struct Settings {
     pub webhook_events: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify_headers: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Also read from the original's truthy strings (`"yes"`, `"0"`, …); stored as a bool.
+    #[serde(
+        default,
+        deserialize_with = "truthy",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub notify_text: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify_text_size: Option<u64>,
@@ -43,6 +51,51 @@ pub struct Settings {
     pub gmail_redirect_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logs: Option<LogSettings>,
+}
+
+/// The strings the original took for booleans (compared case-insensitively).
+const TRUE_WORDS: [&str; 4] = ["true", "1", "yes", "on"];
+const FALSE_WORDS: [&str; 4] = ["false", "0", "no", "off"];
+
+/// A boolean from JSON `true`/`false` or one of [`TRUE_WORDS`] / [`FALSE_WORDS`]: clients
+/// of the original send form-style values such as `"notifyText": "yes"`.
+fn truthy<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    d.deserialize_any(TruthyVisitor)
+}
+
+struct TruthyVisitor;
+
+impl<'de> Visitor<'de> for TruthyVisitor {
+    type Value = Option<bool>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "a boolean or one of {}, {}",
+            TRUE_WORDS.join(", "),
+            FALSE_WORDS.join(", ")
+        )
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Some(v))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        let word = v.trim();
+        let is = |words: [&str; 4]| words.iter().any(|w| w.eq_ignore_ascii_case(word));
+        if is(TRUE_WORDS) {
+            Ok(Some(true))
+        } else if is(FALSE_WORDS) {
+            Ok(Some(false))
+        } else {
+            Err(E::invalid_value(de::Unexpected::Str(v), &self))
+        }
+    }
 }
 
 fn check_url(field: &str, value: &Option<String>) -> Result<(), ApiError> {
@@ -138,6 +191,28 @@ mod tests {
                 .message
                 .contains("webhookEvents[0]")
         );
+    }
+
+    #[test]
+    fn notify_text_takes_booleans_and_the_original_truthy_strings() {
+        let read = |v: serde_json::Value| {
+            serde_json::from_value::<Settings>(serde_json::json!({ "notifyText": v }))
+                .map(|s| s.notify_text)
+        };
+        for yes in ["true", "1", "yes", "on", "YES", "On", " true "] {
+            assert_eq!(read(yes.into()).unwrap(), Some(true), "{yes}");
+        }
+        for no in ["false", "0", "no", "off", "OFF"] {
+            assert_eq!(read(no.into()).unwrap(), Some(false), "{no}");
+        }
+        assert_eq!(read(true.into()).unwrap(), Some(true));
+        assert_eq!(read(false.into()).unwrap(), Some(false));
+        assert_eq!(read(serde_json::Value::Null).unwrap(), None);
+        assert!(read("maybe".into()).is_err());
+        assert!(read(1.into()).is_err());
+        // Stored as a bool whatever it was sent as.
+        let s: Settings = serde_json::from_str(r#"{"notifyText":"yes"}"#).unwrap();
+        assert_eq!(serde_json::to_string(&s).unwrap(), r#"{"notifyText":true}"#);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use imapapi_common::command::ListMessages;
 use imapapi_common::model::{MessageList, MessageListEntry};
 
 use super::{CommandCx, CommandError, Execute};
-use crate::decode;
+use crate::decode::{self, FetchItems};
 
 /// Sequence numbers of one page, newest first: pages count from the end of the folder.
 /// Returns `None` for a page past the end.
@@ -26,17 +26,15 @@ pub fn page_count(total: u32, page_size: u32) -> u32 {
 }
 
 /// Fetch listing entries for a sequence or uid set (`FETCH 1:20` / `UID FETCH 5,9`),
-/// newest first. A folder that was never synced has no mailbox id yet: its entries get id
+/// newest first, with the ids and labels the server has (see [`FetchItems`]). A folder that was never synced has no mailbox id yet: its entries get id
 /// 0, which resolves to nothing rather than to a wrong message.
 pub async fn entries(
     cx: &mut CommandCx<'_>,
     mailbox_id: u32,
     fetch: &str,
 ) -> Result<Vec<MessageListEntry>, CommandError> {
-    let fetched = cx
-        .imap
-        .fetch_full(&format!("{fetch} {}", decode::LIST_ITEMS))
-        .await?;
+    let items = FetchItems::of(cx.imap).list();
+    let fetched = cx.imap.fetch_full(&format!("{fetch} {items}")).await?;
     let mut messages: Vec<MessageListEntry> = fetched
         .iter()
         .filter_map(|f| decode::list_entry(mailbox_id, f))

@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use imapapi_common::config::LocalAddress;
-use imapapi_common::model::ImapConfig;
+use imapapi_common::model::{AccountErrorEntry, ImapConfig};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
@@ -68,20 +68,49 @@ impl AsyncWrite for Transport {
 /// An authenticated async-imap session over our transport.
 pub type ImapSession = async_imap::Session<Transport>;
 
-/// Why a connection attempt failed; decides the account state written.
+/// Why a connection attempt failed; decides the account state written. Each carries the
+/// answer as `lastError` and the error events report it: the text and, when the server gave
+/// one, its response code.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
     /// The server refused the credentials (→ `authenticationError`).
-    #[error("{0}")]
-    Auth(String),
+    #[error("{}", .0.response)]
+    Auth(AccountErrorEntry),
     /// Anything else: DNS, TCP, TLS, protocol (→ `connectError`).
-    #[error("{0}")]
-    Connect(String),
+    #[error("{}", .0.response)]
+    Connect(AccountErrorEntry),
+}
+
+impl ConnectError {
+    /// Refused credentials, described by us (no server response code).
+    pub fn auth(response: impl Into<String>) -> Self {
+        ConnectError::Auth(answer(response, None))
+    }
+
+    /// Any other failure, described by us (no server response code).
+    pub fn connect(response: impl Into<String>) -> Self {
+        ConnectError::Connect(answer(response, None))
+    }
+
+    /// The answer to report, as the account's `lastError` and in the error event.
+    pub fn answer(&self) -> &AccountErrorEntry {
+        match self {
+            ConnectError::Auth(a) | ConnectError::Connect(a) => a,
+        }
+    }
+}
+
+/// An [`AccountErrorEntry`] from its parts.
+pub(crate) fn answer(response: impl Into<String>, code: Option<&str>) -> AccountErrorEntry {
+    AccountErrorEntry {
+        response: response.into(),
+        server_response_code: code.map(str::to_string),
+    }
 }
 
 impl From<std::io::Error> for ConnectError {
     fn from(e: std::io::Error) -> Self {
-        ConnectError::Connect(e.to_string())
+        ConnectError::connect(e.to_string())
     }
 }
 
@@ -97,7 +126,7 @@ async fn read_line<S: AsyncRead + Unpin>(s: &mut S) -> Result<String, ConnectErr
             return Ok(String::from_utf8_lossy(&line).trim_end().to_string());
         }
         if line.len() > 16 * 1024 {
-            return Err(ConnectError::Connect("pre-auth line too long".into()));
+            return Err(ConnectError::connect("pre-auth line too long"));
         }
     }
 }
@@ -173,7 +202,7 @@ pub async fn open_transport(
     if caps.iter().any(|c| c == "STARTTLS") {
         let (_, done) = preauth_command(&mut tcp, "C1", "STARTTLS").await?;
         if !done.to_ascii_uppercase().starts_with("OK") {
-            return Err(ConnectError::Connect(format!("STARTTLS refused: {done}")));
+            return Err(ConnectError::connect(format!("STARTTLS refused: {done}")));
         }
         let tls = tls::handshake(tcp, &imap.host, reject, min_version.as_deref()).await?;
         return Ok(Transport::Tls(Box::new(tls)));
@@ -186,7 +215,7 @@ fn check_greeting(greeting: &str) -> Result<(), ConnectError> {
     if g.starts_with("* OK") || g.starts_with("* PREAUTH") {
         Ok(())
     } else {
-        Err(ConnectError::Connect(format!(
+        Err(ConnectError::connect(format!(
             "unexpected greeting: {}",
             greeting.chars().take(200).collect::<String>()
         )))
@@ -205,7 +234,7 @@ pub async fn connect(
     };
     tokio::time::timeout(CONNECT_TIMEOUT, fut)
         .await
-        .map_err(|_| ConnectError::Connect("Connection timed out".into()))?
+        .map_err(|_| ConnectError::connect("Connection timed out"))?
 }
 
 #[cfg(test)]

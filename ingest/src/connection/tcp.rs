@@ -28,7 +28,7 @@ pub async fn connect(
 ) -> Result<TcpStream, ConnectError> {
     let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
         .await
-        .map_err(|e| ConnectError::Connect(format!("Failed to resolve {host}: {e}")))?
+        .map_err(|e| ConnectError::connect(format!("Failed to resolve {host}: {e}")))?
         .collect();
     let mut last = format!("No address found for {host}");
     for addr in addrs {
@@ -49,7 +49,7 @@ pub async fn connect(
             Err(e) => last = format!("Failed to connect to {addr}: {e}"),
         }
     }
-    Err(ConnectError::Connect(last))
+    Err(ConnectError::connect(last))
 }
 
 #[cfg(test)]

@@ -113,7 +113,7 @@ async fn client_config(
     };
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(versions)
-        .map_err(|e| ConnectError::Connect(format!("TLS setup failed: {e}")))?;
+        .map_err(|e| ConnectError::connect(format!("TLS setup failed: {e}")))?;
     let config = if reject_unauthorized {
         builder
             .with_root_certificates(roots().await)
@@ -136,9 +136,9 @@ pub async fn handshake(
 ) -> Result<TlsStream<TcpStream>, ConnectError> {
     let config = client_config(reject_unauthorized, min_version).await?;
     let name = ServerName::try_from(host.to_string())
-        .map_err(|_| ConnectError::Connect(format!("Invalid TLS server name {host}")))?;
+        .map_err(|_| ConnectError::connect(format!("Invalid TLS server name {host}")))?;
     TlsConnector::from(Arc::new(config))
         .connect(name, tcp)
         .await
-        .map_err(|e| ConnectError::Connect(format!("TLS handshake failed: {e}")))
+        .map_err(|e| ConnectError::connect(format!("TLS handshake failed: {e}")))
 }

@@ -4,7 +4,8 @@
 //! testable with literal MIME samples. The listing path works from BODYSTRUCTURE and the
 //! header block (cheap to fetch for a whole page); the details, text and attachment paths
 //! parse the full source once. Both number parts the way the server does, so attachment ids
-//! from a listing resolve in a download.
+//! from a listing resolve in a download. What the FETCH reports beside the content (flags,
+//! size, dates, server ids) arrives as a [`Meta`].
 
 mod address;
 mod headers;
@@ -23,14 +24,63 @@ use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 pub use headers::header_map;
 use parts::{Kind, Leaf};
 
+/// Ids and labels the server assigns (Gmail `X-GM-MSGID`/`X-GM-THRID`/`X-GM-LABELS`, or
+/// RFC 8474 `EMAILID`/`THREADID`); all `None` on servers without them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerIds {
+    pub email_id: Option<String>,
+    pub thread_id: Option<String>,
+    pub labels: Option<Vec<String>>,
+}
+
+/// What a FETCH reports about a message beside its content.
+#[derive(Debug, Clone, Default)]
+pub struct Meta<'a> {
+    pub mailbox_id: u32,
+    pub uid: u32,
+    pub flags: &'a [String],
+    /// RFC822.SIZE.
+    pub size: u64,
+    pub internal_date: Option<DateTime<FixedOffset>>,
+    pub ids: ServerIds,
+}
+
+impl Meta<'_> {
+    fn id(&self) -> MessageId {
+        MessageId::new(self.mailbox_id, self.uid)
+    }
+    fn has_flag(&self, flag: &str) -> bool {
+        self.flags.iter().any(|f| f.eq_ignore_ascii_case(flag))
+    }
+    fn states(&self) -> States {
+        States {
+            draft: self.has_flag("\\Draft"),
+            unseen: !self.has_flag("\\Seen"),
+            flagged: self.has_flag("\\Flagged"),
+            answered: self.has_flag("\\Answered"),
+        }
+    }
+}
+
+/// The booleans the shapes derive from the flags.
+struct States {
+    draft: bool,
+    unseen: bool,
+    flagged: bool,
+    answered: bool,
+}
+
 /// The header fields shared by listing entries and details.
+#[derive(Default)]
 struct Envelope {
     date: Option<String>,
     subject: Option<String>,
     from: Option<Address>,
+    sender: Option<Address>,
     to: Vec<Address>,
     cc: Vec<Address>,
     bcc: Vec<Address>,
+    reply_to: Option<Address>,
     message_id: Option<String>,
     in_reply_to: Option<String>,
 }
@@ -39,22 +89,19 @@ fn envelope(msg: Option<&Message<'_>>, internal_date: Option<DateTime<FixedOffse
     let Some(m) = msg else {
         return Envelope {
             date: internal_date.map(|d| headers::format_date(d.to_utc())),
-            subject: None,
-            from: None,
-            to: Vec::new(),
-            cc: Vec::new(),
-            bcc: Vec::new(),
-            message_id: None,
-            in_reply_to: None,
+            ..Envelope::default()
         };
     };
     Envelope {
         date: headers::message_date(m, internal_date),
         subject: headers::subject(m),
         from: address::first(m.from()),
+        sender: address::first(m.sender()),
         to: address::list(m.to()),
         cc: address::list(m.cc()),
         bcc: address::list(m.bcc()),
+        // One address, as the original reported it.
+        reply_to: address::first(m.reply_to()),
         message_id: m.message_id().and_then(headers::bracket_id),
         in_reply_to: headers::first_id(Some(m.in_reply_to())),
     }
@@ -63,10 +110,6 @@ fn envelope(msg: Option<&Message<'_>>, internal_date: Option<DateTime<FixedOffse
 /// mail-parser indexes `parts[0]` in its accessors; an empty parse must never reach them.
 fn parsed(m: Option<Message<'_>>) -> Option<Message<'_>> {
     m.filter(|m| !m.parts.is_empty())
-}
-
-fn has_flag(flags: &[String], flag: &str) -> bool {
-    flags.iter().any(|f| f.eq_ignore_ascii_case(flag))
 }
 
 fn attachments<S>(message: MessageId, leaves: &[Leaf<S>]) -> Vec<AttachmentEntry> {
@@ -103,37 +146,41 @@ fn text_sizes<S>(leaves: &[Leaf<S>]) -> Option<EncodedSize> {
     (size.plain.is_some() || size.html.is_some()).then_some(size)
 }
 
-/// One entry of a listing from `UID FETCH (UID FLAGS RFC822.SIZE INTERNALDATE BODYSTRUCTURE
-/// BODY.PEEK[HEADER])`. `headers` is left for the caller (only `notifyHeaders` wants it).
+/// One entry of a listing from the header block and BODYSTRUCTURE (see
+/// `decode::FetchItems::list`). `headers` is left for the caller (only `notifyHeaders`
+/// wants it).
 pub fn list_entry(
-    mailbox_id: u32,
-    uid: u32,
-    flags: &[String],
-    size: u64,
-    internal_date: Option<DateTime<FixedOffset>>,
+    meta: Meta<'_>,
     header: &[u8],
     body: Option<&BodyStructure<'_>>,
 ) -> MessageListEntry {
-    let message = MessageId::new(mailbox_id, uid);
+    let message = meta.id();
+    let states = meta.states();
     let msg = parsed(MessageParser::new().parse_headers(header));
-    let env = envelope(msg.as_ref(), internal_date);
+    let env = envelope(msg.as_ref(), meta.internal_date);
     let leaves = body.map(parts::from_bodystructure).unwrap_or_default();
     MessageListEntry {
         id: message.encode(),
-        uid,
+        uid: meta.uid,
+        email_id: meta.ids.email_id,
+        thread_id: meta.ids.thread_id,
         date: env.date,
-        draft: has_flag(flags, "\\Draft"),
-        unseen: !has_flag(flags, "\\Seen"),
-        flagged: has_flag(flags, "\\Flagged"),
-        size,
+        draft: states.draft,
+        unseen: states.unseen,
+        flagged: states.flagged,
+        answered: states.answered,
+        size: meta.size,
         subject: env.subject,
         from: env.from,
+        sender: env.sender,
         to: env.to,
         cc: env.cc,
         bcc: env.bcc,
+        reply_to: env.reply_to,
         message_id: env.message_id,
         in_reply_to: env.in_reply_to,
-        flags: flags.to_vec(),
+        flags: meta.flags.to_vec(),
+        labels: meta.ids.labels,
         attachments: attachments(message, &leaves),
         text: text_sizes(&leaves).map(|encoded_size| TextInfo {
             id: TextId { message }.encode(),
@@ -193,42 +240,39 @@ fn text_content(
 }
 
 /// Message details from the full source (`BODY.PEEK[]`), parsed once.
-#[allow(clippy::too_many_arguments)]
 pub fn details(
-    mailbox_id: u32,
-    uid: u32,
-    flags: &[String],
-    size: u64,
-    internal_date: Option<DateTime<FixedOffset>>,
+    meta: Meta<'_>,
     raw: &[u8],
     max_bytes: Option<u64>,
     text_type: Option<TextType>,
 ) -> MessageDetails {
-    let message = MessageId::new(mailbox_id, uid);
+    let message = meta.id();
+    let states = meta.states();
     let msg = parsed(MessageParser::new().parse(raw));
-    let env = envelope(msg.as_ref(), internal_date);
+    let env = envelope(msg.as_ref(), meta.internal_date);
     let leaves = msg.as_ref().map(parts::from_message).unwrap_or_default();
     MessageDetails {
         id: message.encode(),
-        uid,
+        uid: meta.uid,
+        email_id: meta.ids.email_id,
+        thread_id: meta.ids.thread_id,
         date: env.date,
-        draft: has_flag(flags, "\\Draft"),
-        unseen: !has_flag(flags, "\\Seen"),
-        flagged: has_flag(flags, "\\Flagged"),
-        size,
+        draft: states.draft,
+        unseen: states.unseen,
+        flagged: states.flagged,
+        answered: states.answered,
+        size: meta.size,
         subject: env.subject,
         from: env.from,
-        sender: msg.as_ref().and_then(|m| address::first(m.sender())),
+        sender: env.sender,
         to: env.to,
         cc: env.cc,
         bcc: env.bcc,
-        reply_to: msg
-            .as_ref()
-            .map(|m| address::list(m.reply_to()))
-            .unwrap_or_default(),
+        reply_to: env.reply_to,
         message_id: env.message_id,
         in_reply_to: env.in_reply_to,
-        flags: flags.to_vec(),
+        flags: meta.flags.to_vec(),
+        labels: meta.ids.labels,
         attachments: attachments(message, &leaves),
         headers: msg.as_ref().map(headers::map_of).unwrap_or_default(),
         // Text only when asked for (`textType`), as the original.

@@ -18,6 +18,23 @@ fn flags(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
 
+fn meta(
+    mailbox_id: u32,
+    uid: u32,
+    flags: &[String],
+    size: u64,
+    internal_date: Option<DateTime<FixedOffset>>,
+) -> Meta<'_> {
+    Meta {
+        mailbox_id,
+        uid,
+        flags,
+        size,
+        internal_date,
+        ids: ServerIds::default(),
+    }
+}
+
 fn alternative() -> Vec<u8> {
     let html = STANDARD.encode("<p>Grüße €</p>");
     crlf(&format!(
@@ -183,11 +200,13 @@ fn att_id(part: &str) -> String {
 fn alternative_with_charsets_and_encodings() {
     let raw = alternative();
     let d = details(
-        3,
-        7,
-        &flags(&["\\Seen", "\\Flagged"]),
-        raw.len() as u64,
-        None,
+        meta(
+            3,
+            7,
+            &flags(&["\\Seen", "\\Flagged"]),
+            raw.len() as u64,
+            None,
+        ),
         &raw,
         None,
         Some(TextType::All),
@@ -229,7 +248,7 @@ fn alternative_with_charsets_and_encodings() {
     assert!(t.plain.is_some() && t.html.is_none());
 
     // The header block alone gives the same envelope.
-    let e = list_entry(3, 7, &[], 10, None, header_of(&raw), None);
+    let e = list_entry(meta(3, 7, &[], 10, None), header_of(&raw), None);
     assert_eq!(e.subject, d.subject);
     assert_eq!(e.from, d.from);
     assert_eq!(e.date, d.date);
@@ -243,11 +262,7 @@ fn mixed_message_details() {
     let raw = mixed();
     let internal = DateTime::parse_from_rfc3339("2020-01-02T03:04:05+02:00").unwrap();
     let d = details(
-        3,
-        7,
-        &[],
-        1,
-        Some(internal),
+        meta(3, 7, &[], 1, Some(internal)),
         &raw,
         None,
         Some(TextType::All),
@@ -285,9 +300,9 @@ fn mixed_message_details() {
 #[test]
 fn listing_and_details_agree() {
     let raw = mixed();
-    let d = details(3, 7, &[], 1, None, &raw, None, Some(TextType::All));
+    let d = details(meta(3, 7, &[], 1, None), &raw, None, Some(TextType::All));
     let e = with_bodystructure(&mixed_fetch_line(), |bs| {
-        list_entry(3, 7, &[], 1, None, header_of(&raw), Some(bs))
+        list_entry(meta(3, 7, &[], 1, None), header_of(&raw), Some(bs))
     });
     assert_eq!(e.attachments, d.attachments);
     let ti = e.text.unwrap();
@@ -331,11 +346,7 @@ fn attachments_by_part_number() {
 fn single_part_message() {
     let raw = crlf("Subject: plain\n\nJust text\n");
     let d = details(
-        1,
-        2,
-        &["\\Draft".into()],
-        5,
-        None,
+        meta(1, 2, &["\\Draft".into()], 5, None),
         &raw,
         None,
         Some(TextType::All),
@@ -349,7 +360,7 @@ fn single_part_message() {
     assert!(attachment(&raw, "2").is_none());
     let line = b"* 1 FETCH (BODYSTRUCTURE (\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 11 1 NIL NIL NIL NIL))\r\n";
     let e = with_bodystructure(line, |bs| {
-        list_entry(1, 2, &[], 5, None, header_of(&raw), Some(bs))
+        list_entry(meta(1, 2, &[], 5, None), header_of(&raw), Some(bs))
     });
     assert!(e.attachments.is_empty());
     assert_eq!(e.text.unwrap().encoded_size.plain, Some(11));
@@ -362,7 +373,7 @@ fn encoded_word_filenames_agree() {
 Content-Type: text/plain; name=\"=?utf-8?B?w6TDtsO8LnR4dA==?=\"\n\n\
 hi\n--x--\n",
     );
-    let d = details(1, 1, &[], 1, None, &raw, None, Some(TextType::All));
+    let d = details(meta(1, 1, &[], 1, None), &raw, None, Some(TextType::All));
     assert_eq!(d.attachments.len(), 1);
     assert_eq!(d.attachments[0].filename.as_deref(), Some("äöü.txt"));
     assert!(
@@ -371,7 +382,7 @@ hi\n--x--\n",
     );
     let line = b"* 1 FETCH (BODYSTRUCTURE ((\"text\" \"plain\" (\"name\" \"=?utf-8?B?w6TDtsO8LnR4dA==?=\") NIL NIL \"7bit\" 2 1 NIL NIL NIL NIL) \"mixed\" (\"boundary\" \"x\") NIL NIL NIL))\r\n";
     let e = with_bodystructure(line, |bs| {
-        list_entry(1, 1, &[], 1, None, header_of(&raw), Some(bs))
+        list_entry(meta(1, 1, &[], 1, None), header_of(&raw), Some(bs))
     });
     assert_eq!(e.attachments, d.attachments);
     assert!(e.text.is_none());
@@ -383,11 +394,11 @@ fn broken_and_truncated_input_never_panics() {
     for raw in &samples {
         for cut in 0..raw.len() {
             let r = &raw[..cut];
-            let _ = details(1, 1, &[], 0, None, r, Some(5), Some(TextType::All));
+            let _ = details(meta(1, 1, &[], 0, None), r, Some(5), Some(TextType::All));
             let _ = text(1, 1, r, None, TextType::Html);
             let _ = attachment(r, "3.2");
             let _ = attachment(r, "1.2");
-            let _ = list_entry(1, 1, &[], 0, None, r, None);
+            let _ = list_entry(meta(1, 1, &[], 0, None), r, None);
             let _ = header_map(r);
         }
     }
@@ -400,7 +411,7 @@ fn broken_and_truncated_input_never_panics() {
         b"Date: Mon, 99 Foo 20199 99:99:99 +9999\r\nFrom: <<<@@@>>>\r\nSubject: =?x?Q?=ZZ?=\r\n\r\n",
     ];
     for g in garbage {
-        let d = details(1, 1, &[], 0, None, g, Some(0), Some(TextType::All));
+        let d = details(meta(1, 1, &[], 0, None), g, Some(0), Some(TextType::All));
         assert!(d.date.is_none());
         let _ = attachment(g, "1");
         let _ = header_map(g);
@@ -414,14 +425,55 @@ fn broken_and_truncated_input_never_panics() {
     }
     deep.push_str("\r\nx\r\n");
     let _ = details(
-        1,
-        1,
-        &[],
-        0,
-        None,
+        meta(1, 1, &[], 0, None),
         deep.as_bytes(),
         None,
         Some(TextType::All),
     );
     let _ = attachment(deep.as_bytes(), &vec!["1"; 500].join("."));
+}
+
+#[test]
+fn reply_to_sender_answered_and_server_ids() {
+    let raw = crlf(
+        "From: Ann <ann@example.com>\nSender: Desk <desk@example.com>\n\
+Reply-To: First <first@example.com>, second@example.com\nSubject: s\n\nbody\n",
+    );
+    let fl = flags(&["\\Answered", "\\Seen"]);
+    let ids = ServerIds {
+        email_id: Some("1694937972638499881".into()),
+        thread_id: Some("1694936993596975454".into()),
+        labels: Some(vec!["\\Important".into()]),
+    };
+    let m = Meta {
+        ids: ids.clone(),
+        ..meta(1, 2, &fl, 9, None)
+    };
+    let d = details(m.clone(), &raw, None, None);
+    let e = list_entry(m, header_of(&raw), None);
+    let first = Address {
+        name: "First".into(),
+        address: "first@example.com".into(),
+    };
+    assert_eq!(d.reply_to.as_ref(), Some(&first));
+    assert_eq!(e.reply_to.as_ref(), Some(&first));
+    assert_eq!(d.sender.as_ref().unwrap().address, "desk@example.com");
+    assert_eq!(e.sender, d.sender);
+    assert!(d.answered && e.answered);
+    assert_eq!(
+        (d.email_id, d.thread_id, d.labels),
+        (
+            ids.email_id.clone(),
+            ids.thread_id.clone(),
+            ids.labels.clone()
+        )
+    );
+    assert_eq!(
+        (e.email_id, e.thread_id, e.labels),
+        (ids.email_id, ids.thread_id, ids.labels)
+    );
+
+    let plain = details(meta(1, 2, &[], 9, None), &raw, None, None);
+    assert!(!plain.answered);
+    assert!(plain.email_id.is_none() && plain.labels.is_none());
 }
