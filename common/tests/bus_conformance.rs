@@ -285,11 +285,13 @@ async fn retry_backs_off_then_dead_letters(fx: Arc<Fixture>) {
         if attempt + 1 < POLICY.max_attempts {
             let delay = POLICY.delay(attempt);
             assert_eq!(outcome, RetryOutcome::Scheduled(delay));
-            // Not before the delay.
-            let early = tokio::time::timeout(delay.mul_f32(0.8), c.next()).await;
-            assert!(early.is_err(), "redelivered before the backoff delay");
+            // Not before the delay. Measured on arrival rather than with a timer racing the
+            // delivery: on a loaded machine a timer fires late and would blame the bus.
             let d = next(&mut c).await;
-            assert!(started.elapsed() >= delay.mul_f32(0.9));
+            assert!(
+                started.elapsed() >= delay.mul_f32(0.9),
+                "redelivered before the backoff delay"
+            );
             // Put it back untouched for the next loop round to fail it again.
             drop(d);
         } else {

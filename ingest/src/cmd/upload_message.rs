@@ -11,12 +11,18 @@ impl Execute for UploadMessage {
         let path = crate::utf7::to_wire(&self.path);
         special_folder::require(cx, &path).await?;
         let appended = cx.imap.append(&path, &self.flags, self.raw.0).await?;
-        let folder = cx.folder_by_path(&path).await?;
-        let id = match (appended, folder) {
-            (Some((validity, uid)), Some(f)) if f.uid_validity == validity => {
-                Some(MessageId::new(f.mailbox_id, uid).encode())
+        let id = match appended {
+            Some((validity, uid)) => {
+                // A folder not synced yet gets its id from the session first.
+                cx.mailbox_id(&path).await?;
+                match cx.folder_by_path(&path).await? {
+                    Some(f) if f.uid_validity == validity => {
+                        Some(MessageId::new(f.mailbox_id, uid).encode())
+                    }
+                    _ => None,
+                }
             }
-            _ => None,
+            None => None,
         };
         Ok(UploadMessageReply {
             id,

@@ -209,8 +209,6 @@ pub struct Imap {
     /// EXPUNGE, VANISHED) during some command since it was selected: whatever state was read
     /// from it may be stale. Reset by every SELECT/EXAMINE.
     pub changed: bool,
-    /// Why the server refused a command before its literal was sent.
-    refusal: Option<String>,
 }
 
 fn lost(e: impl std::fmt::Display) -> ImapError {
@@ -243,7 +241,6 @@ impl Imap {
             selected_validity: None,
             exists: 0,
             changed: false,
-            refusal: None,
         };
         let mut caps = HashSet::new();
         imap.exec("CAPABILITY", |r| {
@@ -307,8 +304,8 @@ impl Imap {
         let mut pending = first.literal;
         for seg in iter {
             let literal = pending.take().unwrap_or_default();
-            if !plus && !self.await_continuation(&id).await? {
-                return self.complete_after_refusal(id).await;
+            if !plus && let Some(refused) = self.await_continuation(&id).await? {
+                return Err(ImapError::Refused(refused));
             }
             self.write_raw(&literal, seg.line.as_bytes()).await?;
             pending = seg.literal;
@@ -326,9 +323,12 @@ impl Imap {
         w.flush().await.map_err(lost)
     }
 
-    /// Wait for `+` before sending a synchronizing literal; false when the server answered
-    /// the command instead (NO/BAD), which the caller then reads as the completion.
-    async fn await_continuation(&mut self, id: &imap_proto::RequestId) -> Result<bool, ImapError> {
+    /// Wait for `+` before sending a synchronizing literal. `Some(reason)` when the server
+    /// answered the command instead (NO/BAD): the literal must then not be sent.
+    async fn await_continuation(
+        &mut self,
+        id: &imap_proto::RequestId,
+    ) -> Result<Option<String>, ImapError> {
         loop {
             let next = tokio::time::timeout(READ_TIMEOUT, self.session.read_response())
                 .await
@@ -338,37 +338,25 @@ impl Imap {
                 return Err(ImapError::Lost("connection closed".into()));
             };
             match resp.parsed() {
-                Response::Continue { .. } => return Ok(true),
+                Response::Continue { .. } => return Ok(None),
                 Response::Done {
                     tag,
                     status,
                     outcome,
                     ..
                 } if tag == id => {
-                    self.refusal = Some(match status {
+                    return Ok(Some(match status {
                         Status::Ok => "unexpected completion before the literal".to_string(),
                         _ => outcome
                             .information
                             .as_deref()
                             .unwrap_or("command failed")
                             .to_string(),
-                    });
-                    return Ok(false);
+                    }));
                 }
-                _ => {}
+                other => self.track(other),
             }
         }
-    }
-
-    async fn complete_after_refusal(
-        &mut self,
-        _id: imap_proto::RequestId,
-    ) -> Result<Completion, ImapError> {
-        Err(ImapError::Refused(
-            self.refusal
-                .take()
-                .unwrap_or_else(|| "command failed".into()),
-        ))
     }
 
     /// Read the responses of command `id` up to its completion.
