@@ -4,24 +4,12 @@
 use imapapi_common::command::{CreateMailbox, CreateMailboxReply};
 use imapapi_common::error::ApiError;
 
-use super::{CommandCx, CommandError, Execute};
+use super::{CommandCx, CommandError, Execute, mailbox_path};
 use crate::imap::ImapError;
 
 impl Execute for CreateMailbox {
     async fn execute(self, cx: &mut CommandCx<'_>) -> Result<CreateMailboxReply, CommandError> {
-        let delimiter = cx.imap.delimiter().await?;
-        let mut segments = Vec::with_capacity(self.path.len());
-        for (i, s) in self.path.iter().enumerate() {
-            if s.is_empty() || delimiter.as_deref().is_some_and(|d| s.contains(d)) {
-                return Err(ApiError::invalid(
-                    &format!("path[{i}]"),
-                    "must be a non-empty name without the hierarchy delimiter",
-                )
-                .into());
-            }
-            segments.push(crate::utf7::to_wire(s));
-        }
-        let path = segments.join(delimiter.as_deref().unwrap_or("/"));
+        let path = mailbox_path::join(cx, &self.path, "path").await?;
         if !cx.imap.list_one(&path).await?.is_empty() {
             return Ok(CreateMailboxReply {
                 path,

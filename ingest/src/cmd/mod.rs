@@ -12,6 +12,7 @@ mod get_message;
 mod get_text;
 mod list_mailboxes;
 mod list_messages;
+mod mailbox_path;
 mod move_message;
 mod read_body;
 mod rename_mailbox;

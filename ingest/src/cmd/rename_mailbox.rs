@@ -3,7 +3,7 @@
 use imapapi_common::command::{RenameMailbox, RenameMailboxReply};
 use imapapi_common::error::ApiError;
 
-use super::{CommandCx, CommandError, Execute};
+use super::{CommandCx, CommandError, Execute, mailbox_path};
 use crate::imap::ImapError;
 
 impl Execute for RenameMailbox {
@@ -12,19 +12,7 @@ impl Execute for RenameMailbox {
         if cx.imap.list_one(&path).await?.is_empty() {
             return Err(ApiError::not_found(format!("Mailbox \"{path}\" was not found")).into());
         }
-        let delimiter = cx.imap.delimiter().await?;
-        let mut segments = Vec::with_capacity(self.new_path.len());
-        for (i, s) in self.new_path.iter().enumerate() {
-            if s.is_empty() || delimiter.as_deref().is_some_and(|d| s.contains(d)) {
-                return Err(ApiError::invalid(
-                    &format!("newPath[{i}]"),
-                    "must be a non-empty name without the hierarchy delimiter",
-                )
-                .into());
-            }
-            segments.push(crate::utf7::to_wire(s));
-        }
-        let new_path = segments.join(delimiter.as_deref().unwrap_or("/"));
+        let new_path = mailbox_path::join(cx, &self.new_path, "newPath").await?;
         if !cx.imap.list_one(&new_path).await?.is_empty() {
             return Err(ApiError::new(
                 409,
