@@ -16,7 +16,6 @@ const LIST_ITEMS: &str = "UID FLAGS RFC822.SIZE INTERNALDATE BODYSTRUCTURE BODY.
 /// Base items of a `messageNew` entry when `notifyText` wants the text too.
 const LIST_ITEMS_WITH_TEXT: &str = "UID FLAGS RFC822.SIZE INTERNALDATE BODYSTRUCTURE BODY.PEEK[]";
 /// Base items of message details.
-const DETAIL_ITEMS: &str = "UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[]";
 
 /// Where a server's message ids, thread ids and labels come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -68,11 +67,6 @@ impl FetchItems {
     /// Items of a `messageNew` entry whose text is wanted too.
     pub fn list_with_text(self) -> String {
         self.with(LIST_ITEMS_WITH_TEXT)
-    }
-
-    /// Items of message details.
-    pub fn details(self) -> String {
-        self.with(DETAIL_ITEMS)
     }
 
     fn with(self, base: &str) -> String {
@@ -248,6 +242,32 @@ pub fn event_entry(mailbox_id: u32, f: &Fetched, settings: &Settings) -> Option<
 }
 
 /// Message details from a FETCH of [`FetchItems::details`].
+/// Message details from a FETCH of [`FetchItems::list`] (header and BODYSTRUCTURE) and
+/// the text read apart, if asked for.
+pub fn details_from_structure(
+    mailbox_id: u32,
+    f: &Fetched,
+    text: Option<imapapi_common::command::TextReply>,
+) -> Option<MessageDetails> {
+    let uid = f.uid()?;
+    let flags = f.flags().unwrap_or_default();
+    f.with_attrs(|attrs| {
+        let body = attrs.iter().find_map(|a| match a {
+            AttributeValue::BodyStructure(b) => Some(b),
+            _ => None,
+        });
+        message::details_from_structure(
+            meta(mailbox_id, uid, &flags, attrs),
+            section(attrs),
+            body,
+            text,
+        )
+    })
+}
+
+/// Message details from the full source (`BODY.PEEK[]`): the reference the tests hold
+/// [`details_from_structure`] to.
+#[cfg(test)]
 pub fn details(
     mailbox_id: u32,
     f: &Fetched,
@@ -293,10 +313,6 @@ mod tests {
             plain.list(),
             "(UID FLAGS RFC822.SIZE INTERNALDATE BODYSTRUCTURE BODY.PEEK[HEADER])"
         );
-        assert_eq!(
-            plain.details(),
-            "(UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[])"
-        );
         let gmail = FetchItems::new(true, true);
         assert_eq!(gmail.ids(), IdSource::Gmail);
         assert_eq!(
@@ -305,8 +321,8 @@ mod tests {
         );
         let object_id = FetchItems::new(false, true);
         assert_eq!(
-            object_id.details(),
-            "(UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[] EMAILID THREADID)"
+            object_id.list(),
+            "(UID FLAGS RFC822.SIZE INTERNALDATE BODYSTRUCTURE BODY.PEEK[HEADER] EMAILID THREADID)"
         );
     }
 

@@ -770,15 +770,18 @@ pub async fn uploading(base: &str, account: &str) {
     .await;
     assert_error(status, &r, 404);
 
-    // Over api.maxSize (5 MB by default): 413, nothing stored.
-    let big = "x".repeat(6 << 20);
-    let (status, r) = http(
-        "POST",
-        &post,
-        Some(json!({"path": "INBOX", "from": {"address": "me@example.com"}, "text": big})),
-    )
-    .await;
-    assert_error(status, &r, 413);
+    // Over api.maxSize (5 MB by default): 413, nothing stored. The gateway answers as soon
+    // as the announced length is too large and closes; a client still sending may see the
+    // connection close before it reads the answer.
+    let big = json!({"path": "INBOX", "from": {"address": "me@example.com"}, "text": "x".repeat(6 << 20)});
+    let bytes = serde_json::to_vec(&big).unwrap();
+    match request("POST", &post, &[], bytes, Some("application/json")).await {
+        Ok(r) => assert_error(r.status, &r.json(), 413),
+        Err(e) => assert!(
+            format!("{e:#}").contains("Broken pipe") || format!("{e:#}").contains("reset"),
+            "{e:#}"
+        ),
+    }
     assert_eq!(imap.uids("INBOX").await.unwrap().len(), 2);
     imap.logout().await.unwrap();
 }

@@ -19,7 +19,7 @@ use imapapi_common::ids::{AttachmentId, MessageId, TextId};
 use imapapi_common::model::message::{
     Address, AttachmentEntry, EncodedSize, MessageDetails, MessageListEntry, TextContent, TextInfo,
 };
-use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
+use mail_parser::{Message, MessageParser};
 
 pub use headers::header_map;
 use parts::{Kind, Leaf};
@@ -239,7 +239,9 @@ fn text_content(
     }
 }
 
-/// Message details from the full source (`BODY.PEEK[]`), parsed once.
+/// Message details from the full source, parsed once: the reference the tests hold
+/// [`details_from_structure`] to (both walks must number and classify parts alike).
+#[cfg(test)]
 pub fn details(
     meta: Meta<'_>,
     raw: &[u8],
@@ -280,6 +282,59 @@ pub fn details(
     }
 }
 
+/// Message details from the header block and BODYSTRUCTURE alone (what a listing
+/// fetches), with the text read separately by partial FETCHes: no body is fetched whole, so
+/// the details of a 25 MB message cost what its header and text cost.
+pub fn details_from_structure(
+    meta: Meta<'_>,
+    header: &[u8],
+    body: Option<&BodyStructure<'_>>,
+    text: Option<imapapi_common::command::TextReply>,
+) -> MessageDetails {
+    let headers = parsed(MessageParser::new().parse_headers(header))
+        .as_ref()
+        .map(headers::map_of)
+        .unwrap_or_default();
+    let e = list_entry(meta, header, body);
+    let text = text.map(|t| TextContent {
+        id: e.text.as_ref().map_or_else(String::new, |i| i.id.clone()),
+        encoded_size: e
+            .text
+            .as_ref()
+            .map(|i| i.encoded_size.clone())
+            .unwrap_or_default(),
+        plain: t.plain,
+        html: t.html,
+        has_more: t.has_more,
+    });
+    MessageDetails {
+        id: e.id,
+        uid: e.uid,
+        email_id: e.email_id,
+        thread_id: e.thread_id,
+        date: e.date,
+        draft: e.draft,
+        unseen: e.unseen,
+        flagged: e.flagged,
+        answered: e.answered,
+        size: e.size,
+        subject: e.subject,
+        from: e.from,
+        sender: e.sender,
+        to: e.to,
+        cc: e.cc,
+        bcc: e.bcc,
+        reply_to: e.reply_to,
+        message_id: e.message_id,
+        in_reply_to: e.in_reply_to,
+        flags: e.flags,
+        labels: e.labels,
+        attachments: e.attachments,
+        headers,
+        text,
+    }
+}
+
 /// The decoded text of a message for the text route.
 pub fn text(
     mailbox_id: u32,
@@ -292,31 +347,6 @@ pub fn text(
     let msg = parsed(MessageParser::new().parse(raw));
     let leaves = msg.as_ref().map(parts::from_message).unwrap_or_default();
     text_content(message, &leaves, max_bytes, text_type)
-}
-
-/// One part of a message, decoded: (content type, filename, bytes). Text parts come back
-/// converted to utf-8 (and say so in the content type); a message/rfc822 part comes back as
-/// the embedded message source. None when `part` names nothing or a multipart container.
-pub fn attachment(raw: &[u8], part: &str) -> Option<(String, Option<String>, Vec<u8>)> {
-    let msg = parsed(MessageParser::new().parse(raw))?;
-    let p = parts::find(&msg, part)?;
-    let mut content_type = parts::content_type(p);
-    let bytes = match &p.body {
-        PartType::Multipart(_) => return None,
-        PartType::Text(t) | PartType::Html(t) => {
-            if content_type.starts_with("text/") {
-                content_type.push_str("; charset=utf-8");
-            }
-            t.as_bytes().to_vec()
-        }
-        PartType::Binary(b) | PartType::InlineBinary(b) => b.to_vec(),
-        PartType::Message(m) => m.raw_message().to_vec(),
-    };
-    let filename = p
-        .attachment_name()
-        .map(str::to_string)
-        .filter(|s| !s.is_empty());
-    Some((content_type, filename, bytes))
 }
 
 #[cfg(test)]

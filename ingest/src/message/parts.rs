@@ -307,39 +307,3 @@ pub(crate) fn content_type(p: &MessagePart<'_>) -> String {
         None => "text/plain".into(),
     }
 }
-
-/// The part named by an IMAP part number (`"2"`, `"1.2"`, `"3.1.2"` inside a forwarded
-/// message).
-pub(crate) fn find<'m, 'x>(msg: &'m Message<'x>, number: &str) -> Option<&'m MessagePart<'x>> {
-    let path: Vec<usize> = number
-        .split('.')
-        .map(|s| s.parse::<usize>().ok().filter(|&n| n > 0))
-        .collect::<Option<_>>()?;
-    find_path(msg, &path, 0)
-}
-
-fn find_path<'m, 'x>(
-    msg: &'m Message<'x>,
-    path: &[usize],
-    depth: usize,
-) -> Option<&'m MessagePart<'x>> {
-    if depth > MAX_DEPTH {
-        return None;
-    }
-    let root = msg.parts.first()?;
-    let (&first, mut rest) = path.split_first()?;
-    let mut cur = match &root.body {
-        PartType::Multipart(ch) => msg.parts.get(*ch.get(first - 1)? as usize)?,
-        _ if first == 1 => root,
-        _ => return None,
-    };
-    while let Some((&i, tail)) = rest.split_first() {
-        cur = match &cur.body {
-            PartType::Multipart(ch) => msg.parts.get(*ch.get(i - 1)? as usize)?,
-            PartType::Message(nested) => return find_path(nested, rest, depth + 1),
-            _ => return None,
-        };
-        rest = tail;
-    }
-    Some(cur)
-}

@@ -298,6 +298,31 @@ fn mixed_message_details() {
 }
 
 #[test]
+fn details_from_structure_match_the_full_source() {
+    let raw = mixed();
+    let full = details(meta(3, 7, &[], 1, None), &raw, None, Some(TextType::All));
+    let text = imapapi_common::command::TextReply {
+        plain: Some(PLAIN.into()),
+        html: Some(HTML.into()),
+        has_more: false,
+    };
+    let lean = with_bodystructure(&mixed_fetch_line(), |bs| {
+        details_from_structure(
+            meta(3, 7, &[], 1, None),
+            header_of(&raw),
+            Some(bs),
+            Some(text),
+        )
+    });
+    assert_eq!(lean, full);
+    let no_text = with_bodystructure(&mixed_fetch_line(), |bs| {
+        details_from_structure(meta(3, 7, &[], 1, None), header_of(&raw), Some(bs), None)
+    });
+    assert!(no_text.text.is_none());
+    assert_eq!(no_text.headers, full.headers);
+}
+
+#[test]
 fn listing_and_details_agree() {
     let raw = mixed();
     let d = details(meta(3, 7, &[], 1, None), &raw, None, Some(TextType::All));
@@ -315,34 +340,6 @@ fn listing_and_details_agree() {
 }
 
 #[test]
-fn attachments_by_part_number() {
-    let raw = mixed();
-    let (ct, name, bytes) = attachment(&raw, "2").unwrap();
-    assert_eq!(ct, "application/pdf");
-    assert_eq!(name.as_deref(), Some("€ rates.pdf"));
-    assert_eq!(bytes, b"%PDF-1.4\n");
-    let (ct, name, bytes) = attachment(&raw, "1.2").unwrap();
-    assert_eq!(ct, "image/png");
-    assert_eq!(name.as_deref(), Some("dot.png"));
-    assert_eq!(bytes, STANDARD.decode(PNG).unwrap());
-    let (ct, name, bytes) = attachment(&raw, "3.2").unwrap();
-    assert_eq!(ct, "text/csv; charset=utf-8");
-    assert_eq!(name.as_deref(), Some("a.csv"));
-    assert_eq!(bytes, b"a,b");
-    let (_, _, bytes) = attachment(&raw, "3.1").unwrap();
-    assert_eq!(bytes, b"inner text");
-    let (ct, _, bytes) = attachment(&raw, "3").unwrap();
-    assert_eq!(ct, "message/rfc822");
-    assert!(bytes.starts_with(b"From: x@example.com\r\n"), "{bytes:?}");
-    assert_eq!(attachment(&raw, "1.1.1").unwrap().2, PLAIN.as_bytes());
-    for bad in [
-        "1", "1.1", "0", "9", "2.1", "3.9", "", "x", "1..2", "3.1.1.1",
-    ] {
-        assert!(attachment(&raw, bad).is_none(), "{bad}");
-    }
-}
-
-#[test]
 fn single_part_message() {
     let raw = crlf("Subject: plain\n\nJust text\n");
     let d = details(
@@ -353,11 +350,6 @@ fn single_part_message() {
     );
     assert!(d.draft && d.unseen);
     assert_eq!(d.text.unwrap().plain.as_deref(), Some("Just text\r\n"));
-    assert_eq!(
-        attachment(&raw, "1").unwrap().0,
-        "text/plain; charset=utf-8"
-    );
-    assert!(attachment(&raw, "2").is_none());
     let line = b"* 1 FETCH (BODYSTRUCTURE (\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 11 1 NIL NIL NIL NIL))\r\n";
     let e = with_bodystructure(line, |bs| {
         list_entry(meta(1, 2, &[], 5, None), header_of(&raw), Some(bs))
@@ -396,8 +388,6 @@ fn broken_and_truncated_input_never_panics() {
             let r = &raw[..cut];
             let _ = details(meta(1, 1, &[], 0, None), r, Some(5), Some(TextType::All));
             let _ = text(1, 1, r, None, TextType::Html);
-            let _ = attachment(r, "3.2");
-            let _ = attachment(r, "1.2");
             let _ = list_entry(meta(1, 1, &[], 0, None), r, None);
             let _ = header_map(r);
         }
@@ -413,7 +403,6 @@ fn broken_and_truncated_input_never_panics() {
     for g in garbage {
         let d = details(meta(1, 1, &[], 0, None), g, Some(0), Some(TextType::All));
         assert!(d.date.is_none());
-        let _ = attachment(g, "1");
         let _ = header_map(g);
     }
     // Deep nesting stops at the depth limit instead of overflowing the stack.
@@ -430,7 +419,6 @@ fn broken_and_truncated_input_never_panics() {
         None,
         Some(TextType::All),
     );
-    let _ = attachment(deep.as_bytes(), &vec!["1"; 500].join("."));
 }
 
 #[test]
