@@ -95,7 +95,7 @@ impl SettingsCache {
 mod tests {
     use std::sync::atomic::Ordering;
 
-    use imapapi_common::store::Store;
+    use imapapi_common::store::SettingsStore;
 
     use super::*;
     use crate::test_store::CountingStore;

@@ -24,7 +24,10 @@ use redb::{
 };
 
 use super::record::{decode, encode};
-use super::{IndexChunk, IndexChunkUpdate, Store, StoreError};
+use super::{
+    AccountStore, FolderStore, IndexChunk, IndexChunkUpdate, LeaseStore, NodeStore, SettingsStore,
+    StatusStore, StoreError,
+};
 use crate::model::{AccountConfig, AccountStatus, FolderState, Settings};
 
 const ACCOUNTS: TableDefinition<&str, &[u8]> = TableDefinition::new("accounts");
@@ -229,7 +232,7 @@ impl EmbeddedStore {
 }
 
 #[async_trait]
-impl Store for EmbeddedStore {
+impl AccountStore for EmbeddedStore {
     async fn put_account(&self, account: &AccountConfig) -> Result<bool, StoreError> {
         let id = account.account.clone();
         let json = encode("account", account)?;
@@ -302,7 +305,10 @@ impl Store for EmbeddedStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl StatusStore for EmbeddedStore {
     async fn set_status(
         &self,
         account: &str,
@@ -327,7 +333,10 @@ impl Store for EmbeddedStore {
     async fn get_status(&self, account: &str) -> Result<Option<AccountStatus>, StoreError> {
         self.read_record(STATUS, account, "status").await
     }
+}
 
+#[async_trait]
+impl SettingsStore for EmbeddedStore {
     async fn get_settings(&self) -> Result<Settings, StoreError> {
         Ok(self
             .read_record(BLOBS, SETTINGS, "settings")
@@ -346,7 +355,10 @@ impl Store for EmbeddedStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl FolderStore for EmbeddedStore {
     async fn allocate_mailbox_id(&self) -> Result<u32, StoreError> {
         // Durable: an id handed out and then forgotten in a crash could be handed out again.
         self.write(true, |txn| {
@@ -454,7 +466,10 @@ impl Store for EmbeddedStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl LeaseStore for EmbeddedStore {
     async fn acquire_lease(
         &self,
         account: &str,
@@ -508,7 +523,10 @@ impl Store for EmbeddedStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl NodeStore for EmbeddedStore {
     async fn heartbeat_node(&self, node: &str, ttl: Duration) -> Result<Vec<String>, StoreError> {
         let now = std::time::Instant::now();
         let mut nodes = self.nodes.lock().unwrap_or_else(|p| p.into_inner());

@@ -36,7 +36,10 @@ use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script};
 
 use super::record::{decode, encode};
-use super::{IndexChunk, IndexChunkUpdate, Store, StoreError};
+use super::{
+    AccountStore, FolderStore, IndexChunk, IndexChunkUpdate, LeaseStore, NodeStore, SettingsStore,
+    StatusStore, StoreError,
+};
 use crate::model::{AccountConfig, AccountStatus, FolderState, Settings};
 
 const MAX_TTL_MS: u64 = 1_000_000_000_000;
@@ -207,7 +210,7 @@ impl RedisStore {
 }
 
 #[async_trait]
-impl Store for RedisStore {
+impl AccountStore for RedisStore {
     async fn put_account(&self, account: &AccountConfig) -> Result<bool, StoreError> {
         let json = encode("account", account)?;
         let (added, _gen): (i64, u64) = redis::pipe()
@@ -266,7 +269,10 @@ impl Store for RedisStore {
             .map_err(backend)?;
         Ok(g.unwrap_or(0))
     }
+}
 
+#[async_trait]
+impl StatusStore for RedisStore {
     async fn set_status(
         &self,
         account: &str,
@@ -294,7 +300,10 @@ impl Store for RedisStore {
             .map_err(backend)?;
         v.map(|b| decode("status", &b)).transpose()
     }
+}
 
+#[async_trait]
+impl SettingsStore for RedisStore {
     async fn get_settings(&self) -> Result<Settings, StoreError> {
         let v: Option<Vec<u8>> = self
             .con
@@ -317,7 +326,10 @@ impl Store for RedisStore {
             .map_err(backend)?;
         Ok(())
     }
+}
 
+#[async_trait]
+impl FolderStore for RedisStore {
     async fn allocate_mailbox_id(&self) -> Result<u32, StoreError> {
         // INCR starts at 1, so 0 is never handed out.
         let n: u64 = self
@@ -409,7 +421,10 @@ impl Store for RedisStore {
             .map_err(backend)?;
         Ok(ok == 1)
     }
+}
 
+#[async_trait]
+impl LeaseStore for RedisStore {
     async fn acquire_lease(
         &self,
         account: &str,
@@ -450,7 +465,10 @@ impl Store for RedisStore {
             .await
             .map_err(backend)
     }
+}
 
+#[async_trait]
+impl NodeStore for RedisStore {
     async fn heartbeat_node(&self, node: &str, ttl: Duration) -> Result<Vec<String>, StoreError> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
