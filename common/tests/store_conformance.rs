@@ -690,7 +690,9 @@ async fn embedded_keeps_everything_after_reopen() {
         (s.accounts_generation().await.unwrap(), id)
     };
     let s = EmbeddedStore::open(&path).await.unwrap();
-    use imapapi_common::store::Store as _;
+    use imapapi_common::store::{
+        AccountStore as _, FolderStore as _, LeaseStore as _, SettingsStore as _, StatusStore as _,
+    };
     assert_eq!(s.get_account("acc").await.unwrap(), Some(account("acc")));
     assert_eq!(s.list_accounts().await.unwrap(), vec!["acc"]);
     assert_eq!(s.get_settings().await.unwrap(), settings);

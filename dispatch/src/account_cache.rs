@@ -6,10 +6,10 @@
 //! account's deliveries within about that time.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use imapapi_common::store::{SharedStore, StoreError};
+use imapapi_common::store::{AccountStore, StoreError};
 use tokio::time::Instant;
 
 /// Past this many remembered accounts, expired answers are forgotten, so the map holds
@@ -26,7 +26,7 @@ struct Known {
 
 /// Account existence read from the store at most once per account per `max_age`.
 pub struct AccountCache {
-    store: SharedStore,
+    store: Arc<dyn AccountStore>,
     max_age: Duration,
     // A plain mutex, never held across the store read: concurrent misses for one account
     // may each read, which costs less than making every lookup wait on one lock.
@@ -35,7 +35,7 @@ pub struct AccountCache {
 
 impl AccountCache {
     /// A cache over `store` whose answers are trusted for `max_age`.
-    pub fn new(store: SharedStore, max_age: Duration) -> AccountCache {
+    pub fn new(store: Arc<dyn AccountStore>, max_age: Duration) -> AccountCache {
         AccountCache {
             store,
             max_age,
@@ -97,7 +97,6 @@ impl AccountCache {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
     use std::sync::atomic::Ordering;
 
     use super::*;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use imapapi_common::model::Settings;
-use imapapi_common::store::{SharedStore, StoreError};
+use imapapi_common::store::{SettingsStore, StoreError};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
@@ -41,7 +41,7 @@ struct Cached {
 
 /// Settings read from the store at most once per `max_age`.
 pub struct SettingsCache {
-    store: SharedStore,
+    store: Arc<dyn SettingsStore>,
     max_age: Duration,
     // A tokio mutex held across the store read: when the entry expires, concurrent workers
     // wait for one read instead of each issuing their own.
@@ -49,7 +49,7 @@ pub struct SettingsCache {
 }
 
 impl SettingsCache {
-    pub fn new(store: SharedStore, max_age: Duration) -> SettingsCache {
+    pub fn new(store: Arc<dyn SettingsStore>, max_age: Duration) -> SettingsCache {
         SettingsCache {
             store,
             max_age,
@@ -95,7 +95,7 @@ impl SettingsCache {
 mod tests {
     use std::sync::atomic::Ordering;
 
-    use imapapi_common::store::Store;
+    use imapapi_common::store::SettingsStore;
 
     use super::*;
     use crate::test_store::CountingStore;

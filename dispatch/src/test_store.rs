@@ -1,15 +1,15 @@
 //! A store for the caches' tests: it counts the reads dispatch makes (settings and account
-//! lookups), fails them on demand, and keeps settings and account ids in memory. Everything
-//! else dispatch never calls, so it answers with an error.
+//! lookups), fails them on demand, and keeps settings and account ids in memory. It implements
+//! only the two concerns the caches take (`SettingsStore`, `AccountStore`); the account
+//! operations dispatch never calls answer with an error.
 
 use std::collections::BTreeSet;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Duration;
 
 use async_trait::async_trait;
-use imapapi_common::model::{AccountConfig, AccountStatus, FolderState, Settings};
-use imapapi_common::store::{IndexChunk, IndexChunkUpdate, Store, StoreError};
+use imapapi_common::model::{AccountConfig, Settings};
+use imapapi_common::store::{AccountStore, SettingsStore, StoreError};
 
 /// Counts and optionally fails `get_settings` and `get_account`.
 #[derive(Default)]
@@ -58,7 +58,7 @@ fn record(id: &str) -> AccountConfig {
 }
 
 #[async_trait]
-impl Store for CountingStore {
+impl AccountStore for CountingStore {
     async fn put_account(&self, a: &AccountConfig) -> Result<bool, StoreError> {
         Ok(!self.accounts.lock().unwrap().insert(a.account.clone()))
     }
@@ -80,12 +80,10 @@ impl Store for CountingStore {
     async fn accounts_generation(&self) -> Result<u64, StoreError> {
         unused()
     }
-    async fn set_status(&self, _: &str, _: &str, _: &AccountStatus) -> Result<bool, StoreError> {
-        unused()
-    }
-    async fn get_status(&self, _: &str) -> Result<Option<AccountStatus>, StoreError> {
-        unused()
-    }
+}
+
+#[async_trait]
+impl SettingsStore for CountingStore {
     async fn get_settings(&self) -> Result<Settings, StoreError> {
         self.read()?;
         Ok(self.settings.lock().unwrap().clone())
@@ -93,45 +91,5 @@ impl Store for CountingStore {
     async fn put_settings(&self, s: &Settings) -> Result<(), StoreError> {
         *self.settings.lock().unwrap() = s.clone();
         Ok(())
-    }
-    async fn allocate_mailbox_id(&self) -> Result<u32, StoreError> {
-        unused()
-    }
-    async fn list_folders(&self, _: &str) -> Result<Vec<FolderState>, StoreError> {
-        unused()
-    }
-    async fn load_index(&self, _: &str, _: &str) -> Result<Vec<IndexChunk>, StoreError> {
-        unused()
-    }
-    async fn commit_folder(
-        &self,
-        _: &str,
-        _: &str,
-        _: &FolderState,
-        _: bool,
-        _: &[IndexChunkUpdate],
-    ) -> Result<bool, StoreError> {
-        unused()
-    }
-    async fn delete_folder(&self, _: &str, _: &str, _: &str) -> Result<bool, StoreError> {
-        unused()
-    }
-    async fn acquire_lease(&self, _: &str, _: &str, _: Duration) -> Result<bool, StoreError> {
-        unused()
-    }
-    async fn release_lease(&self, _: &str, _: &str) -> Result<(), StoreError> {
-        unused()
-    }
-    async fn lease_owner(&self, _: &str) -> Result<Option<String>, StoreError> {
-        unused()
-    }
-    async fn heartbeat_node(&self, _: &str, _: Duration) -> Result<Vec<String>, StoreError> {
-        unused()
-    }
-    async fn remove_node(&self, _: &str) -> Result<(), StoreError> {
-        unused()
-    }
-    async fn live_nodes(&self) -> Result<Vec<String>, StoreError> {
-        unused()
     }
 }

@@ -317,7 +317,7 @@ mod tests {
     use hyper_util::rt::TokioIo;
     use imapapi_common::bus::{Acker, Message};
     use imapapi_common::model::{EventKind, Settings};
-    use imapapi_common::store::Store;
+    use imapapi_common::store::SettingsStore;
     use tokio::net::TcpListener;
 
     use super::*;

@@ -157,7 +157,7 @@ async fn attempt(
     };
     let mut cx = CommandCx {
         imap: &mut conn.imap,
-        store: &services.store,
+        store: &*services.store,
         account,
         session: Some(handle.control.clone()),
     };

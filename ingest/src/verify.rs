@@ -77,7 +77,7 @@ pub async fn verify(
     if request.mailboxes {
         let mut cx = CommandCx {
             imap: &mut imap,
-            store,
+            store: &**store,
             account: "",
             session: None,
         };

@@ -28,7 +28,7 @@ use imapapi_common::command::{CommandKind, Reply, Request};
 use imapapi_common::error::ApiError;
 use imapapi_common::ids::MessageId;
 use imapapi_common::model::FolderState;
-use imapapi_common::store::SharedStore;
+use imapapi_common::store::FolderStore;
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -41,7 +41,7 @@ pub use list_messages::{page_count, page_range};
 /// the account's session (to have new folders synced so they get ids).
 pub struct CommandCx<'a> {
     pub imap: &'a mut Imap,
-    pub store: &'a SharedStore,
+    pub store: &'a dyn FolderStore,
     pub account: &'a str,
     pub session: Option<mpsc::Sender<ControlRequest>>,
 }

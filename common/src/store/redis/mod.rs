@@ -1,0 +1,144 @@
+//! The Redis `Store`, shared by every process of a distributed deployment.
+//!
+//! Every fenced write (status, folder commit, folder delete) is one Lua script that checks
+//! the lease owner and then writes, so a late write from a former owner can never land.
+//! A folder commit is one script call whatever the number of chunks: a constant number of
+//! round trips, where the original issued one command per message.
+//!
+//! Each concern's trait is implemented in its own file, next to the Lua scripts it uses;
+//! the connection, the scripts' handles and the key scheme live here.
+//!
+//! Key layout (`P` is the prefix, `imapapi` in production; `E(x)` percent-encodes every byte
+//! of `x` outside `[A-Za-z0-9._@+/-]`, so `:`, `{` and `}` in ids or folder names can neither
+//! make two keys collide nor break the hash tag):
+//!
+//! | key | type | content |
+//! | --- | --- | --- |
+//! | `P:accounts` | hash | account id → account JSON |
+//! | `P:accounts:gen` | string | accounts generation counter |
+//! | `P:settings` | string | settings JSON |
+//! | `P:mailbox:seq` | string | last mailbox id handed out |
+//! | `P:nodes` | sorted set | live ingest node → heartbeat expiry (unix ms) |
+//! | `P:acct:{E(id)}:status` | string | status JSON |
+//! | `P:acct:{E(id)}:lease` | string | owner, with a PX expiry |
+//! | `P:acct:{E(id)}:folders` | hash | E(path) → folder state JSON |
+//! | `P:acct:{E(id)}:idx:E(path)` | hash | chunk number (decimal) → chunk bytes |
+//!
+//! The folders hash doubles as the list of an account's index keys, so `delete_account`
+//! finds everything of the account without KEYS or SCAN. The `{…}` hash tag keeps all keys of
+//! one account in one cluster slot; the account-level scripts (`put`/`delete_account`) also
+//! touch the global keys, so this backend targets a standalone Redis (or a primary with
+//! replicas), not Redis Cluster.
+
+mod accounts;
+mod folders;
+mod leases;
+mod nodes;
+mod settings;
+mod status;
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use redis::Script;
+use redis::aio::ConnectionManager;
+
+use super::StoreError;
+
+/// The Redis-backed store. Cheap to clone: the connection manager is shared and
+/// reconnects by itself.
+#[derive(Clone)]
+pub struct RedisStore {
+    con: ConnectionManager,
+    prefix: String,
+    acquire: Script,
+    release: Script,
+    heartbeat: Script,
+    set_status: Script,
+    commit: Script,
+    delete_folder: Script,
+    delete_account: Script,
+}
+
+impl std::fmt::Debug for RedisStore {
+    // The URL may carry a password, and it is not kept anyway; the prefix is harmless.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+fn backend(e: redis::RedisError) -> StoreError {
+    StoreError::Backend(format!("redis: {e}"))
+}
+
+/// Percent-encode a key component (see the module comment).
+fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"._@+/-".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+impl RedisStore {
+    /// Connect to `url`; every key this store touches starts with `prefix:`.
+    pub async fn connect(url: &str, prefix: &str) -> Result<RedisStore, StoreError> {
+        let client = redis::Client::open(url).map_err(backend)?;
+        let cfg = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(10)));
+        let con = ConnectionManager::new_with_config(client, cfg)
+            .await
+            .map_err(backend)?;
+        Ok(RedisStore {
+            con,
+            prefix: prefix.to_string(),
+            acquire: Script::new(leases::ACQUIRE),
+            release: Script::new(leases::RELEASE),
+            heartbeat: Script::new(nodes::HEARTBEAT),
+            set_status: Script::new(status::SET_STATUS),
+            commit: Script::new(folders::COMMIT),
+            delete_folder: Script::new(folders::DELETE_FOLDER),
+            delete_account: Script::new(accounts::DELETE_ACCOUNT),
+        })
+    }
+
+    /// The key prefix, so that tests can clean up after themselves.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    fn global(&self, name: &str) -> String {
+        format!("{}:{name}", self.prefix)
+    }
+
+    fn acct(&self, account: &str, name: &str) -> String {
+        format!("{}:acct:{{{}}}:{name}", self.prefix, esc(account))
+    }
+
+    fn index_prefix(&self, account: &str) -> String {
+        self.acct(account, "idx:")
+    }
+
+    fn index(&self, account: &str, path: &str) -> String {
+        format!("{}{}", self.index_prefix(account), esc(path))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::esc;
+
+    #[test]
+    fn escapes_separators_and_hash_tags() {
+        assert_eq!(esc("INBOX/Sub-1.x"), "INBOX/Sub-1.x");
+        assert_eq!(esc("a:b{c}"), "a%3Ab%7Bc%7D");
+        assert_eq!(esc("Entwürfe"), "Entw%C3%BCrfe");
+        assert_ne!(esc("a:b"), esc("a%3Ab"));
+    }
+}
