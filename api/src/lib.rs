@@ -130,6 +130,8 @@ mod label_tests {
 mod tests;
 
 #[cfg(test)]
+mod openapi_tests;
+#[cfg(test)]
 mod route_tests;
 #[cfg(test)]
 mod upload_tests;
