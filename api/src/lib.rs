@@ -9,6 +9,7 @@ pub mod auth;
 pub mod body;
 pub mod command_client;
 pub mod error;
+pub mod openapi;
 pub mod params;
 pub mod routes;
 pub mod smtp_check;
@@ -23,42 +24,15 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use warp::{Filter, Reply};
 
-/// Every route, behind basic auth when `api.auth` is set, with every rejection turned into
-/// a JSON error and every request logged at debug (method, route, status, duration; never
-/// a body or a header, so never a secret).
+/// Every route (the OpenAPI document at `/openapi.json` and `/swagger.json` included),
+/// behind basic auth when `api.auth` is set, with every rejection turned into a JSON error
+/// and every request logged at debug (method, route, status, duration; never a body or a
+/// header, so never a secret).
 pub fn routes(
     services: Services,
 ) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
     let auth = auth::basic(services.config.api.auth.clone());
-    let api = routes::settings::routes(services.clone())
-        .or(routes::accounts::routes(services.clone()))
-        .unify()
-        .or(routes::mailboxes::routes(services.clone()))
-        .unify()
-        .or(routes::mailbox::routes(services.clone()))
-        .unify()
-        .or(routes::messages::routes(services.clone()))
-        .unify()
-        .or(routes::message_update::routes(services.clone()))
-        .unify()
-        .or(routes::source::routes(services.clone()))
-        .unify()
-        .or(routes::text::routes(services.clone()))
-        .unify()
-        .or(routes::attachment::routes(services.clone()))
-        .unify()
-        .or(routes::search::routes(services.clone()))
-        .unify()
-        .or(routes::reconnect::routes(services.clone()))
-        .unify()
-        .or(routes::stats::routes(services.clone()))
-        .unify()
-        .or(routes::verify::routes(services.clone()))
-        .unify()
-        .or(routes::upload::routes(services.clone()))
-        .unify()
-        .or(routes::deadletters::routes(services))
-        .unify();
+    let api = routes::all(services);
     auth.and(api)
         .recover(error::handle_rejection)
         .unify()
@@ -155,6 +129,8 @@ mod label_tests {
 #[cfg(test)]
 mod tests;
 
+#[cfg(test)]
+mod openapi_tests;
 #[cfg(test)]
 mod route_tests;
 #[cfg(test)]

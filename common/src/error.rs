@@ -6,24 +6,29 @@
 //! and, for invalid input, `fields` naming each offending field.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// One invalid input field: `key` is its path in the request (`imap.port`, `to[1].address`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct FieldError {
     pub message: String,
     pub key: String,
 }
 
 /// `{"statusCode": N, "error": "<reason>", "message": "...", "code": "...", "fields": [...]}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, thiserror::Error)]
 #[serde(rename_all = "camelCase")]
 #[error("{code} ({status_code}): {message}")]
 pub struct ApiError {
+    /// The HTTP status code of the response.
     pub status_code: u16,
     /// The HTTP reason phrase of `status_code` (`"Bad Request"`), as the original had it.
     pub error: String,
     pub message: String,
+    /// A stable name of the error for programs (`InputValidationError`, `NotFound`,
+    /// `NoActiveConnection`, `Timeout`, `IMAPError`, …).
     pub code: String,
+    /// Each invalid input field, for a 400 about the input.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<FieldError>,
 }

@@ -13,18 +13,30 @@ use imapapi_common::crypto::seal_account;
 use imapapi_common::error::ApiError;
 use imapapi_common::model::secret::REDACTED;
 use imapapi_common::model::{
-    AccountConfig, AccountState, AccountStatus, AuthConfig, ImapConfig, OrFalse, Secret, SmtpConfig,
+    AccountConfig, AccountState, AccountStatus, AuthConfig, ImapConfig, OAuth2Config, OrFalse,
+    Secret, SmtpConfig, or_false,
 };
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
 use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
 use crate::command_client::notify;
 use crate::error::{json_ok, respond, store_error};
+use crate::openapi::tags;
 use crate::params::{Query, query};
-use crate::routes::{account_id, require_account, with};
+use crate::routes::{Route, account_id, require_account, with};
+
+/// The routes of this module, as the OpenAPI document spells them.
+pub const ROUTES: &[Route] = &[
+    Route::post("/v1/account"),
+    Route::get("/v1/accounts"),
+    Route::get("/v1/account/{account}"),
+    Route::put("/v1/account/{account}"),
+    Route::delete("/v1/account/{account}"),
+];
 
 /// Characters allowed in an account id: safe in URL paths, in routing keys
 /// (`<account>.<event>`) and in log lines, and wide enough for e-mail addresses.
@@ -34,7 +46,7 @@ fn safe_id_char(c: char) -> bool {
 
 /// The body of `PUT /v1/account/:account`: the parts that may change. Unknown keys are a
 /// 400, as in `POST /v1/account`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateAccount {
     pub name: Option<String>,
@@ -43,7 +55,149 @@ pub struct UpdateAccount {
     pub notify_from: Option<String>,
     pub imap: Option<ImapConfig>,
     /// Absent: unchanged; `false` (the original's "not set"): the SMTP settings removed.
+    #[schema(schema_with = or_false::schema::value_or_false::<SmtpConfig>)]
     pub smtp: Option<OrFalse<SmtpConfig>>,
+}
+
+/// What `POST /v1/account` did with the account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum CreateState {
+    /// Registered for the first time.
+    New,
+    /// Replaced an account with the same id; its connection restarts.
+    Existing,
+}
+
+/// The answer of `POST /v1/account`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreateAccountReply {
+    pub account: String,
+    pub state: CreateState,
+}
+
+/// The answer of `PUT /v1/account/:account`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UpdateAccountReply {
+    pub account: String,
+}
+
+/// The answer of `DELETE /v1/account/:account`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeleteAccountReply {
+    pub account: String,
+    /// Always `true`: an unknown account is a 404.
+    pub deleted: bool,
+}
+
+/// One entry of the account listing: the account and its connection state.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountListEntry {
+    pub account: String,
+    pub name: String,
+    #[serde(flatten)]
+    pub status: AccountStatus,
+}
+
+/// A page of `GET /v1/accounts`, sorted by account id.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountList {
+    pub total: u64,
+    pub page: u64,
+    pub pages: u64,
+    pub accounts: Vec<AccountListEntry>,
+}
+
+/// The answer of `GET /v1/account/:account`: the stored settings with every secret shown as
+/// `******`, and the connection state.
+// The fields of `AccountConfig` are spelled out rather than flattened because its schema
+// refuses unknown keys (as its bodies do) and so could not be combined with the state.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountDetails {
+    pub account: String,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub copy: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notify_from: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub imap: Option<ImapConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smtp: Option<SmtpConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oauth2: Option<OAuth2Config>,
+    #[serde(flatten)]
+    pub status: AccountStatus,
+}
+
+impl AccountDetails {
+    /// The details of `account`, its secrets redacted, with its connection `status`.
+    fn new(account: &AccountConfig, status: AccountStatus) -> Self {
+        let AccountConfig {
+            account,
+            name,
+            copy,
+            notify_from,
+            path,
+            imap,
+            smtp,
+            oauth2,
+        } = account.redacted();
+        AccountDetails {
+            account,
+            name,
+            copy,
+            notify_from,
+            path,
+            imap,
+            smtp,
+            oauth2,
+            status,
+        }
+    }
+}
+
+/// The query of `GET /v1/accounts`.
+#[derive(Debug, Clone, PartialEq, Eq, IntoParams)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+pub struct AccountsQuery {
+    /// The page, from 0.
+    #[param(required = false, default = 0, minimum = 0, maximum = 1048576)]
+    pub page: u64,
+    /// Accounts per page.
+    #[param(required = false, default = 20, minimum = 1, maximum = 1000)]
+    pub page_size: u64,
+    /// Only accounts in this connection state.
+    pub state: Option<AccountState>,
+}
+
+impl AccountsQuery {
+    /// `page`, `pageSize` and `state`, nothing else; errors name the parameter.
+    pub fn parse(q: &Query) -> Result<Self, ApiError> {
+        q.only(&["page", "pageSize", "state"])?;
+        let page = q.number("page", 0, 1_048_576, 0)?;
+        let page_size = q.number("pageSize", 1, 1000, 20)?;
+        let state = q
+            .get("state")
+            .map(|s| {
+                serde_json::from_value::<AccountState>(Value::String(s.to_string())).map_err(|_| {
+                    ApiError::invalid(
+                        "state",
+                        "must be one of [init, connecting, connected, authenticationError, \
+                             connectError, unset, disconnected]",
+                    )
+                })
+            })
+            .transpose()?;
+        Ok(AccountsQuery {
+            page,
+            page_size,
+            state,
+        })
+    }
 }
 
 /// All account routes.
@@ -230,9 +384,24 @@ fn prepare(
     account
 }
 
+/// Register an account, or replace the one with the same id.
+///
 /// `POST /v1/account`: register an account, or replace it when the id exists (then its
 /// connection is restarted with the new settings). Responds `{"account", "state": "new" |
-/// "existing"}`.
+/// "existing"}`. Unknown keys, at any depth, are a 400 naming them; `imap`, `smtp` and
+/// `oauth2` may be `false` for "not set".
+#[utoipa::path(
+    post,
+    path = "/v1/account",
+    operation_id = "postV1Account",
+    tag = tags::ACCOUNT,
+    request_body = AccountConfig,
+    responses(
+        (status = 200, description = "The account was stored", body = CreateAccountReply),
+        (status = 400, description = "Invalid account settings", body = ApiError),
+        (status = 413, description = "Body larger than `api.maxSize`", body = ApiError),
+    )
+)]
 pub async fn create_account(
     services: Services,
     account: AccountConfig,
@@ -261,10 +430,12 @@ pub async fn create_account(
         reconnect(&services, &id).await;
     }
     tracing::info!(account = %id, existed, "account stored");
-    Ok(json_ok(&json!({
-        "account": id,
-        "state": if existed { "existing" } else { "new" },
-    })))
+    let state = if existed {
+        CreateState::Existing
+    } else {
+        CreateState::New
+    };
+    Ok(json_ok(&CreateAccountReply { account: id, state }))
 }
 
 /// Ask the owner (if any) to reconnect with the stored settings; best effort.
@@ -275,8 +446,24 @@ async fn reconnect(services: &Services, id: &str) {
     }
 }
 
+/// Change the settings of an account.
+///
 /// `PUT /v1/account/:account`: change the name, path, copy, notifyFrom, imap or smtp
 /// settings of an existing account (404 when unknown); the connection is restarted.
+#[utoipa::path(
+    put,
+    path = "/v1/account/{account}",
+    operation_id = "putV1AccountAccount",
+    tag = tags::ACCOUNT,
+    params(("account" = String, Path, max_length = 256, description = "The account id")),
+    request_body = UpdateAccount,
+    responses(
+        (status = 200, description = "The account was updated", body = UpdateAccountReply),
+        (status = 400, description = "Invalid settings or account id", body = ApiError),
+        (status = 404, description = "Unknown account", body = ApiError),
+        (status = 413, description = "Body larger than `api.maxSize`", body = ApiError),
+    )
+)]
 pub async fn update_account(
     services: Services,
     raw_id: String,
@@ -312,44 +499,39 @@ pub async fn update_account(
         .map_err(store_error)?;
     reconnect(&services, &id).await;
     tracing::info!(account = %id, "account updated");
-    Ok(json_ok(&json!({ "account": id })))
+    Ok(json_ok(&UpdateAccountReply { account: id }))
 }
 
 /// One entry of the account listing.
-fn listing_entry(account: &AccountConfig, status: Option<AccountStatus>) -> Value {
-    let status = status.unwrap_or_default();
-    let mut entry = json!({
-        "account": account.account,
-        "name": account.name,
-        "state": status.state,
-    });
-    if let Some(t) = status.sync_time {
-        entry["syncTime"] = json!(t);
+fn listing_entry(account: &AccountConfig, status: Option<AccountStatus>) -> AccountListEntry {
+    AccountListEntry {
+        account: account.account.clone(),
+        name: account.name.clone(),
+        status: status.unwrap_or_default(),
     }
-    if let Some(e) = status.last_error {
-        entry["lastError"] = json!(e);
-    }
-    entry
 }
 
+/// List the accounts.
+///
 /// `GET /v1/accounts?page&pageSize&state`: accounts sorted by id, a page at a time, with
 /// their connection state (`init` until ingest reports one).
+#[utoipa::path(
+    get,
+    path = "/v1/accounts",
+    operation_id = "getV1Accounts",
+    tag = tags::ACCOUNT,
+    params(AccountsQuery),
+    responses(
+        (status = 200, description = "One page of accounts", body = AccountList),
+        (status = 400, description = "Invalid query parameter", body = ApiError),
+    )
+)]
 pub async fn list_accounts(services: Services, q: Query) -> Result<Response, ApiError> {
-    q.only(&["page", "pageSize", "state"])?;
-    let page = q.number("page", 0, 1_048_576, 0)?;
-    let page_size = q.number("pageSize", 1, 1000, 20)?;
-    let state = match q.get("state") {
-        None => None,
-        Some(s) => Some(
-            serde_json::from_value::<AccountState>(Value::String(s.to_string())).map_err(|_| {
-                ApiError::invalid(
-                    "state",
-                    "must be one of [init, connecting, connected, authenticationError, \
-                         connectError, unset, disconnected]",
-                )
-            })?,
-        ),
-    };
+    let AccountsQuery {
+        page,
+        page_size,
+        state,
+    } = AccountsQuery::parse(&q)?;
     let store = &services.store;
     let ids = store.list_accounts().await.map_err(store_error)?;
     // With a state filter every status must be read to count; without one only the page.
@@ -387,16 +569,30 @@ pub async fn list_accounts(services: Services, q: Query) -> Result<Response, Api
         };
         accounts.push(listing_entry(&config, status));
     }
-    Ok(json_ok(&json!({
-        "total": total,
-        "page": page,
-        "pages": pages,
-        "accounts": accounts,
-    })))
+    Ok(json_ok(&AccountList {
+        total,
+        page,
+        pages,
+        accounts,
+    }))
 }
 
+/// Read an account's settings and connection state.
+///
 /// `GET /v1/account/:account`: the stored settings with every secret shown as `******`,
 /// plus `state`, `syncTime` and `lastError` (the original lacked the state).
+#[utoipa::path(
+    get,
+    path = "/v1/account/{account}",
+    operation_id = "getV1AccountAccount",
+    tag = tags::ACCOUNT,
+    params(("account" = String, Path, max_length = 256, description = "The account id")),
+    responses(
+        (status = 200, description = "The account", body = AccountDetails),
+        (status = 400, description = "Malformed account id", body = ApiError),
+        (status = 404, description = "Unknown account", body = ApiError),
+    )
+)]
 pub async fn get_account(services: Services, raw_id: String) -> Result<Response, ApiError> {
     let id = account_id(&raw_id)?;
     let account = require_account(&services, &id).await?;
@@ -406,20 +602,25 @@ pub async fn get_account(services: Services, raw_id: String) -> Result<Response,
         .await
         .map_err(store_error)?
         .unwrap_or_default();
-    let mut body = serde_json::to_value(account.redacted())
-        .map_err(|e| ApiError::internal(format!("Could not encode account: {e}")))?;
-    body["state"] = json!(status.state);
-    if let Some(t) = status.sync_time {
-        body["syncTime"] = json!(t);
-    }
-    if let Some(e) = status.last_error {
-        body["lastError"] = json!(e);
-    }
-    Ok(json_ok(&body))
+    Ok(json_ok(&AccountDetails::new(&account, status)))
 }
 
+/// Delete an account.
+///
 /// `DELETE /v1/account/:account`: forget the account and everything kept for it; its
 /// owner closes the connection. 404 when unknown.
+#[utoipa::path(
+    delete,
+    path = "/v1/account/{account}",
+    operation_id = "deleteV1AccountAccount",
+    tag = tags::ACCOUNT,
+    params(("account" = String, Path, max_length = 256, description = "The account id")),
+    responses(
+        (status = 200, description = "The account was deleted", body = DeleteAccountReply),
+        (status = 400, description = "Malformed account id", body = ApiError),
+        (status = 404, description = "Unknown account", body = ApiError),
+    )
+)]
 pub async fn delete_account(services: Services, raw_id: String) -> Result<Response, ApiError> {
     let id = account_id(&raw_id)?;
     // The lease goes with the account, so find the owner first.
@@ -436,11 +637,16 @@ pub async fn delete_account(services: Services, raw_id: String) -> Result<Respon
     }
     notify(&services, owner, &id, Close {});
     tracing::info!(account = %id, "account deleted");
-    Ok(json_ok(&json!({ "account": id, "deleted": true })))
+    Ok(json_ok(&DeleteAccountReply {
+        account: id,
+        deleted: true,
+    }))
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     fn account(body: Value) -> AccountConfig {

@@ -13,9 +13,13 @@ use warp::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE, X_CONTENT_TYPE_OPTIO
 use warp::reply::Response;
 
 use crate::error::respond;
+use crate::openapi::{Binary, CommandErrors, tags};
 use crate::params::{Query, decode_segment, query};
 use crate::routes::body_stream::{self, BodyTarget, Decoding};
-use crate::routes::{account_id, require_account, with};
+use crate::routes::{Route, account_id, require_account, with};
+
+/// The routes of this module, as the OpenAPI document spells them.
+pub const ROUTES: &[Route] = &[Route::get("/v1/account/{account}/attachment/{attachment}")];
 
 /// The attachment route.
 pub fn routes(services: Services) -> BoxedFilter<(Response,)> {
@@ -31,10 +35,36 @@ pub fn routes(services: Services) -> BoxedFilter<(Response,)> {
         .boxed()
 }
 
+/// Download an attachment.
+///
 /// `GET /v1/account/:account/attachment/:attachment` → the decoded bytes of the part, with
 /// its `Content-Type` (and charset) and `Content-Disposition: attachment` with its file
 /// name. 400 for a malformed attachment id, 404 for an unknown account, message or part;
 /// a failure after the first range cuts the transfer short.
+#[utoipa::path(
+    get,
+    path = "/v1/account/{account}/attachment/{attachment}",
+    operation_id = "getV1AccountAccountAttachmentAttachment",
+    tag = tags::MESSAGE,
+    params(
+        ("account" = String, Path, max_length = 256, description = "The account id"),
+        ("attachment" = String, Path, max_length = 256,
+            description = "The attachment id, from a listing"),
+    ),
+    responses(
+        (status = 200,
+            description = "The decoded part, with the part's own `Content-Type` \
+                (`application/octet-stream` when it has none that is valid)",
+            body = inline(Binary), content_type = "application/octet-stream",
+            headers(
+                ("Content-Disposition" = String,
+                    description = "`attachment`, with the file name when the part has one"),
+            )),
+        (status = 400, description = "Malformed id or unknown query parameter", body = ApiError),
+        (status = 404, description = "Unknown account, message or part", body = ApiError),
+        CommandErrors,
+    )
+)]
 pub async fn get_attachment(
     services: Services,
     raw_id: String,

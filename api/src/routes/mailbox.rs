@@ -3,17 +3,29 @@
 //! the server's hierarchy delimiter; ingest joins them and encodes them for the wire.
 
 use imapapi_common::Services;
-use imapapi_common::command::{CreateMailbox, DeleteMailbox, RenameMailbox};
+use imapapi_common::command::{
+    CreateMailbox, CreateMailboxReply, DeleteMailbox, DeleteMailboxReply, RenameMailbox,
+    RenameMailboxReply,
+};
 use imapapi_common::error::ApiError;
 use serde::Deserialize;
+use utoipa::ToSchema;
 use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
 use crate::command_client::send;
 use crate::error::{json_ok, respond};
+use crate::openapi::{CommandErrors, tags};
 use crate::params::{Query, query};
-use crate::routes::{account_id, check_mailbox_path, require_account, with};
+use crate::routes::{Route, account_id, check_mailbox_path, require_account, with};
+
+/// The routes of this module, as the OpenAPI document spells them.
+pub const ROUTES: &[Route] = &[
+    Route::post("/v1/account/{account}/mailbox"),
+    Route::delete("/v1/account/{account}/mailbox"),
+    Route::put("/v1/account/{account}/mailbox"),
+];
 
 /// Most segments in a new path.
 const MAX_SEGMENTS: usize = 32;
@@ -21,17 +33,23 @@ const MAX_SEGMENTS: usize = 32;
 const MAX_SEGMENT_CHARS: usize = 256;
 
 /// The body of `POST /v1/account/:account/mailbox`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateMailboxBody {
+    /// The new folder's path as segments (`["Parent", "Child"]`), each 1–256 characters.
+    #[schema(min_items = 1, max_items = 32)]
     pub path: Vec<String>,
 }
 
 /// The body of `PUT /v1/account/:account/mailbox`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RenameMailboxBody {
+    /// The folder to rename, its whole path (`Parent/Child`).
+    #[schema(min_length = 1, max_length = 1024)]
     pub path: String,
+    /// The new path as segments, each 1–256 characters.
+    #[schema(min_items = 1, max_items = 32)]
     pub new_path: Vec<String>,
 }
 
@@ -96,9 +114,25 @@ fn check_segments(field: &str, segments: &[String]) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Create a folder.
+///
 /// `POST /v1/account/:account/mailbox` with `{path: ["Parent", "Child"]}` →
 /// `{path, mailboxId?, created}` (`created: false` when it existed already). 400 naming the
 /// segment, 404 for an unknown account.
+#[utoipa::path(
+    post,
+    path = "/v1/account/{account}/mailbox",
+    operation_id = "postV1AccountAccountMailbox",
+    tag = tags::MAILBOX,
+    params(("account" = String, Path, max_length = 256, description = "The account id")),
+    request_body = CreateMailboxBody,
+    responses(
+        (status = 200, description = "The folder exists now", body = CreateMailboxReply),
+        (status = 400, description = "Invalid path or account id", body = ApiError),
+        (status = 404, description = "Unknown account", body = ApiError),
+        CommandErrors,
+    )
+)]
 pub async fn create_mailbox(
     services: Services,
     raw_id: String,
@@ -111,8 +145,27 @@ pub async fn create_mailbox(
     Ok(json_ok(&send(&services, &id, request).await?))
 }
 
+/// Delete a folder.
+///
 /// `DELETE /v1/account/:account/mailbox?path=Parent/Child` → `{path, deleted}`. 400 for a
 /// missing or malformed `path`, 404 for an unknown account or folder.
+#[utoipa::path(
+    delete,
+    path = "/v1/account/{account}/mailbox",
+    operation_id = "deleteV1AccountAccountMailbox",
+    tag = tags::MAILBOX,
+    params(
+        ("account" = String, Path, max_length = 256, description = "The account id"),
+        ("path" = String, Query, min_length = 1, max_length = 1024,
+            description = "The folder's whole path (`Parent/Child`)"),
+    ),
+    responses(
+        (status = 200, description = "The folder was deleted", body = DeleteMailboxReply),
+        (status = 400, description = "Missing or invalid path, or account id", body = ApiError),
+        (status = 404, description = "Unknown account or folder", body = ApiError),
+        CommandErrors,
+    )
+)]
 pub async fn delete_mailbox(
     services: Services,
     raw_id: String,
@@ -128,8 +181,24 @@ pub async fn delete_mailbox(
     ))
 }
 
+/// Rename a folder (not in the original).
+///
 /// `PUT /v1/account/:account/mailbox` with `{path: "Old", newPath: ["New", "Name"]}` →
 /// `{path, newPath, renamed}`. 400 naming the field, 404 for an unknown account or folder.
+#[utoipa::path(
+    put,
+    path = "/v1/account/{account}/mailbox",
+    operation_id = "putV1AccountAccountMailbox",
+    tag = tags::MAILBOX,
+    params(("account" = String, Path, max_length = 256, description = "The account id")),
+    request_body = RenameMailboxBody,
+    responses(
+        (status = 200, description = "The folder was renamed", body = RenameMailboxReply),
+        (status = 400, description = "Invalid path or account id", body = ApiError),
+        (status = 404, description = "Unknown account or folder", body = ApiError),
+        CommandErrors,
+    )
+)]
 pub async fn rename_mailbox(
     services: Services,
     raw_id: String,

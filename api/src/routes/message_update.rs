@@ -4,17 +4,29 @@
 
 use imapapi_common::Services;
 use imapapi_common::command::message::is_valid_flag;
-use imapapi_common::command::{DeleteMessage, FlagUpdate, MoveMessage, UpdateFlags};
+use imapapi_common::command::{
+    DeleteMessage, DeleteMessageReply, FlagUpdate, MoveMessage, MoveMessageReply, UpdateFlags,
+    UpdateFlagsReply,
+};
 use imapapi_common::error::ApiError;
 use serde::Deserialize;
+use utoipa::ToSchema;
 use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
 use crate::command_client::send;
 use crate::error::{json_ok, respond};
+use crate::openapi::{CommandErrors, tags};
 use crate::params::{Query, query};
-use crate::routes::{account_id, check_mailbox_path, message_id, require_account, with};
+use crate::routes::{Route, account_id, check_mailbox_path, message_id, require_account, with};
+
+/// The routes of this module, as the OpenAPI document spells them.
+pub const ROUTES: &[Route] = &[
+    Route::put("/v1/account/{account}/message/{message}"),
+    Route::put("/v1/account/{account}/message/{message}/move"),
+    Route::delete("/v1/account/{account}/message/{message}"),
+];
 
 /// Most entries in one `add`, `delete` or `set` list.
 const MAX_ENTRIES: usize = 100;
@@ -22,18 +34,23 @@ const MAX_ENTRIES: usize = 100;
 /// Longest label (as the original: 128 characters).
 const MAX_LABEL_CHARS: usize = 128;
 
-/// The body of `PUT /v1/account/:account/message/:message`.
-#[derive(Debug, Deserialize)]
+/// The body of `PUT /v1/account/:account/message/:message`: at least one of `flags` and
+/// `labels`, each list at most 100 entries.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct MessageUpdate {
+    /// IMAP flags and keywords (`\Seen`, `$Label`).
     pub flags: Option<FlagUpdate>,
+    /// Gmail labels (up to 128 characters, spaces allowed).
     pub labels: Option<FlagUpdate>,
 }
 
 /// The body of `PUT /v1/account/:account/message/:message/move`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct MessageMove {
+    /// The target folder's whole path.
+    #[schema(min_length = 1, max_length = 1024)]
     pub path: String,
 }
 
@@ -70,11 +87,31 @@ pub fn routes(services: Services) -> BoxedFilter<(Response,)> {
     update.or(move_to).unify().or(delete).unify().boxed()
 }
 
+/// Change the flags or labels of a message.
+///
 /// `PUT /v1/account/:account/message/:message` with `{flags?: {add, delete, set}, labels?:
 /// {add, delete, set}}` → which changes were applied, `{flags: {add: true, …}, labels?}`.
 /// 400 naming the field for an invalid flag or label (`flags.add[1]`), a list over 100
 /// entries, or a body with neither `flags` nor `labels`; 404 for an unknown account or
 /// message.
+#[utoipa::path(
+    put,
+    path = "/v1/account/{account}/message/{message}",
+    operation_id = "putV1AccountAccountMessageMessage",
+    tag = tags::MESSAGE,
+    params(
+        ("account" = String, Path, max_length = 256, description = "The account id"),
+        ("message" = String, Path, max_length = 256, description = "The message id, from a listing"),
+    ),
+    request_body = MessageUpdate,
+    responses(
+        (status = 200, description = "Which changes were applied", body = UpdateFlagsReply),
+        (status = 400, description = "Invalid flag or label, or malformed id", body = ApiError),
+        (status = 404, description = "Unknown account or message", body = ApiError),
+        (status = 413, description = "Body larger than `api.maxSize`", body = ApiError),
+        CommandErrors,
+    )
+)]
 pub async fn update_message(
     services: Services,
     raw_id: String,
@@ -161,9 +198,29 @@ fn check_label(label: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// Move a message to another folder.
+///
 /// `PUT /v1/account/:account/message/:message/move` with `{path}` → `{path, id, uid}`, the
 /// message's place in the target folder (`id` and `uid` when the server reports them).
 /// 400 for a malformed id or path, 404 for an unknown account or message.
+#[utoipa::path(
+    put,
+    path = "/v1/account/{account}/message/{message}/move",
+    operation_id = "putV1AccountAccountMessageMessageMove",
+    tag = tags::MESSAGE,
+    params(
+        ("account" = String, Path, max_length = 256, description = "The account id"),
+        ("message" = String, Path, max_length = 256, description = "The message id, from a listing"),
+    ),
+    request_body = MessageMove,
+    responses(
+        (status = 200, description = "Where the message is now", body = MoveMessageReply),
+        (status = 400, description = "Invalid path or malformed id", body = ApiError),
+        (status = 404, description = "Unknown account or message", body = ApiError),
+        (status = 413, description = "Body larger than `api.maxSize`", body = ApiError),
+        CommandErrors,
+    )
+)]
 pub async fn move_message(
     services: Services,
     raw_id: String,
@@ -181,9 +238,29 @@ pub async fn move_message(
     Ok(json_ok(&send(&services, &id, request).await?))
 }
 
+/// Delete a message.
+///
 /// `DELETE /v1/account/:account/message/:message?force=false` → `{deleted, moved?:
 /// {destination, messageId}}`: moved to Trash, or expunged when already in Trash or with
 /// `force=true`. 400 for a malformed id or `force`, 404 for an unknown account or message.
+#[utoipa::path(
+    delete,
+    path = "/v1/account/{account}/message/{message}",
+    operation_id = "deleteV1AccountAccountMessageMessage",
+    tag = tags::MESSAGE,
+    params(
+        ("account" = String, Path, max_length = 256, description = "The account id"),
+        ("message" = String, Path, max_length = 256, description = "The message id, from a listing"),
+        ("force" = Option<bool>, Query,
+            description = "Expunge at once instead of moving to Trash (default `false`)"),
+    ),
+    responses(
+        (status = 200, description = "The message was deleted or moved to Trash", body = DeleteMessageReply),
+        (status = 400, description = "Malformed id or `force`", body = ApiError),
+        (status = 404, description = "Unknown account or message", body = ApiError),
+        CommandErrors,
+    )
+)]
 pub async fn delete_message(
     services: Services,
     raw_id: String,

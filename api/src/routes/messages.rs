@@ -5,14 +5,23 @@
 use imapapi_common::Services;
 use imapapi_common::command::{GetMessage, ListMessages, TextType};
 use imapapi_common::error::ApiError;
+use imapapi_common::model::{MessageDetails, MessageList};
+use utoipa::IntoParams;
 use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
 use crate::command_client::send;
 use crate::error::{json_ok, respond};
+use crate::openapi::{CommandErrors, tags};
 use crate::params::{Query, query};
-use crate::routes::{account_id, check_mailbox_path, message_id, require_account, with};
+use crate::routes::{Route, account_id, check_mailbox_path, message_id, require_account, with};
+
+/// The routes of this module, as the OpenAPI document spells them.
+pub const ROUTES: &[Route] = &[
+    Route::get("/v1/account/{account}/messages"),
+    Route::get("/v1/account/{account}/message/{message}"),
+];
 
 /// Largest `maxBytes` accepted (as the original: 1 GiB).
 pub const MAX_BYTES_LIMIT: u64 = 1 << 30;
@@ -39,9 +48,27 @@ pub fn routes(services: Services) -> BoxedFilter<(Response,)> {
     list.or(get).unify().boxed()
 }
 
+/// List the messages of a folder.
+///
 /// `GET /v1/account/:account/messages?path=INBOX&page=0&pageSize=20`: one page of a
 /// folder, newest first → `{total, page, pages, messages}`. `path` is required; `pageSize`
 /// is 1–1000 (default 20); `page` counts from 0.
+#[utoipa::path(
+    get,
+    path = "/v1/account/{account}/messages",
+    operation_id = "getV1AccountAccountMessages",
+    tag = tags::MESSAGE,
+    params(
+        ("account" = String, Path, max_length = 256, description = "The account id"),
+        PageQuery,
+    ),
+    responses(
+        (status = 200, description = "One page of the folder, newest first", body = MessageList),
+        (status = 400, description = "Invalid query parameter or account id", body = ApiError),
+        (status = 404, description = "Unknown account or folder", body = ApiError),
+        CommandErrors,
+    )
+)]
 pub async fn list_messages(
     services: Services,
     raw_id: String,
@@ -59,10 +86,17 @@ pub async fn list_messages(
 }
 
 /// The folder and page of a listing or a search: `?path=&page=&pageSize=`, nothing else.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, IntoParams)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
 pub struct PageQuery {
+    /// The folder's whole path (`INBOX`, `Parent/Child`).
+    #[param(min_length = 1, max_length = 1024)]
     pub path: String,
+    /// The page, from 0 (newest first).
+    #[param(required = false, default = 0, minimum = 0, maximum = 1048576)]
     pub page: u32,
+    /// Messages per page.
+    #[param(required = false, default = 20, minimum = 1, maximum = 1000)]
     pub page_size: u32,
 }
 
@@ -81,9 +115,28 @@ impl PageQuery {
     }
 }
 
+/// Read one message.
+///
 /// `GET /v1/account/:account/message/:message?maxBytes&textType`: one message with its
 /// headers, addresses, attachment list and text (cut at `maxBytes`; `textType` is
 /// `plain`, `html` or `*`). The id is checked before anything is asked of IMAP.
+#[utoipa::path(
+    get,
+    path = "/v1/account/{account}/message/{message}",
+    operation_id = "getV1AccountAccountMessageMessage",
+    tag = tags::MESSAGE,
+    params(
+        ("account" = String, Path, max_length = 256, description = "The account id"),
+        ("message" = String, Path, max_length = 256, description = "The message id, from a listing"),
+        TextQuery,
+    ),
+    responses(
+        (status = 200, description = "The message", body = MessageDetails),
+        (status = 400, description = "Malformed id or invalid query parameter", body = ApiError),
+        (status = 404, description = "Unknown account or message", body = ApiError),
+        CommandErrors,
+    )
+)]
 pub async fn get_message(
     services: Services,
     raw_id: String,
@@ -92,10 +145,11 @@ pub async fn get_message(
 ) -> Result<Response, ApiError> {
     let id = account_id(&raw_id)?;
     let message = message_id(&raw_message)?;
-    q.only(&["maxBytes", "textType"])?;
-    let max_bytes = q.optional_number("maxBytes", 0, MAX_BYTES_LIMIT)?;
     // Text is included only when asked for, as the original did.
-    let text_type = text_type(&q)?;
+    let TextQuery {
+        max_bytes,
+        text_type,
+    } = TextQuery::parse(&q)?;
     require_account(&services, &id).await?;
     let request = GetMessage {
         message,
@@ -105,12 +159,35 @@ pub async fn get_message(
     Ok(json_ok(&send(&services, &id, request).await?))
 }
 
-/// The `textType` parameter (`plain`, `html` or `*`, any case), if given.
-pub fn text_type(q: &Query) -> Result<Option<TextType>, ApiError> {
-    q.get("textType")
-        .map(|t| {
-            TextType::parse(t)
-                .ok_or_else(|| ApiError::invalid("textType", "must be one of [plain, html, *]"))
+/// The text options of message details and text downloads: `?maxBytes=&textType=`,
+/// nothing else.
+#[derive(Debug, Clone, PartialEq, Eq, IntoParams)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+pub struct TextQuery {
+    /// Cut each text at this many bytes.
+    #[param(minimum = 0, maximum = 1073741824)]
+    pub max_bytes: Option<u64>,
+    /// Which text to include, in any case. Message details include text only when it is
+    /// given; text downloads default to `*`.
+    #[param(inline)]
+    pub text_type: Option<TextType>,
+}
+
+impl TextQuery {
+    /// `maxBytes` is 0–1 GiB; `textType` is `plain`, `html` or `*`, in any case.
+    pub fn parse(q: &Query) -> Result<Self, ApiError> {
+        q.only(&["maxBytes", "textType"])?;
+        let max_bytes = q.optional_number("maxBytes", 0, MAX_BYTES_LIMIT)?;
+        let text_type = q
+            .get("textType")
+            .map(|t| {
+                TextType::parse(t)
+                    .ok_or_else(|| ApiError::invalid("textType", "must be one of [plain, html, *]"))
+            })
+            .transpose()?;
+        Ok(TextQuery {
+            max_bytes,
+            text_type,
         })
-        .transpose()
+    }
 }

@@ -24,9 +24,146 @@ use imapapi_common::error::ApiError;
 use imapapi_common::ids::MessageId;
 use imapapi_common::model::AccountConfig;
 use warp::Filter;
+use warp::filters::BoxedFilter;
+use warp::http::Method;
+use warp::reply::Response;
 
 use crate::error::store_error;
 use crate::params::decode_segment;
+
+/// One route the router serves: its method and its path template, spelled as in the
+/// OpenAPI document (`/v1/account/{account}/message/{message}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+}
+
+impl Route {
+    /// `GET path`.
+    pub const fn get(path: &'static str) -> Self {
+        Route {
+            method: Method::GET,
+            path,
+        }
+    }
+    /// `POST path`.
+    pub const fn post(path: &'static str) -> Self {
+        Route {
+            method: Method::POST,
+            path,
+        }
+    }
+    /// `PUT path`.
+    pub const fn put(path: &'static str) -> Self {
+        Route {
+            method: Method::PUT,
+            path,
+        }
+    }
+    /// `DELETE path`.
+    pub const fn delete(path: &'static str) -> Self {
+        Route {
+            method: Method::DELETE,
+            path,
+        }
+    }
+}
+
+/// A resource: the filter serving its routes and the list of those routes, kept side by
+/// side in its module.
+pub struct Resource {
+    pub filter: fn(Services) -> BoxedFilter<(Response,)>,
+    pub routes: &'static [Route],
+}
+
+/// Every resource, in the order the router tries them. `crate::routes()` is built from this
+/// table, so a resource is served only when it is listed here, and the OpenAPI coverage test
+/// checks the routes listed here against the document and against the live router.
+pub const RESOURCES: &[Resource] = &[
+    Resource {
+        filter: settings::routes,
+        routes: settings::ROUTES,
+    },
+    Resource {
+        filter: accounts::routes,
+        routes: accounts::ROUTES,
+    },
+    Resource {
+        filter: mailboxes::routes,
+        routes: mailboxes::ROUTES,
+    },
+    Resource {
+        filter: mailbox::routes,
+        routes: mailbox::ROUTES,
+    },
+    Resource {
+        filter: messages::routes,
+        routes: messages::ROUTES,
+    },
+    Resource {
+        filter: message_update::routes,
+        routes: message_update::ROUTES,
+    },
+    Resource {
+        filter: source::routes,
+        routes: source::ROUTES,
+    },
+    Resource {
+        filter: text::routes,
+        routes: text::ROUTES,
+    },
+    Resource {
+        filter: attachment::routes,
+        routes: attachment::ROUTES,
+    },
+    Resource {
+        filter: search::routes,
+        routes: search::ROUTES,
+    },
+    Resource {
+        filter: reconnect::routes,
+        routes: reconnect::ROUTES,
+    },
+    Resource {
+        filter: stats::routes,
+        routes: stats::ROUTES,
+    },
+    Resource {
+        filter: verify::routes,
+        routes: verify::ROUTES,
+    },
+    Resource {
+        filter: upload::routes,
+        routes: upload::ROUTES,
+    },
+    Resource {
+        filter: deadletters::routes,
+        routes: deadletters::ROUTES,
+    },
+    Resource {
+        filter: crate::openapi::routes,
+        routes: crate::openapi::ROUTES,
+    },
+];
+
+/// Every route of every resource.
+pub fn table() -> impl Iterator<Item = &'static Route> {
+    RESOURCES.iter().flat_map(|r| r.routes)
+}
+
+/// The filter of every resource, tried in table order.
+pub fn all(services: Services) -> BoxedFilter<(Response,)> {
+    let none = warp::any()
+        .and_then(|| async { Err::<Response, _>(warp::reject::not_found()) })
+        .boxed();
+    RESOURCES.iter().fold(none, |tried, resource| {
+        tried
+            .or((resource.filter)(services.clone()))
+            .unify()
+            .boxed()
+    })
+}
 
 /// Hands each handler its own clone of the services.
 pub fn with(services: Services) -> impl Filter<Extract = (Services,), Error = Infallible> + Clone {

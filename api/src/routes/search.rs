@@ -5,19 +5,25 @@
 use imapapi_common::Services;
 use imapapi_common::command::{Search, SearchQuery};
 use imapapi_common::error::ApiError;
+use imapapi_common::model::MessageList;
 use serde::Deserialize;
+use utoipa::ToSchema;
 use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
 use crate::command_client::send;
 use crate::error::{json_ok, respond};
+use crate::openapi::{CommandErrors, tags};
 use crate::params::{Query, query};
 use crate::routes::messages::PageQuery;
-use crate::routes::{account_id, require_account, with};
+use crate::routes::{Route, account_id, require_account, with};
+
+/// The routes of this module, as the OpenAPI document spells them.
+pub const ROUTES: &[Route] = &[Route::post("/v1/account/{account}/search")];
 
 /// The body of a search: `{"search": {...}}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SearchBody {
     pub search: SearchQuery,
@@ -39,9 +45,26 @@ pub fn routes(services: Services) -> BoxedFilter<(Response,)> {
         .boxed()
 }
 
+/// Search a folder.
+///
 /// `POST /v1/account/:account/search?path=INBOX&page=0&pageSize=20` with `{"search":
 /// {...}}` → `{total, page, pages, messages}`, newest first, as the folder listing.
 /// 400 naming the parameter or criterion (`search.uid`), 404 for an unknown account.
+#[utoipa::path(
+    post,
+    path = "/v1/account/{account}/search",
+    operation_id = "postV1AccountAccountSearch",
+    tag = tags::MESSAGE,
+    params(("account" = String, Path, max_length = 256, description = "The account id"), PageQuery),
+    request_body = SearchBody,
+    responses(
+        (status = 200, description = "One page of the matches, newest first", body = MessageList),
+        (status = 400, description = "Invalid criterion, query parameter or account id", body = ApiError),
+        (status = 404, description = "Unknown account or folder", body = ApiError),
+        (status = 413, description = "Body larger than `api.maxSize`", body = ApiError),
+        CommandErrors,
+    )
+)]
 pub async fn search(
     services: Services,
     raw_id: String,

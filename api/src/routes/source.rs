@@ -10,9 +10,13 @@ use warp::http::header::CONTENT_TYPE;
 use warp::reply::Response;
 
 use crate::error::respond;
+use crate::openapi::{Binary, CommandErrors, tags};
 use crate::params::{Query, query};
 use crate::routes::body_stream::{self, BodyTarget, Decoding};
-use crate::routes::{account_id, message_id, require_account, with};
+use crate::routes::{Route, account_id, message_id, require_account, with};
+
+/// The routes of this module, as the OpenAPI document spells them.
+pub const ROUTES: &[Route] = &[Route::get("/v1/account/{account}/message/{message}/source")];
 
 /// The message source route.
 pub fn routes(services: Services) -> BoxedFilter<(Response,)> {
@@ -28,9 +32,25 @@ pub fn routes(services: Services) -> BoxedFilter<(Response,)> {
         .boxed()
 }
 
+/// Download a message as stored.
+///
 /// `GET /v1/account/:account/message/:message/source` → the raw message as
 /// `message/rfc822`. 400 for a malformed message id, 404 for an unknown account or
 /// message; a failure after the first range cuts the transfer short.
+#[utoipa::path(
+    get,
+    path = "/v1/account/{account}/message/{message}/source",
+    operation_id = "getV1AccountAccountMessageMessageSource",
+    tag = tags::MESSAGE,
+    params(("account" = String, Path, max_length = 256, description = "The account id"), ("message" = String, Path, max_length = 256, description = "The message id, from a listing")),
+    responses(
+        (status = 200, description = "The message source (RFC 822)", body = inline(Binary),
+            content_type = "message/rfc822"),
+        (status = 400, description = "Malformed id or unknown query parameter", body = ApiError),
+        (status = 404, description = "Unknown account or message", body = ApiError),
+        CommandErrors,
+    )
+)]
 pub async fn get_source(
     services: Services,
     raw_id: String,

@@ -7,18 +7,24 @@ use imapapi_common::Services;
 use imapapi_common::error::ApiError;
 use imapapi_common::model::AccountState;
 use serde::Serialize;
+use utoipa::ToSchema;
 use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
 use crate::error::{json_ok, respond, store_error};
+use crate::openapi::tags;
 use crate::params::{Query, query};
-use crate::routes::with;
+use crate::routes::{Route, with};
+
+/// The routes of this module, as the OpenAPI document spells them.
+pub const ROUTES: &[Route] = &[Route::get("/v1/stats")];
 
 /// The `/v1/stats` answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Stats {
+    /// The gateway's version.
     pub version: &'static str,
     /// Registered accounts.
     pub accounts: usize,
@@ -44,9 +50,25 @@ fn state_name(state: AccountState) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
+/// The gateway's version and its accounts by connection state.
+///
 /// `GET /v1/stats?seconds=3600` → `{version, accounts, connections: {state: count}}`.
 /// `seconds` is accepted for the original's clients (0–604800); counters over a window are
 /// not kept yet.
+#[utoipa::path(
+    get,
+    path = "/v1/stats",
+    operation_id = "getV1Stats",
+    tag = tags::SERVICE,
+    params(
+        ("seconds" = Option<u32>, Query, minimum = 0, maximum = 604800,
+            description = "Accepted for the original's clients and ignored (default 3600)"),
+    ),
+    responses(
+        (status = 200, description = "Version and connection counts", body = Stats),
+        (status = 400, description = "Invalid query parameter", body = ApiError),
+    )
+)]
 pub async fn stats(services: Services, q: Query) -> Result<Response, ApiError> {
     q.only(&["seconds"])?;
     q.number("seconds", 0, 604_800, 3600)?;

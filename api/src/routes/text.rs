@@ -3,7 +3,7 @@
 //! `maxBytes` instead of downloading them whole.
 
 use imapapi_common::Services;
-use imapapi_common::command::GetText;
+use imapapi_common::command::{GetText, TextReply};
 use imapapi_common::error::ApiError;
 use imapapi_common::ids::TextId;
 use warp::Filter;
@@ -12,9 +12,13 @@ use warp::reply::Response;
 
 use crate::command_client::send;
 use crate::error::{json_ok, respond};
+use crate::openapi::{CommandErrors, tags};
 use crate::params::{Query, decode_segment, query};
-use crate::routes::messages::{MAX_BYTES_LIMIT, text_type};
-use crate::routes::{account_id, require_account, with};
+use crate::routes::messages::TextQuery;
+use crate::routes::{Route, account_id, require_account, with};
+
+/// The routes of this module, as the OpenAPI document spells them.
+pub const ROUTES: &[Route] = &[Route::get("/v1/account/{account}/text/{text}")];
 
 /// The text route.
 pub fn routes(services: Services) -> BoxedFilter<(Response,)> {
@@ -30,9 +34,28 @@ pub fn routes(services: Services) -> BoxedFilter<(Response,)> {
         .boxed()
 }
 
+/// Read the text of a message.
+///
 /// `GET /v1/account/:account/text/:text?maxBytes=&textType=` → `{plain?, html?, hasMore}`.
 /// `textType` is `plain`, `html` or `*` (the default, any case); `maxBytes` is 0–1 GiB.
 /// 400 for a malformed text id or parameter, 404 for an unknown account or message.
+#[utoipa::path(
+    get,
+    path = "/v1/account/{account}/text/{text}",
+    operation_id = "getV1AccountAccountTextText",
+    tag = tags::MESSAGE,
+    params(
+        ("account" = String, Path, max_length = 256, description = "The account id"),
+        ("text" = String, Path, max_length = 256, description = "The text id, from a listing"),
+        TextQuery,
+    ),
+    responses(
+        (status = 200, description = "The text", body = TextReply),
+        (status = 400, description = "Malformed id or invalid query parameter", body = ApiError),
+        (status = 404, description = "Unknown account or message", body = ApiError),
+        CommandErrors,
+    )
+)]
 pub async fn get_text(
     services: Services,
     raw_id: String,
@@ -41,11 +64,14 @@ pub async fn get_text(
 ) -> Result<Response, ApiError> {
     let id = account_id(&raw_id)?;
     let text = TextId::parse(&decode_segment("text", &raw_text)?)?;
-    q.only(&["maxBytes", "textType"])?;
+    let TextQuery {
+        max_bytes,
+        text_type,
+    } = TextQuery::parse(&q)?;
     let request = GetText {
         message: text.message.encode(),
-        max_bytes: q.optional_number("maxBytes", 0, MAX_BYTES_LIMIT)?,
-        text_type: text_type(&q)?.unwrap_or_default(),
+        max_bytes,
+        text_type: text_type.unwrap_or_default(),
     };
     require_account(&services, &id).await?;
     Ok(json_ok(&send(&services, &id, request).await?))

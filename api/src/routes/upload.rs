@@ -16,13 +16,18 @@ use imapapi_common::error::ApiError;
 use imapapi_common::ids::MessageId;
 use imapapi_common::model::{Address, MessageDetails};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
 use crate::command_client::send;
 use crate::error::{json_ok, respond};
-use crate::routes::{account_id, require_account, with};
+use crate::openapi::{CommandErrors, tags};
+use crate::routes::{Route, account_id, require_account, with};
+
+/// The routes of this module, as the OpenAPI document spells them.
+pub const ROUTES: &[Route] = &[Route::post("/v1/account/{account}/message")];
 
 /// Longest folder path accepted, as for listings.
 const MAX_PATH: usize = 1024;
@@ -44,12 +49,17 @@ pub fn routes(services: Services) -> BoxedFilter<(Response,)> {
 /// message fields are those of [`MessageDraft`] (plus `replyTo`); they are spelled out
 /// rather than flattened because serde's flatten loses unknown-field checks and the field
 /// names in errors.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UploadBody {
+    /// The folder to store the message in, its whole path.
+    #[schema(min_length = 1, max_length = 1024)]
     pub path: String,
+    /// Flags to store the message with (`\Seen`, `$Label`).
     #[serde(default)]
     pub flags: Vec<String>,
+    /// The message this one replies to or forwards: it gives `In-Reply-To`, `References`
+    /// and, without a `subject`, the subject.
     #[serde(default)]
     pub reference: Option<MessageReference>,
     pub from: Address,
@@ -69,8 +79,10 @@ pub struct UploadBody {
     pub html: Option<String>,
     #[serde(default)]
     pub attachments: Vec<AttachmentDraft>,
+    /// `<id@domain>`; one is generated when absent.
     #[serde(default)]
     pub message_id: Option<String>,
+    /// Extra header fields, name → value.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
 }
@@ -129,19 +141,37 @@ impl Target {
 }
 
 /// `{id, path, uid, seq}` as the original answered, plus the `messageId` of the message.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct UploadResponse {
+pub struct UploadResponse {
     #[serde(flatten)]
-    stored: UploadMessageReply,
-    message_id: String,
+    pub stored: UploadMessageReply,
+    /// The `Message-ID` header of the stored message.
+    pub message_id: String,
 }
 
+/// Build a message and store it in a folder.
+///
 /// `POST /v1/account/:account/message`: build the described message (Bcc kept, since this
 /// is the sender's own copy) and APPEND it to `path` with `flags` →
 /// `{id, path, uid, seq, messageId}`. With `reference`, the referenced message must exist
 /// (404 otherwise, and nothing is stored); it gives In-Reply-To and References and, when
 /// no subject is given, the subject with `Re: ` or `Fwd: `.
+#[utoipa::path(
+    post,
+    path = "/v1/account/{account}/message",
+    operation_id = "postV1AccountAccountMessage",
+    tag = tags::MESSAGE,
+    params(("account" = String, Path, max_length = 256, description = "The account id")),
+    request_body = UploadBody,
+    responses(
+        (status = 200, description = "Where the message was stored", body = UploadResponse),
+        (status = 400, description = "Invalid message description or account id", body = ApiError),
+        (status = 404, description = "Unknown account, folder or referenced message", body = ApiError),
+        (status = 413, description = "Body larger than `api.maxSize`", body = ApiError),
+        CommandErrors,
+    )
+)]
 pub async fn upload_message(
     services: Services,
     raw_id: String,

@@ -9,19 +9,25 @@ use imapapi_common::error::ApiError;
 use imapapi_common::model::{AccountConfig, ImapConfig, MailboxEntry, SmtpConfig};
 use rand::seq::IndexedRandom;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
 use crate::command_client::send_to;
 use crate::error::{json_ok, respond, store_error};
-use crate::routes::with;
+use crate::openapi::tags;
+use crate::routes::{Route, with};
 use crate::smtp_check;
 
-/// The request body: the settings to try.
-#[derive(Debug, Deserialize)]
+/// The routes of this module, as the OpenAPI document spells them.
+pub const ROUTES: &[Route] = &[Route::post("/v1/verifyAccount")];
+
+/// The request body: the settings to try (at least one of `imap` and `smtp`).
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VerifyAccount {
+    /// Also list the folders when the IMAP check passes.
     #[serde(default)]
     pub mailboxes: bool,
     pub imap: Option<ImapConfig>,
@@ -29,17 +35,19 @@ pub struct VerifyAccount {
 }
 
 /// The outcome of one check, as the original: `{success, error, code}`.
-#[derive(Debug, Serialize, PartialEq)]
+#[derive(Debug, Serialize, PartialEq, ToSchema)]
 pub struct CheckResult {
     pub success: bool,
+    /// Why the check failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Which step failed (`ConnectError`, `AuthenticationError`, or the server's code).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
 }
 
 /// The response: one result per protocol given, and the folders when asked for.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct VerifyAccountReply {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub imap: Option<CheckResult>,
@@ -60,9 +68,25 @@ pub fn routes(services: Services) -> BoxedFilter<(Response,)> {
         .boxed()
 }
 
+/// Try IMAP and SMTP settings without saving them.
+///
 /// `POST /v1/verifyAccount` `{mailboxes, imap, smtp}` → `{imap: {success, error, code},
 /// smtp: {…}, mailboxes}`. A failed check is a 200 with `success: false`; 400 for invalid
 /// settings, 503 when no ingest node is running to try IMAP.
+#[utoipa::path(
+    post,
+    path = "/v1/verifyAccount",
+    operation_id = "postV1Verifyaccount",
+    tag = tags::ACCOUNT,
+    request_body = VerifyAccount,
+    responses(
+        (status = 200, description = "The outcome of each check", body = VerifyAccountReply),
+        (status = 400, description = "Invalid settings", body = ApiError),
+        (status = 413, description = "Body larger than `api.maxSize`", body = ApiError),
+        (status = 503, description = "No ingest process is running to try IMAP", body = ApiError),
+        (status = 504, description = "The ingest process did not answer", body = ApiError),
+    )
+)]
 pub async fn verify(services: Services, body: VerifyAccount) -> Result<Response, ApiError> {
     if body.imap.is_none() && body.smtp.is_none() {
         return Err(ApiError::invalid("imap", "or \"smtp\" is required"));

@@ -5,6 +5,9 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+use utoipa::{PartialSchema, ToSchema};
 
 use crate::error::ApiError;
 
@@ -47,6 +50,21 @@ impl<'de> Deserialize<'de> for SearchDate {
     }
 }
 
+/// In the OpenAPI document: a string, since both forms are strings.
+impl PartialSchema for SearchDate {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(
+                "A day as `YYYY-MM-DD`, or an RFC 3339 date-time whose date is used",
+            ))
+            .examples(["2024-01-31"])
+            .into()
+    }
+}
+
+impl ToSchema for SearchDate {}
+
 /// A header criterion's value: a substring to look for, or `true` for "has this header".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -55,8 +73,25 @@ pub enum HeaderMatch {
     Present(bool),
 }
 
+/// In the OpenAPI document: a string, or `true` (`false` is refused).
+impl PartialSchema for HeaderMatch {
+    fn schema() -> RefOr<Schema> {
+        let present = ObjectBuilder::new()
+            .schema_type(Type::Boolean)
+            .enum_values(Some([true]))
+            .description(Some("`true`: the message has this header"));
+        let contains = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .max_length(Some(STRING_LIMIT))
+            .description(Some("Text the header value contains"));
+        OneOfBuilder::new().item(contains).item(present).into()
+    }
+}
+
+impl ToSchema for HeaderMatch {}
+
 /// Every search criterion of the contract; all given criteria must match.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SearchQuery {
     /// Sequence set, e.g. `1:10,20`.

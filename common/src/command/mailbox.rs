@@ -2,6 +2,7 @@
 //! the API shows; ingest encodes them as modified UTF-7 on the wire.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// `GET /v1/account/:id/mailboxes`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -14,7 +15,7 @@ pub struct CreateMailbox {
     pub path: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateMailboxReply {
     pub path: String,
@@ -29,7 +30,7 @@ pub struct DeleteMailbox {
     pub path: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct DeleteMailboxReply {
     pub path: String,
     pub deleted: bool,
@@ -43,7 +44,7 @@ pub struct RenameMailbox {
     pub new_path: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RenameMailboxReply {
     pub path: String,

@@ -2,6 +2,7 @@
 //! Message ids are the encoded ids of the API; api checks their syntax before sending.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::{TextType, WireBytes};
 
@@ -29,7 +30,7 @@ pub struct GetText {
 }
 
 /// `{plain, html, hasMore}`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TextReply {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -40,7 +41,7 @@ pub struct TextReply {
 }
 
 /// Flag (or Gmail label) changes: `set` replaces all; otherwise `add` then `delete`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FlagUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -62,7 +63,7 @@ pub struct UpdateFlags {
 }
 
 /// Which of the requested changes were applied (the original's `FlagResponse`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
 pub struct FlagChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub add: Option<bool>,
@@ -72,7 +73,7 @@ pub struct FlagChanges {
     pub set: Option<bool>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
 pub struct UpdateFlagsReply {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flags: Option<FlagChanges>,
@@ -89,7 +90,7 @@ pub struct MoveMessage {
 
 /// Where the message is now. `id` and `uid` are known when the server reports the new uid
 /// (UIDPLUS) and the target folder is synced.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct MoveMessageReply {
     pub path: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -108,7 +109,7 @@ pub struct DeleteMessage {
 }
 
 /// The Trash copy of a message deleted by moving it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MovedTo {
     pub destination: String,
@@ -116,7 +117,7 @@ pub struct MovedTo {
     pub message_id: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct DeleteMessageReply {
     pub deleted: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -132,7 +133,7 @@ pub struct UploadMessage {
     pub flags: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct UploadMessageReply {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,

@@ -16,6 +16,7 @@ pub mod wire_bytes;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::error::ApiError;
 
@@ -35,7 +36,7 @@ pub use verify::{VerifyImap, VerifyImapReply};
 pub use wire_bytes::WireBytes;
 
 /// What text to include in message details and text downloads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TextType {
     Plain,

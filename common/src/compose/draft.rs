@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
 
 use crate::model::Address;
 
@@ -68,7 +69,7 @@ impl MessageDraft {
 }
 
 /// One attachment: base64 content plus how to present it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AttachmentDraft {
     /// Named `attachment-N.<ext>` when absent, as the original did.
@@ -90,7 +91,7 @@ pub struct AttachmentDraft {
 }
 
 /// `contentDisposition`: accepted in any case, as the original lower-cased it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Disposition {
     Inline,
@@ -112,7 +113,7 @@ impl<'de> Deserialize<'de> for Disposition {
 }
 
 /// How `content` is encoded in the request; base64 is the only one the contract has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ContentEncoding {
     #[default]
@@ -120,7 +121,7 @@ pub enum ContentEncoding {
 }
 
 /// `reference`: the message a new one replies to or forwards.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MessageReference {
     /// The API's message id of the referenced message.
@@ -130,7 +131,7 @@ pub struct MessageReference {
 }
 
 /// `reference.action`: accepted in any case, as the original lower-cased it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ReferenceAction {
     #[default]

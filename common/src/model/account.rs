@@ -6,11 +6,12 @@
 //! is this same type, so a field added here must keep older readers in mind.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::secret::{REDACTED, Secret};
 
 /// Credentials for IMAP or SMTP. One of `pass` or `accessToken` (XOAUTH2).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AuthConfig {
     pub user: String,
@@ -21,7 +22,7 @@ pub struct AuthConfig {
 }
 
 /// TLS options of a connection.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TlsConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -31,7 +32,7 @@ pub struct TlsConfig {
 }
 
 /// IMAP server settings of an account.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ImapConfig {
     pub host: String,
@@ -51,7 +52,7 @@ pub struct ImapConfig {
 }
 
 /// SMTP server settings of an account.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SmtpConfig {
     pub host: String,
@@ -67,7 +68,7 @@ pub struct SmtpConfig {
 }
 
 /// Gmail OAuth2 handled by the gateway itself.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OAuth2Config {
     pub auth: OAuth2User,
@@ -80,14 +81,14 @@ pub struct OAuth2Config {
 }
 
 /// The Gmail user of an [`OAuth2Config`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OAuth2User {
     pub user: String,
 }
 
 /// A registered account: the body of `POST /v1/account`, as stored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AccountConfig {
     pub account: String,
@@ -101,18 +102,23 @@ pub struct AccountConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
     /// `false` in a body reads as not set (stored and returned without the key).
+    #[schema(schema_with = super::or_false::schema::value_or_false::<ImapConfig>)]
     #[serde(
         default,
         deserialize_with = "super::or_false::deserialize",
         skip_serializing_if = "Option::is_none"
     )]
     pub imap: Option<ImapConfig>,
+    /// `false` in a body reads as not set.
+    #[schema(schema_with = super::or_false::schema::value_or_false::<SmtpConfig>)]
     #[serde(
         default,
         deserialize_with = "super::or_false::deserialize",
         skip_serializing_if = "Option::is_none"
     )]
     pub smtp: Option<SmtpConfig>,
+    /// `false` in a body reads as not set.
+    #[schema(schema_with = super::or_false::schema::value_or_false::<OAuth2Config>)]
     #[serde(
         default,
         deserialize_with = "super::or_false::deserialize",
@@ -151,7 +157,7 @@ impl AccountConfig {
 }
 
 /// Connection state of an account, as `GET /v1/accounts` reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum AccountState {
     #[default]
@@ -180,7 +186,7 @@ impl AccountState {
 /// The last connection error of an account, and the data of the `authenticationError`
 /// and `connectError` events: the server's answer and, when it gave one, its response code
 /// (`AUTHENTICATIONFAILED`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AccountErrorEntry {
     pub response: String,
@@ -189,7 +195,7 @@ pub struct AccountErrorEntry {
 }
 
 /// Runtime status of an account, written by the ingest process that owns it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AccountStatus {
     pub state: AccountState,

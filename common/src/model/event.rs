@@ -2,6 +2,7 @@
 //! straight from the queue.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::or_false::OrFalse;
@@ -10,7 +11,7 @@ use super::or_false::OrFalse;
 pub const EVENT_SCHEMA_VERSION: u32 = 1;
 
 /// The nine event types of the original.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum EventKind {
     MessageNew,
@@ -65,11 +66,11 @@ impl EventKind {
 }
 
 /// One change event. `id` is unique per event (consumers drop duplicates by it).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Event {
     pub id: Uuid,
-    /// [`EVENT_SCHEMA_VERSION`].
+    /// The version of this JSON schema ([`EVENT_SCHEMA_VERSION`]).
     pub v: u32,
     pub account: String,
     /// RFC 3339 time the change was seen.
@@ -78,9 +79,11 @@ pub struct Event {
     pub path: Option<String>,
     /// Set on folder events: the folder's special use, `false` for an ordinary folder (as
     /// in the original). Absent on connection events, which concern no folder.
+    #[schema(schema_with = super::or_false::schema::string_or_false)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub special_use: Option<OrFalse<String>>,
     pub event: EventKind,
+    /// What changed; its shape depends on `event`.
     #[serde(default)]
     pub data: serde_json::Value,
 }

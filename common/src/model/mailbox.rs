@@ -1,9 +1,10 @@
 //! `GET /v1/account/:id/mailboxes` entries.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// One folder of an account, as listed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MailboxEntry {
     pub path: String,
@@ -16,6 +17,7 @@ pub struct MailboxEntry {
     pub subscribed: bool,
     /// `\Sent`, `\Trash`, … (`\Inbox` for INBOX); `false` for an ordinary folder, as in
     /// the original.
+    #[schema(schema_with = super::or_false::schema::string_or_false)]
     #[serde(default, with = "super::or_false")]
     pub special_use: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -25,7 +27,7 @@ pub struct MailboxEntry {
 }
 
 /// `GET /v1/account/:id/mailboxes` response.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct MailboxList {
     pub mailboxes: Vec<MailboxEntry>,
 }

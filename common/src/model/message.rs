@@ -7,9 +7,10 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// One mailbox of an address header.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Address {
     #[serde(default)]
     pub name: String,
@@ -17,7 +18,7 @@ pub struct Address {
 }
 
 /// Encoded sizes of the plain and html text of a message.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, ToSchema)]
 pub struct EncodedSize {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plain: Option<u64>,
@@ -26,7 +27,7 @@ pub struct EncodedSize {
 }
 
 /// `text` of a listing entry: the id to fetch the text with and its encoded sizes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TextInfo {
     pub id: String,
@@ -34,7 +35,7 @@ pub struct TextInfo {
 }
 
 /// `text` of message details: the decoded content, cut at `maxBytes`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TextContent {
     pub id: String,
@@ -47,13 +48,14 @@ pub struct TextContent {
 }
 
 /// One attachment of a listing entry or of message details.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AttachmentEntry {
     pub id: String,
     pub content_type: String,
     pub encoded_size: u64,
     /// `false` when the part has no name.
+    #[schema(schema_with = super::or_false::schema::string_or_false)]
     #[serde(default, with = "super::or_false")]
     pub filename: Option<String>,
     pub embedded: bool,
@@ -63,7 +65,7 @@ pub struct AttachmentEntry {
 }
 
 /// One entry of `GET /v1/account/:id/messages` (and `messageNew.data`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageListEntry {
     pub id: String,
@@ -119,7 +121,7 @@ pub struct MessageListEntry {
 }
 
 /// `GET /v1/account/:id/messages` response.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct MessageList {
     pub total: u32,
     pub page: u32,
@@ -128,7 +130,7 @@ pub struct MessageList {
 }
 
 /// `GET /v1/account/:id/message/:message` response.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageDetails {
     pub id: String,

@@ -104,6 +104,31 @@ pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
     OrFalse::<T>::deserialize(d).map(|v| v.0)
 }
 
+/// OpenAPI schemas of fields that speak this module's JSON: a value or `false`.
+pub mod schema {
+    use utoipa::ToSchema;
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+    use utoipa::openapi::{Ref, RefOr};
+
+    /// A `T` (referenced by its schema name) or `false`.
+    pub fn value_or_false<T: ToSchema>() -> Schema {
+        one_of_false(Ref::from_schema_name(T::name()).into())
+    }
+
+    /// A string or `false`.
+    pub fn string_or_false() -> Schema {
+        one_of_false(ObjectBuilder::new().schema_type(Type::String).into())
+    }
+
+    fn one_of_false(value: RefOr<Schema>) -> Schema {
+        let no_value = ObjectBuilder::new()
+            .schema_type(Type::Boolean)
+            .enum_values(Some([false]))
+            .description(Some("`false`: none"));
+        OneOfBuilder::new().item(value).item(no_value).into()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde::{Deserialize, Serialize};

@@ -1,6 +1,8 @@
 //! A password, token or key that must never reach a log line or a response.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 
 /// The text a secret is replaced with in every response.
 pub const REDACTED: &str = "******";
@@ -47,6 +49,21 @@ impl<'de> Deserialize<'de> for Secret {
         String::deserialize(d).map(Secret)
     }
 }
+
+/// In the OpenAPI document a secret is a plain string.
+impl utoipa::PartialSchema for Secret {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(format!(
+                "A password or token; responses show `{REDACTED}` in its place, and sending \
+                 `{REDACTED}` back keeps the stored value."
+            )))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Secret {}
 
 #[cfg(test)]
 mod tests {

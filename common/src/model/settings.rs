@@ -4,12 +4,14 @@ use std::fmt;
 
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
 
 use crate::error::ApiError;
 use crate::model::event::EventKind;
 
 /// Log settings (kept for contract compatibility).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LogSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -23,7 +25,7 @@ pub struct LogSettings {
 }
 
 /// All settings keys. Every key is optional; `POST /v1/settings` merges the given keys.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Settings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -33,6 +35,7 @@ pub struct Settings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify_headers: Option<Vec<String>>,
     /// Also read from the original's truthy strings (`"yes"`, `"0"`, …); stored as a bool.
+    #[schema(schema_with = truthy_schema)]
     #[serde(
         default,
         deserialize_with = "truthy",
@@ -61,6 +64,22 @@ const FALSE_WORDS: [&str; 4] = ["false", "0", "no", "off"];
 /// of the original send form-style values such as `"notifyText": "yes"`.
 fn truthy<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
     d.deserialize_any(TruthyVisitor)
+}
+
+/// The OpenAPI schema of a [`truthy`] field: a boolean or one of the words.
+fn truthy_schema() -> Schema {
+    let words = TRUE_WORDS.iter().chain(FALSE_WORDS.iter()).copied();
+    let word = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(words))
+        .description(Some("Compared ignoring case and surrounding spaces"));
+    OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::Boolean))
+        .item(word)
+        .description(Some(
+            "Also read from the original's truthy strings; stored and returned as a boolean.",
+        ))
+        .into()
 }
 
 struct TruthyVisitor;
