@@ -98,7 +98,7 @@ pub struct Cli {
     /// How often ingest scans for account changes [env: INGEST_SCAN_INTERVAL] [default: 1s]
     #[arg(long = "ingest.scanInterval", global = true, value_name = "DURATION")]
     pub ingest_scan_interval: Option<String>,
-    /// Command connections per account [env: INGEST_COMMAND_CONNECTIONS] [default: 2]
+    /// Command connections per account [env: INGEST_COMMAND_CONNECTIONS] [default: 4]
     #[arg(long = "ingest.commandConnections", global = true, value_name = "N")]
     pub ingest_command_connections: Option<String>,
     /// Command connections on this node, all accounts [env: INGEST_COMMAND_CONNECTIONS_MAX] [default: 500]
