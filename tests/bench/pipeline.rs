@@ -40,33 +40,28 @@ mod support;
 #[path = "../pipeline/mod.rs"]
 mod pipeline;
 
-use std::fmt::Write as _;
-use std::future::Future;
-use std::path::PathBuf;
+mod common;
+
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use async_imap::extensions::idle::IdleResponse;
 use async_imap::imap_proto::{MailboxDatum, Response};
-use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::timeout;
 
-use pipeline::{account_body, mail, set_webhooks};
-use support::{
-    Dovecot, Gateway, ImapTestClient, TestUser, WebhookReceiver, http, tls_client_config,
+use common::{
+    BareSession, IMAP_TIMEOUT, Report, bare_session, env_num, env_parts, get_json, loadavg, ms,
+    pct, register, remove_mail, run_part, secs, small_message, spawn_gateway, start_dovecot,
+    vm_rss_kib, wait_connected, wait_synced,
 };
+use pipeline::{account_body, mail, set_webhooks};
+use support::{Dovecot, ImapTestClient, TestUser, WebhookReceiver};
 
-/// Bound of any single IMAP command of the bench's own clients.
-const IMAP_TIMEOUT: Duration = Duration::from_secs(60);
 /// Bound of Dovecot's first SELECT of a freshly filled folder (it indexes every file).
 const INDEX_TIMEOUT: Duration = Duration::from_secs(900);
 /// Bound of one initial sync by the gateway.
@@ -90,25 +85,10 @@ struct Opts {
     amqp: String,
 }
 
-fn env_num(name: &str, default: usize) -> usize {
-    match std::env::var(name) {
-        Ok(v) => v
-            .replace(['_', ','], "")
-            .parse()
-            .unwrap_or_else(|e| panic!("{name}={v}: {e}")),
-        Err(_) => default,
-    }
-}
-
 impl Opts {
     fn from_env() -> Opts {
-        let parts = std::env::var("BENCH_PARTS").unwrap_or_else(|_| "sync,latency,memory".into());
         Opts {
-            parts: parts
-                .split(',')
-                .map(|s| s.trim().to_ascii_lowercase())
-                .filter(|s| !s.is_empty())
-                .collect(),
+            parts: env_parts("sync,latency,memory"),
             messages: env_num("BENCH_MESSAGES", 100_000).max(1),
             samples: env_num("BENCH_SAMPLES", 200).max(1),
             accounts: env_num("BENCH_ACCOUNTS", 1_000).max(1),
@@ -116,128 +96,6 @@ impl Opts {
                 .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into()),
         }
     }
-}
-
-/// One line of the result table.
-struct Row {
-    part: &'static str,
-    metric: String,
-    value: String,
-    target: String,
-    verdict: &'static str,
-}
-
-#[derive(Default, Clone)]
-struct Report {
-    rows: Arc<Mutex<Vec<Row>>>,
-    notes: Arc<Mutex<Vec<String>>>,
-}
-
-impl Report {
-    /// A figure without a target.
-    fn info(&self, part: &'static str, metric: impl Into<String>, value: impl Into<String>) {
-        self.push(part, metric.into(), value.into(), String::new(), "");
-    }
-
-    /// A figure checked against a target.
-    fn check(
-        &self,
-        part: &'static str,
-        metric: impl Into<String>,
-        value: impl Into<String>,
-        target: impl Into<String>,
-        ok: bool,
-    ) {
-        let verdict = if ok { "ok" } else { "MISS" };
-        self.push(part, metric.into(), value.into(), target.into(), verdict);
-    }
-
-    fn push(
-        &self,
-        part: &'static str,
-        metric: String,
-        value: String,
-        target: String,
-        verdict: &'static str,
-    ) {
-        println!("  {part}: {metric} = {value} {target} {verdict}");
-        self.rows.lock().unwrap().push(Row {
-            part,
-            metric,
-            value,
-            target,
-            verdict,
-        });
-    }
-
-    fn note(&self, text: impl Into<String>) {
-        let text = text.into();
-        println!("  note: {text}");
-        self.notes.lock().unwrap().push(text);
-    }
-
-    fn render(&self, header: &str) -> String {
-        let rows = self.rows.lock().unwrap();
-        let w = |f: &dyn Fn(&Row) -> usize, title: &str| {
-            rows.iter()
-                .map(f)
-                .max()
-                .unwrap_or(0)
-                .max(title.chars().count())
-        };
-        let wp = w(&|r| r.part.len(), "part");
-        let wm = w(&|r| r.metric.chars().count(), "metric");
-        let wv = w(&|r| r.value.chars().count(), "value");
-        let wt = w(&|r| r.target.chars().count(), "target");
-        let mut out = String::new();
-        let _ = writeln!(out, "{header}");
-        let _ = writeln!(out);
-        let _ = writeln!(
-            out,
-            "{:wp$}  {:wm$}  {:>wv$}  {:wt$}  verdict",
-            "part", "metric", "value", "target"
-        );
-        let _ = writeln!(out, "{}", "-".repeat(wp + wm + wv + wt + 15));
-        for r in rows.iter() {
-            let _ = writeln!(
-                out,
-                "{:wp$}  {:wm$}  {:>wv$}  {:wt$}  {}",
-                r.part, r.metric, r.value, r.target, r.verdict
-            );
-        }
-        let notes = self.notes.lock().unwrap();
-        if !notes.is_empty() {
-            let _ = writeln!(out);
-            for n in notes.iter() {
-                let _ = writeln!(out, "- {n}");
-            }
-        }
-        out
-    }
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
-}
-
-fn secs(d: Duration) -> String {
-    format!("{:.2} s", d.as_secs_f64())
-}
-
-/// Nearest-rank percentile of sorted values.
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-/// Load of the machine, to read the figures by.
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "?".into())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -352,48 +210,6 @@ fn info_field(info: &str, name: &str) -> Result<u64> {
         .map_err(|e| anyhow!("{name}: {e}"))
 }
 
-/// The transport of the bench's own IMAP clients (plain TCP or TLS), boxed so that both
-/// give one session type.
-trait BenchIo: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + std::fmt::Debug {}
-impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + std::fmt::Debug> BenchIo
-    for T
-{
-}
-
-type BareSession = async_imap::Session<Box<dyn BenchIo>>;
-
-/// A logged-in async-imap session of the bench's own (bare) client. With `tls`, implicit
-/// TLS on the imaps port: the gateway always upgrades with STARTTLS when Dovecot offers it,
-/// so a fair baseline pays for TLS too.
-async fn bare_session(dv: &Dovecot, user: &TestUser, tls: bool) -> Result<BareSession> {
-    let port = if tls { dv.imaps_port } else { dv.imap_port };
-    let tcp = timeout(IMAP_TIMEOUT, TcpStream::connect((dv.host.as_str(), port)))
-        .await
-        .context("connect timed out")??;
-    tcp.set_nodelay(true)?;
-    let stream: Box<dyn BenchIo> = if tls {
-        let connector = tokio_rustls::TlsConnector::from(tls_client_config(&dv.ca_cert));
-        let name = rustls::pki_types::ServerName::try_from(dv.host.clone())?;
-        Box::new(
-            timeout(IMAP_TIMEOUT, connector.connect(name, tcp))
-                .await
-                .context("TLS handshake timed out")??,
-        )
-    } else {
-        Box::new(tcp)
-    };
-    let mut client = async_imap::Client::new(stream);
-    // async-imap leaves the greeting to the caller.
-    timeout(IMAP_TIMEOUT, client.read_response())
-        .await
-        .context("greeting timed out")??
-        .ok_or_else(|| anyhow!("closed before the greeting"))?;
-    timeout(IMAP_TIMEOUT, client.login(&user.user, &user.pass))
-        .await
-        .context("LOGIN timed out")?
-        .map_err(|(e, _)| anyhow!("LOGIN: {e}"))
-}
-
 /// Median (and min, max) time of a bare `UID FETCH 1:* (UID FLAGS)` over three runs on a
 /// selected session, checking that all `n` messages came back.
 async fn bare_fetch(session: &mut BareSession, n: usize) -> Result<[Duration; 3]> {
@@ -418,87 +234,6 @@ async fn bare_fetch(session: &mut BareSession, n: usize) -> Result<[Duration; 3]
     }
     runs.sort();
     Ok([runs[1], runs[0], runs[2]])
-}
-
-/// Environment of every gateway process: trust the rig's CA, since ingest upgrades to TLS
-/// with STARTTLS whenever Dovecot offers it.
-fn gateway_env(dv: &Dovecot) -> [(&'static str, String); 1] {
-    [("IMAPAPI_EXTRA_CA", dv.ca_cert.display().to_string())]
-}
-
-async fn spawn_gateway(dv: &Dovecot, role: Option<&str>, args: &[&str]) -> Gateway {
-    let env = gateway_env(dv);
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    match role {
-        None => Gateway::spawn(args, &env).await,
-        Some(r) => Gateway::spawn_role(r, args, &env).await,
-    }
-}
-
-/// GET with a long bound of our own (the rig's `http` gives up after 30 s, shorter than a
-/// big sync). `None` on transport failure or timeout.
-async fn get_json(url: &str, within: Duration) -> Option<(u16, Value)> {
-    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new())
-        .pool_max_idle_per_host(0)
-        .build_http();
-    let req = hyper::Request::get(url)
-        .body(Full::new(Bytes::new()))
-        .ok()?;
-    let fut = async {
-        let resp = client.request(req).await.ok()?;
-        let status = resp.status().as_u16();
-        let body = resp.into_body().collect().await.ok()?.to_bytes();
-        Some((status, serde_json::from_slice(&body).unwrap_or(Value::Null)))
-    };
-    timeout(within, fut).await.ok().flatten()
-}
-
-/// `POST /v1/account` with `body`; an error unless the gateway accepted it.
-async fn register(base: &str, body: Value) -> Result<()> {
-    let (st, answer) = http("POST", &format!("{base}/v1/account"), Some(body)).await;
-    if st != 200 {
-        bail!("POST /v1/account: {st} {answer}");
-    }
-    Ok(())
-}
-
-/// Polls `GET /v1/account/:id` until `state` is `connected`: login done, the initial sync
-/// starts (returned as an instant).
-async fn wait_connected(base: &str, account: &str, within: Duration) -> Result<Instant> {
-    let deadline = Instant::now() + within;
-    let mut last = Value::Null;
-    while Instant::now() < deadline {
-        if let Some((200, body)) = get_json(
-            &format!("{base}/v1/account/{account}"),
-            Duration::from_secs(10),
-        )
-        .await
-        {
-            if body["state"] == "connected" {
-                return Ok(Instant::now());
-            }
-            last = body;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    bail!("{account} not connected within {within:?}; last answer {last}")
-}
-
-/// The end of the initial sync as the gateway shows it: ingest sets `syncTime` when the
-/// initial sync of every folder is committed (polled every 10 ms).
-async fn wait_synced(base: &str, account: &str, within: Duration) -> Result<Instant> {
-    let deadline = Instant::now() + within;
-    let url = format!("{base}/v1/account/{account}");
-    let mut last = None;
-    while Instant::now() < deadline {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match get_json(&url, left).await {
-            Some((200, body)) if body["syncTime"].is_string() => return Ok(Instant::now()),
-            other => last = other,
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    bail!("{account}: initial sync not done within {within:?}; last answer {last:?}")
 }
 
 /// What the Redis store shows of an initial sync, watched with one connection of our own.
@@ -556,16 +291,6 @@ async fn watch_store_sync(redis: &Redis, account: &str, within: Duration) -> Res
     bail!("{account}: INBOX state not committed within {within:?}")
 }
 
-/// Resident memory of a process in KiB (`VmRSS` of /proc/PID/status).
-fn vm_rss_kib(pid: u32) -> Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .ok_or_else(|| anyhow!("no VmRSS for {pid}"))
-}
-
 /// Open TCP sockets of a process (its fds that are sockets).
 fn socket_count(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
@@ -575,28 +300,6 @@ fn socket_count(pid: u32) -> usize {
                 .count()
         })
         .unwrap_or(0)
-}
-
-/// A small message, numbered, as the 100,000-message INBOX holds.
-fn small_message(i: usize) -> Vec<u8> {
-    format!(
-        "From: Bench Sender <sender{}@example.com>\r\n\
-         To: Bench <bench@example.com>\r\n\
-         Subject: bench message {i}\r\n\
-         Message-ID: <bench-{i}@example.com>\r\n\
-         Date: Mon, 7 Oct 2030 06:05:23 +0000\r\n\
-         MIME-Version: 1.0\r\n\
-         Content-Type: text/plain; charset=utf-8\r\n\
-         \r\n\
-         Body of message {i}.\r\n",
-        i % 97
-    )
-    .into_bytes()
-}
-
-/// Removes a rig user's mail from disk (a 100,000-message Maildir is ~400 MB of blocks).
-fn remove_mail(dv: &Dovecot, user: &TestUser) {
-    let _ = std::fs::remove_dir_all(dv.mail_root.join(&user.user));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1239,89 +942,13 @@ async fn part_memory(opts: &Opts, report: &Report) -> Result<()> {
 // Main
 // ---------------------------------------------------------------------------------------
 
-/// Runs one part; a failure (error or panic) is reported and does not stop the others.
-async fn run_part<F, Fut>(name: &'static str, report: &Report, f: F)
-where
-    F: FnOnce(Report) -> Fut,
-    Fut: Future<Output = Result<()>> + Send + 'static,
-{
-    println!("== {name} (load {})", loadavg());
-    let t = Instant::now();
-    let res = tokio::spawn(f(report.clone())).await;
-    let outcome = match res {
-        Ok(Ok(())) => format!("done in {}", secs(t.elapsed())),
-        Ok(Err(e)) => format!("FAILED after {}: {e:#}", secs(t.elapsed())),
-        Err(e) => format!("FAILED (panic) after {}: {e}", secs(t.elapsed())),
-    };
-    println!("== {name}: {outcome}");
-    report.note(format!(
-        "part {name}: {outcome}; load average after: {}",
-        loadavg()
-    ));
-}
-
-/// Runs the rig's start script with its output going to a file, then `Dovecot::ensure`.
-///
-/// A Dovecot master started by the script keeps the script's stderr open for good, so
-/// `Dovecot::ensure` (which captures the script's output and waits for its end) never
-/// returns when it is the one that starts Dovecot. Started here first, with the output in
-/// a file, `ensure` finds it running and returns at once.
-fn start_dovecot() -> &'static Dovecot {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("infra/dovecot/start.sh");
-    let log_path = target_dir().join("bench-dovecot-start.log");
-    let log = std::fs::File::create(&log_path).expect("start log");
-    let mut child = Command::new("bash")
-        .arg(&script)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().expect("dup log"))
-        .stderr(log)
-        .spawn()
-        .expect("running infra/dovecot/start.sh");
-    let deadline = Instant::now() + Duration::from_secs(300);
-    loop {
-        match child.try_wait().expect("waiting for start.sh") {
-            Some(st) if st.success() => break,
-            Some(st) => panic!("start.sh failed ({st}); see {}", log_path.display()),
-            None if Instant::now() > deadline => {
-                let _ = child.kill();
-                panic!(
-                    "start.sh did not finish within 300 s; see {}",
-                    log_path.display()
-                );
-            }
-            None => std::thread::sleep(Duration::from_millis(100)),
-        }
-    }
-    Dovecot::ensure()
-}
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
-}
-
 fn main() {
-    // `cargo bench` passes --bench; `cargo test --all-targets` runs this binary too, in a
-    // debug build whose figures would mean nothing: there it only says how to run it.
-    if !std::env::args().any(|a| a == "--bench") {
-        println!("pipeline benchmark: run it with `cargo bench --bench pipeline` (see its doc)");
+    if !common::invoked_by_cargo_bench("pipeline") {
         return;
     }
-    // The private Dovecot unless told otherwise (see the module doc). Set before any
-    // thread exists, as `set_var` requires.
-    if std::env::var_os("IMAPAPI_DOVECOT_DIR").is_none() {
-        // SAFETY: single-threaded here; the runtime and every other thread start later.
-        unsafe {
-            std::env::set_var("IMAPAPI_DOVECOT_DIR", "/tmp/imapapi-bench-dovecot");
-            if std::env::var_os("IMAPAPI_IMAP_PORT").is_none() {
-                std::env::set_var("IMAPAPI_IMAP_PORT", "11143");
-            }
-            if std::env::var_os("IMAPAPI_IMAPS_PORT").is_none() {
-                std::env::set_var("IMAPAPI_IMAPS_PORT", "11993");
-            }
-        }
-    }
+    // The private Dovecot unless told otherwise (see the module doc).
+    // SAFETY: single-threaded here; the runtime and every other thread start later.
+    unsafe { common::use_private_dovecot() };
     let opts = Arc::new(Opts::from_env());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -1345,19 +972,19 @@ fn main() {
                         &report,
                         move |r| async move { part_sync(&o, &r).await },
                     )
-                    .await
+                    .await;
                 }
                 "latency" => {
                     run_part("latency", &report, move |r| async move {
                         part_latency(&o, &r).await
                     })
-                    .await
+                    .await;
                 }
                 "memory" => {
                     run_part("memory", &report, move |r| async move {
                         part_memory(&o, &r).await
                     })
-                    .await
+                    .await;
                 }
                 other => report.note(format!(
                     "unknown part {other:?} skipped (known: sync, latency, memory)"
@@ -1378,11 +1005,5 @@ fn main() {
         loadavg(),
         secs(started.elapsed()),
     );
-    let table = report.render(&header);
-    println!("\n{table}");
-    let out = target_dir().join("bench-pipeline.txt");
-    match std::fs::write(&out, &table) {
-        Ok(()) => println!("written to {}", out.display()),
-        Err(e) => eprintln!("cannot write {}: {e}", out.display()),
-    }
+    report.finish("pipeline", &header);
 }
