@@ -32,7 +32,8 @@
 //!   from request to the last body byte over one keep-alive HTTP connection per client.
 //! - `direct`: the same IMAP work by a bare async-imap client on an INBOX it has already
 //!   EXAMINEd, over TLS (the gateway uses STARTTLS): listing = `FETCH <last 20>` and details
-//!   = `UID FETCH <uid>` with ingest's own `decode::LIST_ITEMS` / `decode::DETAIL_ITEMS`.
+//!   = `UID FETCH <uid>`, both with ingest's own items (`decode::FetchItems::list`: details
+//!   without `textType` are built from the header block and BODYSTRUCTURE alone).
 //! - `ours − direct p50`: the gateway's price per call; the goal is ≤ 1 ms, and the same at
 //!   every size (the `summary` rows compare the largest size with the smallest).
 //! - `direct NOOP + …`: what a command connection actually sends (ingest's
@@ -88,7 +89,13 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use imapapi_ingest::decode::{DETAIL_ITEMS, LIST_ITEMS};
+use imapapi_ingest::decode::FetchItems;
+
+/// What ingest fetches for a listing entry and for details without text (no Gmail or
+/// OBJECTID ids: Dovecot has neither).
+fn items() -> String {
+    FetchItems::new(false, false).list()
+}
 use serde_json::Value;
 use tokio::time::timeout;
 
@@ -488,19 +495,16 @@ impl Bare {
             Work::Listing => {
                 let hi = self.exists;
                 let lo = hi.saturating_sub(PAGE_SIZE as u32 - 1).max(1);
-                let stream = timeout(IMAP_TIMEOUT, self.s.fetch(format!("{lo}:{hi}"), LIST_ITEMS))
+                let stream = timeout(IMAP_TIMEOUT, self.s.fetch(format!("{lo}:{hi}"), items()))
                     .await
                     .context("FETCH timed out")??;
                 (drain(stream).await?, (hi - lo + 1) as usize)
             }
             Work::Details => {
                 let uid = self.uids[i % self.uids.len()];
-                let stream = timeout(
-                    IMAP_TIMEOUT,
-                    self.s.uid_fetch(uid.to_string(), DETAIL_ITEMS),
-                )
-                .await
-                .context("UID FETCH timed out")??;
+                let stream = timeout(IMAP_TIMEOUT, self.s.uid_fetch(uid.to_string(), items()))
+                    .await
+                    .context("UID FETCH timed out")??;
                 (drain(stream).await?, 1)
             }
         };
