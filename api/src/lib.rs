@@ -130,8 +130,6 @@ mod label_tests {
 mod tests;
 
 #[cfg(test)]
-mod openapi_tests;
-#[cfg(test)]
 mod route_tests;
 #[cfg(test)]
 mod upload_tests;
