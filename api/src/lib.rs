@@ -131,5 +131,3 @@ mod tests;
 
 #[cfg(test)]
 mod route_tests;
-#[cfg(test)]
-mod upload_tests;
