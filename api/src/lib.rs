@@ -125,9 +125,3 @@ mod label_tests {
         );
     }
 }
-
-#[cfg(test)]
-mod tests;
-
-#[cfg(test)]
-mod route_tests;
