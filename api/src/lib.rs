@@ -125,13 +125,3 @@ mod label_tests {
         );
     }
 }
-
-#[cfg(test)]
-mod tests;
-
-#[cfg(test)]
-mod openapi_tests;
-#[cfg(test)]
-mod route_tests;
-#[cfg(test)]
-mod upload_tests;

@@ -2,25 +2,26 @@
 //! operation ids are unique and include the original's, and it documents exactly the
 //! routes the router serves.
 //!
-//! Coverage is checked two ways. The route table (`routes::RESOURCES`, from which
-//! `crate::routes()` is built) must list the same (method, path) pairs as the document.
+//! Coverage is checked two ways. The route table (`imapapi_api::routes::RESOURCES`, from which
+//! `imapapi_api::routes()` is built) must list the same (method, path) pairs as the document.
 //! And the live filter is probed: every documented operation, sent with placeholder ids,
 //! must get past warp's routing (any answer but the routing 404 "Requested route was not
 //! found" or a 405), while every other method on a documented path, and a few paths that
 //! exist nowhere, must get exactly those routing answers, which checks the probe itself.
 
+mod support;
+
 use std::collections::BTreeSet;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use imapapi_api::openapi::document_json;
+use imapapi_api::routes;
 use imapapi_common::config::BasicAuth;
 use imapapi_common::model::Secret;
 use serde_json::Value;
+use support::{Harness, harness, harness_with};
 use warp::http::Method;
-
-use crate::openapi::document_json;
-use crate::routes;
-use crate::tests::{Harness, harness, harness_with};
 
 /// The operation ids of the original IMAP API 1.8 (`imapapi-1.8-api.json` in the shared
 /// contract), except `getV1LogsAccount` and `postV1AccountAccountSubmit`: logs and
@@ -257,7 +258,7 @@ async fn the_document_is_served_twice_behind_basic_auth() {
         let req = warp::test::request()
             .path(path)
             .header("authorization", &credentials);
-        let res = req.reply(&crate::routes(h.services.clone())).await;
+        let res = req.reply(&imapapi_api::routes(h.services.clone())).await;
         assert_eq!(res.status(), 200, "{path}");
         assert_eq!(res.headers()["content-type"], "application/json");
         let served: Value = serde_json::from_slice(res.body()).unwrap();

@@ -1,6 +1,7 @@
-//! Tests of `POST /v1/account/:account/message` with the harness of `tests.rs`: the test
-//! plays the owning ingest, parses the raw message it is asked to APPEND and compares it
-//! with what was posted.
+//! Tests of `POST /v1/account/:account/message`: the test plays the owning ingest, parses
+//! the raw message it is asked to APPEND and compares it with what was posted.
+
+mod support;
 
 use std::time::Duration;
 
@@ -14,8 +15,7 @@ use imapapi_common::error::ApiError;
 use imapapi_common::model::MessageDetails;
 use mail_parser::{HeaderForm, MessageParser, MimeHeaders};
 use serde_json::{Value, json};
-
-use crate::tests::{Harness, assert_error, harness, harness_with};
+use support::{Harness, assert_error, harness, harness_with};
 
 const UPLOAD: &str = "/v1/account/example/message";
 
