@@ -15,7 +15,6 @@ use crate::message::{self, Meta, ServerIds};
 const LIST_ITEMS: &str = "UID FLAGS RFC822.SIZE INTERNALDATE BODYSTRUCTURE BODY.PEEK[HEADER]";
 /// Base items of a `messageNew` entry when `notifyText` wants the text too.
 const LIST_ITEMS_WITH_TEXT: &str = "UID FLAGS RFC822.SIZE INTERNALDATE BODYSTRUCTURE BODY.PEEK[]";
-/// Base items of message details.
 
 /// Where a server's message ids, thread ids and labels come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
