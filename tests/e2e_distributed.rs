@@ -52,7 +52,8 @@ impl Cluster {
         bus.delete_topology().await.expect("delete test topology");
     }
 
-    /// Each test takes its own Redis database number so tests can run side by side.
+    /// Each test takes its own Redis database number (0–15; 9 and 10 are the benchmarks') so
+    /// tests can run side by side.
     async fn start(db: u8, ingests: usize, extra: &[&str]) -> Cluster {
         flush(db).await;
         let prefix = format!("imapapi-test-{}", support::unique_suffix());
@@ -201,5 +202,14 @@ async fn message_and_mailbox_routes() {
     routes::account_tools(&base, "tools").await;
     routes::stale_ids(&base, "stale").await;
     routes::uploading(&base, "uploader").await;
+    c.finish().await;
+}
+
+/// A command past `service.commandTimeout` answers 504 through the broker too, and the
+/// account answers the next call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeouts_leave_the_account_usable() {
+    let c = Cluster::start(7, 1, &["--service.commandTimeout=1s"]).await;
+    routes::timeouts_leave_the_account_usable(&c.api.base_url(), "slow").await;
     c.finish().await;
 }
