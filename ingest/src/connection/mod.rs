@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use imapapi_common::config::LocalAddress;
 use imapapi_common::model::{AccountErrorEntry, ImapConfig};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter, ReadBuf};
 use tokio::net::TcpStream;
 
 pub use auth::Credentials;
@@ -22,9 +22,60 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The byte stream under an IMAP session: plain TCP or TLS over TCP.
 #[derive(Debug)]
-pub enum Transport {
+pub enum Stream {
     Plain(TcpStream),
     Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// What an IMAP session runs over: the stream behind a write buffer. async-imap writes a
+/// command as four pieces (tag, space, text, CRLF) and then flushes; unbuffered, with
+/// TCP_NODELAY, each piece was its own TLS record and segment. Every writer here flushes
+/// when a command is complete, so nothing waits in the buffer.
+#[derive(Debug)]
+pub struct Transport(BufWriter<Stream>);
+
+impl Transport {
+    fn new(stream: Stream) -> Self {
+        Transport(BufWriter::new(stream))
+    }
 }
 
 impl AsyncRead for Transport {
@@ -33,10 +84,7 @@ impl AsyncRead for Transport {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Transport::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Transport::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
+        Pin::new(&mut self.get_mut().0).poll_read(cx, buf)
     }
 }
 
@@ -46,22 +94,13 @@ impl AsyncWrite for Transport {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        match self.get_mut() {
-            Transport::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Transport::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
+        Pin::new(&mut self.get_mut().0).poll_write(cx, buf)
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Transport::Plain(s) => Pin::new(s).poll_flush(cx),
-            Transport::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        }
+        Pin::new(&mut self.get_mut().0).poll_flush(cx)
     }
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Transport::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Transport::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-        }
+        Pin::new(&mut self.get_mut().0).poll_shutdown(cx)
     }
 }
 
@@ -184,7 +223,7 @@ pub async fn open_transport(
         let mut tls = tls::handshake(tcp, &imap.host, reject, min_version.as_deref()).await?;
         let greeting = read_line(&mut tls).await?;
         check_greeting(&greeting)?;
-        return Ok(Transport::Tls(Box::new(tls)));
+        return Ok(Transport::new(Stream::Tls(Box::new(tls))));
     }
     let mut tcp = tcp;
     let greeting = read_line(&mut tcp).await?;
@@ -205,9 +244,9 @@ pub async fn open_transport(
             return Err(ConnectError::connect(format!("STARTTLS refused: {done}")));
         }
         let tls = tls::handshake(tcp, &imap.host, reject, min_version.as_deref()).await?;
-        return Ok(Transport::Tls(Box::new(tls)));
+        return Ok(Transport::new(Stream::Tls(Box::new(tls))));
     }
-    Ok(Transport::Plain(tcp))
+    Ok(Transport::new(Stream::Plain(tcp)))
 }
 
 fn check_greeting(greeting: &str) -> Result<(), ConnectError> {
