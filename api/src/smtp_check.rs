@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use imapapi_common::Services;
 use imapapi_common::model::SmtpConfig;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
@@ -57,8 +56,7 @@ fn tls(smtp: &SmtpConfig, roots: Vec<Certificate>) -> Result<Tls, String> {
 }
 
 /// Try the settings; never fails, the outcome says what went wrong.
-pub async fn check(services: &Services, smtp: &SmtpConfig) -> CheckResult {
-    let _ = services;
+pub async fn check(smtp: &SmtpConfig) -> CheckResult {
     if smtp.use_auth_server {
         return failed(
             "Unsupported",

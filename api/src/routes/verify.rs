@@ -110,7 +110,7 @@ pub async fn verify(services: Services, body: VerifyAccount) -> Result<Response,
         None => (None, None),
     };
     let smtp = match body.smtp {
-        Some(smtp) => Some(smtp_check::check(&services, &smtp).await),
+        Some(smtp) => Some(smtp_check::check(&smtp).await),
         None => None,
     };
     Ok(json_ok(&VerifyAccountReply {
