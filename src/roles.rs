@@ -17,11 +17,7 @@ pub async fn run(config: Config, role: Option<Role>) -> anyhow::Result<()> {
     let bus = imapapi_common::bus::connect(&config)
         .await
         .context("connecting the queue")?;
-    let services = Services {
-        config: config.clone(),
-        store,
-        bus,
-    };
+    let services = Services::new(config.clone(), store, bus);
 
     if let Some(prepared) = &config.settings {
         // Same behaviour as POST /v1/settings: merge the given keys into the stored ones.
@@ -35,6 +31,14 @@ pub async fn run(config: Config, role: Option<Role>) -> anyhow::Result<()> {
     }
 
     let shutdown = crate::shutdown::on_signal();
+    // Stopped only after the roles, so that its last flush carries their last counts.
+    let flusher_stop = tokio_util::sync::CancellationToken::new();
+    let flusher = tokio::spawn(
+        services
+            .counters
+            .clone()
+            .run_flusher(services.store.clone(), flusher_stop.clone()),
+    );
     let mut tasks = JoinSet::new();
     let all = role.is_none();
     if all || role == Some(Role::Ingest) {
@@ -83,6 +87,10 @@ pub async fn run(config: Config, role: Option<Role>) -> anyhow::Result<()> {
         }
         // Whatever ended first, the process is going down: stop the others cleanly.
         shutdown.cancel();
+    }
+    flusher_stop.cancel();
+    if let Err(error) = flusher.await {
+        tracing::warn!(%error, "the usage counter flusher panicked");
     }
     match first_error {
         Some(e) => Err(e),

@@ -7,7 +7,7 @@ mod support;
 
 use std::time::Duration;
 
-use pipeline::{account_body, expect_event, mail, set_webhooks, wait_state};
+use pipeline::{account_body, expect_event, mail, set_webhooks, wait_counters, wait_state};
 use serde_json::json;
 use support::{Dovecot, Gateway, ImapTestClient, WebhookReceiver, http};
 
@@ -177,6 +177,11 @@ async fn webhook_retries_then_dead_letter() {
         .filter(|r| r.event() == Some("messageNew") && r.body["data"]["uid"] == uid)
         .count();
     assert_eq!(attempts, 3, "three attempts before dead-lettering");
+
+    // Each failed attempt is counted, each event once however often it was tried.
+    let stats = wait_counters(&base, &[("webhooks:fail", 5), ("events:messageNew", 2)]).await;
+    assert_eq!(stats["counters"]["webhooks:fail"], 5, "{stats}");
+    assert_eq!(stats["counters"]["events:messageNew"], 2, "{stats}");
 }
 
 /// Even at the most verbose log level, no password reaches a log line or a response.

@@ -20,23 +20,30 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use imapapi_common::Services;
+use imapapi_common::counters::Counter;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use warp::{Filter, Reply};
 
 /// Every route (the OpenAPI document at `/openapi.json` and `/swagger.json` included),
 /// behind basic auth when `api.auth` is set, with every rejection turned into a JSON error
-/// and every request logged at debug (method, route, status, duration; never a body or a
-/// header, so never a secret).
+/// and every request counted for `GET /v1/stats` and logged at debug (method, route, status,
+/// duration; never a body or a header, so never a secret).
 pub fn routes(
     services: Services,
 ) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
     let auth = auth::basic(services.config.api.auth.clone());
+    let usage = services.counters.clone();
     let api = routes::all(services);
     auth.and(api)
         .recover(error::handle_rejection)
         .unify()
-        .with(warp::log::custom(|info| {
+        .with(warp::log::custom(move |info| {
+            usage.add(if info.status().as_u16() < 400 {
+                Counter::ApiCallSuccess
+            } else {
+                Counter::ApiCallFail
+            });
             tracing::debug!(
                 method = %info.method(),
                 route = %route_label(info.path()),

@@ -1,11 +1,12 @@
 //! What two or more imapapi roles share: configuration, the domain model and its JSON
-//! shapes, opaque ids, the api↔ingest command protocol, the MIME composer, and the `Store`
-//! and `Bus` abstractions with their backends.
+//! shapes, opaque ids, the api↔ingest command protocol, the MIME composer, the usage
+//! counters, and the `Store` and `Bus` abstractions with their backends.
 
 pub mod bus;
 pub mod command;
 pub mod compose;
 pub mod config;
+pub mod counters;
 pub mod crypto;
 pub mod error;
 pub mod ids;

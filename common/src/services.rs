@@ -4,12 +4,28 @@ use std::sync::Arc;
 
 use crate::bus::SharedBus;
 use crate::config::Config;
+use crate::counters::UsageCounters;
 use crate::store::SharedStore;
 
-/// Configuration plus the shared store and bus. Cheap to clone.
+/// Configuration, the shared store and bus, and this process's usage counters. Cheap to
+/// clone.
 #[derive(Clone)]
 pub struct Services {
     pub config: Arc<Config>,
     pub store: SharedStore,
     pub bus: SharedBus,
+    /// Counts for `GET /v1/stats`, flushed to the store by the process's flusher task.
+    pub counters: UsageCounters,
+}
+
+impl Services {
+    /// The handles of one process, with no counts yet.
+    pub fn new(config: Arc<Config>, store: SharedStore, bus: SharedBus) -> Services {
+        Services {
+            config,
+            store,
+            bus,
+            counters: UsageCounters::default(),
+        }
+    }
 }

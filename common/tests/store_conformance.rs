@@ -5,12 +5,14 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
+use imapapi_common::counters::minute_of;
 use imapapi_common::model::{
     AccountConfig, AccountState, AccountStatus, AuthConfig, FolderState, ImapConfig, Secret,
     Settings,
 };
+use imapapi_common::store::counters::COUNTER_RETENTION_MINUTES;
 use imapapi_common::store::embedded::EmbeddedStore;
 use imapapi_common::store::redis::RedisStore;
 use imapapi_common::store::{IndexChunk, IndexChunkUpdate, SharedStore};
@@ -128,6 +130,9 @@ conformance!(
     folder_names_with_separators_stay_apart,
     commit_of_a_thousand_chunks,
     node_heartbeats_expire_and_deregister,
+    counters_add_up_per_minute_and_sum_over_a_window,
+    counters_leave_the_retention_window,
+    concurrent_counter_batches_lose_nothing,
 );
 
 const TTL: Duration = Duration::from_secs(30);
@@ -754,4 +759,67 @@ async fn node_heartbeats_expire_and_deregister(f: Fixture) {
         "reading announces nobody"
     );
     assert_eq!(s.heartbeat_node("n3", TTL).await.unwrap(), vec!["n3"]);
+}
+
+async fn counters_add_up_per_minute_and_sum_over_a_window(f: Fixture) {
+    let s = &f.store;
+    let now = minute_of(SystemTime::now());
+    let add = |minute: u64, counts: &[(&str, u64)]| {
+        let counts: Vec<(String, u64)> = counts.iter().map(|(n, c)| (n.to_string(), *c)).collect();
+        async move { s.add_counts(minute, &counts).await.unwrap() }
+    };
+    add(now, &[("events:messageNew", 2), ("webhooks:fail", 1)]).await;
+    add(now, &[("events:messageNew", 3)]).await;
+    add(now + 1, &[("events:messageNew", 1)]).await;
+    add(now - 50, &[("webhooks:fail", 7)]).await;
+
+    let sums = s.sum_counts(now, now + 1).await.unwrap();
+    assert_eq!(sums.get("events:messageNew"), Some(&6));
+    assert_eq!(sums.get("webhooks:fail"), Some(&1));
+    assert_eq!(sums.len(), 2);
+    let sums = s.sum_counts(now - 60, now + 1).await.unwrap();
+    assert_eq!(sums.get("webhooks:fail"), Some(&8));
+    assert_eq!(s.sum_counts(now - 50, now - 50).await.unwrap().len(), 1);
+    assert!(s.sum_counts(now + 2, now + 100).await.unwrap().is_empty());
+    assert!(s.sum_counts(now + 1, now).await.unwrap().is_empty());
+}
+
+async fn counters_leave_the_retention_window(f: Fixture) {
+    let s = &f.store;
+    let now = minute_of(SystemTime::now());
+    let old = now - COUNTER_RETENTION_MINUTES - 5;
+    s.add_counts(old, &[("apiCall:success".into(), 4)])
+        .await
+        .unwrap();
+    s.add_counts(now, &[("apiCall:success".into(), 1)])
+        .await
+        .unwrap();
+    assert!(s.sum_counts(old, old).await.unwrap().is_empty());
+    assert_eq!(
+        s.sum_counts(now - 10, now)
+            .await
+            .unwrap()
+            .get("apiCall:success"),
+        Some(&1)
+    );
+}
+
+async fn concurrent_counter_batches_lose_nothing(f: Fixture) {
+    let now = minute_of(SystemTime::now());
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let s = f.store.clone();
+        tasks.spawn(async move {
+            for _ in 0..5 {
+                s.add_counts(now, &[("events:messageNew".into(), 1)])
+                    .await
+                    .unwrap();
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+    let sums = f.store.sum_counts(now, now).await.unwrap();
+    assert_eq!(sums.get("events:messageNew"), Some(&100));
 }

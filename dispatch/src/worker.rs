@@ -10,6 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use imapapi_common::Services;
 use imapapi_common::bus::{BusError, Consumer, Delivery, QueueName, RetryOutcome};
+use imapapi_common::counters::{Counter, UsageCounters};
 use imapapi_common::model::Event;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -36,6 +37,7 @@ pub(crate) struct Worker {
     client: WebhookClient,
     settings: SettingsCache,
     accounts: AccountCache,
+    usage: UsageCounters,
 }
 
 /// Label of the `webhooks` counter for an event that could not be parsed.
@@ -52,6 +54,7 @@ impl Worker {
             client: WebhookClient::new(cfg.timeout, cfg.concurrency)?,
             settings: SettingsCache::new(services.store.clone(), SETTINGS_MAX_AGE),
             accounts: AccountCache::new(services.store.clone(), ACCOUNT_MAX_AGE),
+            usage: services.counters.clone(),
         })
     }
 
@@ -142,10 +145,12 @@ impl Worker {
                     target = %target.origin(), elapsed_ms = started.elapsed().as_millis() as u64,
                     "webhook delivered");
                 count("success", kind);
+                self.usage.add(Counter::WebhookSuccess);
                 ack(delivery, message_id, event_id).await;
             }
             Err(error) => {
                 count("fail", kind);
+                self.usage.add(Counter::WebhookFail);
                 let outcome = retry(delivery, message_id, Some(event_id), attempt).await;
                 let elapsed_ms = started.elapsed().as_millis() as u64;
                 let target = target.origin();
@@ -390,6 +395,7 @@ mod tests {
             client: WebhookClient::new(Duration::from_secs(5), 2).unwrap(),
             settings: SettingsCache::new(store.clone(), SETTINGS_MAX_AGE),
             accounts: AccountCache::new(store.clone(), Duration::from_millis(50)),
+            usage: UsageCounters::default(),
         };
         let settled = Arc::new(Mutex::new(Vec::new()));
 

@@ -203,11 +203,7 @@ impl Rig {
         store.put_settings(&opts.settings).await.unwrap();
         // Events of unknown accounts are dropped: register the one the events name.
         store.put_account(&account(ACCOUNT)).await.unwrap();
-        let services = Services {
-            config: Arc::new(config),
-            store: store.clone(),
-            bus: bus.clone(),
-        };
+        let services = Services::new(Arc::new(config), store.clone(), bus.clone());
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(imapapi_dispatch::run(services, shutdown.clone()));
         Rig {

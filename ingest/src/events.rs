@@ -1,7 +1,9 @@
 //! Building change events in the documented shape and publishing them on the events
 //! queue. Publishing happens before the matching index commit (at-least-once).
 
-use imapapi_common::bus::{BusError, Message, QueueName, SharedBus};
+use imapapi_common::Services;
+use imapapi_common::bus::{BusError, Message, QueueName};
+use imapapi_common::counters::Counter;
 use imapapi_common::ids::MessageId;
 use imapapi_common::model::{AccountErrorEntry, Event, EventKind, FlagChanges, OrFalse};
 use serde_json::json;
@@ -107,11 +109,15 @@ pub fn connection_error(account: &str, kind: EventKind, error: &AccountErrorEntr
     Event::new(account, kind, None, data)
 }
 
-/// Publish one event on the events queue.
-pub async fn publish(bus: &SharedBus, event: &Event) -> Result<(), BusError> {
+/// Publish one event on the events queue, and count it for `GET /v1/stats`.
+pub async fn publish(services: &Services, event: &Event) -> Result<(), BusError> {
     let body = serde_json::to_vec(event).map_err(|e| BusError::Backend(e.to_string()))?;
-    bus.publish(QueueName::Events, Message::new(event.routing_key(), body))
-        .await
+    services
+        .bus
+        .publish(QueueName::Events, Message::new(event.routing_key(), body))
+        .await?;
+    services.counters.add(Counter::Event(event.event));
+    Ok(())
 }
 
 #[cfg(test)]

@@ -158,7 +158,7 @@ impl Session {
     }
 
     async fn publish(&self, event: &imapapi_common::model::Event) {
-        if let Err(e) = events::publish(&self.services.bus, event).await {
+        if let Err(e) = events::publish(&self.services, event).await {
             tracing::warn!(account = %self.account, error = %e, "cannot publish event");
         }
     }

@@ -275,7 +275,7 @@ pub async fn sync_folder(
                 Some(uid_validity),
                 Some(s.uid_validity),
             );
-            events::publish(&ctx.services.bus, &event).await?;
+            events::publish(ctx.services, &event).await?;
             reset = true;
             baseline = true;
             (ctx.store().allocate_mailbox_id().await?, FolderIndex::new())
@@ -357,7 +357,7 @@ pub async fn sync_folder(
 
     for uid in &diff.removed {
         events::publish(
-            &ctx.services.bus,
+            ctx.services,
             &events::message_deleted(&fref, mailbox_id, *uid),
         )
         .await?;
@@ -367,7 +367,7 @@ pub async fn sync_folder(
     for (uid, old, new) in &diff.updated {
         let changes = flag_changes(old, new);
         events::publish(
-            &ctx.services.bus,
+            ctx.services,
             &events::message_updated(&fref, mailbox_id, *uid, &changes),
         )
         .await?;
@@ -424,7 +424,7 @@ pub async fn sync_folder(
                     _ => false,
                 };
             if wanted && let Some(entry) = decode::event_entry(mailbox_id, f, ctx.settings) {
-                events::publish(&ctx.services.bus, &events::message_new(&fref, entry)).await?;
+                events::publish(ctx.services, &events::message_new(&fref, entry)).await?;
             }
             index.set(uid, &flags);
             committer.step(&progress, &mut index).await?;
@@ -445,7 +445,7 @@ pub async fn sync_folder(
             Some(uid_validity),
             None,
         );
-        events::publish(&ctx.services.bus, &event).await?;
+        events::publish(ctx.services, &event).await?;
         progress.first_sync_pending = false;
     }
     let before_commit = started.elapsed();
@@ -536,7 +536,7 @@ pub async fn sync_account(
             Some(s.uid_validity),
             None,
         );
-        events::publish(&ctx.services.bus, &event).await?;
+        events::publish(ctx.services, &event).await?;
         if !ctx
             .store()
             .delete_folder(ctx.account, ctx.node, &s.path)

@@ -139,11 +139,7 @@ async fn syncs_idles_serves_commands_and_catches_up() {
     let config = Config::from_layers(&Cli::default(), &layers).unwrap();
     let store = imapapi_common::store::open(&config).await.unwrap();
     let bus = imapapi_common::bus::connect(&config).await.unwrap();
-    let services = Services {
-        config: std::sync::Arc::new(config),
-        store,
-        bus,
-    };
+    let services = Services::new(std::sync::Arc::new(config), store, bus);
 
     let imap = ImapConfig {
         host: env["IMAP_HOST"].clone(),

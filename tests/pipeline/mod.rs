@@ -94,6 +94,62 @@ pub async fn set_webhooks(base: &str, hook: &WebhookReceiver) {
     assert_eq!(body["webhooks"], hook.url());
 }
 
+/// The stats once every `(counter, at least)` of `want` is reached: counts reach the store
+/// every 2 seconds.
+pub async fn wait_counters(base: &str, want: &[(&str, u64)]) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, stats) = http("GET", &format!("{base}/v1/stats"), None).await;
+        assert_eq!(status, 200, "{stats}");
+        let reached = want
+            .iter()
+            .all(|(name, min)| stats["counters"][*name].as_u64().unwrap_or(0) >= *min);
+        if reached {
+            return stats;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "counters did not reach {want:?}: {stats}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Usage is counted over a window: events published, webhooks delivered, calls answered
+/// (the 404s of the lifecycle included); a window of 0 counts nothing, and a bad window is
+/// refused naming the parameter.
+async fn usage_is_counted(base: &str) {
+    let stats = wait_counters(
+        base,
+        &[
+            ("events:messageNew", 1),
+            ("events:authenticationSuccess", 1),
+            ("webhooks:success", 2),
+            ("apiCall:success", 5),
+            ("apiCall:fail", 1),
+        ],
+    )
+    .await;
+    assert_eq!(
+        stats["counters"].as_object().unwrap().len(),
+        13,
+        "every counter is listed: {stats}"
+    );
+    let (status, empty) = http("GET", &format!("{base}/v1/stats?seconds=0"), None).await;
+    assert_eq!(status, 200, "{empty}");
+    assert!(
+        empty["counters"]
+            .as_object()
+            .unwrap()
+            .values()
+            .all(|v| v == 0),
+        "{empty}"
+    );
+    let (status, err) = http("GET", &format!("{base}/v1/stats?seconds=604801"), None).await;
+    assert_eq!(status, 400, "{err}");
+    assert_eq!(err["fields"][0]["key"], "seconds", "{err}");
+}
+
 /// The whole path of an account: register, list, fetch, then changes by another IMAP
 /// client arrive as webhooks with their content; delete and re-register starts clean.
 pub async fn account_lifecycle(base: &str, account: &str) {
@@ -336,6 +392,7 @@ pub async fn account_lifecycle(base: &str, account: &str) {
 
     let _ = http("DELETE", &format!("{base}/v1/account/{account}"), None).await;
     other.logout().await.ok();
+    usage_is_counted(base).await;
 }
 
 /// Bad input is answered with the right status and a JSON error naming the problem.

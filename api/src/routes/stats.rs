@@ -1,11 +1,14 @@
-//! `GET /v1/stats`: the gateway's version and its accounts by connection state, read from
-//! the store so every api process answers the same.
+//! `GET /v1/stats`: the gateway's version, its accounts by connection state, and usage
+//! counters over a window, read from the store so every api process answers the same.
 
 use std::collections::BTreeMap;
+use std::time::SystemTime;
 
 use imapapi_common::Services;
+use imapapi_common::counters::{Counter, minute_of};
 use imapapi_common::error::ApiError;
 use imapapi_common::model::AccountState;
+use imapapi_common::store::CounterStore;
 use serde::Serialize;
 use utoipa::ToSchema;
 use warp::Filter;
@@ -31,6 +34,13 @@ pub struct Stats {
     /// Accounts per connection state (`connected`, `connecting`, `authenticationError`, …);
     /// every state is listed, with 0 when no account is in it.
     pub connections: BTreeMap<String, usize>,
+    /// Usage over the last `seconds`, summed over every process: events published
+    /// (`events:messageNew`, …), webhooks answered with 2xx (`webhooks:success`) or failed
+    /// (`webhooks:fail`), api calls answered below 400 (`apiCall:success`) or with an error
+    /// (`apiCall:fail`). Every counter is listed, with 0 when nothing was counted. Counts
+    /// reach the store every 2 seconds, in minute buckets: the window is rounded up to whole
+    /// minutes, the current one included.
+    pub counters: BTreeMap<String, u64>,
 }
 
 /// The stats route.
@@ -50,11 +60,10 @@ fn state_name(state: AccountState) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-/// The gateway's version and its accounts by connection state.
+/// The gateway's version, its accounts by connection state, and usage counters.
 ///
-/// `GET /v1/stats?seconds=3600` → `{version, accounts, connections: {state: count}}`.
-/// `seconds` is accepted for the original's clients (0–604800); counters over a window are
-/// not kept yet.
+/// `GET /v1/stats?seconds=3600` → `{version, accounts, connections: {state: count},
+/// counters: {name: count}}`, the counters over the last `seconds` (0–604800).
 #[utoipa::path(
     get,
     path = "/v1/stats",
@@ -62,16 +71,16 @@ fn state_name(state: AccountState) -> String {
     tag = tags::SERVICE,
     params(
         ("seconds" = Option<u32>, Query, minimum = 0, maximum = 604800,
-            description = "Accepted for the original's clients and ignored (default 3600)"),
+            description = "Window of the counters, in seconds (default 3600)"),
     ),
     responses(
-        (status = 200, description = "Version and connection counts", body = Stats),
+        (status = 200, description = "Version, connection counts and usage counters", body = Stats),
         (status = 400, description = "Invalid query parameter", body = ApiError),
     )
 )]
 pub async fn stats(services: Services, q: Query) -> Result<Response, ApiError> {
     q.only(&["seconds"])?;
-    q.number("seconds", 0, 604_800, 3600)?;
+    let seconds = q.number("seconds", 0, 604_800, 3600)?;
     let store = &services.store;
     let accounts = store.list_accounts().await.map_err(store_error)?;
     let mut connections: BTreeMap<String, usize> = AccountState::ALL
@@ -86,9 +95,28 @@ pub async fn stats(services: Services, q: Query) -> Result<Response, ApiError> {
             .map_or(AccountState::Init, |s| s.state);
         *connections.entry(state_name(state)).or_default() += 1;
     }
+    let counters = usage_counters(store.as_ref(), seconds).await?;
     Ok(json_ok(&Stats {
         version: env!("CARGO_PKG_VERSION"),
         accounts: accounts.len(),
         connections,
+        counters,
     }))
+}
+
+/// Every counter's sum over the minute buckets that the last `seconds` touch.
+async fn usage_counters(
+    store: &dyn CounterStore,
+    seconds: u64,
+) -> Result<BTreeMap<String, u64>, ApiError> {
+    let mut counters: BTreeMap<String, u64> = Counter::all().map(|c| (c.name(), 0)).collect();
+    if seconds == 0 {
+        return Ok(counters);
+    }
+    let now = minute_of(SystemTime::now());
+    let from = now.saturating_sub(seconds.div_ceil(60) - 1);
+    for (name, sum) in store.sum_counts(from, now).await.map_err(store_error)? {
+        counters.insert(name, sum);
+    }
+    Ok(counters)
 }

@@ -102,11 +102,7 @@ pub async fn harness_with(f: impl FnOnce(&mut Config)) -> Harness {
     let store = store::open(&config).await.unwrap();
     let bus = bus::connect(&config).await.unwrap();
     Harness {
-        services: Services {
-            config: std::sync::Arc::new(config),
-            store,
-            bus,
-        },
+        services: Services::new(std::sync::Arc::new(config), store, bus),
         _dir: dir,
     }
 }

@@ -1,9 +1,9 @@
 //! The `Store`: account records, settings, account status, per-folder sync state with its
-//! uid→flags index, ingest leases and live ingest nodes. Every role talks to these traits
+//! uid→flags index, ingest leases, live ingest nodes and usage counters. Every role talks to these traits
 //! only; the backend (embedded redb file, or Redis) is chosen by config.
 //!
 //! Each concern is its own trait ([`AccountStore`], [`StatusStore`], [`SettingsStore`],
-//! [`FolderStore`], [`LeaseStore`], [`NodeStore`]), so that a caller needing one of them
+//! [`FolderStore`], [`LeaseStore`], [`NodeStore`], [`CounterStore`]), so that a caller needing one of them
 //! takes just that one, and its test double implements just that one. [`Store`] is all of
 //! them together, implemented for every type that implements each; [`SharedStore`] is what
 //! the roles share.
@@ -13,6 +13,7 @@
 //! old owner is refused instead of resurrecting stale state.
 
 mod accounts;
+pub mod counters;
 pub mod embedded;
 mod folders;
 mod leases;
@@ -25,6 +26,7 @@ mod status;
 use std::sync::Arc;
 
 pub use accounts::AccountStore;
+pub use counters::CounterStore;
 pub use folders::{FolderStore, IndexChunk, IndexChunkUpdate};
 pub use leases::LeaseStore;
 pub use nodes::NodeStore;
@@ -43,12 +45,18 @@ pub enum StoreError {
 /// The whole state store shared by all roles: every concern at once, for the callers that
 /// use several of them. Implemented for every type that implements each concern.
 pub trait Store:
-    AccountStore + StatusStore + SettingsStore + FolderStore + LeaseStore + NodeStore
+    AccountStore + StatusStore + SettingsStore + FolderStore + LeaseStore + NodeStore + CounterStore
 {
 }
 
 impl<T> Store for T where
-    T: AccountStore + StatusStore + SettingsStore + FolderStore + LeaseStore + NodeStore
+    T: AccountStore
+        + StatusStore
+        + SettingsStore
+        + FolderStore
+        + LeaseStore
+        + NodeStore
+        + CounterStore
 {
 }
 

@@ -16,8 +16,10 @@
 //! - `folders`: (account, path) → folder state JSON
 //! - `chunks`: (account, path, chunk number) → index chunk bytes
 //! - `leases`: account id → 8 bytes of expiry (unix ms, big endian) then the owner
+//! - `counters`: (minute since the epoch, counter name) → count
 
 mod accounts;
+mod counters;
 mod folders;
 mod leases;
 mod nodes;
@@ -41,6 +43,7 @@ const BLOBS: TableDefinition<&str, &[u8]> = TableDefinition::new("blobs");
 const FOLDERS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("folders");
 const CHUNKS: TableDefinition<(&str, &str, u32), &[u8]> = TableDefinition::new("chunks");
 const LEASES: TableDefinition<&str, &[u8]> = TableDefinition::new("leases");
+const COUNTERS: TableDefinition<(u64, &str), u64> = TableDefinition::new("counters");
 
 /// The redb-backed store. Cheap to clone (the database handle is shared).
 #[derive(Clone)]
@@ -90,6 +93,7 @@ impl EmbeddedStore {
             txn.open_table(BLOBS).map_err(backend)?;
             txn.open_table(FOLDERS).map_err(backend)?;
             txn.open_table(CHUNKS).map_err(backend)?;
+            txn.open_table(COUNTERS).map_err(backend)?;
             // redb locks the file, so no other process can be using this store: every
             // lease in it belonged to an earlier run of this process (one that crashed, or
             // a node id that changed). Dropping them lets a restart take its accounts back

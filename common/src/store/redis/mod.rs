@@ -19,6 +19,7 @@
 //! | `P:settings` | string | settings JSON |
 //! | `P:mailbox:seq` | string | last mailbox id handed out |
 //! | `P:nodes` | sorted set | live ingest node → heartbeat expiry (unix ms) |
+//! | `P:counters:<minute>` | hash | counter name → count in that minute (expires after 7 days) |
 //! | `P:acct:{E(id)}:status` | string | status JSON |
 //! | `P:acct:{E(id)}:lease` | string | owner, with a PX expiry |
 //! | `P:acct:{E(id)}:folders` | hash | E(path) → folder state JSON |
@@ -31,6 +32,7 @@
 //! replicas), not Redis Cluster.
 
 mod accounts;
+mod counters;
 mod folders;
 mod leases;
 mod nodes;
