@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # THE test command of the project: `bash infra/test.sh [extra cargo test args]`.
-# Brings up Redis, RabbitMQ and the test Dovecot, then runs every test target of the
+# Brings up Redis, RabbitMQ, the test Dovecot and the test Postfix, then runs every test target of the
 # workspace under a hard time limit, and exits with cargo's status.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -8,6 +8,7 @@ cd "$root"
 
 bash infra/services.sh
 bash infra/dovecot/start.sh
+bash infra/postfix/start.sh
 
 command -v cargo >/dev/null || { [[ -r $HOME/.cargo/env ]] && source "$HOME/.cargo/env"; }
 command -v cargo >/dev/null || { echo "[infra] ERROR: cargo not found" >&2; exit 1; }

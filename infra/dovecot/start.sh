@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Start (or confirm running) the test Dovecot: IMAP with STARTTLS on 127.0.0.1:1143,
-# implicit TLS on 127.0.0.1:1993, passwd-file users, Maildir storage.
+# implicit TLS on 127.0.0.1:1993, passwd-file users, Maildir storage; plus, for the test
+# Postfix (infra/postfix), an LMTP socket and an auth socket in <run dir>/run.
 #
 # Env overrides: IMAPAPI_DOVECOT_DIR (run dir, default /tmp/imapapi-dovecot),
 # IMAPAPI_IMAP_PORT (1143), IMAPAPI_IMAPS_PORT (1993).
 # Writes <run dir>/env (shell-sourceable KEY=value lines) for tests and other scripts.
-# Idempotent and safe to run concurrently (flock on the run dir).
+# Idempotent and safe to run concurrently (flock on the run dir). A running Dovecot with an
+# older config version is reloaded (SIGHUP: open IMAP sessions survive), or restarted if
+# the reload does not bring up every listener.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=infra/lib.sh
@@ -19,9 +22,12 @@ TLS_DIR=$RUN_DIR/tls
 MAIL_ROOT=$RUN_DIR/mail
 CONF=$RUN_DIR/dovecot.conf
 USERS_FILE=$RUN_DIR/users
+LMTP_SOCKET=$RUN_DIR/run/lmtp
+AUTH_SOCKET=$RUN_DIR/run/smtp-auth
 
-if ! command -v dovecot >/dev/null || ! dpkg -s dovecot-imapd >/dev/null 2>&1; then
-    apt_install dovecot-core dovecot-imapd
+if ! command -v dovecot >/dev/null || ! dpkg -s dovecot-imapd >/dev/null 2>&1 \
+    || ! dpkg -s dovecot-lmtpd >/dev/null 2>&1; then
+    apt_install dovecot-core dovecot-imapd dovecot-lmtpd
 fi
 command -v openssl >/dev/null || apt_install openssl
 
@@ -103,6 +109,55 @@ conf_version() {
 }
 ours=$(conf_version "$new_conf")
 
+# Check the config before it can replace a running one: a reload with a broken config
+# would leave the old one running, and a restart would leave no Dovecot at all.
+printf '%s\n' "$new_conf" > "$CONF.new"
+doveconf -c "$CONF.new" -n >/dev/null 2>"$RUN_DIR/doveconf.err" \
+    || die "generated config is invalid: $(cat "$RUN_DIR/doveconf.err")"
+rm -f "$RUN_DIR/doveconf.err"
+
+# endpoints_up SECONDS: true once every listener this config promises is there.
+endpoints_up() {
+    local limit=$1 waited=0
+    until port_open "$IMAP_PORT" && port_open "$IMAPS_PORT" \
+        && [[ -S $LMTP_SOCKET && -S $AUTH_SOCKET ]]; do
+        (( waited >= limit * 4 )) && return 1
+        sleep 0.25
+        waited=$((waited + 1))
+    done
+}
+
+# Stop, then wait (bounded) until the login processes have let go of the ports too.
+stop_dovecot() {
+    bash "$here/stop.sh"
+    local waited=0
+    while port_open "$IMAP_PORT" || port_open "$IMAPS_PORT"; do
+        (( waited >= 80 )) && die "ports $IMAP_PORT/$IMAPS_PORT still open 20s after stopping dovecot"
+        sleep 0.25
+        waited=$((waited + 1))
+    done
+}
+
+# reload_dovecot PID: SIGHUP with the new config; false if it did not take effect.
+reload_dovecot() {
+    local pid=$1 log=$RUN_DIR/dovecot.log offset waited=0
+    offset=$(stat -c %s "$log" 2>/dev/null || echo 0)
+    new_log() { tail -c "+$((offset + 1))" "$log" 2>/dev/null || true; }
+    cp "$CONF.new" "$CONF"
+    kill -HUP "$pid" || return 1
+    # The master logs the SIGHUP, then an Error line if it could not use the config.
+    until [[ $(new_log) == *"SIGHUP received"* ]]; do
+        (( waited >= 40 )) && { log "dovecot did not log the reload within 10s"; return 1; }
+        sleep 0.25
+        waited=$((waited + 1))
+    done
+    endpoints_up 20 || { log "listeners missing 20s after the reload"; return 1; }
+    if grep -qE 'master: Error.*([Cc]onfig|reload)' <<<"$(new_log)"; then
+        log "dovecot reported errors on the reload (see $log)"
+        return 1
+    fi
+}
+
 running=false
 keep_env=false
 if master_pid >/dev/null; then
@@ -123,8 +178,13 @@ if master_pid >/dev/null; then
         running=true
         keep_env=true
     else
-        log "config changed (version $theirs -> $ours); restarting dovecot"
-        bash "$here/stop.sh"
+        log "config changed (version $theirs -> $ours); reloading dovecot"
+        if reload_dovecot "$(master_pid)"; then
+            running=true
+        else
+            log "reload did not take; restarting dovecot"
+            stop_dovecot
+        fi
     fi
 fi
 
@@ -132,7 +192,10 @@ if ! $running; then
     for p in "$IMAP_PORT" "$IMAPS_PORT"; do
         port_open "$p" && die "port $p is taken by another process (not this run dir's dovecot)"
     done
-    printf '%s\n' "$new_conf" > "$CONF"
+    mv "$CONF.new" "$CONF"
+    # A socket that this config no longer creates, left by an older one: auth would try
+    # it (see dovecot.conf.in). On a reload the master removes it itself.
+    rm -f "$RUN_DIR/run/anvil-auth-penalty"
     log "starting dovecot ($CONF)"
     # 9>&-: the daemon must not inherit (and hold forever) the run-dir lock. Its own
     # output goes to a file: a daemon holding our stdout/stderr open would make a caller
@@ -140,8 +203,12 @@ if ! $running; then
     dovecot -c "$CONF" 9>&- </dev/null >>"$RUN_DIR/dovecot.stdout" 2>&1 || die "dovecot failed to start; see $RUN_DIR/dovecot.log"
 fi
 
+rm -f "$CONF.new"
 wait_port "$IMAP_PORT" 30 "dovecot imap"
 wait_port "$IMAPS_PORT" 30 "dovecot imaps"
+if ! $keep_env; then
+    endpoints_up 30 || die "dovecot did not create $LMTP_SOCKET and $AUTH_SOCKET within 30s; see $RUN_DIR/dovecot.log"
+fi
 
 if $keep_env && [[ -s $RUN_DIR/env ]]; then
     log "dovecot up (env from the running config's script in $RUN_DIR/env)"
@@ -161,6 +228,8 @@ MAIL_UID=$MAIL_UID
 MAIL_GID=$MAIL_GID
 DOVECOT_LOG=$RUN_DIR/dovecot.log
 DOVECOT_CONF=$CONF
+LMTP_SOCKET=$LMTP_SOCKET
+AUTH_SOCKET=$AUTH_SOCKET
 ENV
 mv "$RUN_DIR/env.tmp" "$RUN_DIR/env"
-log "dovecot up: imap 127.0.0.1:$IMAP_PORT, imaps 127.0.0.1:$IMAPS_PORT, env in $RUN_DIR/env"
+log "dovecot up: imap 127.0.0.1:$IMAP_PORT, imaps 127.0.0.1:$IMAPS_PORT, lmtp $LMTP_SOCKET, env in $RUN_DIR/env"

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::pipeline::{account_body, mail, wait_state};
 use crate::support::request;
-use crate::support::{Dovecot, ImapTestClient, TestUser, http};
+use crate::support::{Dovecot, ImapTestClient, Postfix, TestUser, http};
 
 /// Register `id` for a fresh rig user (other folders polled every 2 s, so folders made
 /// through the API get ids quickly) and wait until it is connected.
@@ -605,8 +605,43 @@ pub async fn account_tools(base: &str, account: &str) {
     assert_eq!(status, 200, "{r}");
     assert_eq!(r["smtp"]["success"], false);
     assert_eq!(r["smtp"]["code"], "ConnectError", "{r}");
+    verify_smtp_against_postfix(base, &user).await;
     let (status, r) = http("POST", &format!("{base}/v1/verifyAccount"), Some(json!({}))).await;
     assert_error(status, &r, 400);
+}
+
+/// verifyAccount's SMTP check against the real Postfix: both TLS modes log in, a wrong
+/// password is the server's refusal, and IMAP and SMTP are checked in one call.
+async fn verify_smtp_against_postfix(base: &str, user: &TestUser) {
+    let pf = Postfix::ensure();
+    let dv = Dovecot::ensure();
+    for secure in [false, true] {
+        let smtp = pf.smtp_account_json(user, secure);
+        let (status, r) = http(
+            "POST",
+            &format!("{base}/v1/verifyAccount"),
+            Some(json!({"imap": dv.imap_account_json(user, false), "smtp": smtp})),
+        )
+        .await;
+        assert_eq!(status, 200, "{r}");
+        assert_eq!(r["imap"]["success"], true, "{r}");
+        assert_eq!(r["smtp"]["success"], true, "secure={secure}: {r}");
+    }
+    let mut wrong = pf.smtp_account_json(user, false);
+    wrong["auth"]["pass"] = json!("not the password");
+    let (status, r) = http(
+        "POST",
+        &format!("{base}/v1/verifyAccount"),
+        Some(json!({"smtp": wrong})),
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["smtp"]["success"], false, "{r}");
+    assert_eq!(r["smtp"]["code"], "AuthenticationError", "{r}");
+    assert!(
+        !r.to_string().contains("not the password"),
+        "no secret in the answer: {r}"
+    );
 }
 
 /// An id made before its folder's UIDVALIDITY changed names nothing any more.

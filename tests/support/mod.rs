@@ -2,6 +2,8 @@
 //!
 //! - [`Dovecot`]: the real IMAP server started by `infra/dovecot/start.sh`, test users,
 //!   direct Maildir filling.
+//! - [`Postfix`]: the real SMTP server started by `infra/postfix/start.sh`, delivering into
+//!   that Dovecot.
 //! - [`ImapTestClient`]: an IMAP client (plaintext, STARTTLS or implicit TLS) that plays
 //!   "another mail client" changing the mailbox behind the gateway's back.
 //! - [`WebhookReceiver`]: an HTTP server that records webhook POSTs and can fail on demand.
@@ -15,12 +17,14 @@ mod dovecot;
 mod gateway;
 mod http;
 mod imap;
+mod postfix;
 mod webhook;
 
 pub use dovecot::{Dovecot, TestUser};
 pub use gateway::Gateway;
 pub use http::{RawResponse, http, http_raw, request};
 pub use imap::{ImapTestClient, tls_client_config};
+pub use postfix::Postfix;
 pub use webhook::{Received, WebhookReceiver};
 
 use std::collections::HashSet;
