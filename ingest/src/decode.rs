@@ -7,12 +7,19 @@ use imap_proto::AttributeValue;
 use imapapi_common::command::TextType;
 use imapapi_common::model::{MessageDetails, MessageListEntry, Settings};
 
-use crate::imap::{Fetched, Imap};
+use crate::imap::{Fetched, Imap, flags_of};
 use crate::message::{self, Meta, ServerIds};
 
-/// Base FETCH items of a listing entry: the header block and BODYSTRUCTURE, cheap for a
-/// whole page.
-const LIST_ITEMS: &str = "UID FLAGS RFC822.SIZE INTERNALDATE BODYSTRUCTURE BODY.PEEK[HEADER]";
+/// Base FETCH items of a listing entry: BODYSTRUCTURE and just the header fields a listing
+/// shows, cheap for a whole page. Real mail carries kilobytes of Received, DKIM and ARC
+/// headers that a listing never shows: not fetching them saves their transfer, their
+/// parsing, and on Dovecot a read of the message file (it answers these fields from its
+/// cache).
+const LIST_ITEMS: &str = "UID FLAGS RFC822.SIZE INTERNALDATE BODYSTRUCTURE \
+    BODY.PEEK[HEADER.FIELDS (DATE SUBJECT FROM SENDER TO CC BCC REPLY-TO MESSAGE-ID IN-REPLY-TO)]";
+/// Base items of message details (and of `messageNew` with `notifyHeaders`): the whole
+/// header block, for the `headers` map.
+const DETAILS_ITEMS: &str = "UID FLAGS RFC822.SIZE INTERNALDATE BODYSTRUCTURE BODY.PEEK[HEADER]";
 /// Base items of a `messageNew` entry when `notifyText` wants the text too.
 const LIST_ITEMS_WITH_TEXT: &str = "UID FLAGS RFC822.SIZE INTERNALDATE BODYSTRUCTURE BODY.PEEK[]";
 
@@ -61,6 +68,12 @@ impl FetchItems {
     /// Items of a listing entry (and of `messageNew` without `notifyText`).
     pub fn list(self) -> String {
         self.with(LIST_ITEMS)
+    }
+
+    /// Items of message details (and of `messageNew` with `notifyHeaders`): the listing's
+    /// plus every header.
+    pub fn details(self) -> String {
+        self.with(DETAILS_ITEMS)
     }
 
     /// Items of a `messageNew` entry whose text is wanted too.
@@ -199,15 +212,26 @@ pub fn received(f: &Fetched) -> Option<DateTime<Utc>> {
 
 /// A listing entry from a FETCH of [`FetchItems::list`].
 pub fn list_entry(mailbox_id: u32, f: &Fetched) -> Option<MessageListEntry> {
-    let uid = f.uid()?;
-    let flags = f.flags().unwrap_or_default();
-    f.with_attrs(|attrs| {
-        let body = attrs.iter().find_map(|a| match a {
-            AttributeValue::BodyStructure(b) => Some(b),
-            _ => None,
-        });
-        message::list_entry(meta(mailbox_id, uid, &flags, attrs), section(attrs), body)
-    })
+    f.with_attrs(|attrs| list_entry_of(mailbox_id, attrs))
+        .flatten()
+}
+
+/// A listing entry from the attributes of a FETCH of [`FetchItems::list`] (none without
+/// a UID).
+pub fn list_entry_of(mailbox_id: u32, attrs: &[AttributeValue<'_>]) -> Option<MessageListEntry> {
+    let mut uid = None;
+    let mut flags = Vec::new();
+    let mut body = None;
+    for a in attrs {
+        match a {
+            AttributeValue::Uid(u) => uid = Some(*u),
+            AttributeValue::Flags(f) => flags = flags_of(f),
+            AttributeValue::BodyStructure(b) => body = Some(b),
+            _ => {}
+        }
+    }
+    let meta = meta(mailbox_id, uid?, &flags, attrs);
+    Some(message::list_entry(meta, section(attrs), body))
 }
 
 /// `messageNew.data`: the listing entry (with `sender`, `replyTo`, `answered` and the
@@ -240,8 +264,7 @@ pub fn event_entry(mailbox_id: u32, f: &Fetched, settings: &Settings) -> Option<
     Some(value)
 }
 
-/// Message details from a FETCH of [`FetchItems::details`].
-/// Message details from a FETCH of [`FetchItems::list`] (header and BODYSTRUCTURE) and
+/// Message details from a FETCH of [`FetchItems::details`] (header and BODYSTRUCTURE) and
 /// the text read apart, if asked for.
 pub fn details_from_structure(
     mailbox_id: u32,
@@ -310,6 +333,11 @@ mod tests {
         let plain = FetchItems::new(false, false);
         assert_eq!(
             plain.list(),
+            "(UID FLAGS RFC822.SIZE INTERNALDATE BODYSTRUCTURE BODY.PEEK[HEADER.FIELDS (DATE \
+             SUBJECT FROM SENDER TO CC BCC REPLY-TO MESSAGE-ID IN-REPLY-TO)])"
+        );
+        assert_eq!(
+            plain.details(),
             "(UID FLAGS RFC822.SIZE INTERNALDATE BODYSTRUCTURE BODY.PEEK[HEADER])"
         );
         let gmail = FetchItems::new(true, true);
@@ -320,7 +348,7 @@ mod tests {
         );
         let object_id = FetchItems::new(false, true);
         assert_eq!(
-            object_id.list(),
+            object_id.details(),
             "(UID FLAGS RFC822.SIZE INTERNALDATE BODYSTRUCTURE BODY.PEEK[HEADER] EMAILID THREADID)"
         );
     }

@@ -401,8 +401,15 @@ pub async fn sync_folder(
         index.set(uid, flags);
     }
     let fetch_items = FetchItems::of(imap);
+    let wants_headers = ctx
+        .settings
+        .notify_headers
+        .as_ref()
+        .is_some_and(|h| !h.is_empty());
     let items = if ctx.settings.notify_text == Some(true) {
         fetch_items.list_with_text()
+    } else if wants_headers {
+        fetch_items.details()
     } else {
         fetch_items.list()
     };

@@ -157,6 +157,14 @@ pub async fn account_lifecycle(base: &str, account: &str) {
     let user = dv.create_user("e2e");
     let hook = WebhookReceiver::start().await;
     set_webhooks(base, &hook).await;
+    // Events carry these headers besides the listing's fields (which fetch fewer).
+    let (status, body) = http(
+        "POST",
+        &format!("{base}/v1/settings"),
+        Some(json!({"notifyHeaders": ["Content-Type", "MIME-Version"]})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
 
     // Mail that was there before the account was registered: listed, but not announced.
     let mut other = ImapTestClient::connect(dv, &user)
@@ -287,6 +295,11 @@ pub async fn account_lifecycle(base: &str, account: &str) {
     assert_eq!(new.body["path"], "INBOX");
     assert_eq!(new.body["data"]["subject"], "Uus kiri");
     assert_eq!(new.body["data"]["from"]["address"], "peter@example.com");
+    let headers = new.body["data"]["headers"]
+        .as_object()
+        .expect("notifyHeaders");
+    let names: Vec<String> = headers.keys().map(|k| k.to_ascii_lowercase()).collect();
+    assert_eq!(names, ["content-type", "mime-version"], "{}", new.body);
     assert!(
         new.body["id"].is_string(),
         "events carry a unique id: {}",

@@ -16,7 +16,7 @@ impl Execute for GetMessage {
     async fn execute(self, cx: &mut CommandCx<'_>) -> Result<MessageDetails, CommandError> {
         let t = cx.target(&self.message, false).await?;
         let uid = t.id.uid;
-        let items = FetchItems::of(cx.imap).list();
+        let items = FetchItems::of(cx.imap).details();
         let fetched = cx
             .imap
             .fetch_full(&format!("UID FETCH {uid} {items}"))

@@ -26,19 +26,22 @@ pub fn page_count(total: u32, page_size: u32) -> u32 {
 }
 
 /// Fetch listing entries for a sequence or uid set (`FETCH 1:20` / `UID FETCH 5,9`),
-/// newest first, with the ids and labels the server has (see [`FetchItems`]). A folder that was never synced has no mailbox id yet: its entries get id
-/// 0, which resolves to nothing rather than to a wrong message.
+/// newest first, with the ids and labels the server has (see [`FetchItems`]). A folder
+/// that was never synced has no mailbox id yet: its entries get id 0, which resolves to
+/// nothing rather than to a wrong message.
 pub async fn entries(
     cx: &mut CommandCx<'_>,
     mailbox_id: u32,
     fetch: &str,
 ) -> Result<Vec<MessageListEntry>, CommandError> {
     let items = FetchItems::of(cx.imap).list();
-    let fetched = cx.imap.fetch_full(&format!("{fetch} {items}")).await?;
-    let mut messages: Vec<MessageListEntry> = fetched
-        .iter()
-        .filter_map(|f| decode::list_entry(mailbox_id, f))
-        .collect();
+    // Decoded as each response is read: one parse, and no response kept.
+    let mut messages = cx
+        .imap
+        .fetch_decoded(&format!("{fetch} {items}"), |attrs| {
+            decode::list_entry_of(mailbox_id, attrs)
+        })
+        .await?;
     messages.sort_by_key(|m| std::cmp::Reverse(m.uid));
     Ok(messages)
 }

@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::ops::RangeInclusive;
+use std::sync::Arc;
 use std::time::Duration;
 
 use imap_proto::{AttributeValue, Capability, MailboxDatum, Response, ResponseCode, Status};
@@ -73,23 +74,39 @@ pub enum ImapError {
     Invalid(String),
 }
 
-/// One FETCH response. The small attributes are extracted; with `raw` the response bytes
-/// are kept so the full attribute list (BODYSTRUCTURE, body sections) can be parsed again
-/// on demand without copying every attribute into owned form.
+type FetchAttrs<'a> = Vec<AttributeValue<'a>>;
+
+self_cell::self_cell!(
+    /// A FETCH response's bytes with its attribute list, parsed once and borrowing them.
+    struct KeptFetch {
+        owner: bytes::Bytes,
+        #[covariant]
+        dependent: FetchAttrs,
+    }
+);
+
+impl std::fmt::Debug for KeptFetch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KeptFetch({} bytes)", self.borrow_owner().len())
+    }
+}
+
+/// One FETCH response. The small attributes are extracted; with `full` the response is
+/// kept with its parsed attribute list, so BODYSTRUCTURE and body sections are decoded on
+/// demand without copying every attribute into owned form, nor parsing again.
 #[derive(Debug, Clone, Default)]
 pub struct Fetched {
     pub seq: u32,
     uid: Option<u32>,
     flags: Option<Vec<String>>,
     modseq: Option<u64>,
-    raw: Option<bytes::Bytes>,
+    full: Option<Arc<KeptFetch>>,
 }
 
 impl Fetched {
-    fn from_attrs(seq: u32, attrs: &[AttributeValue<'_>], raw: Option<bytes::Bytes>) -> Self {
+    fn from_attrs(seq: u32, attrs: &[AttributeValue<'_>]) -> Self {
         let mut f = Fetched {
             seq,
-            raw,
             ..Default::default()
         };
         for a in attrs {
@@ -105,16 +122,22 @@ impl Fetched {
 
     /// Parse one complete `* n FETCH (…)` response (kept whole).
     pub fn from_raw(raw: &[u8]) -> Option<Self> {
-        let (rest, resp) = Response::parse(raw).ok()?;
-        let used = raw.len() - rest.len();
-        match resp {
-            Response::Fetch(seq, attrs) => Some(Self::from_attrs(
-                seq,
-                &attrs,
-                Some(bytes::Bytes::copy_from_slice(&raw[..used])),
-            )),
-            _ => None,
-        }
+        let mut seq = 0;
+        let kept =
+            KeptFetch::try_new(
+                bytes::Bytes::copy_from_slice(raw),
+                |raw| match Response::parse(raw) {
+                    Ok((_, Response::Fetch(n, attrs))) => {
+                        seq = n;
+                        Ok(attrs)
+                    }
+                    _ => Err(()),
+                },
+            )
+            .ok()?;
+        let mut f = Self::from_attrs(seq, kept.borrow_dependent());
+        f.full = Some(Arc::new(kept));
+        Some(f)
     }
 
     pub fn uid(&self) -> Option<u32> {
@@ -131,13 +154,9 @@ impl Fetched {
         self.modseq
     }
 
-    /// Run `f` on the full attribute list, when the response bytes were kept.
+    /// Run `f` on the full attribute list, when the response was kept.
     pub fn with_attrs<T>(&self, f: impl FnOnce(&[AttributeValue<'_>]) -> T) -> Option<T> {
-        let raw = self.raw.as_ref()?;
-        match Response::parse(raw) {
-            Ok((_, Response::Fetch(_, attrs))) => Some(f(&attrs)),
-            _ => None,
-        }
+        self.full.as_ref().map(|kept| f(kept.borrow_dependent()))
     }
 }
 
@@ -569,7 +588,7 @@ impl Imap {
                 _ => {}
             },
             Response::Vanished { uids, .. } => sel.vanished.extend(uids.iter().cloned()),
-            Response::Fetch(seq, attrs) => sel.fetched.push(Fetched::from_attrs(*seq, attrs, None)),
+            Response::Fetch(seq, attrs) => sel.fetched.push(Fetched::from_attrs(*seq, attrs)),
             _ => {}
         })
         .await?;
@@ -587,7 +606,25 @@ impl Imap {
         let mut out = Vec::new();
         self.exec(command, |r| {
             if let Response::Fetch(seq, attrs) = r {
-                out.push(Fetched::from_attrs(*seq, attrs, None));
+                out.push(Fetched::from_attrs(*seq, attrs));
+            }
+        })
+        .await?;
+        Ok(out)
+    }
+
+    /// Run a FETCH and decode each response as it is read, from the reader's own parse:
+    /// the cheapest way for a caller that needs nothing but the decoded values (a listing
+    /// page). `decode` gets each response's attributes; `None` skips the response.
+    pub async fn fetch_decoded<T>(
+        &mut self,
+        command: &str,
+        mut decode: impl FnMut(&[AttributeValue<'_>]) -> Option<T>,
+    ) -> Result<Vec<T>, ImapError> {
+        let mut out = Vec::new();
+        self.exec(command, |r| {
+            if let Response::Fetch(_, attrs) = r {
+                out.extend(decode(attrs));
             }
         })
         .await?;
@@ -595,7 +632,7 @@ impl Imap {
     }
 
     /// Run a FETCH whose responses are decoded later (headers, bodies, BODYSTRUCTURE):
-    /// each response's bytes are kept.
+    /// each response is kept with its parsed attributes.
     pub async fn fetch_full(&mut self, command: &str) -> Result<Vec<Fetched>, ImapError> {
         let mut out = Vec::new();
         self.exec_raw(command, |r, raw| {
