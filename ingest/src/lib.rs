@@ -10,6 +10,7 @@ pub mod connection;
 pub mod control;
 pub mod decode;
 pub mod events;
+pub mod folder_view;
 pub mod idle;
 pub mod imap;
 pub mod index;

@@ -15,12 +15,15 @@ use tokio_util::sync::CancellationToken;
 use crate::cmd::{self, CommandCx};
 use crate::command_pool::CommandPool;
 use crate::control::{Control, ControlRequest};
+use crate::folder_view::FolderView;
 
 /// How to reach one running account.
 #[derive(Clone)]
 pub struct AccountHandle {
     pub control: mpsc::Sender<ControlRequest>,
     pub pool: Arc<CommandPool>,
+    /// The folders as the account's session last stored them.
+    pub folders: FolderView,
 }
 
 /// The running accounts of this node, shared with the supervisor that starts and stops them.
@@ -158,6 +161,7 @@ async fn attempt(
     let mut cx = CommandCx {
         imap: &mut conn.imap,
         store: &*services.store,
+        folders: Some(handle.folders.clone()),
         account,
         session: Some(handle.control.clone()),
     };

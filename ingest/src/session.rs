@@ -22,6 +22,7 @@ use crate::command_pool::Login;
 use crate::connection::{self, ConnectError, auth};
 use crate::control::{Control, ControlRequest};
 use crate::events;
+use crate::folder_view::FolderPublisher;
 use crate::idle::{self, Wake};
 use crate::imap::{Imap, ImapError};
 use crate::sync::{self, FolderInfo, SyncCtx, SyncError};
@@ -111,6 +112,8 @@ pub struct Session {
     rx: mpsc::Receiver<ControlRequest>,
     /// What the command pool logs in with; set while this session is logged in.
     login: watch::Sender<Option<Arc<Login>>>,
+    /// Where the folder states go after each sync, for the command connections.
+    folders: FolderPublisher,
     /// The last connection error event sent, so retries do not repeat it.
     last_error: Option<(EventKind, AccountErrorEntry)>,
 }
@@ -123,6 +126,7 @@ impl Session {
         cancel: CancellationToken,
         rx: mpsc::Receiver<ControlRequest>,
         login: watch::Sender<Option<Arc<Login>>>,
+        folders: FolderPublisher,
     ) -> Self {
         Session {
             services,
@@ -131,6 +135,7 @@ impl Session {
             cancel,
             rx,
             login,
+            folders,
             last_error: None,
         }
     }
@@ -364,6 +369,7 @@ impl Session {
             account,
             cancel,
             rx,
+            folders: published,
             ..
         } = self;
         let ctx = SyncCtx {
@@ -376,6 +382,7 @@ impl Session {
         let only = cfg.path.as_deref().filter(|p| *p != "*");
         let mut states: BTreeMap<String, FolderState> = BTreeMap::new();
         let folders = sync::sync_account(imap, &ctx, only, &mut states, true, None).await?;
+        published.publish(&states);
         // syncTime tells users (and the benchmark) that the initial sync is complete.
         let synced = AccountStatus {
             state: AccountState::Connected,
@@ -413,6 +420,8 @@ impl Session {
                     watched.as_ref().map(|w| w.path.as_str()),
                 )
                 .await?;
+                // Before the waiters hear of it: they look for a folder this pass found.
+                published.publish(&states);
                 next_poll = Instant::now() + resync;
                 need_sync = true;
                 for w in waiters.drain(..) {
@@ -436,6 +445,7 @@ impl Session {
                 let prev = states.get(&w.path).cloned();
                 let state = sync::sync_folder(imap, &ctx, w, prev, false).await?;
                 states.insert(w.path.clone(), state);
+                published.publish(&states);
                 need_sync = false;
             }
             let max = next_poll.saturating_duration_since(Instant::now());

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::command_pool::{CommandPool, PoolLimits};
 use crate::control::CONTROL_QUEUE;
+use crate::folder_view::folder_view;
 use crate::router::{AccountHandle, Routes, route_requests};
 use crate::session::{Session, SessionEnd};
 
@@ -70,6 +71,7 @@ impl Supervisor {
     fn start(&mut self, account: &str) {
         let (tx, rx) = mpsc::channel(CONTROL_QUEUE);
         let (login_tx, login_rx) = watch::channel(None);
+        let (folder_publisher, folders) = folder_view();
         let cancel = CancellationToken::new();
         let session = Session::new(
             self.services.clone(),
@@ -78,12 +80,20 @@ impl Supervisor {
             cancel.clone(),
             rx,
             login_tx,
+            folder_publisher,
         );
         let pool = CommandPool::start(account.to_string(), login_rx, self.pool_limits.clone());
         self.routes
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(account.to_string(), AccountHandle { control: tx, pool });
+            .insert(
+                account.to_string(),
+                AccountHandle {
+                    control: tx,
+                    pool,
+                    folders,
+                },
+            );
         let id = account.to_string();
         self.tasks.spawn(async move { (id, session.run().await) });
         self.running.insert(

@@ -78,6 +78,7 @@ pub async fn verify(
         let mut cx = CommandCx {
             imap: &mut imap,
             store: &**store,
+            folders: None,
             account: "",
             session: None,
         };

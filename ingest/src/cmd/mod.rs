@@ -22,6 +22,7 @@ mod update_flags;
 mod upload_message;
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use imapapi_common::command::{CommandKind, Reply, Request};
@@ -33,6 +34,7 @@ use imapapi_common::store::FolderStore;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::control::{Control, ControlRequest};
+use crate::folder_view::{FolderList, FolderView};
 use crate::imap::{Imap, ImapError};
 
 pub use list_messages::{page_count, page_range};
@@ -42,6 +44,9 @@ pub use list_messages::{page_count, page_range};
 pub struct CommandCx<'a> {
     pub imap: &'a mut Imap,
     pub store: &'a dyn FolderStore,
+    /// The session's folder list, when the command runs for a session (not for
+    /// verifyAccount); read from the store until the session has published one.
+    pub folders: Option<FolderView>,
     pub account: &'a str,
     pub session: Option<mpsc::Sender<ControlRequest>>,
 }
@@ -148,17 +153,26 @@ fn message_not_found() -> CommandError {
 
 impl CommandCx<'_> {
     /// The account's synced folders.
-    pub async fn folders(&self) -> Result<Vec<FolderState>, CommandError> {
-        self.store.list_folders(self.account).await.map_err(|e| {
+    pub async fn folders(&self) -> Result<FolderList, CommandError> {
+        if let Some(list) = self.folders.as_ref().and_then(FolderView::current) {
+            return Ok(list);
+        }
+        let stored = self.store.list_folders(self.account).await.map_err(|e| {
             tracing::error!(account = %self.account, error = %e, "cannot read folders");
-            ApiError::internal("Store operation failed").into()
-        })
+            CommandError::from(ApiError::internal("Store operation failed"))
+        })?;
+        Ok(Arc::new(stored))
     }
 
     /// The synced folder with this path.
     pub async fn folder_by_path(&self, path: &str) -> Result<Option<FolderState>, CommandError> {
         let wire = crate::utf7::to_wire(path);
-        Ok(self.folders().await?.into_iter().find(|f| f.path == wire))
+        Ok(self
+            .folders()
+            .await?
+            .iter()
+            .find(|f| f.path == wire)
+            .cloned())
     }
 
     /// The mailbox id of `path` for building message ids. A folder the session has not
@@ -192,8 +206,9 @@ impl CommandCx<'_> {
         let folder = self
             .folders()
             .await?
-            .into_iter()
+            .iter()
             .find(|f| f.mailbox_id == id.mailbox_id)
+            .cloned()
             .ok_or_else(message_not_found)?;
         let validity = match self.imap.ensure_selected(&folder.path, write).await {
             Ok(v) => v,

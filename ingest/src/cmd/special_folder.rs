@@ -32,10 +32,10 @@ pub async fn find(cx: &mut CommandCx<'_>, role: &str) -> Result<Option<String>, 
     if let Some(f) = cx
         .folders()
         .await?
-        .into_iter()
+        .iter()
         .find(|f| f.special_use.as_deref() == Some(role))
     {
-        return Ok(Some(f.path));
+        return Ok(Some(f.path.clone()));
     }
     let listed = cx.imap.list().await?;
     if let Some(l) = listed
