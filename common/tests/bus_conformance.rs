@@ -15,12 +15,24 @@ use futures::FutureExt;
 use imapapi_common::bus::embedded::EmbeddedBus;
 use imapapi_common::bus::rabbitmq::RabbitBus;
 use imapapi_common::bus::{
-    Bus, BusError, Consumer, Delivery, Message, QueueName, RetryOutcome, RetryPolicy,
+    Bus, BusError, Consumer, DELAY_TOLERANCE, Delivery, Message, QueueName, RetryOutcome,
+    RetryPolicies, RetryPolicy,
 };
 
 const POLICY: RetryPolicy = RetryPolicy {
     max_attempts: 3,
     base_delay: Duration::from_millis(100),
+    jitter: false,
+};
+/// The submit queue's: fewer attempts, with jitter.
+const SUBMIT_POLICY: RetryPolicy = RetryPolicy {
+    max_attempts: 2,
+    base_delay: Duration::from_millis(400),
+    jitter: true,
+};
+const POLICIES: RetryPolicies = RetryPolicies {
+    events: POLICY,
+    submit: SUBMIT_POLICY,
 };
 
 /// Generous bound for anything that should happen "now", on a busy 2-core machine.
@@ -49,7 +61,7 @@ enum Fixture {
 impl Fixture {
     async fn embedded() -> Fixture {
         let dir = tempfile::tempdir().unwrap();
-        let bus = EmbeddedBus::open(dir.path(), POLICY).await.unwrap();
+        let bus = EmbeddedBus::open(dir.path(), POLICIES).await.unwrap();
         Fixture::Embedded {
             _dir: dir,
             bus: Arc::new(bus),
@@ -58,7 +70,7 @@ impl Fixture {
 
     async fn rabbit() -> Fixture {
         let prefix = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-        let bus = within(RabbitBus::connect(&amqp_url(), &prefix, POLICY))
+        let bus = within(RabbitBus::connect(&amqp_url(), &prefix, POLICIES))
             .await
             .expect("RabbitMQ must be reachable at IMAPAPI_TEST_AMQP");
         Fixture::Rabbit {
@@ -151,6 +163,9 @@ conformance!(
     concurrent_requests_get_their_own_replies,
     request_times_out,
     request_without_server_has_no_route,
+    delayed_message_waits_for_its_time,
+    dead_letter_at_once,
+    each_queue_has_its_retry_policy,
 );
 
 async fn publish_consume_ack(fx: Arc<Fixture>) {
@@ -481,11 +496,13 @@ async fn embedded_messages_survive_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let slow = RetryPolicy {
         max_attempts: 2,
-        base_delay: Duration::from_secs(3600),
+        base_delay: Duration::from_secs(2),
+        jitter: false,
     };
     let sent: Vec<Message> = (0..4).map(|i| msg("a.e", &format!("{i}"))).collect();
     let job = msg("job", "send me");
     let dead = msg("a.dead", "dead");
+    let retried_at;
     {
         let bus = EmbeddedBus::open(dir.path(), slow).await.unwrap();
         for m in sent.iter().chain([&dead]) {
@@ -493,11 +510,12 @@ async fn embedded_messages_survive_reopen() {
         }
         bus.publish(QueueName::Submit, job.clone()).await.unwrap();
         let mut c = bus.consume(QueueName::Events, 10).await.unwrap();
-        // sent[0]: acked; sent[1]: waiting an hour for its retry; sent[2]: in flight;
-        // sent[3]: never delivered; dead: dead-lettered.
+        // sent[0]: acked; sent[1]: waiting 2 s for its retry; sent[2]: in flight;
+        // sent[3]: never settled; dead: waiting 2 s for its last attempt.
         let d = next(&mut c).await;
         d.ack().await.unwrap();
         let d = next(&mut c).await;
+        retried_at = Instant::now();
         assert!(matches!(
             d.retry().await.unwrap(),
             RetryOutcome::Scheduled(_)
@@ -515,7 +533,8 @@ async fn embedded_messages_survive_reopen() {
         // The process dies with deliveries unsettled.
         drop((in_flight, _never_settled, c));
     }
-    // The process "restarted": the dead one's retry is due at once, the rest too.
+    // The process "restarted": what was in flight is delivered again at once; what waits
+    // for a retry keeps waiting for its time, then comes too.
     let bus = EmbeddedBus::open(dir.path(), slow).await.unwrap();
     let mut c = bus.consume(QueueName::Events, 10).await.unwrap();
     let mut got = Vec::new();
@@ -525,12 +544,17 @@ async fn embedded_messages_survive_reopen() {
     assert_nothing(&mut c).await;
     let find = |m: &Message| {
         got.iter()
-            .find(|d| d.message.id == m.id)
+            .position(|d| d.message.id == m.id)
             .unwrap_or_else(|| panic!("{:?} lost", m.body))
     };
-    assert_eq!(find(&sent[1]).message.attempt, 1);
-    assert_eq!(find(&sent[2]).message.attempt, 0);
-    assert_eq!(find(&sent[3]).message, sent[3]);
+    assert!(find(&sent[2]) < 2 && find(&sent[3]) < 2, "ready ones first");
+    assert!(
+        retried_at.elapsed() >= slow.base_delay,
+        "a retry came before its time"
+    );
+    assert_eq!(got[find(&sent[1])].message.attempt, 1);
+    assert_eq!(got[find(&sent[2])].message.attempt, 0);
+    assert_eq!(got[find(&sent[3])].message, sent[3]);
     assert!(got.iter().all(|d| d.message.id != sent[0].id));
     for d in got {
         if d.message.id == dead.id {
@@ -702,4 +726,87 @@ async fn rabbitmq_reconnects_after_connection_loss() {
         server.abort();
     })
     .await
+}
+
+/// A message published with `not_before` is held until then (at most `DELAY_TOLERANCE`
+/// early), while messages published after it without a time pass it by.
+async fn delayed_message_waits_for_its_time(fx: Arc<Fixture>) {
+    let bus = fx.bus();
+    let wait = Duration::from_millis(1_300);
+    let published = Instant::now();
+    let later = msg("job", "later").not_before(std::time::SystemTime::now() + wait);
+    within(bus.publish(QueueName::Submit, later.clone()))
+        .await
+        .unwrap();
+    let now = msg("job", "now");
+    within(bus.publish(QueueName::Submit, now.clone()))
+        .await
+        .unwrap();
+    let mut c = within(bus.consume(QueueName::Submit, 4)).await.unwrap();
+    let first = next(&mut c).await;
+    assert_eq!(first.message.id, now.id, "the undelayed one comes first");
+    within(first.ack()).await.unwrap();
+    let second = next(&mut c).await;
+    let waited = published.elapsed();
+    assert_eq!(second.message.id, later.id);
+    assert_eq!(second.message.body, later.body);
+    assert_eq!(second.message.attempt, 0);
+    assert!(
+        waited + DELAY_TOLERANCE >= wait,
+        "delivered after {waited:?}, asked for {wait:?}"
+    );
+    within(second.ack()).await.unwrap();
+    assert_nothing(&mut c).await;
+}
+
+/// A permanent failure goes to the dead letters at once, whatever attempts are left.
+async fn dead_letter_at_once(fx: Arc<Fixture>) {
+    let bus = fx.bus();
+    let m = msg("job", "rejected for good");
+    within(bus.publish(QueueName::Submit, m.clone()))
+        .await
+        .unwrap();
+    let mut c = within(bus.consume(QueueName::Submit, 1)).await.unwrap();
+    let d = next(&mut c).await;
+    within(d.dead_letter()).await.unwrap();
+    assert_nothing(&mut c).await;
+    let dead = within(bus.dead_letters(QueueName::Submit, 10))
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].id, m.id);
+    assert_eq!(dead[0].body, m.body);
+    assert_eq!(dead[0].attempt, 1);
+    assert!(
+        within(bus.dead_letters(QueueName::Events, 10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// Submit's policy (2 attempts, jittered delay) applies to submit, not to events (3).
+async fn each_queue_has_its_retry_policy(fx: Arc<Fixture>) {
+    let bus = fx.bus();
+    let m = msg("job", "flaky");
+    within(bus.publish(QueueName::Submit, m.clone()))
+        .await
+        .unwrap();
+    let mut c = within(bus.consume(QueueName::Submit, 1)).await.unwrap();
+    let d = next(&mut c).await;
+    let started = Instant::now();
+    let RetryOutcome::Scheduled(delay) = within(d.retry()).await.unwrap() else {
+        panic!("the first failure of two allowed is retried");
+    };
+    let full = SUBMIT_POLICY.base_delay;
+    assert!(
+        delay >= full / 2 && delay <= full,
+        "jittered delay {delay:?} outside {:?}..={full:?}",
+        full / 2
+    );
+    let d = next(&mut c).await;
+    assert!(started.elapsed() + DELAY_TOLERANCE >= delay);
+    assert_eq!(d.message.attempt, 1);
+    assert_eq!(within(d.retry()).await.unwrap(), RetryOutcome::DeadLettered);
+    assert_nothing(&mut c).await;
 }

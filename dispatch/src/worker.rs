@@ -341,6 +341,10 @@ mod tests {
             self.0.lock().unwrap().push("retry");
             Ok(RetryOutcome::Scheduled(Duration::ZERO))
         }
+        async fn dead_letter(self: Box<Self>) -> Result<(), BusError> {
+            self.0.lock().unwrap().push("dead-letter");
+            Ok(())
+        }
     }
 
     /// A local webhook receiver answering 200; returns its URL and request counter.

@@ -177,6 +177,7 @@ impl Options {
             retry: RetryPolicy {
                 max_attempts: 5,
                 base_delay: Duration::from_millis(50),
+                jitter: false,
             },
         }
     }
@@ -467,6 +468,7 @@ fn three_attempts(mut opts: Options) -> Options {
     opts.retry = RetryPolicy {
         max_attempts: 3,
         base_delay: Duration::from_millis(50),
+        jitter: false,
     };
     opts
 }

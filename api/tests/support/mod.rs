@@ -71,6 +71,12 @@ pub fn config(dir: &Path) -> Config {
             retry: RetryPolicy {
                 max_attempts: 1,
                 base_delay: Duration::from_millis(10),
+                jitter: false,
+            },
+            submit_retry: RetryPolicy {
+                max_attempts: 1,
+                base_delay: Duration::from_millis(10),
+                jitter: true,
             },
         },
         ingest: IngestConfig {

@@ -4,10 +4,12 @@
 //! request/reply between roles happen in memory.
 //!
 //! Layout of the file: per queue a table `queue.<name>` (sequence number → message) holding
-//! every accepted, not yet acked message, and a table `dead.<name>` holding dead letters in
-//! the order they died. Which messages are ready, in flight or waiting for a retry is kept
-//! only in memory; on open every stored message is ready again, which is what
-//! at-least-once asks for after a crash.
+//! every accepted, not yet acked message, a table `delay.<name>` (sequence number → unix
+//! ms) for those that must not be delivered before a time (a scheduled send, a retry's
+//! backoff), and a table `dead.<name>` holding dead letters in the order they died. Which
+//! messages are ready or in flight is kept only in memory; on open every stored message is
+//! ready again (or waits for its time), which is what at-least-once asks for after a crash.
+//! One scheduler task per queue moves waiting messages to ready when they are due.
 //!
 //! Writes (publish, ack, retry) go through one writer that commits whatever is waiting in
 //! a single transaction (group commit): each call still returns only after its change is
@@ -18,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
@@ -26,7 +29,7 @@ use uuid::Uuid;
 
 use super::{
     Acker, Bus, BusError, Consumer, Delivery, Message, QueueName, Replier, Request, RequestServer,
-    RetryOutcome, RetryPolicy,
+    RetryOutcome, RetryPolicies, RetryPolicy,
 };
 
 /// Requests waiting for one node; bounded so a stuck server pushes back on requesters
@@ -40,6 +43,19 @@ fn queue_table(q: QueueName) -> TableDefinition<'static, u64, &'static [u8]> {
         QueueName::Events => TableDefinition::new("queue.events"),
         QueueName::Submit => TableDefinition::new("queue.submit"),
     }
+}
+
+fn delay_table(q: QueueName) -> TableDefinition<'static, u64, u64> {
+    match q {
+        QueueName::Events => TableDefinition::new("delay.events"),
+        QueueName::Submit => TableDefinition::new("delay.submit"),
+    }
+}
+
+fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
 }
 
 fn dead_table(q: QueueName) -> TableDefinition<'static, u64, &'static [u8]> {
@@ -92,6 +108,8 @@ fn decode(b: &[u8]) -> Result<Message, BusError> {
         key,
         attempt,
         body: b[24 + klen..].to_vec(),
+        // Kept in `delay.<name>`, and due by the time the message is delivered.
+        not_before: None,
     })
 }
 
@@ -114,21 +132,26 @@ enum Op {
         queue: QueueName,
         seq: u64,
         record: Vec<u8>,
+        /// Unix ms before which it is not delivered.
+        due: Option<u64>,
     },
     Ack {
         queue: QueueName,
         seq: u64,
     },
-    /// Count a failed delivery: store the next attempt, or move to the dead letters.
+    /// Count a failed delivery: store the next attempt and when it is due, or move to the
+    /// dead letters when attempts ran out (or at once with `bury`).
     Retry {
         queue: QueueName,
         seq: u64,
         dead_seq: u64,
         policy: RetryPolicy,
+        bury: bool,
     },
 }
 
-type OpResult = Result<Option<RetryOutcome>, BusError>;
+/// What a retry did: dead-lettered, or scheduled after a delay (due at unix ms).
+type OpResult = Result<Option<(RetryOutcome, u64)>, BusError>;
 type Job = (Op, oneshot::Sender<OpResult>);
 
 /// Applies one op inside the batch's transaction. `Err` means the transaction is broken
@@ -139,14 +162,21 @@ fn apply(txn: &redb::WriteTransaction, op: &Op) -> Result<OpResult, BusError> {
             queue,
             seq,
             ref record,
+            due,
         } => {
             let mut table = txn.open_table(queue_table(queue)).map_err(backend)?;
             table.insert(seq, record.as_slice()).map_err(backend)?;
+            if let Some(due) = due {
+                let mut delays = txn.open_table(delay_table(queue)).map_err(backend)?;
+                delays.insert(seq, due).map_err(backend)?;
+            }
             Ok(Ok(None))
         }
         Op::Ack { queue, seq } => {
             let mut table = txn.open_table(queue_table(queue)).map_err(backend)?;
             table.remove(seq).map_err(backend)?;
+            let mut delays = txn.open_table(delay_table(queue)).map_err(backend)?;
+            delays.remove(seq).map_err(backend)?;
             Ok(Ok(None))
         }
         Op::Retry {
@@ -154,6 +184,7 @@ fn apply(txn: &redb::WriteTransaction, op: &Op) -> Result<OpResult, BusError> {
             seq,
             dead_seq,
             policy,
+            bury,
         } => {
             let mut table = txn.open_table(queue_table(queue)).map_err(backend)?;
             let stored = table.get(seq).map_err(backend)?.map(|v| decode(v.value()));
@@ -169,16 +200,21 @@ fn apply(txn: &redb::WriteTransaction, op: &Op) -> Result<OpResult, BusError> {
             let failed = message.attempt;
             message.attempt = failed.saturating_add(1);
             let record = encode(&message);
-            if message.attempt >= policy.max_attempts {
+            let mut delays = txn.open_table(delay_table(queue)).map_err(backend)?;
+            if bury || message.attempt >= policy.max_attempts {
                 table.remove(seq).map_err(backend)?;
+                delays.remove(seq).map_err(backend)?;
                 txn.open_table(dead_table(queue))
                     .map_err(backend)?
                     .insert(dead_seq, record.as_slice())
                     .map_err(backend)?;
-                Ok(Ok(Some(RetryOutcome::DeadLettered)))
+                Ok(Ok(Some((RetryOutcome::DeadLettered, 0))))
             } else {
+                let delay = policy.next_delay(failed);
+                let due = unix_ms(SystemTime::now() + delay);
                 table.insert(seq, record.as_slice()).map_err(backend)?;
-                Ok(Ok(Some(RetryOutcome::Scheduled(policy.delay(failed)))))
+                delays.insert(seq, due).map_err(backend)?;
+                Ok(Ok(Some((RetryOutcome::Scheduled(delay), due))))
             }
         }
     }
@@ -223,13 +259,22 @@ fn writer(db: Weak<Database>, mut rx: mpsc::Receiver<Job>) {
     }
 }
 
+/// Sequence numbers deliverable now.
+type Ready = BTreeSet<u64>;
+/// (due unix ms, sequence number) of messages waiting for their time.
+type Waiting = BTreeSet<(u64, u64)>;
+
 struct QueueState {
     /// Sequence numbers of stored messages that may be delivered now, lowest first, so
     /// a single consumer sees publish order.
-    ready: Mutex<BTreeSet<u64>>,
+    ready: Mutex<Ready>,
     /// Woken whenever a message becomes ready or a delivery is settled (which may free
     /// prefetch room).
     notify: Notify,
+    /// Stored messages not to be delivered before a time: (due unix ms, sequence number).
+    waiting: Mutex<Waiting>,
+    /// Woken when a message starts waiting, so the scheduler looks at the earliest again.
+    schedule: Notify,
 }
 
 type Incoming = (Vec<u8>, oneshot::Sender<Vec<u8>>);
@@ -238,9 +283,9 @@ struct Inner {
     /// For reads; writes go through `writes`.
     db: Arc<Database>,
     writes: mpsc::Sender<Job>,
-    retry: RetryPolicy,
+    policies: RetryPolicies,
     next_seq: AtomicU64,
-    queues: [QueueState; 2],
+    queues: [Arc<QueueState>; 2],
     nodes: Mutex<HashMap<String, mpsc::Sender<Incoming>>>,
 }
 
@@ -264,6 +309,63 @@ impl Inner {
         lock(&state.ready).insert(seq);
         state.notify.notify_waiters();
     }
+
+    /// Deliver `seq` once `due` (unix ms) has come.
+    fn make_waiting(&self, q: QueueName, seq: u64, due: u64) {
+        let state = self.queue(q);
+        lock(&state.waiting).insert((due, seq));
+        state.schedule.notify_one();
+    }
+}
+
+impl QueueState {
+    fn new(ready: Ready, waiting: Waiting) -> QueueState {
+        QueueState {
+            ready: Mutex::new(ready),
+            notify: Notify::new(),
+            waiting: Mutex::new(waiting),
+            schedule: Notify::new(),
+        }
+    }
+
+    /// Move every waiting message that is due to ready; the wait until the next one.
+    fn release_due(&self) -> Option<Duration> {
+        let now = unix_ms(SystemTime::now());
+        let mut next = None;
+        let mut moved = false;
+        {
+            let mut waiting = lock(&self.waiting);
+            while let Some(&(due, seq)) = waiting.first() {
+                if due > now {
+                    next = Some(Duration::from_millis(due - now));
+                    break;
+                }
+                waiting.pop_first();
+                lock(&self.ready).insert(seq);
+                moved = true;
+            }
+        }
+        if moved {
+            self.notify.notify_waiters();
+        }
+        next
+    }
+}
+
+/// Moves the waiting messages of one queue to ready as they come due. Holds the queue only
+/// weakly between rounds, so it ends once the bus is gone (the queue state holds no file).
+async fn scheduler(state: Weak<QueueState>) {
+    /// Longest sleep without looking: also how soon this task notices the bus is gone.
+    const IDLE: Duration = Duration::from_secs(5);
+    loop {
+        let Some(state) = state.upgrade() else { return };
+        // Registered before looking, so a message that starts waiting meanwhile wakes us.
+        let woken = state.schedule.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+        let wait = state.release_due().map_or(IDLE, |w| w.min(IDLE));
+        let _ = tokio::time::timeout(wait, woken).await;
+    }
 }
 
 /// The in-process bus. Cheap to clone; all clones share the same queues.
@@ -273,25 +375,36 @@ pub struct EmbeddedBus {
 }
 
 impl EmbeddedBus {
-    /// Opens (or creates) the queues stored in `dir/queue.redb`. Messages left in flight
-    /// or waiting for a retry by a previous run are ready for delivery at once.
-    pub async fn open(dir: &Path, retry: RetryPolicy) -> Result<EmbeddedBus, BusError> {
+    /// Opens (or creates) the queues stored in `dir/queue.redb`. Messages left in flight by
+    /// a previous run are ready for delivery at once; those that must wait (a scheduled
+    /// send, a retry's backoff) wait for their time.
+    pub async fn open(
+        dir: &Path,
+        policies: impl Into<RetryPolicies>,
+    ) -> Result<EmbeddedBus, BusError> {
         let path: PathBuf = dir.join("queue.redb");
         let dir = dir.to_path_buf();
-        let (db, ready, max_seq) = blocking(move || {
+        let (db, stored, max_seq) = blocking(move || {
             std::fs::create_dir_all(&dir)
                 .map_err(|e| backend(format!("{}: {e}", dir.display())))?;
             let db =
                 Database::create(&path).map_err(|e| backend(format!("{}: {e}", path.display())))?;
             let txn = db.begin_write().map_err(backend)?;
-            let mut ready: [BTreeSet<u64>; 2] = Default::default();
+            let mut stored: [(Ready, Waiting); 2] = Default::default();
             let mut max_seq = 0u64;
+            let now = unix_ms(SystemTime::now());
             for q in QUEUES {
                 let table = txn.open_table(queue_table(q)).map_err(backend)?;
+                let delays = txn.open_table(delay_table(q)).map_err(backend)?;
+                let (ready, waiting) = &mut stored[index(q)];
                 for entry in table.iter().map_err(backend)? {
                     let (k, _) = entry.map_err(backend)?;
-                    ready[index(q)].insert(k.value());
-                    max_seq = max_seq.max(k.value());
+                    let seq = k.value();
+                    match delays.get(seq).map_err(backend)?.map(|v| v.value()) {
+                        Some(due) if due > now => waiting.insert((due, seq)),
+                        _ => ready.insert(seq),
+                    };
+                    max_seq = max_seq.max(seq);
                 }
                 let dead = txn.open_table(dead_table(q)).map_err(backend)?;
                 if let Some((k, _)) = dead.last().map_err(backend)? {
@@ -299,14 +412,17 @@ impl EmbeddedBus {
                 }
             }
             txn.commit().map_err(backend)?;
-            Ok((db, ready, max_seq))
+            Ok((db, stored, max_seq))
         })
         .await?;
-        let [events, submit] = ready;
-        let state = |ready| QueueState {
-            ready: Mutex::new(ready),
-            notify: Notify::new(),
-        };
+        let [events, submit] = stored;
+        let queues = [
+            Arc::new(QueueState::new(events.0, events.1)),
+            Arc::new(QueueState::new(submit.0, submit.1)),
+        ];
+        for state in &queues {
+            tokio::spawn(scheduler(Arc::downgrade(state)));
+        }
         let db = Arc::new(db);
         let (writes, jobs) = mpsc::channel(WRITE_BACKLOG);
         let weak = Arc::downgrade(&db);
@@ -315,9 +431,9 @@ impl EmbeddedBus {
             inner: Arc::new(Inner {
                 db,
                 writes,
-                retry,
+                policies: policies.into(),
                 next_seq: AtomicU64::new(max_seq + 1),
-                queues: [state(events), state(submit)],
+                queues,
                 nodes: Mutex::new(HashMap::new()),
             }),
         })
@@ -329,8 +445,21 @@ impl Bus for EmbeddedBus {
     async fn publish(&self, queue: QueueName, message: Message) -> Result<(), BusError> {
         let seq = self.inner.next_seq.fetch_add(1, Ordering::Relaxed);
         let record = encode(&message);
-        self.inner.write(Op::Publish { queue, seq, record }).await?;
-        self.inner.make_ready(queue, seq);
+        let due = (message.wait(SystemTime::now()) > Duration::ZERO)
+            .then(|| message.not_before.map(unix_ms))
+            .flatten();
+        self.inner
+            .write(Op::Publish {
+                queue,
+                seq,
+                record,
+                due,
+            })
+            .await?;
+        match due {
+            Some(due) => self.inner.make_waiting(queue, seq, due),
+            None => self.inner.make_ready(queue, seq),
+        }
         Ok(())
     }
 
@@ -502,30 +631,37 @@ impl Acker for EmbeddedAcker {
         Ok(())
     }
 
-    async fn retry(mut self: Box<Self>) -> Result<RetryOutcome, BusError> {
-        let (queue, seq, policy) = (self.queue, self.seq, self.inner.retry);
+    async fn retry(self: Box<Self>) -> Result<RetryOutcome, BusError> {
+        self.settle_failed(false).await
+    }
+
+    async fn dead_letter(self: Box<Self>) -> Result<(), BusError> {
+        self.settle_failed(true).await.map(|_| ())
+    }
+}
+
+impl EmbeddedAcker {
+    /// Count a failed delivery: schedule the next attempt, or (attempts exhausted, or
+    /// `bury`) move the message to the dead letters.
+    async fn settle_failed(mut self: Box<Self>, bury: bool) -> Result<RetryOutcome, BusError> {
+        let (queue, seq) = (self.queue, self.seq);
+        let policy = self.inner.policies.of(queue);
         let dead_seq = self.inner.next_seq.fetch_add(1, Ordering::Relaxed);
-        let outcome = self
+        let (outcome, due) = self
             .inner
             .write(Op::Retry {
                 queue,
                 seq,
                 dead_seq,
                 policy,
+                bury,
             })
             .await?
             .ok_or_else(|| BusError::Backend("retry without an outcome".into()))?;
+        // Settled without handing the message back: it waits for its time, or it is dead.
         self.settle();
-        if let RetryOutcome::Scheduled(delay) = outcome {
-            // Weak, so a pending retry does not keep a closed bus (and its file) open; the
-            // stored attempt makes it ready again on the next open.
-            let inner = Arc::downgrade(&self.inner);
-            tokio::spawn(async move {
-                tokio::time::sleep(delay).await;
-                if let Some(inner) = inner.upgrade() {
-                    inner.make_ready(queue, seq);
-                }
-            });
+        if let RetryOutcome::Scheduled(_) = outcome {
+            self.inner.make_waiting(queue, seq, due);
         }
         Ok(outcome)
     }

@@ -1,13 +1,14 @@
 //! The `Bus`: durable work queues (events, submit jobs) with at-least-once delivery,
-//! retries with exponential backoff and a dead-letter queue; and request/reply commands to
-//! a named ingest node. Every role talks to this trait only; the backend (in-process, or
-//! RabbitMQ) is chosen by config.
+//! delayed delivery (`Message::not_before`), retries with exponential backoff per queue, and
+//! a dead-letter queue (reached when attempts run out, or at once for a permanent
+//! failure); and request/reply commands to a named ingest node. Every role talks to this
+//! trait only; the backend (in-process, or RabbitMQ) is chosen by config.
 
 pub mod embedded;
 pub mod rabbitmq;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use uuid::Uuid;
@@ -57,7 +58,15 @@ pub struct Message {
     /// Failed deliveries so far (0 on first delivery).
     pub attempt: u32,
     pub body: Vec<u8>,
+    /// Not delivered before this time (a scheduled send, or a retry's backoff); `None`
+    /// for at once. Backends keep it across restarts, and deliver at most a
+    /// [`DELAY_TOLERANCE`] early.
+    pub not_before: Option<SystemTime>,
 }
+
+/// How early a delayed message may be delivered: backends schedule in steps, and a wait
+/// shorter than this is not worth one more step.
+pub const DELAY_TOLERANCE: Duration = Duration::from_millis(100);
 
 impl Message {
     pub fn new(key: impl Into<String>, body: Vec<u8>) -> Self {
@@ -66,22 +75,51 @@ impl Message {
             key: key.into(),
             attempt: 0,
             body,
+            not_before: None,
         }
+    }
+
+    /// The same message, not delivered before `at`.
+    pub fn not_before(mut self, at: SystemTime) -> Self {
+        self.not_before = Some(at);
+        self
+    }
+
+    /// How long until it may be delivered (zero when it may be now).
+    pub fn wait(&self, now: SystemTime) -> Duration {
+        self.not_before
+            .and_then(|at| at.duration_since(now).ok())
+            .unwrap_or_default()
     }
 }
 
 /// How failed deliveries are retried: delivery `n` (0-based) that fails is retried after
 /// `base_delay * 2^n`; after `max_attempts` failed deliveries the message is dead-lettered.
+/// With `jitter`, each delay is drawn from its upper half instead (`d/2 ..= d`), so that
+/// jobs that failed together (a mail server down for a minute) do not retry together.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     pub max_attempts: u32,
     pub base_delay: Duration,
+    pub jitter: bool,
 }
 
 impl RetryPolicy {
-    /// Delay before redelivering a message that has failed `attempt + 1` times.
+    /// The longest delay before redelivering a message that has failed `attempt + 1`
+    /// times (the delay itself without jitter).
     pub fn delay(&self, attempt: u32) -> Duration {
         self.base_delay.saturating_mul(1u32 << attempt.min(20))
+    }
+
+    /// The delay to wait before redelivering a message that has failed `attempt + 1`
+    /// times: [`RetryPolicy::delay`], or with `jitter` a random one of its upper half.
+    pub fn next_delay(&self, attempt: u32) -> Duration {
+        let full = self.delay(attempt);
+        if !self.jitter {
+            return full;
+        }
+        let half = full / 2;
+        half + half.mul_f64(rand::random::<f64>())
     }
 }
 
@@ -90,6 +128,35 @@ impl Default for RetryPolicy {
         RetryPolicy {
             max_attempts: 5,
             base_delay: Duration::from_secs(2),
+            jitter: false,
+        }
+    }
+}
+
+/// The retry policy of each queue: events and send jobs fail for different reasons and
+/// deserve different patience.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicies {
+    pub events: RetryPolicy,
+    pub submit: RetryPolicy,
+}
+
+impl RetryPolicies {
+    /// The policy of `queue`.
+    pub fn of(&self, queue: QueueName) -> RetryPolicy {
+        match queue {
+            QueueName::Events => self.events,
+            QueueName::Submit => self.submit,
+        }
+    }
+}
+
+impl From<RetryPolicy> for RetryPolicies {
+    /// The same policy on every queue.
+    fn from(policy: RetryPolicy) -> Self {
+        RetryPolicies {
+            events: policy,
+            submit: policy,
         }
     }
 }
@@ -109,6 +176,9 @@ pub enum RetryOutcome {
 pub trait Acker: Send {
     async fn ack(self: Box<Self>) -> Result<(), BusError>;
     async fn retry(self: Box<Self>) -> Result<RetryOutcome, BusError>;
+    /// Move the message to the dead-letter queue now, whatever attempts are left (a
+    /// failure that no retry can fix). Counts as one more failed delivery.
+    async fn dead_letter(self: Box<Self>) -> Result<(), BusError>;
 }
 
 /// One delivered message, to be acked after the work is done, or retried.
@@ -123,6 +193,9 @@ impl Delivery {
     }
     pub async fn retry(self) -> Result<RetryOutcome, BusError> {
         self.acker.retry().await
+    }
+    pub async fn dead_letter(self) -> Result<(), BusError> {
+        self.acker.dead_letter().await
     }
 }
 
@@ -154,7 +227,8 @@ pub trait RequestServer: Send {
 /// The message bus shared by all roles.
 #[async_trait]
 pub trait Bus: Send + Sync + 'static {
-    /// Durably enqueue a message; returns once the backend has accepted it.
+    /// Durably enqueue a message; returns once the backend has accepted it. A message with
+    /// `not_before` in the future is held until then.
     async fn publish(&self, queue: QueueName, message: Message) -> Result<(), BusError>;
     /// Start consuming a queue with at most `prefetch` unsettled deliveries.
     async fn consume(&self, queue: QueueName, prefetch: u16)
@@ -178,11 +252,45 @@ pub type SharedBus = Arc<dyn Bus>;
 /// The bus the configuration asks for: RabbitMQ when `queue.url` is set, otherwise the
 /// in-process queues stored under `dbs.path`.
 pub async fn connect(config: &Config) -> Result<SharedBus, BusError> {
-    let retry = config.queue.retry;
+    let retry = config.queue.retry_policies();
     Ok(match &config.queue.url {
         Some(url) => {
             Arc::new(rabbitmq::RabbitBus::connect(url, &config.queue.prefix, retry).await?)
         }
         None => Arc::new(embedded::EmbeddedBus::open(&config.data_dir, retry).await?),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jittered_delays_stay_in_the_upper_half() {
+        let policy = RetryPolicy {
+            max_attempts: 5,
+            base_delay: Duration::from_secs(1),
+            jitter: true,
+        };
+        let full = policy.delay(3);
+        assert_eq!(full, Duration::from_secs(8));
+        let drawn: Vec<Duration> = (0..100).map(|_| policy.next_delay(3)).collect();
+        assert!(drawn.iter().all(|d| *d >= full / 2 && *d <= full));
+        assert!(drawn.iter().any(|d| *d != drawn[0]), "no jitter at all");
+        let plain = RetryPolicy {
+            jitter: false,
+            ..policy
+        };
+        assert_eq!(plain.next_delay(3), full);
+    }
+
+    #[test]
+    fn waits_count_down_to_not_before() {
+        let now = SystemTime::now();
+        let m = Message::new("k", Vec::new());
+        assert_eq!(m.wait(now), Duration::ZERO);
+        let m = m.not_before(now + Duration::from_secs(2));
+        assert_eq!(m.wait(now), Duration::from_secs(2));
+        assert_eq!(m.wait(now + Duration::from_secs(3)), Duration::ZERO);
+    }
 }

@@ -89,6 +89,13 @@ pub struct Cli {
     /// First retry delay, doubled per attempt [env: QUEUE_RETRY_DELAY] [default: 2s]
     #[arg(long = "queue.retryDelay", global = true, value_name = "DURATION")]
     pub queue_retry_delay: Option<String>,
+    /// Send attempts before giving a message up [env: SUBMIT_MAX_ATTEMPTS] [default: 10]
+    #[arg(long = "submit.maxAttempts", global = true, value_name = "N")]
+    pub submit_max_attempts: Option<String>,
+    /// First send retry delay, doubled per attempt, with jitter [env: SUBMIT_RETRY_DELAY]
+    /// [default: 30s]
+    #[arg(long = "submit.retryDelay", global = true, value_name = "DURATION")]
+    pub submit_retry_delay: Option<String>,
     /// Ingest node id on the bus; empty: random [env: INGEST_NODE_ID]
     #[arg(long = "ingest.nodeId", global = true, value_name = "ID")]
     pub ingest_node_id: Option<String>,
@@ -135,6 +142,8 @@ impl Cli {
             "queue.prefix" => &self.queue_prefix,
             "queue.maxAttempts" => &self.queue_max_attempts,
             "queue.retryDelay" => &self.queue_retry_delay,
+            "submit.maxAttempts" => &self.submit_max_attempts,
+            "submit.retryDelay" => &self.submit_retry_delay,
             "ingest.nodeId" => &self.ingest_node_id,
             "ingest.leaseTtl" => &self.ingest_lease_ttl,
             "ingest.scanInterval" => &self.ingest_scan_interval,

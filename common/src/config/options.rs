@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::cli::Cli;
-use crate::bus::RetryPolicy;
+use crate::bus::{RetryPolicies, RetryPolicy};
 use crate::model::{Secret, Settings};
 
 const DEFAULTS: &str = include_str!("default.toml");
@@ -29,6 +29,8 @@ pub const OPTIONS: &[(&str, &str)] = &[
     ("queue.prefix", "QUEUE_PREFIX"),
     ("queue.maxAttempts", "QUEUE_MAX_ATTEMPTS"),
     ("queue.retryDelay", "QUEUE_RETRY_DELAY"),
+    ("submit.maxAttempts", "SUBMIT_MAX_ATTEMPTS"),
+    ("submit.retryDelay", "SUBMIT_RETRY_DELAY"),
     ("ingest.nodeId", "INGEST_NODE_ID"),
     ("ingest.leaseTtl", "INGEST_LEASE_TTL"),
     ("ingest.scanInterval", "INGEST_SCAN_INTERVAL"),
@@ -90,7 +92,20 @@ pub struct QueueConfig {
     /// `amqp://…` for RabbitMQ; `None` for in-process queues.
     pub url: Option<String>,
     pub prefix: String,
+    /// Retries of the events queue (webhooks).
     pub retry: RetryPolicy,
+    /// Retries of the submit queue (sending), always with jitter.
+    pub submit_retry: RetryPolicy,
+}
+
+impl QueueConfig {
+    /// The retry policy of every queue.
+    pub fn retry_policies(&self) -> RetryPolicies {
+        RetryPolicies {
+            events: self.retry,
+            submit: self.submit_retry,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -309,6 +324,14 @@ impl Config {
                 "1 to 100",
             ));
         }
+        let submit_attempts = number("submit.maxAttempts")?;
+        if submit_attempts == 0 || submit_attempts > 100 {
+            return Err(bad(
+                "submit.maxAttempts",
+                req("submit.maxAttempts")?,
+                "1 to 100",
+            ));
+        }
         let concurrency = number("webhooks.concurrency")?;
         if concurrency == 0 {
             return Err(bad("webhooks.concurrency", "0", "at least 1"));
@@ -352,6 +375,12 @@ impl Config {
                 retry: RetryPolicy {
                     max_attempts: max_attempts as u32,
                     base_delay: duration("queue.retryDelay")?,
+                    jitter: false,
+                },
+                submit_retry: RetryPolicy {
+                    max_attempts: submit_attempts as u32,
+                    base_delay: duration("submit.retryDelay")?,
+                    jitter: true,
                 },
             },
             ingest: IngestConfig {
