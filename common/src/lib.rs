@@ -11,6 +11,7 @@ pub mod crypto;
 pub mod error;
 pub mod ids;
 pub mod model;
+pub mod net;
 pub mod services;
 pub mod store;
 pub mod telemetry;

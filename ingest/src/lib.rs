@@ -29,6 +29,6 @@ use tokio_util::sync::CancellationToken;
 /// session per owned account, publish change events and serve commands addressed to
 /// `ingest.nodeId`. On shutdown the sessions log out and the leases are released.
 pub async fn run(services: Services, shutdown: CancellationToken) -> anyhow::Result<()> {
-    connection::tls::install_provider();
+    imapapi_common::net::tls::install_provider();
     supervisor::Supervisor::new(services).run(shutdown).await
 }

@@ -3,8 +3,6 @@
 //! the transport details (and the secrets they handle) live in one small place.
 
 pub mod auth;
-pub mod tcp;
-pub mod tls;
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -12,6 +10,7 @@ use std::time::Duration;
 
 use imapapi_common::config::LocalAddress;
 use imapapi_common::model::{AccountErrorEntry, ImapConfig};
+use imapapi_common::net::{NetError, tcp, tls};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter, ReadBuf};
 use tokio::net::TcpStream;
 
@@ -144,6 +143,12 @@ pub(crate) fn answer(response: impl Into<String>, code: Option<&str>) -> Account
     AccountErrorEntry {
         response: response.into(),
         server_response_code: code.map(str::to_string),
+    }
+}
+
+impl From<NetError> for ConnectError {
+    fn from(e: NetError) -> Self {
+        ConnectError::connect(e.0)
     }
 }
 

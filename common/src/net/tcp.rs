@@ -1,14 +1,14 @@
-//! Outbound TCP for IMAP: TCP_NODELAY (IMAP is a chatty request/response protocol where
-//! Nagle's algorithm adds tens of milliseconds), bound to one of `service.localAddresses`
+//! Outbound TCP to mail servers: TCP_NODELAY (IMAP and SMTP are chatty request/response
+//! protocols where Nagle's algorithm adds tens of milliseconds), bound to one of `service.localAddresses`
 //! when configured so operators control the source IP.
 
 use std::net::{IpAddr, SocketAddr};
 
-use imapapi_common::config::LocalAddress;
+use crate::config::LocalAddress;
 use rand::seq::IndexedRandom;
 use tokio::net::{TcpSocket, TcpStream};
 
-use super::ConnectError;
+use super::NetError;
 
 /// Pick a random local address of the same family as `remote`, if any are configured.
 fn pick_local(local: &[LocalAddress], remote: &SocketAddr) -> Option<IpAddr> {
@@ -21,14 +21,10 @@ fn pick_local(local: &[LocalAddress], remote: &SocketAddr) -> Option<IpAddr> {
 }
 
 /// Resolve `host` and connect to the first address that answers.
-pub async fn connect(
-    host: &str,
-    port: u16,
-    local: &[LocalAddress],
-) -> Result<TcpStream, ConnectError> {
+pub async fn connect(host: &str, port: u16, local: &[LocalAddress]) -> Result<TcpStream, NetError> {
     let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
         .await
-        .map_err(|e| ConnectError::connect(format!("Failed to resolve {host}: {e}")))?
+        .map_err(|e| NetError::new(format!("Failed to resolve {host}: {e}")))?
         .collect();
     let mut last = format!("No address found for {host}");
     for addr in addrs {
@@ -49,7 +45,7 @@ pub async fn connect(
             Err(e) => last = format!("Failed to connect to {addr}: {e}"),
         }
     }
-    Err(ConnectError::connect(last))
+    Err(NetError::new(last))
 }
 
 #[cfg(test)]

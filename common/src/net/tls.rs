@@ -1,4 +1,4 @@
-//! TLS for IMAP with rustls: webpki roots plus an optional extra CA, an opt-out verifier
+//! TLS to mail servers with rustls: webpki roots plus an optional extra CA, an opt-out verifier
 //! for `tls.rejectUnauthorized: false`, and `tls.minVersion`.
 //!
 //! `IMAPAPI_EXTRA_CA=/path/ca.pem` adds the PEM certificates of that file to the trusted
@@ -16,7 +16,7 @@ use tokio::sync::OnceCell;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-use super::ConnectError;
+use super::NetError;
 
 /// Environment variable naming a PEM file of extra trusted CA certificates.
 pub const EXTRA_CA_ENV: &str = "IMAPAPI_EXTRA_CA";
@@ -104,7 +104,7 @@ impl ServerCertVerifier for AcceptAnyCert {
 async fn client_config(
     reject_unauthorized: bool,
     min_version: Option<&str>,
-) -> Result<ClientConfig, ConnectError> {
+) -> Result<ClientConfig, NetError> {
     install_provider();
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let versions: &[&rustls::SupportedProtocolVersion] = match min_version {
@@ -113,7 +113,7 @@ async fn client_config(
     };
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(versions)
-        .map_err(|e| ConnectError::connect(format!("TLS setup failed: {e}")))?;
+        .map_err(|e| NetError::new(format!("TLS setup failed: {e}")))?;
     let config = if reject_unauthorized {
         builder
             .with_root_certificates(roots().await)
@@ -133,12 +133,12 @@ pub async fn handshake(
     host: &str,
     reject_unauthorized: bool,
     min_version: Option<&str>,
-) -> Result<TlsStream<TcpStream>, ConnectError> {
+) -> Result<TlsStream<TcpStream>, NetError> {
     let config = client_config(reject_unauthorized, min_version).await?;
     let name = ServerName::try_from(host.to_string())
-        .map_err(|_| ConnectError::connect(format!("Invalid TLS server name {host}")))?;
+        .map_err(|_| NetError::new(format!("Invalid TLS server name {host}")))?;
     TlsConnector::from(Arc::new(config))
         .connect(name, tcp)
         .await
-        .map_err(|e| ConnectError::connect(format!("TLS handshake failed: {e}")))
+        .map_err(|e| NetError::new(format!("TLS handshake failed: {e}")))
 }
