@@ -1,0 +1,212 @@
+//! The in-process `Bus`, used when no broker is configured: the single-binary deployment
+//! must not lose accepted events or send jobs when the process restarts, so each queue is
+//! kept in a redb file (`<dir>/queue.redb`), while delivery to consumers and
+//! request/reply between roles happen in memory.
+//!
+//! Layout of the file: per queue a table `queue.<name>` (sequence number → message) holding
+//! every accepted, not yet acked message, a table `delay.<name>` (sequence number → unix
+//! ms) for those that must not be delivered before a time (a scheduled send, a retry's
+//! backoff), and a table `dead.<name>` holding dead letters in the order they died. Which
+//! messages are ready or in flight is kept only in memory; on open every stored message is
+//! ready again (or waits for its time), which is what at-least-once asks for after a crash.
+//! One scheduler task per queue moves waiting messages to ready when they are due.
+//!
+//! Writes (publish, ack, retry) go through one writer that commits whatever is waiting in
+//! a single transaction (group commit): each call still returns only after its change is
+//! durable, but concurrent publishers and ackers share the cost of the sync.
+//!
+//! One file per job: `record.rs` (table names, the stored form of a message, small
+//! helpers), `writer.rs` (the group-commit writer and the changes it applies),
+//! `queue_state.rs` (ready and waiting messages in memory, the delay scheduler),
+//! `consume.rs` (consumers, settling, dead letters), `request.rs` (request/reply).
+
+mod consume;
+mod queue_state;
+mod record;
+mod request;
+mod writer;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use redb::{Database, ReadableTable};
+use tokio::sync::{mpsc, oneshot};
+
+use self::consume::EmbeddedConsumer;
+use self::queue_state::{QueueState, Ready, Waiting, scheduler};
+use self::record::{
+    backend, blocking, dead_table, delay_table, encode, index, lock, queue_table, unix_ms,
+};
+use self::request::Incoming;
+use self::writer::{Job, Op, OpResult, WRITE_BACKLOG, writer};
+use super::{Bus, BusError, Consumer, Message, QueueName, RequestServer, RetryPolicies};
+
+const QUEUES: [QueueName; 2] = [QueueName::Events, QueueName::Submit];
+
+struct Inner {
+    /// For reads; writes go through `writes`.
+    db: Arc<Database>,
+    writes: mpsc::Sender<Job>,
+    policies: RetryPolicies,
+    next_seq: AtomicU64,
+    queues: [Arc<QueueState>; 2],
+    nodes: Mutex<HashMap<String, mpsc::Sender<Incoming>>>,
+}
+
+impl Inner {
+    fn queue(&self, q: QueueName) -> &QueueState {
+        &self.queues[index(q)]
+    }
+
+    /// Hands `op` to the writer and waits until it is committed.
+    async fn write(&self, op: Op) -> OpResult {
+        let (done, result) = oneshot::channel();
+        self.writes
+            .send((op, done))
+            .await
+            .map_err(|_| BusError::Closed)?;
+        result.await.map_err(|_| BusError::Closed)?
+    }
+
+    fn make_ready(&self, q: QueueName, seq: u64) {
+        let state = self.queue(q);
+        lock(&state.ready).insert(seq);
+        state.notify.notify_waiters();
+    }
+
+    /// Deliver `seq` once `due` (unix ms) has come.
+    fn make_waiting(&self, q: QueueName, seq: u64, due: u64) {
+        let state = self.queue(q);
+        lock(&state.waiting).insert((due, seq));
+        state.schedule.notify_one();
+    }
+}
+
+/// The in-process bus. Cheap to clone; all clones share the same queues.
+#[derive(Clone)]
+pub struct EmbeddedBus {
+    inner: Arc<Inner>,
+}
+
+impl EmbeddedBus {
+    /// Opens (or creates) the queues stored in `dir/queue.redb`. Messages left in flight by
+    /// a previous run are ready for delivery at once; those that must wait (a scheduled
+    /// send, a retry's backoff) wait for their time.
+    pub async fn open(
+        dir: &Path,
+        policies: impl Into<RetryPolicies>,
+    ) -> Result<EmbeddedBus, BusError> {
+        let path: PathBuf = dir.join("queue.redb");
+        let dir = dir.to_path_buf();
+        let (db, stored, max_seq) = blocking(move || {
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| backend(format!("{}: {e}", dir.display())))?;
+            let db =
+                Database::create(&path).map_err(|e| backend(format!("{}: {e}", path.display())))?;
+            let txn = db.begin_write().map_err(backend)?;
+            let mut stored: [(Ready, Waiting); 2] = Default::default();
+            let mut max_seq = 0u64;
+            let now = unix_ms(SystemTime::now());
+            for q in QUEUES {
+                let table = txn.open_table(queue_table(q)).map_err(backend)?;
+                let delays = txn.open_table(delay_table(q)).map_err(backend)?;
+                let (ready, waiting) = &mut stored[index(q)];
+                for entry in table.iter().map_err(backend)? {
+                    let (k, _) = entry.map_err(backend)?;
+                    let seq = k.value();
+                    match delays.get(seq).map_err(backend)?.map(|v| v.value()) {
+                        Some(due) if due > now => waiting.insert((due, seq)),
+                        _ => ready.insert(seq),
+                    };
+                    max_seq = max_seq.max(seq);
+                }
+                let dead = txn.open_table(dead_table(q)).map_err(backend)?;
+                if let Some((k, _)) = dead.last().map_err(backend)? {
+                    max_seq = max_seq.max(k.value());
+                }
+            }
+            txn.commit().map_err(backend)?;
+            Ok((db, stored, max_seq))
+        })
+        .await?;
+        let [events, submit] = stored;
+        let queues = [
+            Arc::new(QueueState::new(events.0, events.1)),
+            Arc::new(QueueState::new(submit.0, submit.1)),
+        ];
+        for state in &queues {
+            tokio::spawn(scheduler(Arc::downgrade(state)));
+        }
+        let db = Arc::new(db);
+        let (writes, jobs) = mpsc::channel(WRITE_BACKLOG);
+        let weak = Arc::downgrade(&db);
+        tokio::task::spawn_blocking(move || writer(weak, jobs));
+        Ok(EmbeddedBus {
+            inner: Arc::new(Inner {
+                db,
+                writes,
+                policies: policies.into(),
+                next_seq: AtomicU64::new(max_seq + 1),
+                queues,
+                nodes: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+}
+
+#[async_trait]
+impl Bus for EmbeddedBus {
+    async fn publish(&self, queue: QueueName, message: Message) -> Result<(), BusError> {
+        let seq = self.inner.next_seq.fetch_add(1, Ordering::Relaxed);
+        let record = encode(&message);
+        let due = (message.wait(SystemTime::now()) > Duration::ZERO)
+            .then(|| message.not_before.map(unix_ms))
+            .flatten();
+        self.inner
+            .write(Op::Publish {
+                queue,
+                seq,
+                record,
+                due,
+            })
+            .await?;
+        match due {
+            Some(due) => self.inner.make_waiting(queue, seq, due),
+            None => self.inner.make_ready(queue, seq),
+        }
+        Ok(())
+    }
+
+    async fn consume(
+        &self,
+        queue: QueueName,
+        prefetch: u16,
+    ) -> Result<Box<dyn Consumer>, BusError> {
+        Ok(Box::new(EmbeddedConsumer::new(
+            self.inner.clone(),
+            queue,
+            prefetch,
+        )))
+    }
+
+    async fn dead_letters(&self, queue: QueueName, limit: usize) -> Result<Vec<Message>, BusError> {
+        consume::dead_letters(&self.inner, queue, limit).await
+    }
+
+    async fn request(
+        &self,
+        node: &str,
+        body: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, BusError> {
+        request::request(&self.inner, node, body, timeout).await
+    }
+
+    async fn serve(&self, node: &str) -> Result<Box<dyn RequestServer>, BusError> {
+        Ok(Box::new(request::serve(&self.inner, node)?))
+    }
+}
