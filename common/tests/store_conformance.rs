@@ -9,8 +9,8 @@ use std::time::{Duration, SystemTime};
 
 use imapapi_common::counters::minute_of;
 use imapapi_common::model::{
-    AccountConfig, AccountState, AccountStatus, AuthConfig, FolderState, ImapConfig, Secret,
-    Settings,
+    AccountConfig, AccountState, AccountStatus, AuthConfig, Envelope, FolderState, ImapConfig,
+    OutboxEntry, OutboxState, Secret, SentReference, Settings,
 };
 use imapapi_common::store::counters::COUNTER_RETENTION_MINUTES;
 use imapapi_common::store::embedded::EmbeddedStore;
@@ -133,6 +133,9 @@ conformance!(
     counters_add_up_per_minute_and_sum_over_a_window,
     counters_leave_the_retention_window,
     concurrent_counter_batches_lose_nothing,
+    outbox_round_trip_oldest_first,
+    outbox_updates_only_from_the_expected_state,
+    outbox_compare_and_set_has_one_winner,
 );
 
 const TTL: Duration = Duration::from_secs(30);
@@ -822,4 +825,108 @@ async fn concurrent_counter_batches_lose_nothing(f: Fixture) {
     }
     let sums = f.store.sum_counts(now, now).await.unwrap();
     assert_eq!(sums.get("events:messageNew"), Some(&100));
+}
+
+fn outbox_entry(queue_id: &str) -> OutboxEntry {
+    OutboxEntry {
+        queue_id: queue_id.into(),
+        account: "acc".into(),
+        message_id: format!("<{queue_id}@example.com>"),
+        envelope: Envelope {
+            from: "a@example.com".into(),
+            to: vec!["b@example.com".into(), "c@example.com".into()],
+        },
+        subject: Some("Tere".into()),
+        reference: Some(SentReference {
+            message: "AAAAAQAAAeE".into(),
+            action: "reply".into(),
+        }),
+        created: "2026-12-02T10:00:00.000Z".into(),
+        send_at: None,
+        state: OutboxState::Queued,
+        attempts: 0,
+        response: None,
+        error: None,
+        size: 4,
+    }
+}
+
+async fn outbox_round_trip_oldest_first(f: Fixture) {
+    let s = &f.store;
+    assert!(s.list_outbox().await.unwrap().is_empty());
+    let mime = vec![0u8, 159, 146, 150, b'\r', b'\n'];
+    s.put_outbox(&outbox_entry("0002"), b"late").await.unwrap();
+    s.put_outbox(&outbox_entry("0001"), &mime).await.unwrap();
+    assert_eq!(
+        s.get_outbox("0001").await.unwrap(),
+        Some(outbox_entry("0001"))
+    );
+    assert_eq!(s.outbox_mime("0001").await.unwrap(), Some(mime));
+    let ids: Vec<String> = s
+        .list_outbox()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.queue_id)
+        .collect();
+    assert_eq!(ids, ["0001", "0002"]);
+    s.delete_outbox("0001").await.unwrap();
+    assert_eq!(s.get_outbox("0001").await.unwrap(), None);
+    assert_eq!(s.outbox_mime("0001").await.unwrap(), None);
+    s.delete_outbox("0001").await.unwrap();
+    assert_eq!(s.list_outbox().await.unwrap().len(), 1);
+}
+
+async fn outbox_updates_only_from_the_expected_state(f: Fixture) {
+    let s = &f.store;
+    let mut e = outbox_entry("0001");
+    s.put_outbox(&e, b"mime").await.unwrap();
+    e.state = OutboxState::Sent;
+    e.response = Some("250 2.0.0 Ok: queued".into());
+    assert!(!s.update_outbox(&e, &[OutboxState::Sending]).await.unwrap());
+    assert_eq!(
+        s.get_outbox("0001").await.unwrap().unwrap().state,
+        OutboxState::Queued
+    );
+    assert!(
+        s.update_outbox(&e, &[OutboxState::Queued, OutboxState::Sending])
+            .await
+            .unwrap()
+    );
+    assert_eq!(s.get_outbox("0001").await.unwrap(), Some(e.clone()));
+    // A sent entry cannot be cancelled any more.
+    let mut cancel = e.clone();
+    cancel.state = OutboxState::Cancelled;
+    assert!(
+        !s.update_outbox(&cancel, &[OutboxState::Queued])
+            .await
+            .unwrap()
+    );
+    // Nor can a missing one be updated.
+    assert!(
+        !s.update_outbox(&outbox_entry("0009"), &[OutboxState::Queued])
+            .await
+            .unwrap()
+    );
+    assert_eq!(s.get_outbox("0009").await.unwrap(), None);
+}
+
+async fn outbox_compare_and_set_has_one_winner(f: Fixture) {
+    let s = f.store.clone();
+    s.put_outbox(&outbox_entry("0001"), b"mime").await.unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..10 {
+        let s = s.clone();
+        tasks.spawn(async move {
+            let mut e = outbox_entry("0001");
+            e.state = OutboxState::Sending;
+            e.attempts = i;
+            s.update_outbox(&e, &[OutboxState::Queued]).await.unwrap()
+        });
+    }
+    let mut winners = 0;
+    while let Some(won) = tasks.join_next().await {
+        winners += usize::from(won.unwrap());
+    }
+    assert_eq!(winners, 1);
 }

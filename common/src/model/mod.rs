@@ -7,6 +7,7 @@ pub mod folder;
 pub mod mailbox;
 pub mod message;
 pub mod or_false;
+pub mod outbox;
 pub mod secret;
 pub mod settings;
 
@@ -16,5 +17,6 @@ pub use folder::*;
 pub use mailbox::*;
 pub use message::*;
 pub use or_false::OrFalse;
+pub use outbox::*;
 pub use secret::Secret;
 pub use settings::*;

@@ -3,7 +3,7 @@
 //! only; the backend (embedded redb file, or Redis) is chosen by config.
 //!
 //! Each concern is its own trait ([`AccountStore`], [`StatusStore`], [`SettingsStore`],
-//! [`FolderStore`], [`LeaseStore`], [`NodeStore`], [`CounterStore`]), so that a caller needing one of them
+//! [`FolderStore`], [`LeaseStore`], [`NodeStore`], [`CounterStore`], [`OutboxStore`]), so that a caller needing one of them
 //! takes just that one, and its test double implements just that one. [`Store`] is all of
 //! them together, implemented for every type that implements each; [`SharedStore`] is what
 //! the roles share.
@@ -18,6 +18,7 @@ pub mod embedded;
 mod folders;
 mod leases;
 mod nodes;
+mod outbox;
 mod record;
 pub mod redis;
 mod settings;
@@ -30,6 +31,7 @@ pub use counters::CounterStore;
 pub use folders::{FolderStore, IndexChunk, IndexChunkUpdate};
 pub use leases::LeaseStore;
 pub use nodes::NodeStore;
+pub use outbox::OutboxStore;
 pub use settings::SettingsStore;
 pub use status::StatusStore;
 
@@ -45,7 +47,14 @@ pub enum StoreError {
 /// The whole state store shared by all roles: every concern at once, for the callers that
 /// use several of them. Implemented for every type that implements each concern.
 pub trait Store:
-    AccountStore + StatusStore + SettingsStore + FolderStore + LeaseStore + NodeStore + CounterStore
+    AccountStore
+    + StatusStore
+    + SettingsStore
+    + FolderStore
+    + LeaseStore
+    + NodeStore
+    + CounterStore
+    + OutboxStore
 {
 }
 
@@ -57,6 +66,7 @@ impl<T> Store for T where
         + LeaseStore
         + NodeStore
         + CounterStore
+        + OutboxStore
 {
 }
 

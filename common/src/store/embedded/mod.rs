@@ -17,12 +17,14 @@
 //! - `chunks`: (account, path, chunk number) → index chunk bytes
 //! - `leases`: account id → 8 bytes of expiry (unix ms, big endian) then the owner
 //! - `counters`: (minute since the epoch, counter name) → count
+//! - `outbox` / `outbox_mime`: queue id → queued send JSON / its MIME message
 
 mod accounts;
 mod counters;
 mod folders;
 mod leases;
 mod nodes;
+mod outbox;
 mod settings;
 mod status;
 
@@ -44,6 +46,8 @@ const FOLDERS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("fold
 const CHUNKS: TableDefinition<(&str, &str, u32), &[u8]> = TableDefinition::new("chunks");
 const LEASES: TableDefinition<&str, &[u8]> = TableDefinition::new("leases");
 const COUNTERS: TableDefinition<(u64, &str), u64> = TableDefinition::new("counters");
+const OUTBOX: TableDefinition<&str, &[u8]> = TableDefinition::new("outbox");
+const OUTBOX_MIME: TableDefinition<&str, &[u8]> = TableDefinition::new("outbox_mime");
 
 /// The redb-backed store. Cheap to clone (the database handle is shared).
 #[derive(Clone)]
@@ -94,6 +98,8 @@ impl EmbeddedStore {
             txn.open_table(FOLDERS).map_err(backend)?;
             txn.open_table(CHUNKS).map_err(backend)?;
             txn.open_table(COUNTERS).map_err(backend)?;
+            txn.open_table(OUTBOX).map_err(backend)?;
+            txn.open_table(OUTBOX_MIME).map_err(backend)?;
             // redb locks the file, so no other process can be using this store: every
             // lease in it belonged to an earlier run of this process (one that crashed, or
             // a node id that changed). Dropping them lets a restart take its accounts back

@@ -19,6 +19,7 @@
 //! | `P:settings` | string | settings JSON |
 //! | `P:mailbox:seq` | string | last mailbox id handed out |
 //! | `P:nodes` | sorted set | live ingest node → heartbeat expiry (unix ms) |
+//! | `P:outbox`, `P:outbox:state`, `P:outbox:mime` | hashes | queue id → queued send JSON, its state, its MIME |
 //! | `P:counters:<minute>` | hash | counter name → count in that minute (expires after 7 days) |
 //! | `P:acct:{E(id)}:status` | string | status JSON |
 //! | `P:acct:{E(id)}:lease` | string | owner, with a PX expiry |
@@ -36,6 +37,7 @@ mod counters;
 mod folders;
 mod leases;
 mod nodes;
+mod outbox;
 mod settings;
 mod status;
 
@@ -60,6 +62,7 @@ pub struct RedisStore {
     commit: Script,
     delete_folder: Script,
     delete_account: Script,
+    update_outbox: Script,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -107,6 +110,7 @@ impl RedisStore {
             commit: Script::new(folders::COMMIT),
             delete_folder: Script::new(folders::DELETE_FOLDER),
             delete_account: Script::new(accounts::DELETE_ACCOUNT),
+            update_outbox: Script::new(outbox::UPDATE_OUTBOX),
         })
     }
 
