@@ -53,6 +53,12 @@ pub async fn run(config: Config, role: Option<Role>) -> anyhow::Result<()> {
             imapapi_dispatch::run(services.clone(), shutdown.clone()),
         ));
     }
+    if all || role == Some(Role::Submit) {
+        tasks.spawn(named(
+            "submit",
+            imapapi_submit::run(services.clone(), shutdown.clone()),
+        ));
+    }
     if all || role == Some(Role::Api) {
         tasks.spawn(named(
             "api",

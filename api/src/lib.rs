@@ -5,9 +5,9 @@
 //! owns the account and waits for the reply. Any number of api processes can run side by
 //! side since none of them keeps state of its own.
 
+mod answering;
 pub mod auth;
 pub mod body;
-pub mod command_client;
 pub mod error;
 pub mod openapi;
 pub mod params;

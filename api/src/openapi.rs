@@ -22,9 +22,10 @@ use imapapi_common::compose::{
 use imapapi_common::error::{ApiError, FieldError};
 use imapapi_common::model::{
     AccountConfig, AccountErrorEntry, AccountState, AccountStatus, Address, AttachmentEntry,
-    AuthConfig, EncodedSize, Event, EventKind, ImapConfig, LogSettings, MailboxEntry, MailboxList,
-    MessageDetails, MessageList, MessageListEntry, OAuth2Config, OAuth2User, Secret, Settings,
-    SmtpConfig, TextContent, TextInfo, TlsConfig,
+    AuthConfig, EncodedSize, Envelope, Event, EventKind, ImapConfig, LogSettings, MailboxEntry,
+    MailboxList, MessageDetails, MessageList, MessageListEntry, OAuth2Config, OAuth2User,
+    OutboxEntry, OutboxState, Secret, SentReference, Settings, SmtpConfig, TextContent, TextInfo,
+    TlsConfig,
 };
 use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::response::{Response as ApiResponse, ResponseBuilder};
@@ -45,10 +46,12 @@ use crate::routes::accounts::{
 use crate::routes::deadletters::{DeadLetter, DeadLetters};
 use crate::routes::mailbox::{CreateMailboxBody, RenameMailboxBody};
 use crate::routes::message_update::{MessageMove, MessageUpdate};
+use crate::routes::outbox::{OutboxDeleted, OutboxList};
 use crate::routes::reconnect::RequestReconnect;
 use crate::routes::search::SearchBody;
 use crate::routes::settings::{SettingsReply, SettingsUpdated};
 use crate::routes::stats::Stats;
+use crate::routes::submit::{SubmitBody, SubmitResponse};
 use crate::routes::upload::{UploadBody, UploadResponse};
 use crate::routes::verify::{CheckResult, VerifyAccount, VerifyAccountReply};
 use crate::routes::{self, Route};
@@ -107,6 +110,10 @@ const BASIC_AUTH: &str = "basicAuth";
         routes::stats::stats,
         routes::verify::verify,
         routes::upload::upload_message,
+        routes::submit::submit,
+        routes::outbox::list_outbox,
+        routes::outbox::get_outbox,
+        routes::outbox::cancel,
         routes::deadletters::list_dead_letters,
         openapi_json,
         swagger_json,
@@ -129,6 +136,8 @@ const BASIC_AUTH: &str = "basicAuth";
         UploadBody, UploadResponse, UploadMessageReply, MessageReference, ReferenceAction,
         AttachmentDraft, Disposition, ContentEncoding,
         Stats, DeadLetters, DeadLetter, Event,
+        SubmitBody, SubmitResponse, OutboxList, OutboxDeleted, OutboxEntry, OutboxState, Envelope,
+        SentReference,
     )),
     tags(
         (name = tags::ACCOUNT, description = "Accounts: registering, reading, changing, checking and reconnecting them"),

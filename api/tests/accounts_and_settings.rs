@@ -50,7 +50,7 @@ async fn settings_round_trip_and_key_filtering() {
         .await;
     assert_eq!(secret, json!({"gmailClientSecret": "******"}));
     let (_, types) = h.call("GET", "/v1/settings?eventTypes=true", None).await;
-    assert_eq!(types["eventTypes"].as_array().unwrap().len(), 9);
+    assert_eq!(types["eventTypes"].as_array().unwrap().len(), 12);
     assert!(types.get("webhooks").is_none());
 
     let (status, body) = h.call("GET", "/v1/settings?nope=true", None).await;

@@ -231,7 +231,7 @@ async fn other_methods_and_unknown_paths_are_routing_misses() {
         ("GET", "/v1/nothing"),
         ("GET", "/v1/account/probe-account/nothing"),
         ("GET", "/v1/logs/probe-account"),
-        ("POST", "/v1/account/probe-account/submit"),
+        ("POST", "/v1/account/probe-account/contacts"),
         ("GET", "/docs"),
         ("GET", "/openapi.json/extra"),
     ] {

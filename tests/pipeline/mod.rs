@@ -132,7 +132,7 @@ async fn usage_is_counted(base: &str) {
     .await;
     assert_eq!(
         stats["counters"].as_object().unwrap().len(),
-        13,
+        16,
         "every counter is listed: {stats}"
     );
     let (status, empty) = http("GET", &format!("{base}/v1/stats?seconds=0"), None).await;

@@ -23,11 +23,11 @@ use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
-use crate::command_client::notify;
 use crate::error::{json_ok, respond, store_error};
 use crate::openapi::tags;
 use crate::params::{Query, query};
 use crate::routes::{Route, account_id, require_account, with};
+use imapapi_common::command::client::notify;
 
 /// The routes of this module, as the OpenAPI document spells them.
 pub const ROUTES: &[Route] = &[

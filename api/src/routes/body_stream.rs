@@ -21,8 +21,8 @@ use warp::http::HeaderValue;
 use warp::http::header::CONTENT_LENGTH;
 use warp::reply::Response;
 
-use crate::command_client::send;
 use crate::transfer_decoding::TransferDecoder;
+use imapapi_common::command::client::send;
 
 /// Bytes asked for per range.
 pub const RANGE_LENGTH: u32 = 1 << 20;

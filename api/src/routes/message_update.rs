@@ -15,11 +15,11 @@ use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
-use crate::command_client::send;
 use crate::error::{json_ok, respond};
 use crate::openapi::{CommandErrors, tags};
 use crate::params::{Query, query};
 use crate::routes::{Route, account_id, check_mailbox_path, message_id, require_account, with};
+use imapapi_common::command::client::send;
 
 /// The routes of this module, as the OpenAPI document spells them.
 pub const ROUTES: &[Route] = &[

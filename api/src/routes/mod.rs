@@ -8,11 +8,13 @@ pub mod mailbox;
 pub mod mailboxes;
 pub mod message_update;
 pub mod messages;
+pub mod outbox;
 pub mod reconnect;
 pub mod search;
 pub mod settings;
 pub mod source;
 pub mod stats;
+pub mod submit;
 pub mod text;
 pub mod upload;
 pub mod verify;
@@ -136,6 +138,14 @@ pub const RESOURCES: &[Resource] = &[
     Resource {
         filter: upload::routes,
         routes: upload::ROUTES,
+    },
+    Resource {
+        filter: submit::routes,
+        routes: submit::ROUTES,
+    },
+    Resource {
+        filter: outbox::routes,
+        routes: outbox::ROUTES,
     },
     Resource {
         filter: deadletters::routes,

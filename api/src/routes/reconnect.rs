@@ -11,10 +11,10 @@ use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
-use crate::command_client::send;
 use crate::error::{json_ok, respond};
 use crate::openapi::{CommandErrors, tags};
 use crate::routes::{Route, account_id, require_account, with};
+use imapapi_common::command::client::send;
 
 /// The routes of this module, as the OpenAPI document spells them.
 pub const ROUTES: &[Route] = &[Route::put("/v1/account/{account}/reconnect")];

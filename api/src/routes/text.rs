@@ -10,12 +10,12 @@ use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
-use crate::command_client::send;
 use crate::error::{json_ok, respond};
 use crate::openapi::{CommandErrors, tags};
 use crate::params::{Query, decode_segment, query};
 use crate::routes::messages::TextQuery;
 use crate::routes::{Route, account_id, require_account, with};
+use imapapi_common::command::client::send;
 
 /// The routes of this module, as the OpenAPI document spells them.
 pub const ROUTES: &[Route] = &[Route::get("/v1/account/{account}/text/{text}")];

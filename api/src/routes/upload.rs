@@ -8,23 +8,22 @@ use std::collections::BTreeMap;
 
 use imapapi_common::Services;
 use imapapi_common::command::message::is_valid_flag;
-use imapapi_common::command::{GetMessage, UploadMessage, UploadMessageReply, WireBytes};
-use imapapi_common::compose::{
-    AttachmentDraft, MessageDraft, MessageReference, prefixed_subject, reply_headers,
-};
+use imapapi_common::command::{UploadMessage, UploadMessageReply, WireBytes};
+use imapapi_common::compose::{AttachmentDraft, MessageDraft, MessageReference};
 use imapapi_common::error::ApiError;
 use imapapi_common::ids::MessageId;
-use imapapi_common::model::{Address, MessageDetails};
+use imapapi_common::model::Address;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
-use crate::command_client::send;
+use crate::answering::{answering, off_the_runtime};
 use crate::error::{json_ok, respond};
 use crate::openapi::{CommandErrors, tags};
 use crate::routes::{Route, account_id, require_account, with};
+use imapapi_common::command::client::send;
 
 /// The routes of this module, as the OpenAPI document spells them.
 pub const ROUTES: &[Route] = &[Route::post("/v1/account/{account}/message")];
@@ -202,55 +201,4 @@ pub async fn upload_message(
         stored,
         message_id: built.message_id,
     }))
-}
-
-/// The draft as a reply to or forward of the referenced message; its error (404 when the
-/// message is gone) stops the upload.
-async fn answering(
-    services: &Services,
-    account: &str,
-    reference: &MessageReference,
-    mut draft: MessageDraft,
-) -> Result<MessageDraft, ApiError> {
-    let request = GetMessage {
-        message: reference.message.clone(),
-        max_bytes: Some(0),
-        text_type: None,
-    };
-    let original = send(services, account, request).await?;
-    let references = header(&original, "references");
-    // The details carry only the first In-Reply-To id; the header has them all.
-    let in_reply_to = header(&original, "in-reply-to").or_else(|| original.in_reply_to.clone());
-    let (in_reply_to, references) = reply_headers(
-        original.message_id.as_deref(),
-        in_reply_to.as_deref(),
-        references.as_deref(),
-    );
-    draft.in_reply_to = in_reply_to;
-    draft.references = references;
-    if draft.subject.is_none() {
-        let subject = original.subject.as_deref().unwrap_or_default();
-        draft.subject = Some(prefixed_subject(reference.action, subject));
-    }
-    Ok(draft)
-}
-
-/// Every value of a header of the original, joined.
-fn header(original: &MessageDetails, name: &str) -> Option<String> {
-    original
-        .headers
-        .get(name)
-        .filter(|v| !v.is_empty())
-        .map(|v| v.join(" "))
-}
-
-/// Checking and building walk every byte of a body of up to `api.maxSize` (base64, MIME
-/// encoding): that is work for the blocking pool, not for a request worker.
-async fn off_the_runtime<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(work).await.map_err(|e| {
-        tracing::error!(error = %e, "message build task failed");
-        ApiError::internal("Could not build the message")
-    })?
 }

@@ -14,11 +14,11 @@ use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
-use crate::command_client::send_to;
 use crate::error::{json_ok, respond, store_error};
 use crate::openapi::tags;
 use crate::routes::{Route, with};
 use crate::smtp_check;
+use imapapi_common::command::client::send_to;
 
 /// The routes of this module, as the OpenAPI document spells them.
 pub const ROUTES: &[Route] = &[Route::post("/v1/verifyAccount")];

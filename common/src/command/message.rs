@@ -144,6 +144,22 @@ pub struct UploadMessageReply {
     pub seq: Option<u32>,
 }
 
+/// Store a copy of a sent message in the account's Sent folder (special use `\Sent`, else a
+/// well-known name such as `Sent Items`), flagged `\Seen`: the submit role's follow-up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SaveSent {
+    pub raw: WireBytes,
+}
+
+/// Where the copy went; `path: None` when the account has no Sent folder (nothing stored).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SaveSentReply {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+}
+
 /// True for a flag or keyword that can go on the IMAP wire as an atom: `\Seen`, `$Label1`,
 /// `Important`; nothing that could add syntax (spaces, parentheses, quotes, wildcards).
 pub fn is_valid_flag(flag: &str) -> bool {

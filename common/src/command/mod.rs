@@ -7,6 +7,7 @@
 //! [`CommandKind`] enum only exists to tag commands on the wire.
 
 pub mod body;
+pub mod client;
 pub mod control;
 pub mod listing;
 pub mod mailbox;
@@ -29,8 +30,8 @@ pub use mailbox::{
 };
 pub use message::{
     DeleteMessage, DeleteMessageReply, FlagChanges, FlagUpdate, GetMessage, GetText, MoveMessage,
-    MoveMessageReply, MovedTo, TextReply, UpdateFlags, UpdateFlagsReply, UploadMessage,
-    UploadMessageReply,
+    MoveMessageReply, MovedTo, SaveSent, SaveSentReply, TextReply, UpdateFlags, UpdateFlagsReply,
+    UploadMessage, UploadMessageReply,
 };
 pub use verify::{VerifyImap, VerifyImapReply};
 pub use wire_bytes::WireBytes;
@@ -90,6 +91,7 @@ pub enum CommandKind {
     MoveMessage(MoveMessage),
     DeleteMessage(DeleteMessage),
     UploadMessage(UploadMessage),
+    SaveSent(SaveSent),
     VerifyImap(VerifyImap),
     Reconnect(Reconnect),
     Close(Close),
@@ -112,6 +114,7 @@ impl CommandKind {
             CommandKind::MoveMessage(_) => "moveMessage",
             CommandKind::DeleteMessage(_) => "deleteMessage",
             CommandKind::UploadMessage(_) => "uploadMessage",
+            CommandKind::SaveSent(_) => "saveSent",
             CommandKind::VerifyImap(_) => "verifyImap",
             CommandKind::Reconnect(_) => "reconnect",
             CommandKind::Close(_) => "close",
@@ -147,6 +150,7 @@ requests! {
     MoveMessage => MoveMessageReply,
     DeleteMessage => DeleteMessageReply,
     UploadMessage => UploadMessageReply,
+    SaveSent => SaveSentReply,
     VerifyImap => VerifyImapReply,
     Reconnect => Done,
     Close => Done,

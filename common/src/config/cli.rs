@@ -11,6 +11,8 @@ pub enum Role {
     Ingest,
     /// Webhook delivery only.
     Dispatch,
+    /// Sending queued messages over SMTP only.
+    Submit,
     /// Encrypt stored account secrets with --service.secret (decrypting with --decrypt).
     Encrypt {
         /// The previous secret, to decrypt values encrypted with it.

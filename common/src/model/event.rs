@@ -10,7 +10,7 @@ use super::or_false::OrFalse;
 /// Version of the event JSON schema; bumped on any incompatible change.
 pub const EVENT_SCHEMA_VERSION: u32 = 1;
 
-/// The nine event types of the original.
+/// The nine event types of the original, and the three of sending.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum EventKind {
@@ -23,11 +23,17 @@ pub enum EventKind {
     AuthenticationError,
     AuthenticationSuccess,
     ConnectError,
+    /// The SMTP server accepted a queued message.
+    MessageSent,
+    /// One send attempt failed (it may be retried).
+    MessageDeliveryError,
+    /// A queued message was given up.
+    MessageFailed,
 }
 
 impl EventKind {
     /// Every kind, in the original's order.
-    pub const ALL: [EventKind; 9] = [
+    pub const ALL: [EventKind; 12] = [
         EventKind::MessageNew,
         EventKind::MessageDeleted,
         EventKind::MessageUpdated,
@@ -37,6 +43,9 @@ impl EventKind {
         EventKind::AuthenticationError,
         EventKind::AuthenticationSuccess,
         EventKind::ConnectError,
+        EventKind::MessageSent,
+        EventKind::MessageDeliveryError,
+        EventKind::MessageFailed,
     ];
 
     /// The name in JSON, routing keys and `webhookEvents`.
@@ -51,6 +60,9 @@ impl EventKind {
             EventKind::AuthenticationError => "authenticationError",
             EventKind::AuthenticationSuccess => "authenticationSuccess",
             EventKind::ConnectError => "connectError",
+            EventKind::MessageSent => "messageSent",
+            EventKind::MessageDeliveryError => "messageDeliveryError",
+            EventKind::MessageFailed => "messageFailed",
         }
     }
 

@@ -70,3 +70,11 @@ pub struct OutboxEntry {
     /// Size of the MIME message in bytes.
     pub size: u64,
 }
+
+/// The queue message of a send: only the outbox entry's id. The entry and its MIME stay in
+/// the store, so a message far larger than a queue message travels by reference.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubmitJob {
+    pub queue_id: String,
+}

@@ -16,6 +16,7 @@ mod mailbox_path;
 mod move_message;
 mod read_body;
 mod rename_mailbox;
+mod save_sent;
 mod search;
 mod special_folder;
 mod update_flags;
@@ -132,6 +133,7 @@ pub async fn execute(kind: CommandKind, cx: &mut CommandCx<'_>) -> Outcome {
         CommandKind::MoveMessage(r) => run(r, cx).await,
         CommandKind::DeleteMessage(r) => run(r, cx).await,
         CommandKind::UploadMessage(r) => run(r, cx).await,
+        CommandKind::SaveSent(r) => run(r, cx).await,
         CommandKind::VerifyImap(_) | CommandKind::Reconnect(_) | CommandKind::Close(_) => Outcome {
             reply: imapapi_common::command::error_reply(ApiError::internal(
                 "node or session command sent to a command connection",

@@ -1,16 +1,22 @@
-//! Sends a command to the ingest process that owns an account and waits for its reply.
+//! Sends a command to the ingest process that owns an account and waits for its reply:
+//! how the api serves calls that need the mail server, and how submit stores the Sent copy
+//! and flags the original.
 //!
 //! The api is stateless: it finds the owner through the store's lease, sends the command
 //! over the bus and waits at most `service.commandTimeout`. An account with no owner, or an
 //! owner nobody serves any more, has no live connection (503); an owner that does not
 //! answer in time is a timeout (504); an error the owner reports keeps its own status.
 
-use imapapi_common::Services;
-use imapapi_common::bus::BusError;
-use imapapi_common::command::{Command, CommandKind, Reply, Request};
-use imapapi_common::error::ApiError;
+use crate::Services;
+use crate::bus::BusError;
+use crate::command::{Command, CommandKind, Reply, Request};
+use crate::error::ApiError;
+use crate::store::StoreError;
 
-use crate::error::store_error;
+fn store_error(e: StoreError) -> ApiError {
+    tracing::error!(error = %e, "store operation failed");
+    ApiError::internal("Store operation failed")
+}
 
 /// Send `request` for `account` to its owner and return its reply.
 pub async fn send<R: Request>(

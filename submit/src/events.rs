@@ -1,0 +1,45 @@
+//! The sending events: `messageSent` (with the SMTP server's answer), `messageDeliveryError`
+//! (each failed attempt) and `messageFailed` (given up), published like ingest's events so
+//! webhooks and queue consumers get them the same way.
+
+use imapapi_common::Services;
+use imapapi_common::bus::{Message, QueueName};
+use imapapi_common::counters::Counter;
+use imapapi_common::model::{Event, EventKind, OutboxEntry};
+use serde_json::json;
+
+/// Publish one event about `entry`; a failure is logged, since the send itself is done.
+pub async fn publish(services: &Services, entry: &OutboxEntry, kind: EventKind, detail: &str) {
+    let data = match kind {
+        EventKind::MessageSent => json!({
+            "messageId": entry.message_id,
+            "queueId": entry.queue_id,
+            "response": detail,
+            "envelope": entry.envelope,
+        }),
+        _ => json!({
+            "messageId": entry.message_id,
+            "queueId": entry.queue_id,
+            "error": detail,
+            "attempt": entry.attempts,
+            "envelope": entry.envelope,
+        }),
+    };
+    let event = Event::new(&entry.account, kind, None, data);
+    let body = match serde_json::to_vec(&event) {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot encode a send event");
+            return;
+        }
+    };
+    match services
+        .bus
+        .publish(QueueName::Events, Message::new(event.routing_key(), body))
+        .await
+    {
+        Ok(()) => services.counters.add(Counter::Event(kind)),
+        Err(error) => tracing::error!(queue_id = %entry.queue_id, event = kind.name(), %error,
+            "send event not published"),
+    }
+}

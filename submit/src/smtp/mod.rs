@@ -1,0 +1,180 @@
+//! One SMTP delivery with lettre: our own socket (TCP_NODELAY, bound to one of
+//! `service.localAddresses`: lettre's pooled transport can do neither), implicit TLS or
+//! STARTTLS, AUTH, MAIL/RCPT/DATA, QUIT. A connection per message: sends are rare next to
+//! their cost on the server side, and a pooled connection would pin one local address.
+//!
+//! Every failure is classified the way the job must treat it: a 5xx answer is permanent
+//! (no retry can fix it); a 4xx answer, a connection error or a timeout is temporary.
+
+mod tls;
+
+use std::time::Duration;
+
+use imapapi_common::config::LocalAddress;
+use imapapi_common::model::{Envelope, SmtpConfig};
+use imapapi_common::net;
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::AsyncSmtpConnection;
+use lettre::transport::smtp::extension::ClientId;
+
+/// How long one delivery may take, from connecting to the server's answer to the data.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Why a delivery failed. The text is the server's answer or the step that failed; it never
+/// holds a credential.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// Worth trying again later (4xx, connection trouble, timeout).
+    #[error("{0}")]
+    Temporary(String),
+    /// No retry will help (5xx: unknown recipient, refused credentials, …).
+    #[error("{0}")]
+    Permanent(String),
+}
+
+fn classify(step: &str, e: lettre::transport::smtp::Error) -> SendError {
+    let text = format!("{step}: {e}");
+    if e.is_permanent() {
+        SendError::Permanent(text)
+    } else {
+        SendError::Temporary(text)
+    }
+}
+
+/// Send `mime` to the envelope's recipients through the account's SMTP server; the server's
+/// answer (`250 …`) on success.
+pub async fn send(
+    smtp: &SmtpConfig,
+    local: &[LocalAddress],
+    envelope: &Envelope,
+    mime: &[u8],
+) -> Result<String, SendError> {
+    match tokio::time::timeout(SEND_TIMEOUT, deliver(smtp, local, envelope, mime)).await {
+        Ok(result) => result,
+        Err(_) => Err(SendError::Temporary(format!(
+            "No answer from {}:{} within {SEND_TIMEOUT:?}",
+            smtp.host, smtp.port
+        ))),
+    }
+}
+
+async fn deliver(
+    smtp: &SmtpConfig,
+    local: &[LocalAddress],
+    envelope: &Envelope,
+    mime: &[u8],
+) -> Result<String, SendError> {
+    let smtp_envelope = lettre_envelope(envelope)?;
+    let credentials = credentials(smtp)?;
+    let reject = smtp
+        .tls
+        .as_ref()
+        .and_then(|t| t.reject_unauthorized)
+        .unwrap_or(true);
+    let min_version = smtp.tls.as_ref().and_then(|t| t.min_version.as_deref());
+    let hello = hello_name(local);
+
+    let tcp = net::tcp::connect(&smtp.host, smtp.port, local)
+        .await
+        .map_err(|e| SendError::Temporary(e.to_string()))?;
+    let stream: Box<dyn lettre::transport::smtp::client::AsyncTokioStream> = if smtp.secure {
+        let tls = net::tls::handshake(tcp, &smtp.host, reject, min_version)
+            .await
+            .map_err(|e| SendError::Temporary(e.to_string()))?;
+        Box::new(tls::ImplicitTls(tls))
+    } else {
+        Box::new(tcp)
+    };
+    let mut conn = AsyncSmtpConnection::connect_with_transport(stream, &hello)
+        .await
+        .map_err(|e| classify("Greeting", e))?;
+    if !smtp.secure && conn.can_starttls() {
+        let params = tls::parameters(&smtp.host, reject)
+            .await
+            .map_err(SendError::Temporary)?;
+        conn.starttls(params, &hello)
+            .await
+            .map_err(|e| classify("STARTTLS", e))?;
+    }
+    if let Some((credentials, mechanisms)) = &credentials {
+        conn.auth(mechanisms, credentials)
+            .await
+            .map_err(|e| classify("Authentication", e))?;
+    }
+    let response = conn
+        .send(&smtp_envelope, mime)
+        .await
+        .map_err(|e| classify("Sending", e))?;
+    // The message is accepted; a failed QUIT changes nothing.
+    let _ = conn.quit().await;
+    let text: Vec<&str> = response.message().collect();
+    Ok(format!("{} {}", response.code(), text.join(" ")))
+}
+
+fn lettre_envelope(envelope: &Envelope) -> Result<lettre::address::Envelope, SendError> {
+    let bad = |what: &str, a: &str| SendError::Permanent(format!("Invalid {what} address {a}"));
+    let from = envelope
+        .from
+        .parse()
+        .map_err(|_| bad("sender", &envelope.from))?;
+    let to = envelope
+        .to
+        .iter()
+        .map(|a| a.parse().map_err(|_| bad("recipient", a)))
+        .collect::<Result<Vec<_>, _>>()?;
+    lettre::address::Envelope::new(Some(from), to)
+        .map_err(|e| SendError::Permanent(format!("Invalid envelope: {e}")))
+}
+
+/// The credentials to log in with, and how: an access token goes as XOAUTH2, a password as
+/// PLAIN or LOGIN (whichever the server offers).
+fn credentials(smtp: &SmtpConfig) -> Result<Option<(Credentials, Vec<Mechanism>)>, SendError> {
+    if smtp.use_auth_server {
+        return Err(SendError::Temporary(
+            "SMTP credentials from the auth server are not supported yet".into(),
+        ));
+    }
+    let Some(auth) = &smtp.auth else {
+        return Ok(None);
+    };
+    if let Some(token) = &auth.access_token {
+        let creds = Credentials::new(auth.user.clone(), token.expose().to_string());
+        return Ok(Some((creds, vec![Mechanism::Xoauth2])));
+    }
+    Ok(auth.pass.as_ref().map(|pass| {
+        let creds = Credentials::new(auth.user.clone(), pass.expose().to_string());
+        (creds, vec![Mechanism::Plain, Mechanism::Login])
+    }))
+}
+
+/// EHLO name: the hostname of a configured local address when there is one (what the
+/// receiving server sees the connection come from), else this machine's name.
+fn hello_name(local: &[LocalAddress]) -> ClientId {
+    local
+        .iter()
+        .find_map(|l| l.hostname.clone())
+        .map(ClientId::Domain)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelopes_with_bad_addresses_fail_for_good() {
+        let envelope = Envelope {
+            from: "sender@example.com".into(),
+            to: vec!["not an address".into()],
+        };
+        assert!(matches!(
+            lettre_envelope(&envelope),
+            Err(SendError::Permanent(_))
+        ));
+        let envelope = Envelope {
+            from: "sender@example.com".into(),
+            to: vec!["a@example.com".into()],
+        };
+        assert!(lettre_envelope(&envelope).is_ok());
+    }
+}
