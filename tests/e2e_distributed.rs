@@ -4,6 +4,7 @@
 
 mod pipeline;
 mod routes;
+mod sending;
 mod support;
 
 use std::time::Duration;
@@ -16,6 +17,7 @@ struct Cluster {
     api: Gateway,
     ingest: Vec<Gateway>,
     dispatch: Gateway,
+    submit: Gateway,
     prefix: String,
 }
 
@@ -41,6 +43,7 @@ impl Cluster {
     async fn finish(mut self) {
         self.api.stop().await;
         self.dispatch.stop().await;
+        self.submit.stop().await;
         for i in &mut self.ingest {
             i.stop().await;
         }
@@ -78,11 +81,13 @@ impl Cluster {
             ingest.push(Gateway::spawn_role("ingest", &ia, &env).await);
         }
         let dispatch = Gateway::spawn_role("dispatch", &a, &env).await;
+        let submit = Gateway::spawn_role("submit", &a, &env).await;
         let api = Gateway::spawn_role("api", &a, &env).await;
         Cluster {
             api,
             ingest,
             dispatch,
+            submit,
             prefix,
         }
     }
@@ -211,5 +216,16 @@ async fn message_and_mailbox_routes() {
 async fn timeouts_leave_the_account_usable() {
     let c = Cluster::start(7, 1, &["--service.commandTimeout=1s"]).await;
     routes::timeouts_leave_the_account_usable(&c.api.base_url(), "slow").await;
+    c.finish().await;
+}
+
+/// Sending through separate api, submit and ingest processes: the job and its follow-ups
+/// cross RabbitMQ, the outbox lives in Redis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sending() {
+    let c = Cluster::start(6, 1, &[]).await;
+    let base = c.api.base_url();
+    sending::reply_reaches_the_recipient(&base, "sender", "recipient").await;
+    sending::refusals_and_the_outbox(&base, "refused").await;
     c.finish().await;
 }

@@ -3,6 +3,7 @@
 
 mod pipeline;
 mod routes;
+mod sending;
 mod support;
 
 use std::time::Duration;
@@ -335,4 +336,19 @@ async fn timeouts_leave_the_account_usable() {
 async fn uploading_messages() {
     let gw = spawn(&[]).await;
     routes::uploading(&gw.base_url(), "uploader").await;
+}
+
+/// A reply goes out through submit and Postfix, arrives in the recipient's INBOX as seen by
+/// our own ingest, and leaves its Sent copy and `\\Answered` behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sending_a_reply() {
+    let gw = spawn(&[]).await;
+    sending::reply_reaches_the_recipient(&gw.base_url(), "sender", "recipient").await;
+}
+
+/// Refused input, a refused login and a cancelled scheduled send.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sending_refusals_and_the_outbox() {
+    let gw = spawn(&[]).await;
+    sending::refusals_and_the_outbox(&gw.base_url(), "refused").await;
 }

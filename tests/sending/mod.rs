@@ -1,0 +1,244 @@
+//! Sending scenarios, shared by the embedded and distributed end-to-end tests: through the
+//! api, the submit role and the real Postfix into the real Dovecot, where the gateway's own
+//! ingest sees the mail arrive.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::pipeline::{account_body, expect_event, mail, set_webhooks, wait_state};
+use crate::routes::{entry, wait_synced};
+use crate::support::{Dovecot, ImapTestClient, Postfix, TestUser, WebhookReceiver, http};
+
+/// Register `id` for `user`, sending through the test Postfix, and wait for its first sync.
+async fn sending_account(base: &str, id: &str, user: &TestUser) {
+    let dv = Dovecot::ensure();
+    let mut body = account_body(dv, id, user);
+    body["smtp"] = Postfix::ensure().smtp_account_json(user, false);
+    let (status, b) = http("POST", &format!("{base}/v1/account"), Some(body)).await;
+    assert_eq!(status, 200, "{b}");
+    wait_synced(base, id).await;
+}
+
+/// Poll until `check` finds what it wants in a GET of `url`.
+async fn poll(url: &str, what: &str, check: impl Fn(u16, &Value) -> bool) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..150 {
+        let (status, body) = http("GET", url, None).await;
+        if check(status, &body) {
+            return body;
+        }
+        last = body;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("{what} never happened; last answer: {last}");
+}
+
+/// A reply sent through the api reaches the recipient's INBOX (announced by our own ingest
+/// as `messageNew`), is reported with `messageSent`, leaves a copy in the sender's Sent
+/// folder and `\Answered` on the original, and leaves the outbox.
+pub async fn reply_reaches_the_recipient(base: &str, sender: &str, recipient: &str) {
+    let dv = Dovecot::ensure();
+    let hook = WebhookReceiver::start().await;
+    set_webhooks(base, &hook).await;
+    let from = dv.create_user(sender);
+    let to = dv.create_user(recipient);
+    sending_account(base, sender, &from).await;
+    sending_account(base, recipient, &to).await;
+
+    // The message to reply to, in the sender's INBOX.
+    let mut other = ImapTestClient::connect(dv, &from).await.unwrap();
+    let uid = other
+        .append("INBOX", &mail("Küsimus", "kas sa tuled?"))
+        .await
+        .unwrap();
+    let original = entry(base, sender, "INBOX", uid).await;
+    let original_id = original["id"].as_str().unwrap().to_string();
+
+    let submit = json!({
+        "reference": {"message": original_id, "action": "reply"},
+        "from": {"name": "Saatja Põder", "address": format!("{}@example.com", from.user)},
+        "to": [{"name": "Saaja", "address": format!("{}@example.com", to.user)}],
+        "text": "Jah, tulen.",
+        "html": "<p>Jah, tulen.</p>",
+        "attachments": [{"filename": "märkmed.txt", "content": "aGVsbG8="}],
+    });
+    let (status, queued) = http(
+        "POST",
+        &format!("{base}/v1/account/{sender}/submit"),
+        Some(submit),
+    )
+    .await;
+    assert_eq!(status, 200, "{queued}");
+    let message_id = queued["messageId"].as_str().unwrap().to_string();
+    let queue_id = queued["queueId"].as_str().unwrap().to_string();
+    assert!(
+        message_id.starts_with('<') && message_id.ends_with('>'),
+        "{queued}"
+    );
+
+    let arrived = expect_event(&hook, recipient, "messageNew", |r| {
+        r.body["data"]["messageId"] == message_id.as_str()
+    })
+    .await;
+    assert_eq!(arrived.body["path"], "INBOX");
+    assert_eq!(arrived.body["data"]["subject"], "Re: Küsimus");
+    assert_eq!(arrived.body["data"]["from"]["name"], "Saatja Põder");
+    assert_eq!(
+        arrived.body["data"]["inReplyTo"], original["messageId"],
+        "{}",
+        arrived.body
+    );
+    assert_eq!(
+        arrived.body["data"]["attachments"][0]["filename"],
+        "märkmed.txt"
+    );
+    let sent = expect_event(&hook, sender, "messageSent", |r| {
+        r.body["data"]["queueId"] == queue_id.as_str()
+    })
+    .await;
+    assert_eq!(sent.body["data"]["messageId"], message_id.as_str());
+    assert!(
+        sent.body["data"]["response"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("250")),
+        "{}",
+        sent.body
+    );
+
+    // Follow-ups: the Sent copy (seen) and the flag on the original.
+    let sent_list = format!("{base}/v1/account/{sender}/messages?path=Sent");
+    let copies = poll(&sent_list, "the Sent copy", |s, b| {
+        s == 200
+            && b["messages"]
+                .as_array()
+                .is_some_and(|m| m.iter().any(|m| m["messageId"] == message_id.as_str()))
+    })
+    .await;
+    let copy = copies["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["messageId"] == message_id.as_str())
+        .unwrap();
+    assert_eq!(copy["unseen"], false, "the copy is seen: {copy}");
+    assert_eq!(copy["flags"], json!(["\\Seen"]), "{copy}");
+    let flagged = format!("{base}/v1/account/{sender}/message/{original_id}");
+    poll(&flagged, "\\Answered on the original", |s, b| {
+        s == 200
+            && b["flags"]
+                .as_array()
+                .is_some_and(|f| f.iter().any(|f| f == "\\Answered"))
+    })
+    .await;
+    let done = format!("{base}/v1/outbox/{queue_id}");
+    poll(&done, "the send leaving the outbox", |s, _| s == 404).await;
+    other.logout().await.ok();
+}
+
+/// Bad input is refused before anything is queued; a refused login fails the send for
+/// good (`messageFailed`, the entry `failed` in the outbox until deleted); a scheduled send
+/// waits in the outbox and can be cancelled.
+pub async fn refusals_and_the_outbox(base: &str, account: &str) {
+    let dv = Dovecot::ensure();
+    let hook = WebhookReceiver::start().await;
+    set_webhooks(base, &hook).await;
+    let user = dv.create_user(account);
+    let mut body = account_body(dv, account, &user);
+    let mut smtp = Postfix::ensure().smtp_account_json(&user, false);
+    smtp["auth"]["pass"] = json!("not the password");
+    body["smtp"] = smtp;
+    let (status, b) = http("POST", &format!("{base}/v1/account"), Some(body)).await;
+    assert_eq!(status, 200, "{b}");
+    wait_state(base, account, "connected", Duration::from_secs(30)).await;
+    let url = format!("{base}/v1/account/{account}/submit");
+    let from = json!({"address": format!("{}@example.com", user.user)});
+    let to = json!([{"address": "nobody@example.com"}]);
+
+    for (bad, key) in [
+        (json!({"from": from, "text": "x"}), "to"),
+        (json!({"from": from, "to": to, "sendAt": "soon"}), "sendAt"),
+        (json!({"from": from, "to": to, "surprise": 1}), "surprise"),
+        (
+            json!({"from": from, "to": to, "headers": {"X-Evil": "a\r\nBcc: x@example.com"}}),
+            "headers.X-Evil",
+        ),
+        (
+            json!({"from": from, "to": to, "reference": {"message": "nope", "action": "reply"}}),
+            "reference.message",
+        ),
+    ] {
+        let (status, err) = http("POST", &url, Some(bad)).await;
+        assert_eq!(status, 400, "{err}");
+        assert!(
+            err["fields"]
+                .as_array()
+                .is_some_and(|f| f.iter().any(|f| f["key"] == key)),
+            "{key} not named: {err}"
+        );
+    }
+    let missing = json!({"from": from, "to": to,
+        "reference": {"message": crate::routes::MISSING_ID, "action": "reply"}});
+    let (status, err) = http("POST", &url, Some(missing)).await;
+    assert_eq!(
+        status, 404,
+        "a reply to a missing message is not sent: {err}"
+    );
+    let (status, list) = http("GET", &format!("{base}/v1/outbox"), None).await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(list["total"], 0, "nothing refused was queued: {list}");
+
+    // The server refuses the login: failed for good, at once.
+    let (status, queued) = http(
+        "POST",
+        &url,
+        Some(json!({"from": from, "to": to, "subject": "never", "text": "x"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{queued}");
+    let queue_id = queued["queueId"].as_str().unwrap().to_string();
+    let failed = expect_event(&hook, account, "messageFailed", |r| {
+        r.body["data"]["queueId"] == queue_id.as_str()
+    })
+    .await;
+    assert!(
+        failed.body["data"]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("535")),
+        "{}",
+        failed.body
+    );
+    assert!(!failed.body.to_string().contains("not the password"));
+    let entry_url = format!("{base}/v1/outbox/{queue_id}");
+    let entry = poll(&entry_url, "the failed entry", |s, b| {
+        s == 200 && b["state"] == "failed"
+    })
+    .await;
+    assert_eq!(entry["attempts"], 1, "{entry}");
+    let (status, gone) = http("DELETE", &entry_url, None).await;
+    assert_eq!(status, 200, "{gone}");
+    assert_eq!(gone["deleted"], true);
+
+    // Scheduled an hour ahead: listed as queued, and cancelled before it is sent.
+    let later = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    let (status, queued) = http(
+        "POST",
+        &url,
+        Some(json!({"from": from, "to": to, "text": "later", "sendAt": later})),
+    )
+    .await;
+    assert_eq!(status, 200, "{queued}");
+    assert!(queued["sendAt"].is_string(), "{queued}");
+    let queue_id = queued["queueId"].as_str().unwrap();
+    let (status, list) = http("GET", &format!("{base}/v1/outbox"), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(list["messages"][0]["queueId"], queue_id, "{list}");
+    assert_eq!(list["messages"][0]["state"], "queued", "{list}");
+    let entry_url = format!("{base}/v1/outbox/{queue_id}");
+    let (status, gone) = http("DELETE", &entry_url, None).await;
+    assert_eq!(status, 200, "{gone}");
+    let (status, _) = http("GET", &entry_url, None).await;
+    assert_eq!(status, 404);
+    let (status, _) = http("DELETE", &entry_url, None).await;
+    assert_eq!(status, 404);
+}
