@@ -136,6 +136,7 @@ conformance!(
     outbox_round_trip_oldest_first,
     outbox_updates_only_from_the_expected_state,
     outbox_compare_and_set_has_one_winner,
+    idempotency_keys_answer_once,
 );
 
 const TTL: Duration = Duration::from_secs(30);
@@ -929,4 +930,58 @@ async fn outbox_compare_and_set_has_one_winner(f: Fixture) {
         winners += usize::from(won.unwrap());
     }
     assert_eq!(winners, 1);
+}
+
+async fn idempotency_keys_answer_once(f: Fixture) {
+    let s = f.store.clone();
+    let long = Duration::from_secs(60);
+    assert_eq!(
+        s.claim_idempotency("acc:k1", "first", long).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        s.claim_idempotency("acc:k1", "second", long).await.unwrap(),
+        Some("first".to_string())
+    );
+    s.release_idempotency("acc:k1").await.unwrap();
+    assert_eq!(
+        s.claim_idempotency("acc:k1", "third", long).await.unwrap(),
+        None
+    );
+    // An expired key can be claimed again.
+    let short = Duration::from_millis(50);
+    assert_eq!(
+        s.claim_idempotency("acc:k2", "old", short).await.unwrap(),
+        None
+    );
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(
+        s.claim_idempotency("acc:k2", "new", long).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        s.claim_idempotency("acc:k2", "again", long).await.unwrap(),
+        Some("new".to_string())
+    );
+    // Of concurrent claims exactly one wins; the rest see the winner's answer.
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..10 {
+        let s = s.clone();
+        tasks.spawn(async move {
+            let mine = format!("answer {i}");
+            let got = s.claim_idempotency("acc:race", &mine, long).await.unwrap();
+            (mine, got)
+        });
+    }
+    let mut winners = Vec::new();
+    let mut seen = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        let (mine, got) = done.unwrap();
+        match got {
+            None => winners.push(mine),
+            Some(answer) => seen.push(answer),
+        }
+    }
+    assert_eq!(winners.len(), 1);
+    assert!(seen.iter().all(|a| *a == winners[0]));
 }

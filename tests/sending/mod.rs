@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::pipeline::{account_body, expect_event, mail, set_webhooks, wait_state};
 use crate::routes::{entry, wait_synced};
-use crate::support::{Dovecot, ImapTestClient, Postfix, TestUser, WebhookReceiver, http};
+use crate::support::{Dovecot, ImapTestClient, Postfix, TestUser, WebhookReceiver, http, request};
 
 /// Register `id` for `user`, sending through the test Postfix, and wait for its first sync.
 async fn sending_account(base: &str, id: &str, user: &TestUser) {
@@ -219,19 +219,40 @@ pub async fn refusals_and_the_outbox(base: &str, account: &str) {
     assert_eq!(status, 200, "{gone}");
     assert_eq!(gone["deleted"], true);
 
-    // Scheduled an hour ahead: listed as queued, and cancelled before it is sent.
+    // Scheduled an hour ahead: listed as queued, and cancelled before it is sent. Sent
+    // twice with one idempotency key: queued once, the second answer the first's.
     let later = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
-    let (status, queued) = http(
-        "POST",
-        &url,
-        Some(json!({"from": from, "to": to, "text": "later", "sendAt": later})),
-    )
-    .await;
+    let scheduled = json!({"from": from, "to": to, "text": "later", "sendAt": later});
+    let once = || async {
+        let body = serde_json::to_vec(&scheduled).unwrap();
+        let r = request(
+            "POST",
+            &url,
+            &[("Idempotency-Key", "order-42")],
+            body,
+            Some("application/json"),
+        )
+        .await
+        .unwrap();
+        let replayed = r.header("idempotent-replayed").map(str::to_string);
+        (
+            r.status,
+            serde_json::from_slice::<Value>(&r.body).unwrap(),
+            replayed,
+        )
+    };
+    let (status, queued, replayed) = once().await;
     assert_eq!(status, 200, "{queued}");
+    assert_eq!(replayed, None);
     assert!(queued["sendAt"].is_string(), "{queued}");
+    let (status, again, replayed) = once().await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again, queued, "the second answer is the first");
+    assert_eq!(replayed.as_deref(), Some("true"));
     let queue_id = queued["queueId"].as_str().unwrap();
     let (status, list) = http("GET", &format!("{base}/v1/outbox"), None).await;
     assert_eq!(status, 200);
+    assert_eq!(list["total"], 1, "queued once: {list}");
     assert_eq!(list["messages"][0]["queueId"], queue_id, "{list}");
     assert_eq!(list["messages"][0]["state"], "queued", "{list}");
     let entry_url = format!("{base}/v1/outbox/{queue_id}");

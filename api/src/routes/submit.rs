@@ -29,6 +29,13 @@ use crate::routes::{Route, account_id, with};
 /// The routes of this module, as the OpenAPI document spells them.
 pub const ROUTES: &[Route] = &[Route::post("/v1/account/{account}/submit")];
 
+/// The request header that makes a repeated submit answer like the first one.
+pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
+/// How long an idempotency key is remembered.
+const IDEMPOTENCY_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+/// Longest idempotency key accepted.
+const MAX_KEY: usize = 256;
+
 /// How far ahead `sendAt` may be.
 const MAX_SCHEDULE: chrono::Duration = chrono::Duration::days(366);
 
@@ -38,10 +45,13 @@ pub fn routes(services: Services) -> BoxedFilter<(Response,)> {
     warp::path!("v1" / "account" / String / "submit")
         .and(warp::post())
         .and(with(services))
+        .and(warp::header::optional::<String>(IDEMPOTENCY_HEADER))
         .and(crate::body::json::<SubmitBody>(max_size))
-        .then(|id: String, s: Services, body: SubmitBody| async move {
-            respond(submit(s, id, body).await)
-        })
+        .then(
+            |id: String, s: Services, key: Option<String>, body: SubmitBody| async move {
+                respond(submit(s, id, key, body).await)
+            },
+        )
         .boxed()
 }
 
@@ -127,6 +137,22 @@ fn parse_send_at(raw: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
     Ok((at > Utc::now()).then_some(at))
 }
 
+/// The idempotency key, checked: 1 to 256 visible ASCII characters.
+fn idempotency_key(raw: Option<String>) -> Result<Option<String>, ApiError> {
+    match raw {
+        None => Ok(None),
+        Some(k)
+            if !k.is_empty() && k.len() <= MAX_KEY && k.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            Ok(Some(k))
+        }
+        Some(_) => Err(ApiError::invalid(
+            "Idempotency-Key",
+            format!("must be 1 to {MAX_KEY} visible ASCII characters"),
+        )),
+    }
+}
+
 /// The SMTP envelope: the sender and every recipient (Bcc included), each address once.
 fn envelope(draft: &MessageDraft) -> Result<Envelope, ApiError> {
     let mut to: Vec<String> = Vec::new();
@@ -151,13 +177,19 @@ fn envelope(draft: &MessageDraft) -> Result<Envelope, ApiError> {
 ///
 /// `POST /v1/account/:account/submit` → `{messageId, queueId}` once the job is durably
 /// queued. With `reference`, the referenced message must exist (404 otherwise, and nothing
-/// is queued). With `sendAt`, the message waits until then.
+/// is queued). With `sendAt`, the message waits until then. With an `Idempotency-Key`
+/// header, a request repeating a key of the last 24 hours queues nothing and gets the first
+/// request's answer (with `Idempotent-Replayed: true`).
 #[utoipa::path(
     post,
     path = "/v1/account/{account}/submit",
     operation_id = "postV1AccountAccountSubmit",
     tag = tags::MESSAGE,
-    params(("account" = String, Path, max_length = 256, description = "The account id")),
+    params(
+        ("account" = String, Path, max_length = 256, description = "The account id"),
+        ("Idempotency-Key" = Option<String>, Header, max_length = 256,
+            description = "Repeating a key answers like the first request and queues nothing"),
+    ),
     request_body = SubmitBody,
     responses(
         (status = 200, description = "Queued for sending", body = SubmitResponse),
@@ -170,9 +202,11 @@ fn envelope(draft: &MessageDraft) -> Result<Envelope, ApiError> {
 pub async fn submit(
     services: Services,
     raw_id: String,
+    key: Option<String>,
     body: SubmitBody,
 ) -> Result<Response, ApiError> {
     let id = account_id(&raw_id)?;
+    let key = idempotency_key(key)?;
     let (reference, send_at, draft) = body.into_parts();
     if let Some(r) = &reference {
         MessageId::parse(&r.message).map_err(|_| {
@@ -222,12 +256,50 @@ pub async fn submit(
         error: None,
         size: built.raw.len() as u64,
     };
-    queue(&services, &entry, &built.raw, send_at).await?;
-    Ok(json_ok(&SubmitResponse {
-        message_id: entry.message_id,
-        queue_id: entry.queue_id,
-        send_at: entry.send_at,
-    }))
+    let answer = SubmitResponse {
+        message_id: entry.message_id.clone(),
+        queue_id: entry.queue_id.clone(),
+        send_at: entry.send_at.clone(),
+    };
+    let claimed = match &key {
+        Some(k) => {
+            let scoped = format!("{id}:{k}");
+            let json =
+                serde_json::to_string(&answer).map_err(|e| ApiError::internal(e.to_string()))?;
+            let store = &services.store;
+            if let Some(first) = store
+                .claim_idempotency(&scoped, &json, IDEMPOTENCY_TTL)
+                .await
+                .map_err(store_error)?
+            {
+                return Ok(replayed(first));
+            }
+            Some(scoped)
+        }
+        None => None,
+    };
+    if let Err(e) = queue(&services, &entry, &built.raw, send_at).await {
+        if let Some(scoped) = claimed {
+            let _ = services.store.release_idempotency(&scoped).await;
+        }
+        return Err(e);
+    }
+    Ok(json_ok(&answer))
+}
+
+/// The stored answer of the first request with this idempotency key.
+fn replayed(first: String) -> Response {
+    let mut response = Response::new(first.into());
+    let headers = response.headers_mut();
+    headers.insert(
+        warp::http::header::CONTENT_TYPE,
+        warp::http::HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        "idempotent-replayed",
+        warp::http::HeaderValue::from_static("true"),
+    );
+    response
 }
 
 /// Store the entry and its MIME, then queue the job; on a queue failure the entry goes too,

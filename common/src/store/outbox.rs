@@ -5,6 +5,8 @@
 //! from `queued` to `sending` to `sent` with compare-and-set updates, and never sends an
 //! entry that is already `sent`.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 
 use super::StoreError;
@@ -29,4 +31,15 @@ pub trait OutboxStore: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
     /// Remove the entry and its MIME (nothing when it is gone).
     async fn delete_outbox(&self, queue_id: &str) -> Result<(), StoreError>;
+    /// Remember `value` under the idempotency `key` for `ttl`, unless a live value is
+    /// already there: then that value, and nothing changes. One atomic step, so of two
+    /// requests with one key exactly one gets `None`.
+    async fn claim_idempotency(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> Result<Option<String>, StoreError>;
+    /// Forget an idempotency key (its request failed after claiming it).
+    async fn release_idempotency(&self, key: &str) -> Result<(), StoreError>;
 }

@@ -18,6 +18,7 @@
 //! - `leases`: account id → 8 bytes of expiry (unix ms, big endian) then the owner
 //! - `counters`: (minute since the epoch, counter name) → count
 //! - `outbox` / `outbox_mime`: queue id → queued send JSON / its MIME message
+//! - `idempotency` / `idempotency_expiry`: key → expiry and answer / (expiry, key), for pruning
 
 mod accounts;
 mod counters;
@@ -48,6 +49,9 @@ const LEASES: TableDefinition<&str, &[u8]> = TableDefinition::new("leases");
 const COUNTERS: TableDefinition<(u64, &str), u64> = TableDefinition::new("counters");
 const OUTBOX: TableDefinition<&str, &[u8]> = TableDefinition::new("outbox");
 const OUTBOX_MIME: TableDefinition<&str, &[u8]> = TableDefinition::new("outbox_mime");
+const IDEMPOTENCY: TableDefinition<&str, &[u8]> = TableDefinition::new("idempotency");
+const IDEMPOTENCY_EXPIRY: TableDefinition<(u64, &str), ()> =
+    TableDefinition::new("idempotency_expiry");
 
 /// The redb-backed store. Cheap to clone (the database handle is shared).
 #[derive(Clone)]
@@ -100,6 +104,8 @@ impl EmbeddedStore {
             txn.open_table(COUNTERS).map_err(backend)?;
             txn.open_table(OUTBOX).map_err(backend)?;
             txn.open_table(OUTBOX_MIME).map_err(backend)?;
+            txn.open_table(IDEMPOTENCY).map_err(backend)?;
+            txn.open_table(IDEMPOTENCY_EXPIRY).map_err(backend)?;
             // redb locks the file, so no other process can be using this store: every
             // lease in it belonged to an earlier run of this process (one that crashed, or
             // a node id that changed). Dropping them lets a restart take its accounts back

@@ -20,6 +20,7 @@
 //! | `P:mailbox:seq` | string | last mailbox id handed out |
 //! | `P:nodes` | sorted set | live ingest node → heartbeat expiry (unix ms) |
 //! | `P:outbox`, `P:outbox:state`, `P:outbox:mime` | hashes | queue id → queued send JSON, its state, its MIME |
+//! | `P:idem:E(key)` | string with an expiry | the answer given for an idempotency key |
 //! | `P:counters:<minute>` | hash | counter name → count in that minute (expires after 7 days) |
 //! | `P:acct:{E(id)}:status` | string | status JSON |
 //! | `P:acct:{E(id)}:lease` | string | owner, with a PX expiry |

@@ -1,6 +1,8 @@
 //! The outbox: `P:outbox` (queue id → entry JSON), `P:outbox:state` (queue id → state, so
 //! the compare-and-set script need not parse JSON) and `P:outbox:mime` (queue id → MIME
-//! bytes), all hashes.
+//! bytes), all hashes; and `P:idem:E(key)`, a string with an expiry per idempotency key.
+
+use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::AsyncCommands;
@@ -23,6 +25,12 @@ for i = 4, #ARGV do
 end
 return 0
 ";
+
+impl RedisStore {
+    fn idempotency_key(&self, key: &str) -> String {
+        self.global(&format!("idem:{}", super::esc(key)))
+    }
+}
 
 fn state_name(state: OutboxState) -> &'static str {
     match state {
@@ -105,6 +113,39 @@ impl OutboxStore for RedisStore {
             .await
             .map_err(backend)?;
         Ok(done == 1)
+    }
+
+    async fn claim_idempotency(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> Result<Option<String>, StoreError> {
+        let key = self.idempotency_key(key);
+        let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        let set: Option<String> = redis::cmd("SET")
+            .arg(&key)
+            .arg(value)
+            .arg("NX")
+            .arg("PX")
+            .arg(ms)
+            .query_async(&mut self.con.clone())
+            .await
+            .map_err(backend)?;
+        if set.is_some() {
+            return Ok(None);
+        }
+        self.con.clone().get(&key).await.map_err(backend)
+    }
+
+    async fn release_idempotency(&self, key: &str) -> Result<(), StoreError> {
+        let () = self
+            .con
+            .clone()
+            .del(self.idempotency_key(key))
+            .await
+            .map_err(backend)?;
+        Ok(())
     }
 
     async fn delete_outbox(&self, queue_id: &str) -> Result<(), StoreError> {
