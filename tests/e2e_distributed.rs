@@ -10,6 +10,7 @@ mod support;
 use std::time::Duration;
 
 use pipeline::{account_body, expect_event, mail, set_webhooks, wait_state};
+use serde_json::json;
 use support::{Dovecot, Gateway, ImapTestClient, WebhookReceiver, http};
 
 /// One isolated deployment: its own Redis database and queue prefix.
@@ -227,5 +228,69 @@ async fn sending() {
     let base = c.api.base_url();
     sending::reply_reaches_the_recipient(&base, "sender", "recipient").await;
     sending::refusals_and_the_outbox(&base, "refused").await;
+    c.finish().await;
+}
+
+/// The SMTP server accepted the message but the follow-ups cannot run (the ingest process
+/// holding the account is down): the job keeps coming back, is never sent again, and
+/// finishes once ingest is back. Exactly one copy reaches the recipient.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sent_message_is_never_sent_again() {
+    let mut c = Cluster::start(5, 1, &["--submit.retryDelay=500ms"]).await;
+    let base = c.api.base_url();
+    let dv = Dovecot::ensure();
+    let sender = dv.create_user("once");
+    let recipient = dv.create_user("once-to");
+    sending::sending_account(&base, "once", &sender).await;
+    c.ingest[0].stop().await;
+
+    let submit = json!({
+        "from": {"address": format!("{}@example.com", sender.user)},
+        "to": [{"address": format!("{}@example.com", recipient.user)}],
+        "subject": "only once", "text": "x"});
+    let (status, queued) = http(
+        "POST",
+        &format!("{base}/v1/account/once/submit"),
+        Some(submit),
+    )
+    .await;
+    assert_eq!(status, 200, "{queued}");
+    let entry_url = format!("{base}/v1/outbox/{}", queued["queueId"].as_str().unwrap());
+    sending::poll(&entry_url, "the send", |s, b| {
+        s == 200 && b["state"] == "sent"
+    })
+    .await;
+
+    let mut inbox = ImapTestClient::connect(dv, &recipient).await.unwrap();
+    let mut delivered = Vec::new();
+    for _ in 0..100 {
+        delivered = inbox.uids("INBOX").await.unwrap();
+        if !delivered.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(delivered.len(), 1, "delivered once");
+    // Several retries of the follow-ups pass (0.5 s, 1 s, 2 s): none sends again.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let (status, entry) = http("GET", &entry_url, None).await;
+    assert_eq!(status, 200, "{entry}");
+    assert_eq!(entry["state"], "sent", "{entry}");
+    assert_eq!(entry["attempts"], 1, "one SMTP attempt: {entry}");
+    assert_eq!(
+        inbox.uids("INBOX").await.unwrap().len(),
+        1,
+        "never sent again"
+    );
+
+    c.ingest[0].start().await;
+    sending::poll(&entry_url, "the follow-ups once ingest is back", |s, _| {
+        s == 404
+    })
+    .await;
+    let sent = format!("{base}/v1/account/once/messages?path=Sent");
+    sending::poll(&sent, "the Sent copy", |s, b| s == 200 && b["total"] == 1).await;
+    assert_eq!(inbox.uids("INBOX").await.unwrap().len(), 1, "still once");
+    inbox.logout().await.ok();
     c.finish().await;
 }

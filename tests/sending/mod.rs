@@ -11,7 +11,7 @@ use crate::routes::{entry, wait_synced};
 use crate::support::{Dovecot, ImapTestClient, Postfix, TestUser, WebhookReceiver, http, request};
 
 /// Register `id` for `user`, sending through the test Postfix, and wait for its first sync.
-async fn sending_account(base: &str, id: &str, user: &TestUser) {
+pub async fn sending_account(base: &str, id: &str, user: &TestUser) {
     let dv = Dovecot::ensure();
     let mut body = account_body(dv, id, user);
     body["smtp"] = Postfix::ensure().smtp_account_json(user, false);
@@ -21,7 +21,7 @@ async fn sending_account(base: &str, id: &str, user: &TestUser) {
 }
 
 /// Poll until `check` finds what it wants in a GET of `url`.
-async fn poll(url: &str, what: &str, check: impl Fn(u16, &Value) -> bool) -> Value {
+pub async fn poll(url: &str, what: &str, check: impl Fn(u16, &Value) -> bool) -> Value {
     let mut last = Value::Null;
     for _ in 0..150 {
         let (status, body) = http("GET", url, None).await;
