@@ -9,6 +9,7 @@ cd "$root"
 bash infra/services.sh
 bash infra/dovecot/start.sh
 bash infra/postfix/start.sh
+bash infra/scripted-smtp/install.sh
 
 command -v cargo >/dev/null || { [[ -r $HOME/.cargo/env ]] && source "$HOME/.cargo/env"; }
 command -v cargo >/dev/null || { echo "[infra] ERROR: cargo not found" >&2; exit 1; }

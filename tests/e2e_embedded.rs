@@ -352,3 +352,11 @@ async fn sending_refusals_and_the_outbox() {
     let gw = spawn(&[]).await;
     sending::refusals_and_the_outbox(&gw.base_url(), "refused").await;
 }
+
+/// Temporary refusals are retried with backoff until the server accepts; a permanent one
+/// fails at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sending_retries_temporary_failures() {
+    let gw = spawn(&["--submit.retryDelay=200ms"]).await;
+    sending::temporary_failures_are_retried(&gw.base_url(), "flaky").await;
+}

@@ -8,7 +8,10 @@ use serde_json::{Value, json};
 
 use crate::pipeline::{account_body, expect_event, mail, set_webhooks, wait_state};
 use crate::routes::{entry, wait_synced};
-use crate::support::{Dovecot, ImapTestClient, Postfix, TestUser, WebhookReceiver, http, request};
+use crate::support::{
+    Dovecot, ImapTestClient, Postfix, Script, ScriptedSmtp, TestUser, WebhookReceiver, http,
+    request,
+};
 
 /// Register `id` for `user`, sending through the test Postfix, and wait for its first sync.
 pub async fn sending_account(base: &str, id: &str, user: &TestUser) {
@@ -262,4 +265,86 @@ pub async fn refusals_and_the_outbox(base: &str, account: &str) {
     assert_eq!(status, 404);
     let (status, _) = http("DELETE", &entry_url, None).await;
     assert_eq!(status, 404);
+}
+
+/// Register `id` sending through a scripted SMTP server.
+async fn scripted_account(base: &str, id: &str, server: &ScriptedSmtp) -> TestUser {
+    let dv = Dovecot::ensure();
+    let user = dv.create_user(id);
+    let mut body = account_body(dv, id, &user);
+    body["smtp"] = server.account_json();
+    let (status, b) = http("POST", &format!("{base}/v1/account"), Some(body)).await;
+    assert_eq!(status, 200, "{b}");
+    wait_synced(base, id).await;
+    user
+}
+
+/// Queue one message from `user` and return its queue id.
+async fn queue_one(base: &str, account: &str, user: &TestUser, subject: &str) -> String {
+    let submit = json!({
+        "from": {"address": format!("{}@example.com", user.user)},
+        "to": [{"address": "somebody@example.com"}],
+        "subject": subject, "text": "x"});
+    let url = format!("{base}/v1/account/{account}/submit");
+    let (status, queued) = http("POST", &url, Some(submit)).await;
+    assert_eq!(status, 200, "{queued}");
+    queued["queueId"].as_str().unwrap().to_string()
+}
+
+/// A server that answers 451 twice: each refusal is a `messageDeliveryError`, the third
+/// attempt goes through (`messageSent`), and the server got the message once. A server
+/// that answers 554 fails the send at once (`messageFailed`, no retry). The gateway runs
+/// with a short `submit.retryDelay`.
+pub async fn temporary_failures_are_retried(base: &str, account: &str) {
+    let hook = WebhookReceiver::start().await;
+    set_webhooks(base, &hook).await;
+    let flaky = ScriptedSmtp::start(Script::TemporaryFirst(2));
+    let user = scripted_account(base, account, &flaky).await;
+    let queue_id = queue_one(base, account, &user, "retried").await;
+    for attempt in [1, 2] {
+        let failed = expect_event(&hook, account, "messageDeliveryError", |r| {
+            r.body["data"]["queueId"] == queue_id.as_str() && r.body["data"]["attempt"] == attempt
+        })
+        .await;
+        assert!(
+            failed.body["data"]["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("451")),
+            "{}",
+            failed.body
+        );
+    }
+    let sent = expect_event(&hook, account, "messageSent", |r| {
+        r.body["data"]["queueId"] == queue_id.as_str()
+    })
+    .await;
+    assert_eq!(sent.body["data"]["response"], "250 2.0.0 Accepted as 1");
+    let accepted = flaky.accepted();
+    assert_eq!(accepted.len(), 1, "sent once");
+    assert!(String::from_utf8_lossy(&accepted[0]).contains("Subject: retried"));
+    assert_eq!(flaky.answers().len(), 3, "{:?}", flaky.answers());
+    let entry_url = format!("{base}/v1/outbox/{queue_id}");
+    poll(&entry_url, "the send leaving the outbox", |s, _| s == 404).await;
+
+    let refusing = ScriptedSmtp::start(Script::Permanent);
+    let other = format!("{account}-refused");
+    let user = scripted_account(base, &other, &refusing).await;
+    let queue_id = queue_one(base, &other, &user, "refused").await;
+    let failed = expect_event(&hook, &other, "messageFailed", |r| {
+        r.body["data"]["queueId"] == queue_id.as_str()
+    })
+    .await;
+    assert!(
+        failed.body["data"]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("554")),
+        "{}",
+        failed.body
+    );
+    // No retry follows a permanent refusal.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(refusing.answers().len(), 1, "{:?}", refusing.answers());
+    let (status, entry) = http("GET", &format!("{base}/v1/outbox/{queue_id}"), None).await;
+    assert_eq!(status, 200, "{entry}");
+    assert_eq!(entry["state"], "failed");
 }

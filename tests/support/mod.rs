@@ -2,6 +2,7 @@
 //!
 //! - [`Dovecot`]: the real IMAP server started by `infra/dovecot/start.sh`, test users,
 //!   direct Maildir filling.
+//! - [`ScriptedSmtp`]: an SMTP server refusing on demand (temporary, permanent).
 //! - [`Postfix`]: the real SMTP server started by `infra/postfix/start.sh`, delivering into
 //!   that Dovecot.
 //! - [`ImapTestClient`]: an IMAP client (plaintext, STARTTLS or implicit TLS) that plays
@@ -18,6 +19,7 @@ mod gateway;
 mod http;
 mod imap;
 mod postfix;
+mod scripted_smtp;
 mod webhook;
 
 pub use dovecot::{Dovecot, TestUser};
@@ -25,6 +27,7 @@ pub use gateway::Gateway;
 pub use http::{RawResponse, http, http_raw, request};
 pub use imap::{ImapTestClient, tls_client_config};
 pub use postfix::Postfix;
+pub use scripted_smtp::{Script, ScriptedSmtp};
 pub use webhook::{Received, WebhookReceiver};
 
 use std::collections::HashSet;
