@@ -360,3 +360,10 @@ async fn sending_retries_temporary_failures() {
     let gw = spawn(&["--submit.retryDelay=200ms"]).await;
     sending::temporary_failures_are_retried(&gw.base_url(), "flaky").await;
 }
+
+/// SMTP binds to a configured local address and greets with its hostname.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sending_from_a_local_address() {
+    let gw = spawn(&["--service.localAddresses=127.0.0.2|sender.test.example"]).await;
+    sending::sends_from_the_local_address(&gw.base_url()).await;
+}

@@ -348,3 +348,37 @@ pub async fn temporary_failures_are_retried(base: &str, account: &str) {
     assert_eq!(status, 200, "{entry}");
     assert_eq!(entry["state"], "failed");
 }
+
+/// With `service.localAddresses=127.0.0.2|sender.test.example` the SMTP connection comes
+/// from that address and greets with that name: Postfix's Received header says so.
+pub async fn sends_from_the_local_address(base: &str) {
+    let dv = Dovecot::ensure();
+    let from = dv.create_user("bound");
+    let to = dv.create_user("bound-to");
+    sending_account(base, "bound", &from).await;
+    let submit = json!({
+        "from": {"address": format!("{}@example.com", from.user)},
+        "to": [{"address": format!("{}@example.com", to.user)}],
+        "subject": "from a chosen address", "text": "x"});
+    let (status, queued) = http(
+        "POST",
+        &format!("{base}/v1/account/bound/submit"),
+        Some(submit),
+    )
+    .await;
+    assert_eq!(status, 200, "{queued}");
+    let new = dv.maildir_path(&to.user, "INBOX").join("new");
+    let mut raw = String::new();
+    for _ in 0..150 {
+        if let Some(file) = std::fs::read_dir(&new).ok().and_then(|mut d| d.next()) {
+            raw = std::fs::read_to_string(file.unwrap().path()).unwrap();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let smtp_hop = raw
+        .lines()
+        .find(|l| l.starts_with("Received: from sender.test.example"))
+        .unwrap_or_else(|| panic!("no Received header from the EHLO name: {raw}"));
+    assert!(smtp_hop.contains("[127.0.0.2]"), "{raw}");
+}

@@ -72,11 +72,10 @@ async fn deliver(
         .and_then(|t| t.reject_unauthorized)
         .unwrap_or(true);
     let min_version = smtp.tls.as_ref().and_then(|t| t.min_version.as_deref());
-    let hello = hello_name(local);
-
-    let tcp = net::tcp::connect(&smtp.host, smtp.port, local)
+    let (tcp, bound) = net::tcp::connect_from(&smtp.host, smtp.port, local)
         .await
         .map_err(|e| SendError::Temporary(e.to_string()))?;
+    let hello = hello_name(bound);
     let stream: Box<dyn lettre::transport::smtp::client::AsyncTokioStream> = if smtp.secure {
         let tls = net::tls::handshake(tcp, &smtp.host, reject, min_version)
             .await
@@ -147,12 +146,11 @@ fn credentials(smtp: &SmtpConfig) -> Result<Option<(Credentials, Vec<Mechanism>)
     }))
 }
 
-/// EHLO name: the hostname of a configured local address when there is one (what the
-/// receiving server sees the connection come from), else this machine's name.
-fn hello_name(local: &[LocalAddress]) -> ClientId {
-    local
-        .iter()
-        .find_map(|l| l.hostname.clone())
+/// EHLO name: the hostname of the local address the connection is bound to, when it has
+/// one (the name the receiving server sees the connection come from), else this machine's.
+fn hello_name(bound: Option<&LocalAddress>) -> ClientId {
+    bound
+        .and_then(|l| l.hostname.clone())
         .map(ClientId::Domain)
         .unwrap_or_default()
 }
