@@ -224,11 +224,16 @@ async fn timeouts_leave_the_account_usable() {
 /// cross RabbitMQ, the outbox lives in Redis.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sending() {
-    let c = Cluster::start(6, 1, &["--submit.retryDelay=200ms"]).await;
+    let args = [
+        "--submit.retryDelay=200ms",
+        "--service.localAddresses=127.0.0.2|sender.test.example",
+    ];
+    let c = Cluster::start(6, 1, &args).await;
     let base = c.api.base_url();
     sending::reply_reaches_the_recipient(&base, "sender", "recipient").await;
     sending::refusals_and_the_outbox(&base, "refused").await;
     sending::temporary_failures_are_retried(&base, "flaky").await;
+    sending::sends_from_the_local_address(&base).await;
     c.finish().await;
 }
 
