@@ -1,13 +1,19 @@
 //! What uploads and sends share before a message is built: answering a referenced message
-//! (its In-Reply-To, References and subject, or 404 when it is gone), and building off the
-//! request workers.
+//! (its In-Reply-To, References and subject, or 404 when it is gone), attaching it to a
+//! forward, and building off the request workers.
 
+use base64::Engine as _;
 use imapapi_common::Services;
-use imapapi_common::command::GetMessage;
 use imapapi_common::command::client::send;
-use imapapi_common::compose::{MessageDraft, MessageReference, prefixed_subject, reply_headers};
+use imapapi_common::command::{GetMessage, ReadBody};
+use imapapi_common::compose::{
+    AttachmentDraft, ContentEncoding, Disposition, MessageDraft, MessageReference,
+    prefixed_subject, reply_headers,
+};
 use imapapi_common::error::ApiError;
 use imapapi_common::model::MessageDetails;
+
+use crate::routes::body_stream::RANGE_LENGTH;
 
 /// The draft as a reply to or forward of the referenced message; its error (404 when the
 /// message is gone) stops the upload.
@@ -40,6 +46,77 @@ pub async fn answering(
     Ok(draft)
 }
 
+/// The draft with the referenced message attached whole (`message/rfc822`), as a forward
+/// carries it. 413 when the original is larger than `max_size`: it would make a message
+/// the api itself refuses.
+pub async fn attach_original(
+    services: &Services,
+    account: &str,
+    reference: &MessageReference,
+    mut draft: MessageDraft,
+    max_size: u64,
+) -> Result<MessageDraft, ApiError> {
+    let mut source = Vec::new();
+    let mut offset = 0u64;
+    loop {
+        let request = ReadBody {
+            message: reference.message.clone(),
+            part: None,
+            offset,
+            length: RANGE_LENGTH,
+        };
+        let chunk = send(services, account, request).await?;
+        if let Some(info) = &chunk.info
+            && info.size > max_size
+        {
+            return Err(ApiError::new(
+                413,
+                "PayloadTooLarge",
+                "The referenced message is larger than api.maxSize and cannot be forwarded",
+            ));
+        }
+        offset += chunk.data.0.len() as u64;
+        source.extend_from_slice(&chunk.data.0);
+        if chunk.eof || chunk.data.0.is_empty() || source.len() as u64 > max_size {
+            break;
+        }
+    }
+    let filename = eml_name(draft.subject.as_deref().unwrap_or_default());
+    let content =
+        off_the_runtime(move || Ok(base64::engine::general_purpose::STANDARD.encode(source)))
+            .await?;
+    draft.attachments.push(AttachmentDraft {
+        filename: Some(filename),
+        content,
+        content_type: Some("message/rfc822".into()),
+        content_disposition: Some(Disposition::Attachment),
+        cid: None,
+        encoding: ContentEncoding::Base64,
+    });
+    Ok(draft)
+}
+
+/// A file name for a forwarded message: its subject, without characters file systems
+/// refuse, with `.eml`.
+fn eml_name(subject: &str) -> String {
+    let subject = subject.strip_prefix("Fwd: ").unwrap_or(subject);
+    let cleaned: String = subject
+        .chars()
+        .map(|c| match c {
+            '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|' => '_',
+            c if c.is_control() => '_',
+            c => c,
+        })
+        .take(200)
+        .collect();
+    let cleaned = cleaned.trim();
+    if cleaned.is_empty() {
+        "forwarded.eml".into()
+    } else {
+        format!("{cleaned}.eml")
+    }
+}
+
 /// Every value of a header of the original, joined.
 fn header(original: &MessageDetails, name: &str) -> Option<String> {
     original
@@ -58,4 +135,16 @@ pub async fn off_the_runtime<T: Send + 'static>(
         tracing::error!(error = %e, "message build task failed");
         ApiError::internal("Could not build the message")
     })?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::eml_name;
+
+    #[test]
+    fn forwarded_files_are_named_after_the_subject() {
+        assert_eq!(eml_name("Fwd: Arve 12/2026"), "Arve 12_2026.eml");
+        assert_eq!(eml_name(""), "forwarded.eml");
+        assert_eq!(eml_name("a\r\nb"), "a__b.eml");
+    }
 }

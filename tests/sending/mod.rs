@@ -136,6 +136,41 @@ pub async fn reply_reaches_the_recipient(base: &str, sender: &str, recipient: &s
     .await;
     let done = format!("{base}/v1/outbox/{queue_id}");
     poll(&done, "the send leaving the outbox", |s, _| s == 404).await;
+
+    // A forward carries the original whole, as an attached message, and flags it.
+    let forward = json!({
+        "reference": {"message": original_id, "action": "forward"},
+        "from": {"address": format!("{}@example.com", from.user)},
+        "to": [{"address": format!("{}@example.com", to.user)}],
+        "text": "Vaata seda.",
+    });
+    let (status, queued) = http(
+        "POST",
+        &format!("{base}/v1/account/{sender}/submit"),
+        Some(forward),
+    )
+    .await;
+    assert_eq!(status, 200, "{queued}");
+    let forwarded_id = queued["messageId"].as_str().unwrap().to_string();
+    let arrived = expect_event(&hook, recipient, "messageNew", |r| {
+        r.body["data"]["messageId"] == forwarded_id.as_str()
+    })
+    .await;
+    assert_eq!(arrived.body["data"]["subject"], "Fwd: Küsimus");
+    let attached = &arrived.body["data"]["attachments"][0];
+    assert_eq!(
+        attached["contentType"], "message/rfc822",
+        "{}",
+        arrived.body
+    );
+    assert_eq!(attached["filename"], "Küsimus.eml", "{}", arrived.body);
+    poll(&flagged, "$Forwarded on the original", |s, b| {
+        s == 200
+            && b["flags"]
+                .as_array()
+                .is_some_and(|f| f.iter().any(|f| f == "$Forwarded"))
+    })
+    .await;
     other.logout().await.ok();
 }
 

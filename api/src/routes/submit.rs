@@ -21,7 +21,7 @@ use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
-use crate::answering::{answering, off_the_runtime};
+use crate::answering::{answering, attach_original, off_the_runtime};
 use crate::error::{json_ok, respond, store_error};
 use crate::openapi::{CommandErrors, tags};
 use crate::routes::{Route, account_id, with};
@@ -60,7 +60,8 @@ pub fn routes(services: Services) -> BoxedFilter<(Response,)> {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SubmitBody {
     /// The message this one replies to or forwards: it gives `In-Reply-To`, `References`
-    /// and, without a `subject`, the subject; it is flagged `\Answered` (reply) or
+    /// and, without a `subject`, the subject (`Re: `, `Fwd: `); a forward carries it whole
+    /// as an attached message (`message/rfc822`). It is flagged `\Answered` (reply) or
     /// `$Forwarded` (forward) once the message is sent. 404 at once when it is gone.
     #[serde(default)]
     pub reference: Option<MessageReference>,
@@ -230,7 +231,16 @@ pub async fn submit(
         ));
     }
     let draft = match &reference {
-        Some(r) => answering(&services, &id, r, draft).await?,
+        Some(r) => {
+            let draft = answering(&services, &id, r, draft).await?;
+            match r.action {
+                ReferenceAction::Forward => {
+                    let max = services.config.api.max_size;
+                    attach_original(&services, &id, r, draft, max).await?
+                }
+                ReferenceAction::Reply => draft,
+            }
+        }
         None => draft,
     };
     let subject = draft.subject.clone();

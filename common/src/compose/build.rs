@@ -184,6 +184,35 @@ fn parts(parent: MultiPart, children: Vec<SinglePart>) -> MultiPart {
     children.into_iter().fold(parent, MultiPart::singlepart)
 }
 
+/// The identity encoding `bytes` can travel in unchanged (RFC 2045: no NUL, CRLF line
+/// ends only, lines of at most 998 octets): 7bit for ASCII, 8bit otherwise; `None` when
+/// neither fits.
+fn identity_encoding(bytes: &[u8]) -> Option<ContentTransferEncoding> {
+    let mut line = 0usize;
+    let mut prev = 0u8;
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            0 => return None,
+            b'\n' if prev != b'\r' => return None,
+            b'\n' => line = 0,
+            b'\r' if bytes.get(i + 1) != Some(&b'\n') => return None,
+            b'\r' => {}
+            _ => {
+                line += 1;
+                if line > 998 {
+                    return None;
+                }
+            }
+        }
+        prev = b;
+    }
+    Some(if bytes.is_ascii() {
+        ContentTransferEncoding::SevenBit
+    } else {
+        ContentTransferEncoding::EightBit
+    })
+}
+
 fn attachment_part(index: usize, a: &AttachmentDraft, content: Vec<u8>) -> SinglePart {
     let filename = a
         .filename
@@ -201,6 +230,16 @@ fn attachment_part(index: usize, a: &AttachmentDraft, content: Vec<u8>) -> Singl
     });
     if let Some(cid) = &a.cid {
         part = part.header(header::ContentId::from(bracketed(cid)));
+    }
+    if essence.eq_ignore_ascii_case("message/rfc822") {
+        // RFC 2046 (5.2.1) allows only 7bit, 8bit or binary for an attached message, so
+        // readers can open it; base64 only when its lines do not fit either.
+        if let Some(encoding) = identity_encoding(&content) {
+            // Checked above to need no encoding at all, which is what "pre-encoded" asks.
+            return part.body(lettre::message::Body::dangerous_pre_encoded(
+                content, encoding,
+            ));
+        }
     }
     // base64 whatever the bytes: it is the only encoding that keeps any file byte-exact.
     part.header(ContentTransferEncoding::Base64).body(content)
@@ -395,4 +434,26 @@ fn default_filename(index: usize, content_type: Option<&str>) -> String {
         .find(|(_, t)| *t == essence)
         .map_or("bin", |(e, _)| e);
     format!("attachment-{}.{ext}", index + 1)
+}
+
+#[cfg(test)]
+mod identity_tests {
+    use super::*;
+
+    #[test]
+    fn identity_encodings_follow_rfc_2045() {
+        assert_eq!(
+            identity_encoding(b"a\r\nb\r\n"),
+            Some(ContentTransferEncoding::SevenBit)
+        );
+        assert_eq!(
+            identity_encoding("õ\r\n".as_bytes()),
+            Some(ContentTransferEncoding::EightBit)
+        );
+        assert_eq!(identity_encoding(b"bare\nnewline"), None);
+        assert_eq!(identity_encoding(b"bare\rreturn"), None);
+        assert_eq!(identity_encoding(b"nul\0"), None);
+        assert_eq!(identity_encoding(&[b'x'; 999]), None);
+        assert!(identity_encoding(&[b'x'; 998]).is_some());
+    }
 }

@@ -538,3 +538,28 @@ fn subjects_get_one_prefix() {
     d.subject = Some(long);
     assert!(d.validate().is_ok());
 }
+
+#[test]
+fn an_attached_message_is_not_base64() {
+    let original = "From: a@example.com\r\nSubject: Vana\r\n\r\nTere, Põder!\r\n";
+    let mut d = MessageDraft::new(addr("", "me@example.com"));
+    d.to = vec![addr("", "you@example.com")];
+    d.text = Some("see below".into());
+    let mut a = attachment(Some("Vana.eml"), original.as_bytes());
+    a.content_type = Some("message/rfc822".into());
+    d.attachments = vec![a];
+    let built = d.build(false).unwrap();
+    let raw = String::from_utf8(built.raw.clone()).unwrap();
+    assert!(raw.contains("Content-Type: message/rfc822"), "{raw}");
+    assert!(raw.contains("Content-Transfer-Encoding: 8bit"), "{raw}");
+    assert!(
+        raw.contains("Tere, Põder!"),
+        "the message itself is readable: {raw}"
+    );
+    let parsed = parse(&built.raw);
+    let inner = parsed
+        .attachment(0)
+        .and_then(|p| p.message())
+        .expect("an embedded message");
+    assert_eq!(inner.subject(), Some("Vana"));
+}
