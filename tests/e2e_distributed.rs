@@ -238,8 +238,9 @@ async fn sending() {
 }
 
 /// The SMTP server accepted the message but the follow-ups cannot run (the ingest process
-/// holding the account is down): the job keeps coming back, is never sent again, and
-/// finishes once ingest is back. Exactly one copy reaches the recipient.
+/// holding the account is down): the job keeps coming back, is never sent again, not even
+/// after the submit process is killed (SIGKILL) and started again, and finishes once ingest
+/// is back. Exactly one copy reaches the recipient.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sent_message_is_never_sent_again() {
     let mut c = Cluster::start(5, 1, &["--submit.retryDelay=500ms"]).await;
@@ -287,6 +288,16 @@ async fn a_sent_message_is_never_sent_again() {
         inbox.uids("INBOX").await.unwrap().len(),
         1,
         "never sent again"
+    );
+
+    // A crash with the job in hand: its redelivery to the new process must not send.
+    c.submit.kill();
+    c.submit.start().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        inbox.uids("INBOX").await.unwrap().len(),
+        1,
+        "not after a crash either"
     );
 
     c.ingest[0].start().await;

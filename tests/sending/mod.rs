@@ -23,6 +23,27 @@ pub async fn sending_account(base: &str, id: &str, user: &TestUser) {
     wait_synced(base, id).await;
 }
 
+/// The raw bytes of the message with `message_id` in `user`'s INBOX Maildir, once there.
+async fn maildir_message(dv: &Dovecot, user: &str, message_id: &str) -> Vec<u8> {
+    let inbox = dv.maildir_path(user, "INBOX");
+    let needle = format!("Message-ID: {message_id}");
+    for _ in 0..150 {
+        for sub in ["new", "cur"] {
+            let Ok(dir) = std::fs::read_dir(inbox.join(sub)) else {
+                continue;
+            };
+            for file in dir.flatten() {
+                let raw = std::fs::read(file.path()).unwrap_or_default();
+                if String::from_utf8_lossy(&raw).contains(&needle) {
+                    return raw;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{message_id} never reached {user}'s INBOX");
+}
+
 /// Poll until `check` finds what it wants in a GET of `url`.
 pub async fn poll(url: &str, what: &str, check: impl Fn(u16, &Value) -> bool) -> Value {
     let mut last = Value::Null;
@@ -46,6 +67,7 @@ pub async fn reply_reaches_the_recipient(base: &str, sender: &str, recipient: &s
     set_webhooks(base, &hook).await;
     let from = dv.create_user(sender);
     let to = dv.create_user(recipient);
+    let hidden = dv.create_user("hidden");
     sending_account(base, sender, &from).await;
     sending_account(base, recipient, &to).await;
 
@@ -62,6 +84,7 @@ pub async fn reply_reaches_the_recipient(base: &str, sender: &str, recipient: &s
         "reference": {"message": original_id, "action": "reply"},
         "from": {"name": "Saatja Põder", "address": format!("{}@example.com", from.user)},
         "to": [{"name": "Saaja", "address": format!("{}@example.com", to.user)}],
+        "bcc": [{"address": format!("{}@example.com", hidden.user)}],
         "text": "Jah, tulen.",
         "html": "<p>Jah, tulen.</p>",
         "attachments": [{"filename": "märkmed.txt", "content": "aGVsbG8="}],
@@ -125,6 +148,37 @@ pub async fn reply_reaches_the_recipient(base: &str, sender: &str, recipient: &s
         .find(|m| m["messageId"] == message_id.as_str())
         .unwrap();
     assert_eq!(copy["unseen"], false, "the copy is seen: {copy}");
+    // Byte for byte: what arrived is the Sent copy behind the servers' trace headers, and
+    // the Bcc recipient got it without a Bcc header anywhere.
+    let copy_id = copy["id"].as_str().unwrap();
+    let source_url = format!("{base}/v1/account/{sender}/message/{copy_id}/source");
+    let sent_bytes = crate::support::http_raw("GET", &source_url, Vec::new(), "text/plain")
+        .await
+        .body;
+    assert!(!sent_bytes.is_empty());
+    // Dovecot keeps Maildir files with LF line ends and serves CRLF, and SMTP ends the
+    // data with a line break: compare in LF, without trailing line breaks.
+    let lf = |b: &[u8]| {
+        String::from_utf8_lossy(b)
+            .replace("\r\n", "\n")
+            .trim_end_matches('\n')
+            .to_string()
+    };
+    let sent_text = lf(&sent_bytes);
+    for user in [&to, &hidden] {
+        let delivered = maildir_message(dv, &user.user, &message_id).await;
+        assert!(
+            lf(&delivered).ends_with(&sent_text),
+            "delivered to {} differs from the Sent copy",
+            user.user
+        );
+        let text = String::from_utf8_lossy(&delivered).to_ascii_lowercase();
+        assert!(
+            !text.contains("\nbcc:"),
+            "a Bcc header reached {}",
+            user.user
+        );
+    }
     assert_eq!(copy["flags"], json!(["\\Seen"]), "{copy}");
     let flagged = format!("{base}/v1/account/{sender}/message/{original_id}");
     poll(&flagged, "\\Answered on the original", |s, b| {
