@@ -225,6 +225,34 @@ pub async fn reply_reaches_the_recipient(base: &str, sender: &str, recipient: &s
                 .is_some_and(|f| f.iter().any(|f| f == "$Forwarded"))
     })
     .await;
+
+    // Scheduled two seconds ahead: it goes out then, not before.
+    let wait = Duration::from_secs(2);
+    let at = chrono::Utc::now() + chrono::Duration::from_std(wait).unwrap();
+    let scheduled = json!({
+        "from": {"address": format!("{}@example.com", from.user)},
+        "to": [{"address": format!("{}@example.com", to.user)}],
+        "subject": "hiljem", "text": "x",
+        "sendAt": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    });
+    let started = std::time::Instant::now();
+    let (status, queued) = http(
+        "POST",
+        &format!("{base}/v1/account/{sender}/submit"),
+        Some(scheduled),
+    )
+    .await;
+    assert_eq!(status, 200, "{queued}");
+    let later_id = queued["messageId"].as_str().unwrap().to_string();
+    expect_event(&hook, recipient, "messageNew", |r| {
+        r.body["data"]["messageId"] == later_id.as_str()
+    })
+    .await;
+    assert!(
+        started.elapsed() + Duration::from_millis(100) >= wait,
+        "arrived after {:?}, scheduled {wait:?} ahead",
+        started.elapsed()
+    );
     other.logout().await.ok();
 }
 
