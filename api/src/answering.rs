@@ -11,7 +11,7 @@ use imapapi_common::compose::{
     prefixed_subject, reply_headers,
 };
 use imapapi_common::error::ApiError;
-use imapapi_common::model::MessageDetails;
+use imapapi_common::model::{Address, MessageDetails};
 
 use crate::routes::body_stream::RANGE_LENGTH;
 
@@ -94,6 +94,69 @@ pub async fn attach_original(
         encoding: ContentEncoding::Base64,
     });
     Ok(draft)
+}
+
+/// The draft with the referenced message's text quoted below its own, as a forward shows
+/// it inline: a header block (From, Date, Subject, To) and the original's plain text, and
+/// its html in a blockquote when either side has html.
+pub async fn quote_original(
+    services: &Services,
+    account: &str,
+    reference: &MessageReference,
+    mut draft: MessageDraft,
+    max_size: u64,
+) -> Result<MessageDraft, ApiError> {
+    let request = GetMessage {
+        message: reference.message.clone(),
+        max_bytes: Some(max_size),
+        text_type: Some(imapapi_common::command::TextType::All),
+    };
+    let original = send(services, account, request).await?;
+    let who = |a: &Address| match a.name.is_empty() {
+        true => a.address.clone(),
+        false => format!("{} <{}>", a.name, a.address),
+    };
+    let fields = [
+        ("From", original.from.as_ref().map(who)),
+        ("Date", original.date.clone()),
+        ("Subject", original.subject.clone()),
+        (
+            "To",
+            Some(original.to.iter().map(who).collect::<Vec<_>>().join(", "))
+                .filter(|t| !t.is_empty()),
+        ),
+    ];
+    let mut plain_head = String::from("---------- Forwarded message ----------\r\n");
+    let mut html_head = String::from("<div>---------- Forwarded message ----------<br>");
+    for (name, value) in fields {
+        if let Some(value) = value {
+            plain_head.push_str(&format!("{name}: {value}\r\n"));
+            html_head.push_str(&format!("{name}: {}<br>", escape_html(&value)));
+        }
+    }
+    html_head.push_str("</div>");
+    let text = original.text.as_ref();
+    let plain = text.and_then(|t| t.plain.clone()).unwrap_or_default();
+    draft.text = Some(format!(
+        "{}\r\n\r\n{plain_head}\r\n{plain}",
+        draft.text.as_deref().unwrap_or_default()
+    ));
+    let original_html = text.and_then(|t| t.html.clone());
+    if draft.html.is_some() || original_html.is_some() {
+        let quoted = original_html.unwrap_or_else(|| format!("<pre>{}</pre>", escape_html(&plain)));
+        draft.html = Some(format!(
+            "{}<br>{html_head}<blockquote>{quoted}</blockquote>",
+            draft.html.as_deref().unwrap_or_default()
+        ));
+    }
+    Ok(draft)
+}
+
+fn escape_html(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// A file name for a forwarded message: its subject, without characters file systems

@@ -226,6 +226,48 @@ pub async fn reply_reaches_the_recipient(base: &str, sender: &str, recipient: &s
     })
     .await;
 
+    // With `inline`, a forward quotes the original's text instead of attaching it.
+    let inline = json!({
+        "reference": {"message": original_id, "action": "forward", "inline": true},
+        "from": {"address": format!("{}@example.com", from.user)},
+        "to": [{"address": format!("{}@example.com", to.user)}],
+        "text": "Vaata allpool.",
+    });
+    let (status, queued) = http(
+        "POST",
+        &format!("{base}/v1/account/{sender}/submit"),
+        Some(inline),
+    )
+    .await;
+    assert_eq!(status, 200, "{queued}");
+    let inline_id = queued["messageId"].as_str().unwrap().to_string();
+    let arrived = expect_event(&hook, recipient, "messageNew", |r| {
+        r.body["data"]["messageId"] == inline_id.as_str()
+    })
+    .await;
+    assert_eq!(arrived.body["data"]["subject"], "Fwd: Küsimus");
+    assert!(
+        arrived.body["data"]["attachments"]
+            .as_array()
+            .is_none_or(|a| a.is_empty()),
+        "{}",
+        arrived.body
+    );
+    let url = format!(
+        "{base}/v1/account/{recipient}/message/{}?textType=plain",
+        arrived.body["data"]["id"].as_str().unwrap()
+    );
+    let (status, message) = http("GET", &url, None).await;
+    assert_eq!(status, 200, "{message}");
+    let text = message["text"]["plain"].as_str().unwrap_or_default();
+    assert!(text.starts_with("Vaata allpool."), "{text}");
+    assert!(
+        text.contains("---------- Forwarded message ----------"),
+        "{text}"
+    );
+    assert!(text.contains("Subject: Küsimus"), "{text}");
+    assert!(text.contains("kas sa tuled?"), "{text}");
+
     // Scheduled two seconds ahead: it goes out then, not before.
     let wait = Duration::from_secs(2);
     let at = chrono::Utc::now() + chrono::Duration::from_std(wait).unwrap();
@@ -443,6 +485,21 @@ pub async fn temporary_failures_are_retried(base: &str, account: &str) {
     let entry_url = format!("{base}/v1/outbox/{queue_id}");
     poll(&entry_url, "the send leaving the outbox", |s, _| s == 404).await;
 
+    // A connection dropped before the answer is a temporary failure too.
+    let dropping = ScriptedSmtp::start(Script::DropFirst(1));
+    let other = format!("{account}-dropped");
+    let user = scripted_account(base, &other, &dropping).await;
+    let queue_id = queue_one(base, &other, &user, "dropped").await;
+    expect_event(&hook, &other, "messageDeliveryError", |r| {
+        r.body["data"]["queueId"] == queue_id.as_str()
+    })
+    .await;
+    expect_event(&hook, &other, "messageSent", |r| {
+        r.body["data"]["queueId"] == queue_id.as_str()
+    })
+    .await;
+    assert_eq!(dropping.accepted().len(), 1, "{:?}", dropping.answers());
+
     let refusing = ScriptedSmtp::start(Script::Permanent);
     let other = format!("{account}-refused");
     let user = scripted_account(base, &other, &refusing).await;
@@ -467,12 +524,18 @@ pub async fn temporary_failures_are_retried(base: &str, account: &str) {
 }
 
 /// With `service.localAddresses=127.0.0.2|sender.test.example` the SMTP connection comes
-/// from that address and greets with that name: Postfix's Received header says so.
+/// from that address and greets with that name: Postfix's Received header says so. The
+/// account has `copy: false`: no Sent copy is stored.
 pub async fn sends_from_the_local_address(base: &str) {
     let dv = Dovecot::ensure();
     let from = dv.create_user("bound");
     let to = dv.create_user("bound-to");
-    sending_account(base, "bound", &from).await;
+    let mut body = account_body(dv, "bound", &from);
+    body["smtp"] = Postfix::ensure().smtp_account_json(&from, false);
+    body["copy"] = json!(false);
+    let (status, b) = http("POST", &format!("{base}/v1/account"), Some(body)).await;
+    assert_eq!(status, 200, "{b}");
+    wait_synced(base, "bound").await;
     let submit = json!({
         "from": {"address": format!("{}@example.com", from.user)},
         "to": [{"address": format!("{}@example.com", to.user)}],
@@ -498,4 +561,10 @@ pub async fn sends_from_the_local_address(base: &str) {
         .find(|l| l.starts_with("Received: from sender.test.example"))
         .unwrap_or_else(|| panic!("no Received header from the EHLO name: {raw}"));
     assert!(smtp_hop.contains("[127.0.0.2]"), "{raw}");
+    let entry_url = format!("{base}/v1/outbox/{}", queued["queueId"].as_str().unwrap());
+    poll(&entry_url, "the send leaving the outbox", |s, _| s == 404).await;
+    let sent = format!("{base}/v1/account/bound/messages?path=Sent");
+    let (status, list) = http("GET", &sent, None).await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(list["total"], 0, "copy: false stores no Sent copy: {list}");
 }

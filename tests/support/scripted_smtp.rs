@@ -14,6 +14,8 @@ use serde_json::{Value, json};
 pub enum Script {
     /// `451` for the first N messages, then `250`.
     TemporaryFirst(u32),
+    /// The connection dropped without an answer to the first N messages, then `250`.
+    DropFirst(u32),
     /// `554` for every message.
     Permanent,
 }
@@ -46,6 +48,7 @@ impl ScriptedSmtp {
             .stderr(Stdio::null());
         match script {
             Script::TemporaryFirst(n) => cmd.arg("--temporary").arg(n.to_string()),
+            Script::DropFirst(n) => cmd.arg("--drop").arg(n.to_string()),
             Script::Permanent => cmd.arg("--permanent"),
         };
         let mut child = cmd.spawn().expect("start the scripted SMTP server");

@@ -61,6 +61,8 @@ struct Shared {
     /// (requests still to fail, status to fail them with).
     failing: StdMutex<(u32, u16)>,
     count: AtomicU64,
+    /// Requests answered with a failure status.
+    failed: AtomicU64,
 }
 
 /// An HTTP server on 127.0.0.1 at a random port. Stops when dropped.
@@ -83,6 +85,7 @@ impl WebhookReceiver {
             tx,
             failing: StdMutex::new((0, 500)),
             count: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
         });
         let server_shared = shared.clone();
         let server = tokio::spawn(async move {
@@ -127,6 +130,11 @@ impl WebhookReceiver {
             .failing
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = (n, status);
+    }
+
+    /// Requests answered with a failure status so far.
+    pub fn failed(&self) -> u64 {
+        self.shared.failed.load(Ordering::SeqCst)
     }
 
     /// Total requests received so far (including failed ones and ones already taken).
@@ -220,6 +228,7 @@ async fn handle(
         let mut failing = shared.failing.lock().unwrap_or_else(|e| e.into_inner());
         if failing.0 > 0 {
             failing.0 -= 1;
+            shared.failed.fetch_add(1, Ordering::SeqCst);
             failing.1
         } else {
             200

@@ -21,7 +21,7 @@ use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
-use crate::answering::{answering, attach_original, off_the_runtime};
+use crate::answering::{answering, attach_original, off_the_runtime, quote_original};
 use crate::error::{json_ok, respond, store_error};
 use crate::openapi::{CommandErrors, tags};
 use crate::routes::{Route, account_id, with};
@@ -61,7 +61,8 @@ pub fn routes(services: Services) -> BoxedFilter<(Response,)> {
 pub struct SubmitBody {
     /// The message this one replies to or forwards: it gives `In-Reply-To`, `References`
     /// and, without a `subject`, the subject (`Re: `, `Fwd: `); a forward carries it whole
-    /// as an attached message (`message/rfc822`). It is flagged `\Answered` (reply) or
+    /// as an attached message (`message/rfc822`), or with `inline: true` quotes its text
+    /// below the new text. It is flagged `\Answered` (reply) or
     /// `$Forwarded` (forward) once the message is sent. 404 at once when it is gone.
     #[serde(default)]
     pub reference: Option<MessageReference>,
@@ -236,7 +237,11 @@ pub async fn submit(
             match r.action {
                 ReferenceAction::Forward => {
                     let max = services.config.api.max_size;
-                    attach_original(&services, &id, r, draft, max).await?
+                    if r.inline {
+                        quote_original(&services, &id, r, draft, max).await?
+                    } else {
+                        attach_original(&services, &id, r, draft, max).await?
+                    }
                 }
                 ReferenceAction::Reply => draft,
             }

@@ -128,6 +128,10 @@ pub struct MessageReference {
     pub message: String,
     #[serde(default)]
     pub action: ReferenceAction,
+    /// For a forward sent with submit: quote the original's text below the new text instead
+    /// of attaching the original whole.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub inline: bool,
 }
 
 /// `reference.action`: accepted in any case, as the original lower-cased it.
