@@ -129,7 +129,9 @@ fn lettre_envelope(envelope: &Envelope) -> Result<lettre::address::Envelope, Sen
 /// PLAIN or LOGIN (whichever the server offers).
 fn credentials(smtp: &SmtpConfig) -> Result<Option<(Credentials, Vec<Mechanism>)>, SendError> {
     if smtp.use_auth_server {
-        return Err(SendError::Temporary(
+        // Refused by the api already; a job queued before an account changed fails for
+        // good rather than retrying what cannot work.
+        return Err(SendError::Permanent(
             "SMTP credentials from the auth server are not supported yet".into(),
         ));
     }
