@@ -20,6 +20,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Err(e) = roles::check_shared_backends(&config, cli.role.as_ref()) {
+        eprintln!("imapapi: {e}");
+        return ExitCode::from(2);
+    }
     imapapi_common::telemetry::init_logging(&config.log_level);
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()

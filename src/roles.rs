@@ -8,6 +8,36 @@ use imapapi_common::Services;
 use imapapi_common::config::{Config, Role};
 use tokio::task::JoinSet;
 
+/// Why `role` cannot run on this configuration: one role alone only works together with
+/// the other roles' processes, which it reaches only through a shared store (`dbs.redis`)
+/// and a shared queue (`queue.url`). Without them it would run on private embedded ones
+/// and silently never talk to the others.
+pub fn check_shared_backends(config: &Config, role: Option<&Role>) -> Result<(), String> {
+    let name = match role {
+        None | Some(Role::Encrypt { .. }) => return Ok(()),
+        Some(Role::Api) => "api",
+        Some(Role::Ingest) => "ingest",
+        Some(Role::Dispatch) => "dispatch",
+        Some(Role::Submit) => "submit",
+    };
+    let mut missing = Vec::new();
+    if config.redis.is_none() {
+        missing.push("a shared store (--dbs.redis / REDIS_URL)");
+    }
+    if config.queue.url.is_none() {
+        missing.push("a shared queue (--queue.url / QUEUE_URL)");
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "`imapapi {name}` runs one role beside the others and needs {}; without it this \
+         process would use private embedded backends and never reach the other roles. \
+         Run `imapapi` with no role for everything in one process.",
+        missing.join(" and ")
+    ))
+}
+
 /// Run `role` (all roles when `None`) until a shutdown signal or a role's failure.
 pub async fn run(config: Config, role: Option<Role>) -> anyhow::Result<()> {
     let config = Arc::new(config);

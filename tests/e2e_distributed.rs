@@ -311,3 +311,35 @@ async fn a_sent_message_is_never_sent_again() {
     inbox.logout().await.ok();
     c.finish().await;
 }
+
+/// One role alone without a shared store and queue would run on private embedded ones and
+/// never meet the others: it refuses to start, saying what is missing.
+#[test]
+fn a_lone_role_needs_shared_backends() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, missing) in [
+        (vec!["api".to_string()], "--dbs.redis"),
+        (
+            vec![
+                "ingest".to_string(),
+                format!("--dbs.redis={}", redis_url(3)),
+            ],
+            "--queue.url",
+        ),
+        (
+            vec!["submit".to_string(), format!("--queue.url={}", amqp_url())],
+            "--dbs.redis",
+        ),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_imapapi"))
+            .args(&args)
+            .arg(format!("--dbs.path={}", dir.path().display()))
+            .env_remove("REDIS_URL")
+            .env_remove("QUEUE_URL")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(missing), "{args:?}: {err}");
+    }
+}
