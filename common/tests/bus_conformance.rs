@@ -655,6 +655,66 @@ async fn rabbitmq_users_can_bind_their_own_queue_to_events() {
     .await
 }
 
+/// Account ids with dots (email addresses) stay one word of the routing key, so a binding
+/// on `*.messageNew` gets their events too.
+#[tokio::test]
+async fn rabbitmq_event_bindings_match_accounts_with_dots() {
+    use imapapi_common::model::{Event, EventKind};
+    use lapin::options::{BasicGetOptions, QueueBindOptions, QueueDeclareOptions};
+    use lapin::types::FieldTable;
+
+    run(Fixture::rabbit().await, |fx| async move {
+        let Fixture::Rabbit { prefix, .. } = &*fx else {
+            unreachable!()
+        };
+        let conn = within(lapin::Connection::connect(
+            &amqp_url(),
+            lapin::ConnectionProperties::default(),
+        ))
+        .await
+        .unwrap();
+        let ch = conn.create_channel().await.unwrap();
+        let mine = format!("{prefix}.user.new-mail");
+        let options = QueueDeclareOptions {
+            exclusive: true,
+            auto_delete: true,
+            ..Default::default()
+        };
+        ch.queue_declare(mine.as_str().into(), options, FieldTable::default())
+            .await
+            .unwrap();
+        ch.queue_bind(
+            mine.as_str().into(),
+            format!("{prefix}.events").into(),
+            "*.messageNew".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+        let event = Event::new(
+            "user@example.com",
+            EventKind::MessageNew,
+            None,
+            serde_json::json!({}),
+        );
+        let m = msg(&event.routing_key(), "{}");
+        within(fx.bus().publish(QueueName::Events, m.clone()))
+            .await
+            .unwrap();
+        let got = within(ch.basic_get(mine.as_str().into(), BasicGetOptions { no_ack: true }))
+            .await
+            .unwrap()
+            .expect("*.messageNew matched an account with dots");
+        assert_eq!(
+            got.delivery.routing_key.as_str(),
+            "user@example%2Ecom.messageNew"
+        );
+        let _ = conn.close(200, "OK".into()).await;
+    })
+    .await
+}
+
 /// Closes the broker side of the bus's connection, as a broker restart or network cut
 /// would. Needs `rabbitmqctl` on the test machine.
 async fn kill_connection(prefix: &str) {

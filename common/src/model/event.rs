@@ -120,10 +120,19 @@ impl Event {
         }
     }
 
-    /// Routing key on the events exchange: `<account>.<event>`.
+    /// Routing key on the events exchange: `<account>.<event>`, the account id escaped by
+    /// [`routing_account`] so that a binding such as `*.messageNew` matches every account,
+    /// `user@example.com` included.
     pub fn routing_key(&self) -> String {
-        format!("{}.{}", self.account, self.event.name())
+        format!("{}.{}", routing_account(&self.account), self.event.name())
     }
+}
+
+/// An account id as one word of a routing key: `.` separates words in AMQP topic
+/// bindings, so it becomes `%2E` (and `%` itself `%25`, to keep the escaping reversible):
+/// `user@example.com` → `user@example%2Ecom`. Bind `user@example%2Ecom.*` for one account.
+pub fn routing_account(account: &str) -> String {
+    account.replace('%', "%25").replace('.', "%2E")
 }
 
 /// `messageUpdated.data.changes.flags`.
@@ -138,6 +147,20 @@ pub struct FlagChanges {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn routing_keys_keep_the_account_one_word() {
+        let e = Event::new(
+            "user@example.com",
+            EventKind::MessageNew,
+            None,
+            serde_json::json!({}),
+        );
+        assert_eq!(e.routing_key(), "user@example%2Ecom.messageNew");
+        assert_eq!(routing_account("plain"), "plain");
+        assert_eq!(routing_account("a%2Eb.c"), "a%252Eb%2Ec");
+        assert_ne!(routing_account("a.b"), routing_account("a%2Eb"));
+    }
 
     #[test]
     fn special_use_is_absent_false_or_the_value() {
