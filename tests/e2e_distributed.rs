@@ -168,9 +168,36 @@ async fn second_ingest_takes_over() {
         "both ingest processes own accounts: {owners:?}"
     );
 
-    // Kill the first ingest (no clean shutdown, leases are left to expire). Whatever it
-    // owned moves to the other; a change in every mailbox must still be announced.
+    // Kill the first ingest (no clean shutdown, its leases still run for 30 s). Whatever
+    // it owned moves to the other within 10 s, as soon as its heartbeats stop; a change in
+    // every mailbox must still be announced.
     c.ingest[0].kill();
+    let killed = std::time::Instant::now();
+    loop {
+        let mut owners = std::collections::BTreeSet::new();
+        for k in &keys {
+            let v: Option<String> = redis::cmd("GET")
+                .arg(k)
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            owners.insert(v);
+        }
+        let connected = futures::future::join_all((0..users.len()).map(|i| {
+            let url = format!("{base}/v1/account/share{i}");
+            async move { http("GET", &url, None).await.1["state"] == "connected" }
+        }))
+        .await;
+        if owners.len() == 1 && !owners.contains(&None) && connected.iter().all(|c| *c) {
+            break;
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(10),
+            "accounts not back within 10 s of the kill: owners {owners:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    println!("takeover after kill -9: {:?}", killed.elapsed());
     for (i, u) in users.iter().enumerate() {
         let mut other = ImapTestClient::connect(dv, u).await.unwrap();
         let uid = other

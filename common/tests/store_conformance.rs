@@ -137,6 +137,7 @@ conformance!(
     outbox_updates_only_from_the_expected_state,
     outbox_compare_and_set_has_one_winner,
     idempotency_keys_answer_once,
+    a_dead_nodes_lease_can_be_taken_over,
 );
 
 const TTL: Duration = Duration::from_secs(30);
@@ -984,4 +985,48 @@ async fn idempotency_keys_answer_once(f: Fixture) {
     }
     assert_eq!(winners.len(), 1);
     assert!(seen.iter().all(|a| *a == winners[0]));
+}
+
+async fn a_dead_nodes_lease_can_be_taken_over(f: Fixture) {
+    let s = &f.store;
+    s.put_account(&account("acc")).await.unwrap();
+    assert!(s.acquire_lease("acc", "node-a", TTL).await.unwrap());
+    // Only from the node named dead: a live lease of another node stays.
+    assert!(
+        !s.take_over_lease("acc", "node-b", "node-c", TTL)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        s.lease_owner("acc").await.unwrap().as_deref(),
+        Some("node-a")
+    );
+    assert!(
+        s.take_over_lease("acc", "node-b", "node-a", TTL)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        s.lease_owner("acc").await.unwrap().as_deref(),
+        Some("node-b")
+    );
+    // The old owner is fenced off and cannot take it back.
+    assert!(
+        !s.set_status("acc", "node-a", &status(AccountState::Connected))
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.set_status("acc", "node-b", &status(AccountState::Connected))
+            .await
+            .unwrap()
+    );
+    assert!(!s.acquire_lease("acc", "node-a", TTL).await.unwrap());
+    // A free lease can be taken too.
+    s.release_lease("acc", "node-b").await.unwrap();
+    assert!(
+        s.take_over_lease("acc", "node-c", "node-a", TTL)
+            .await
+            .unwrap()
+    );
 }

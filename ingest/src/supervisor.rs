@@ -44,6 +44,18 @@ pub struct Supervisor {
     /// Accounts over this node's fair share seen without an owner, and since when: taken
     /// anyway once that lasts a lease ttl, so no account is left alone when others are busy.
     unowned_since: HashMap<String, Instant>,
+    /// The live nodes of the last scan: a change (one joined, one died) makes the next scan
+    /// look at every account at once.
+    last_nodes: Vec<String>,
+}
+
+/// How long a node counts as alive after its last heartbeat: a few scans, so a node that
+/// died (kill -9, machine gone) loses its accounts within seconds rather than a lease ttl,
+/// while a node that is merely busy for a moment keeps them.
+fn node_ttl(scan_interval: Duration, lease_ttl: Duration) -> Duration {
+    (scan_interval * 5)
+        .max(Duration::from_secs(3))
+        .min(lease_ttl)
 }
 
 impl Supervisor {
@@ -65,6 +77,7 @@ impl Supervisor {
             closed: HashMap::new(),
             generation: None,
             unowned_since: HashMap::new(),
+            last_nodes: Vec::new(),
         }
     }
 
@@ -126,10 +139,18 @@ impl Supervisor {
     async fn scan(&mut self, scans: u32) -> anyhow::Result<()> {
         let store = self.services.store.clone();
         let ttl = self.services.config.ingest.lease_ttl;
-        // Every scan, so peers see this node within one scan interval of its start.
-        let nodes = store.heartbeat_node(&self.node, ttl).await?;
+        let ingest = &self.services.config.ingest;
+        // Every scan, so peers see this node within one scan interval of its start, and
+        // notice within `node_ttl` when it is gone.
+        let alive_for = node_ttl(ingest.scan_interval, ttl);
+        let nodes = store.heartbeat_node(&self.node, alive_for).await?;
+        let nodes_changed = nodes != self.last_nodes;
+        self.last_nodes = nodes.clone();
         let generation = store.accounts_generation().await?;
-        if self.generation == Some(generation) && !scans.is_multiple_of(LIST_EVERY) {
+        if self.generation == Some(generation)
+            && !nodes_changed
+            && !scans.is_multiple_of(LIST_EVERY)
+        {
             return Ok(());
         }
         if self.generation != Some(generation) {
@@ -181,11 +202,44 @@ impl Supervisor {
                     self.unowned_since.remove(a);
                     self.start(a);
                 }
-                Ok(false) => {}
+                Ok(false) => {
+                    if self.take_over_from_dead(a, &nodes, ttl).await {
+                        self.start(a);
+                    }
+                }
                 Err(e) => tracing::warn!(account = %a, error = %e, "cannot acquire lease"),
             }
         }
         Ok(())
+    }
+
+    /// Take `account` over when its lease belongs to a node that stopped heartbeating
+    /// (not in `nodes`), without waiting for the lease to expire.
+    async fn take_over_from_dead(&self, account: &str, nodes: &[String], ttl: Duration) -> bool {
+        let store = &self.services.store;
+        let owner = match store.lease_owner(account).await {
+            Ok(Some(owner)) if !nodes.contains(&owner) => owner,
+            Ok(_) => return false,
+            Err(e) => {
+                tracing::warn!(account, error = %e, "cannot read lease");
+                return false;
+            }
+        };
+        match store
+            .take_over_lease(account, &self.node, &owner, ttl)
+            .await
+        {
+            Ok(true) => {
+                tracing::info!(account, node = %self.node, dead = %owner,
+                    "took the account over from a node that stopped heartbeating");
+                true
+            }
+            Ok(false) => false,
+            Err(e) => {
+                tracing::warn!(account, error = %e, "cannot take the lease over");
+                false
+            }
+        }
     }
 
     /// Renew the leases of running accounts; stop those that cannot be renewed.
@@ -307,7 +361,22 @@ fn fair_share(accounts: usize, nodes: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::fair_share;
+    use super::{fair_share, node_ttl};
+    use std::time::Duration;
+
+    #[test]
+    fn nodes_count_as_dead_after_a_few_scans() {
+        let lease = Duration::from_secs(30);
+        assert_eq!(
+            node_ttl(Duration::from_secs(1), lease),
+            Duration::from_secs(5)
+        );
+        assert_eq!(
+            node_ttl(Duration::from_millis(100), lease),
+            Duration::from_secs(3)
+        );
+        assert_eq!(node_ttl(Duration::from_secs(60), lease), lease);
+    }
 
     #[test]
     fn splits_accounts_evenly_rounding_up() {

@@ -19,6 +19,18 @@ pub trait LeaseStore: Send + Sync + 'static {
         owner: &str,
         ttl: Duration,
     ) -> Result<bool, StoreError>;
+    /// Take the lease on an account for `ttl` from `dead`, a node that stopped
+    /// heartbeating, before its lease expires: true when `owner` holds it now (it was
+    /// still `dead`'s, or free). One atomic step, so a lease that `dead` renewed or another
+    /// node took meanwhile is left alone; and since every fenced write checks the owner,
+    /// `dead` can write nothing more should it turn out alive.
+    async fn take_over_lease(
+        &self,
+        account: &str,
+        owner: &str,
+        dead: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError>;
     /// Give the lease up if `owner` holds it.
     async fn release_lease(&self, account: &str, owner: &str) -> Result<(), StoreError>;
     /// Who holds the lease now, if anyone (expired leases count as free).

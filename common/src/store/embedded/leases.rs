@@ -78,6 +78,33 @@ impl LeaseStore for EmbeddedStore {
         .await
     }
 
+    async fn take_over_lease(
+        &self,
+        account: &str,
+        owner: &str,
+        dead: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let (account, owner, dead) = (account.to_string(), owner.to_string(), dead.to_string());
+        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+        self.write(false, move |txn| {
+            let now = now_ms();
+            let mut t = txn.open_table(LEASES).map_err(backend)?;
+            let current = match t.get(account.as_str()).map_err(backend)? {
+                Some(v) => live_owner(v.value(), now)?,
+                None => None,
+            };
+            if current.as_deref().is_some_and(|c| c != dead) {
+                return Ok(false);
+            }
+            let record = encode_lease(&owner, now.saturating_add(ttl_ms));
+            t.insert(account.as_str(), record.as_slice())
+                .map_err(backend)?;
+            Ok(true)
+        })
+        .await
+    }
+
     async fn release_lease(&self, account: &str, owner: &str) -> Result<(), StoreError> {
         let (account, owner) = (account.to_string(), owner.to_string());
         self.write(false, move |txn| {

@@ -23,6 +23,16 @@ end
 return 0
 ";
 
+/// KEYS: lease. ARGV: new owner, ttl ms, the dead owner.
+pub(super) const TAKE_OVER: &str = r"
+local cur = redis.call('GET', KEYS[1])
+if not cur or cur == ARGV[3] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+";
+
 /// KEYS: lease. ARGV: owner.
 pub(super) const RELEASE: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -49,6 +59,28 @@ impl LeaseStore for RedisStore {
             .key(self.acct(account, "lease"))
             .arg(owner)
             .arg(ttl_ms)
+            .invoke_async(&mut self.con.clone())
+            .await
+            .map_err(backend)?;
+        Ok(ok == 1)
+    }
+
+    async fn take_over_lease(
+        &self,
+        account: &str,
+        owner: &str,
+        dead: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let ttl_ms = u64::try_from(ttl.as_millis())
+            .unwrap_or(u64::MAX)
+            .clamp(1, MAX_TTL_MS);
+        let ok: i64 = self
+            .take_over
+            .key(self.acct(account, "lease"))
+            .arg(owner)
+            .arg(ttl_ms)
+            .arg(dead)
             .invoke_async(&mut self.con.clone())
             .await
             .map_err(backend)?;
