@@ -20,6 +20,8 @@ struct Cluster {
     dispatch: Gateway,
     submit: Gateway,
     prefix: String,
+    /// What every process of this cluster is started with, for adding one later.
+    args: Vec<String>,
 }
 
 fn redis_url(db: u8) -> String {
@@ -90,7 +92,19 @@ impl Cluster {
             dispatch,
             submit,
             prefix,
+            args,
         }
+    }
+
+    /// Start one more ingest process.
+    async fn add_ingest(&mut self) {
+        let node = format!("--ingest.nodeId=node-{}-{}", self.ingest.len(), self.prefix);
+        let mut args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        args.push(&node);
+        let ca = Dovecot::ensure().ca_cert.display().to_string();
+        let env = [("IMAPAPI_EXTRA_CA", ca.as_str())];
+        self.ingest
+            .push(Gateway::spawn_role("ingest", &args, &env).await);
     }
 }
 
@@ -369,4 +383,84 @@ fn a_lone_role_needs_shared_backends() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(missing), "{args:?}: {err}");
     }
+}
+
+/// The lease owner of every account key matching `*lease*`, by key.
+async fn lease_owners(db: u8) -> std::collections::BTreeMap<String, Option<String>> {
+    let client = redis::Client::open(redis_url(db)).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("*lease*")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let mut owners = std::collections::BTreeMap::new();
+    for k in keys {
+        let v: Option<String> = redis::cmd("GET")
+            .arg(&k)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        owners.insert(k, v);
+    }
+    owners
+}
+
+/// A process that joins takes its share: the first one hands accounts over until the two
+/// hold two each, and every account still announces its new mail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_joining_ingest_gets_its_share() {
+    let dv = Dovecot::ensure();
+    let mut c = Cluster::start(4, 1, &[]).await;
+    let base = c.api.base_url();
+    let hook = WebhookReceiver::start().await;
+    set_webhooks(&base, &hook).await;
+    let users: Vec<_> = (0..4).map(|_| dv.create_user("join")).collect();
+    for (i, u) in users.iter().enumerate() {
+        let body = account_body(dv, &format!("join{i}"), u);
+        let (status, _) = http("POST", &format!("{base}/v1/account"), Some(body)).await;
+        assert_eq!(status, 200);
+        wait_state(
+            &base,
+            &format!("join{i}"),
+            "connected",
+            Duration::from_secs(30),
+        )
+        .await;
+    }
+    let before = lease_owners(4).await;
+    let distinct: std::collections::BTreeSet<_> = before.values().collect();
+    assert_eq!(distinct.len(), 1, "one process owns all: {before:?}");
+
+    c.add_ingest().await;
+    let joined = std::time::Instant::now();
+    loop {
+        let owners = lease_owners(4).await;
+        let mut counts = std::collections::BTreeMap::new();
+        for o in owners.values().flatten() {
+            *counts.entry(o.clone()).or_insert(0) += 1;
+        }
+        if owners.len() == 4 && counts.len() == 2 && counts.values().all(|n| *n == 2) {
+            break;
+        }
+        assert!(
+            joined.elapsed() < Duration::from_secs(20),
+            "shares never evened out: {owners:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    println!("rebalanced in {:?}", joined.elapsed());
+    for (i, u) in users.iter().enumerate() {
+        let mut other = ImapTestClient::connect(dv, u).await.unwrap();
+        let uid = other
+            .append("INBOX", &mail("after the move", "z"))
+            .await
+            .unwrap();
+        expect_event(&hook, &format!("join{i}"), "messageNew", |r| {
+            r.body["data"]["uid"] == uid
+        })
+        .await;
+        other.logout().await.ok();
+    }
+    c.finish().await;
 }

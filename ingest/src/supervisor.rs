@@ -21,6 +21,9 @@ use crate::session::{Session, SessionEnd};
 /// Accounts are listed at least every this many scans even when the generation did not
 /// change, to pick up leases that expired on a dead node.
 const LIST_EVERY: u32 = 5;
+/// Accounts a node hands over per scan when it holds more than its share: the move of a
+/// thousand accounts to a new node is spread over a few seconds.
+const MAX_SHED_PER_SCAN: usize = 50;
 /// How long shutdown waits for sessions to log out.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -47,6 +50,9 @@ pub struct Supervisor {
     /// The live nodes of the last scan: a change (one joined, one died) makes the next scan
     /// look at every account at once.
     last_nodes: Vec<String>,
+    /// This node's fair share at the last full scan: while it holds clearly fewer accounts,
+    /// every scan looks for more (another node may have just handed some over).
+    last_share: usize,
 }
 
 /// How long a node counts as alive after its last heartbeat: a few scans, so a node that
@@ -78,6 +84,7 @@ impl Supervisor {
             generation: None,
             unowned_since: HashMap::new(),
             last_nodes: Vec::new(),
+            last_share: 0,
         }
     }
 
@@ -147,8 +154,11 @@ impl Supervisor {
         let nodes_changed = nodes != self.last_nodes;
         self.last_nodes = nodes.clone();
         let generation = store.accounts_generation().await?;
+        // One under the share is even (shares round up): only a real shortfall rescans.
+        let under_share = self.running.len() + 1 < self.last_share;
         if self.generation == Some(generation)
             && !nodes_changed
+            && !under_share
             && !scans.is_multiple_of(LIST_EVERY)
         {
             return Ok(());
@@ -170,6 +180,8 @@ impl Supervisor {
         }
         self.unowned_since.retain(|a, _| accounts.contains(a));
         let share = fair_share(accounts.len(), nodes.len());
+        self.last_share = share;
+        self.shed_excess(share).await;
         for a in &accounts {
             if self.running.contains_key(a) || self.closed.contains_key(a) {
                 continue;
@@ -211,6 +223,25 @@ impl Supervisor {
             }
         }
         Ok(())
+    }
+
+    /// Hand accounts over to the other nodes while this one holds more than its share (a
+    /// node joined): a few per scan, each stopped and its lease released at once, so a
+    /// node under its share takes it on its next scan and resyncs it from the stored state.
+    /// The stopping session can no longer write (its lease is gone), so nothing is
+    /// written twice; an event it had in flight may be repeated, never lost.
+    async fn shed_excess(&mut self, share: usize) {
+        let excess = self.running.len().saturating_sub(share);
+        if excess == 0 {
+            return;
+        }
+        let mut mine: Vec<String> = self.running.keys().cloned().collect();
+        mine.sort();
+        for a in mine.into_iter().rev().take(excess.min(MAX_SHED_PER_SCAN)) {
+            tracing::info!(account = %a, node = %self.node, share, "handing the account over");
+            self.stop(&a);
+            self.release(&a).await;
+        }
     }
 
     /// Take `account` over when its lease belongs to a node that stopped heartbeating
