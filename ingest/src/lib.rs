@@ -6,6 +6,7 @@
 
 pub mod cmd;
 pub mod command_pool;
+pub mod connect_throttle;
 pub mod connection;
 pub mod control;
 pub mod decode;

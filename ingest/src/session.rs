@@ -19,6 +19,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::command_pool::Login;
+use crate::connect_throttle::ConnectThrottle;
 use crate::connection::{self, ConnectError, auth};
 use crate::control::{Control, ControlRequest};
 use crate::events;
@@ -114,8 +115,19 @@ pub struct Session {
     login: watch::Sender<Option<Arc<Login>>>,
     /// Where the folder states go after each sync, for the command connections.
     folders: FolderPublisher,
+    /// Bounds the connection set-ups of this process.
+    throttle: ConnectThrottle,
     /// The last connection error event sent, so retries do not repeat it.
     last_error: Option<(EventKind, AccountErrorEntry)>,
+}
+
+/// A session's ties to the rest of its process: the control requests it obeys, what it
+/// shares with the account's command pool, and the throttle of connection set-ups.
+pub struct SessionLinks {
+    pub control: mpsc::Receiver<ControlRequest>,
+    pub login: watch::Sender<Option<Arc<Login>>>,
+    pub folders: FolderPublisher,
+    pub throttle: ConnectThrottle,
 }
 
 impl Session {
@@ -124,18 +136,17 @@ impl Session {
         node: String,
         account: String,
         cancel: CancellationToken,
-        rx: mpsc::Receiver<ControlRequest>,
-        login: watch::Sender<Option<Arc<Login>>>,
-        folders: FolderPublisher,
+        links: SessionLinks,
     ) -> Self {
         Session {
             services,
             node,
             account,
             cancel,
-            rx,
-            login,
-            folders,
+            rx: links.control,
+            login: links.login,
+            folders: links.folders,
+            throttle: links.throttle,
             last_error: None,
         }
     }
@@ -256,6 +267,8 @@ impl Session {
             }
             let settings = self.services.store.get_settings().await.unwrap_or_default();
             let connected = async {
+                // Held until logged in: the sync that follows is not throttled.
+                let _slot = self.throttle.enter().await;
                 let creds =
                     auth::resolve(&self.account, &imap_cfg, settings.auth_server.as_deref())
                         .await?;

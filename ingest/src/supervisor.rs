@@ -13,10 +13,11 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::command_pool::{CommandPool, PoolLimits};
+use crate::connect_throttle::ConnectThrottle;
 use crate::control::CONTROL_QUEUE;
 use crate::folder_view::folder_view;
 use crate::router::{AccountHandle, Routes, route_requests};
-use crate::session::{Session, SessionEnd};
+use crate::session::{Session, SessionEnd, SessionLinks};
 
 /// Accounts are listed at least every this many scans even when the generation did not
 /// change, to pick up leases that expired on a dead node.
@@ -53,6 +54,8 @@ pub struct Supervisor {
     /// This node's fair share at the last full scan: while it holds clearly fewer accounts,
     /// every scan looks for more (another node may have just handed some over).
     last_share: usize,
+    /// Shared by the sessions of this process.
+    throttle: ConnectThrottle,
 }
 
 /// How long a node counts as alive after its last heartbeat: a few scans, so a node that
@@ -85,6 +88,7 @@ impl Supervisor {
             unowned_since: HashMap::new(),
             last_nodes: Vec::new(),
             last_share: 0,
+            throttle: ConnectThrottle::default(),
         }
     }
 
@@ -98,9 +102,12 @@ impl Supervisor {
             self.node.clone(),
             account.to_string(),
             cancel.clone(),
-            rx,
-            login_tx,
-            folder_publisher,
+            SessionLinks {
+                control: rx,
+                login: login_tx,
+                folders: folder_publisher,
+                throttle: self.throttle.clone(),
+            },
         );
         let pool = CommandPool::start(account.to_string(), login_rx, self.pool_limits.clone());
         self.routes
