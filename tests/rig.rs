@@ -221,3 +221,34 @@ async fn fill_maildir_100k() {
     assert_eq!(imap.select("INBOX").await.unwrap().exists as usize, n);
     eprintln!("fill: {filled:?}, first SELECT: {:?}", started.elapsed());
 }
+
+/// The events schema the end-to-end tests check against does refuse what is not an event.
+#[test]
+fn the_events_schema_refuses_broken_events() {
+    let good = serde_json::json!({
+        "id": "0193a0b2-1c2d-7e3f-8a4b-5c6d7e8f9a0b", "v": 1, "account": "user@example.com",
+        "date": "2026-12-02T10:00:00.000Z", "path": "INBOX", "specialUse": "\\Inbox",
+        "event": "messageDeleted", "data": {"id": "AAAAAQAAAeE", "uid": 481}
+    });
+    support::assert_valid_event(&good);
+    let broken = |change: &dyn Fn(&mut serde_json::Value)| {
+        let mut e = good.clone();
+        change(&mut e);
+        std::panic::catch_unwind(|| support::assert_valid_event(&e)).is_err()
+    };
+    assert!(broken(&|e| e["v"] = 2.into()), "another version");
+    assert!(
+        broken(&|e| e["data"] = serde_json::json!({"id": "x"})),
+        "no uid"
+    );
+    assert!(
+        broken(&|e| e["event"] = "messageLost".into()),
+        "unknown kind"
+    );
+    assert!(broken(&|e| e["date"] = "yesterday".into()), "not a date");
+    assert!(broken(&|e| e["id"] = "42".into()), "not a uuid");
+    assert!(
+        broken(&|e| e["specialUse"] = true.into()),
+        "specialUse true"
+    );
+}

@@ -72,12 +72,15 @@ pub async fn expect_event(
 ) -> Received {
     let acc = account.to_string();
     let ev = event.to_string();
-    hook.wait_for(
-        move |r| r.body["account"] == acc.as_str() && r.event() == Some(ev.as_str()) && pred(r),
-        EVENT_WAIT,
-    )
-    .await
-    .unwrap_or_else(|| panic!("no {event} webhook for {account} within {EVENT_WAIT:?}"))
+    let got = hook
+        .wait_for(
+            move |r| r.body["account"] == acc.as_str() && r.event() == Some(ev.as_str()) && pred(r),
+            EVENT_WAIT,
+        )
+        .await
+        .unwrap_or_else(|| panic!("no {event} webhook for {account} within {EVENT_WAIT:?}"));
+    crate::support::assert_valid_event(&got.body);
+    got
 }
 
 /// Point webhooks at `hook` for every event.
@@ -406,6 +409,12 @@ pub async fn account_lifecycle(base: &str, account: &str) {
     let _ = http("DELETE", &format!("{base}/v1/account/{account}"), None).await;
     other.logout().await.ok();
     usage_is_counted(base).await;
+    // Every event of the lifecycle, not only those looked at, follows the published schema.
+    let rest = hook.drain().await;
+    assert!(!rest.is_empty());
+    for r in rest {
+        crate::support::assert_valid_event(&r.body);
+    }
 }
 
 /// Bad input is answered with the right status and a JSON error naming the problem.

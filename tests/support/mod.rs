@@ -15,6 +15,7 @@
 #![allow(dead_code, unused_imports)]
 
 mod dovecot;
+mod event_schema;
 mod gateway;
 mod http;
 mod imap;
@@ -23,6 +24,7 @@ mod scripted_smtp;
 mod webhook;
 
 pub use dovecot::{Dovecot, TestUser};
+pub use event_schema::assert_valid_event;
 pub use gateway::Gateway;
 pub use http::{RawResponse, http, http_raw, request};
 pub use imap::{ImapTestClient, tls_client_config};
