@@ -16,7 +16,7 @@ use imapapi_common::bus::embedded::EmbeddedBus;
 use imapapi_common::bus::rabbitmq::RabbitBus;
 use imapapi_common::bus::{
     Bus, BusError, Consumer, DELAY_TOLERANCE, Delivery, Message, QueueName, RetryOutcome,
-    RetryPolicies, RetryPolicy,
+    RetryPolicies, RetryPolicy, WorkQueues,
 };
 
 const POLICY: RetryPolicy = RetryPolicy {

@@ -16,7 +16,7 @@ use hyper::{HeaderMap, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use imapapi_common::Services;
 use imapapi_common::bus::embedded::EmbeddedBus;
-use imapapi_common::bus::{Bus, Message, QueueName, RetryPolicy};
+use imapapi_common::bus::{Message, QueueName, RetryPolicy, WorkQueues};
 use imapapi_common::config::{Cli, Config};
 use imapapi_common::model::{AccountConfig, Event, EventKind, Settings};
 use imapapi_common::store::embedded::EmbeddedStore;

@@ -224,9 +224,10 @@ pub trait RequestServer: Send {
     async fn next(&mut self) -> Result<Request, BusError>;
 }
 
-/// The message bus shared by all roles.
+/// Durable work queues: events and send jobs, delivered at least once, retried, delayed,
+/// dead-lettered.
 #[async_trait]
-pub trait Bus: Send + Sync + 'static {
+pub trait WorkQueues: Send + Sync + 'static {
     /// Durably enqueue a message; returns once the backend has accepted it. A message with
     /// `not_before` in the future is held until then.
     async fn publish(&self, queue: QueueName, message: Message) -> Result<(), BusError>;
@@ -235,6 +236,14 @@ pub trait Bus: Send + Sync + 'static {
     -> Result<Box<dyn Consumer>, BusError>;
     /// Up to `limit` dead-lettered messages of a queue, oldest first, without removing them.
     async fn dead_letters(&self, queue: QueueName, limit: usize) -> Result<Vec<Message>, BusError>;
+}
+
+/// Request/reply to one named ingest node: api's commands to the process that owns an
+/// account. A concern apart from the work queues because its needs differ (no durability,
+/// a deadline, a reply path), and a broker without reply queues (SQS) serves the work
+/// queues while another transport serves this.
+#[async_trait]
+pub trait NodeRequests: Send + Sync + 'static {
     /// Send a request to `node` and wait for its reply, at most `timeout`.
     async fn request(
         &self,
@@ -245,6 +254,12 @@ pub trait Bus: Send + Sync + 'static {
     /// Serve the requests addressed to `node`.
     async fn serve(&self, node: &str) -> Result<Box<dyn RequestServer>, BusError>;
 }
+
+/// The message bus shared by all roles: both concerns at once, implemented for every type
+/// that implements each.
+pub trait Bus: WorkQueues + NodeRequests {}
+
+impl<T> Bus for T where T: WorkQueues + NodeRequests {}
 
 /// A shared handle to the configured bus.
 pub type SharedBus = Arc<dyn Bus>;

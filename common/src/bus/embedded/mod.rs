@@ -43,7 +43,9 @@ use self::record::{
 };
 use self::request::Incoming;
 use self::writer::{Job, Op, OpResult, WRITE_BACKLOG, writer};
-use super::{Bus, BusError, Consumer, Message, QueueName, RequestServer, RetryPolicies};
+use super::{
+    BusError, Consumer, Message, NodeRequests, QueueName, RequestServer, RetryPolicies, WorkQueues,
+};
 
 const QUEUES: [QueueName; 2] = [QueueName::Events, QueueName::Submit];
 
@@ -159,7 +161,7 @@ impl EmbeddedBus {
 }
 
 #[async_trait]
-impl Bus for EmbeddedBus {
+impl WorkQueues for EmbeddedBus {
     async fn publish(&self, queue: QueueName, message: Message) -> Result<(), BusError> {
         let seq = self.inner.next_seq.fetch_add(1, Ordering::Relaxed);
         let record = encode(&message);
@@ -196,7 +198,10 @@ impl Bus for EmbeddedBus {
     async fn dead_letters(&self, queue: QueueName, limit: usize) -> Result<Vec<Message>, BusError> {
         consume::dead_letters(&self.inner, queue, limit).await
     }
+}
 
+#[async_trait]
+impl NodeRequests for EmbeddedBus {
     async fn request(
         &self,
         node: &str,

@@ -53,7 +53,9 @@ use self::link::Inner;
 use self::names::Names;
 use self::request::RabbitServer;
 use self::wire::{backend, persistent, short};
-use super::{Bus, BusError, Consumer, Message, QueueName, RequestServer, RetryPolicies};
+use super::{
+    BusError, Consumer, Message, NodeRequests, QueueName, RequestServer, RetryPolicies, WorkQueues,
+};
 
 const DIRECT_REPLY_TO: &str = "amq.rabbitmq.reply-to";
 const QUEUES: [QueueName; 2] = [QueueName::Events, QueueName::Submit];
@@ -111,7 +113,7 @@ impl RabbitBus {
 }
 
 #[async_trait]
-impl Bus for RabbitBus {
+impl WorkQueues for RabbitBus {
     async fn publish(&self, queue: QueueName, message: Message) -> Result<(), BusError> {
         if ladder::step_for(message.wait(SystemTime::now())).is_some() {
             return self.inner.requeue(queue, &message).await;
@@ -152,7 +154,10 @@ impl Bus for RabbitBus {
     async fn dead_letters(&self, queue: QueueName, limit: usize) -> Result<Vec<Message>, BusError> {
         consume::dead_letters(&self.inner, queue, limit).await
     }
+}
 
+#[async_trait]
+impl NodeRequests for RabbitBus {
     async fn request(
         &self,
         node: &str,
