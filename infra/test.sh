@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # THE test command of the project: `bash infra/test.sh [extra cargo test args]`.
-# Brings up Redis, RabbitMQ, the test Dovecot and the test Postfix, then runs every test target of the
-# workspace under a hard time limit, and exits with cargo's status.
+# Brings up Redis, RabbitMQ, the test Dovecot and the test Postfix, runs every test target
+# of the workspace under a hard time limit, then the deployment and Terraform checks; exits
+# non-zero when any of them failed.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -20,4 +21,13 @@ timeout --kill-after=30s 25m cargo test --workspace --all-targets --no-fail-fast
 if (( status == 124 || status == 137 )); then
     echo "[infra] ERROR: cargo test exceeded the 25 minute limit" >&2
 fi
+
+# The deployment files and the Terraform module: linted, validated, checkov (each step
+# skipped with a message where its tool cannot be had here).
+for check in infra/deploy/check.sh terraform/check.sh; do
+    if ! timeout --kill-after=30s 15m bash "$check"; then
+        echo "[infra] ERROR: $check failed" >&2
+        status=1
+    fi
+done
 exit "$status"

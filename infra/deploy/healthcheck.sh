@@ -1,0 +1,28 @@
+#!/bin/sh
+# Container health check for the imapapi image (HEALTHCHECK, compose, ECS).
+# The api (or all roles in one process) must answer GET /v1/stats; the worker roles
+# (ingest, dispatch, submit) serve no HTTP, so for them a running process is healthy.
+set -eu
+
+role=""
+if [ -r /proc/1/cmdline ]; then
+    # PID 1 is imapapi (or an init such as docker-init in front of it): look for a role word.
+    for arg in $(tr '\0' ' ' </proc/1/cmdline); do
+        case "$arg" in
+            api|ingest|dispatch|submit|encrypt) role="$arg"; break ;;
+        esac
+    done
+fi
+
+case "$role" in
+    ingest|dispatch|submit|encrypt) exit 0 ;;
+esac
+
+port="${API_PORT:-3000}"
+if [ -n "${IMAPAPI_AUTH:-}" ]; then
+    # Basic auth covers the whole API; pass it through a config on stdin, not argv.
+    escaped=$(printf '%s' "$IMAPAPI_AUTH" | sed 's/[\\"]/\\&/g')
+    printf 'user = "%s"\n' "$escaped" |
+        exec curl -fsS -o /dev/null --max-time 4 -K - "http://127.0.0.1:${port}/v1/stats"
+fi
+exec curl -fsS -o /dev/null --max-time 4 "http://127.0.0.1:${port}/v1/stats"
