@@ -34,8 +34,12 @@ pub fn routes(
 ) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
     let auth = auth::basic(services.config.api.auth.clone());
     let usage = services.counters.clone();
+    // Load balancers have no credentials: the health route answers without them.
+    let health = routes::health::routes(services.clone());
     let api = routes::all(services);
-    auth.and(api)
+    health
+        .or(auth.and(api))
+        .unify()
         .recover(error::handle_rejection)
         .unify()
         .with(warp::log::custom(move |info| {

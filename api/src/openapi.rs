@@ -44,6 +44,7 @@ use crate::routes::accounts::{
     DeleteAccountReply, UpdateAccount, UpdateAccountReply,
 };
 use crate::routes::deadletters::{DeadLetter, DeadLetters};
+use crate::routes::health::Health;
 use crate::routes::mailbox::{CreateMailboxBody, RenameMailboxBody};
 use crate::routes::message_update::{MessageMove, MessageUpdate};
 use crate::routes::outbox::{OutboxDeleted, OutboxList};
@@ -115,6 +116,7 @@ const BASIC_AUTH: &str = "basicAuth";
         routes::outbox::get_outbox,
         routes::outbox::cancel,
         routes::deadletters::list_dead_letters,
+        routes::health::health,
         openapi_json,
         swagger_json,
     ),
@@ -135,7 +137,7 @@ const BASIC_AUTH: &str = "basicAuth";
         SearchBody, SearchQuery, SearchDate, HeaderMatch,
         UploadBody, UploadResponse, UploadMessageReply, MessageReference, ReferenceAction,
         AttachmentDraft, Disposition, ContentEncoding,
-        Stats, DeadLetters, DeadLetter, Event,
+        Stats, DeadLetters, DeadLetter, Event, Health,
         SubmitBody, SubmitResponse, OutboxList, OutboxDeleted, OutboxEntry, OutboxState, Envelope,
         SentReference,
     )),

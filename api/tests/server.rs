@@ -153,6 +153,16 @@ async fn basic_auth_when_configured() {
         )
         .await;
     assert_eq!(status, 200);
+    // The health route answers load balancers, which have no credentials.
+    let (status, health, _) = h.raw(warp::test::request().path("/health")).await;
+    assert_eq!(status, 200, "{health}");
+    assert_eq!(health["status"], "ok");
+    assert!(health["version"].is_string());
+    assert_eq!(
+        health.as_object().unwrap().len(),
+        2,
+        "nothing else: {health}"
+    );
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Container health check for the imapapi image (HEALTHCHECK, compose, ECS).
-# The api (or all roles in one process) must answer GET /v1/stats; the worker roles
+# The api (or all roles in one process) must answer GET /health (no credentials needed: it
+# answers without basic auth, 200 when the store answers); the worker roles
 # (ingest, dispatch, submit) serve no HTTP, so for them a running process is healthy.
 set -eu
 
@@ -19,10 +20,4 @@ case "$role" in
 esac
 
 port="${API_PORT:-3000}"
-if [ -n "${IMAPAPI_AUTH:-}" ]; then
-    # Basic auth covers the whole API; pass it through a config on stdin, not argv.
-    escaped=$(printf '%s' "$IMAPAPI_AUTH" | sed 's/[\\"]/\\&/g')
-    printf 'user = "%s"\n' "$escaped" |
-        exec curl -fsS -o /dev/null --max-time 4 -K - "http://127.0.0.1:${port}/v1/stats"
-fi
-exec curl -fsS -o /dev/null --max-time 4 "http://127.0.0.1:${port}/v1/stats"
+exec curl -fsS -o /dev/null --max-time 4 "http://127.0.0.1:${port}/health"

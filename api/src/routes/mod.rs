@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod attachment;
 pub mod body_stream;
 pub mod deadletters;
+pub mod health;
 pub mod mailbox;
 pub mod mailboxes;
 pub mod message_update;
@@ -150,6 +151,10 @@ pub const RESOURCES: &[Resource] = &[
     Resource {
         filter: deadletters::routes,
         routes: deadletters::ROUTES,
+    },
+    Resource {
+        filter: health::routes,
+        routes: health::ROUTES,
     },
     Resource {
         filter: crate::openapi::routes,

@@ -43,14 +43,13 @@ resource "aws_lb_target_group" "api" {
   vpc_id               = var.vpc_id
   deregistration_delay = 60
 
-  # With basic auth on, every route (also /v1/stats) answers 401 without credentials,
-  # which ALB health checks cannot send: then a 401 from the app counts as healthy.
+  # /health answers without basic auth: 200 when the task can reach its store.
   health_check {
     enabled             = true
-    path                = "/v1/stats"
+    path                = "/health"
     protocol            = "HTTP"
     port                = "traffic-port"
-    matcher             = var.api_auth_enabled ? "200,401" : "200"
+    matcher             = "200"
     interval            = 15
     timeout             = 5
     healthy_threshold   = 2

@@ -98,8 +98,8 @@ run "defaults" {
     error_message = "no wake-from-zero policy while min_count > 0"
   }
   assert {
-    condition     = aws_lb_target_group.api.health_check[0].path == "/v1/stats" && aws_lb_target_group.api.health_check[0].matcher == "200,401"
-    error_message = "target group health check: /v1/stats, 401 accepted with basic auth"
+    condition     = aws_lb_target_group.api.health_check[0].path == "/health" && aws_lb_target_group.api.health_check[0].matcher == "200"
+    error_message = "target group health check: /health, 200"
   }
   assert {
     condition     = aws_elasticache_replication_group.this.transit_encryption_enabled && aws_elasticache_replication_group.this.at_rest_encryption_enabled && aws_elasticache_replication_group.this.automatic_failover_enabled
