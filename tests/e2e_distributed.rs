@@ -464,3 +464,141 @@ async fn a_joining_ingest_gets_its_share() {
     }
     c.finish().await;
 }
+
+/// How many accounts each node holds, from the leases.
+async fn shares(db: u8) -> std::collections::BTreeMap<String, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for owner in lease_owners(db).await.into_values().flatten() {
+        *counts.entry(owner).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// Append one message to every user's INBOX; the uids by account index.
+async fn append_to_all(dv: &Dovecot, users: &[support::TestUser], subject: &str) -> Vec<u32> {
+    let mut uids = Vec::with_capacity(users.len());
+    for u in users {
+        let mut imap = ImapTestClient::connect(dv, u).await.unwrap();
+        uids.push(imap.append("INBOX", &mail(subject, "x")).await.unwrap());
+        imap.logout().await.ok();
+    }
+    uids
+}
+
+/// Every account announces the message with its uid: one `messageNew` each (a repeat,
+/// if any, carries the same event id).
+async fn expect_all_new(hook: &WebhookReceiver, prefix: &str, uids: &[u32]) {
+    let mut ids = std::collections::HashMap::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while ids.len() < uids.len() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} of {} accounts announced their mail",
+            ids.len(),
+            uids.len()
+        );
+        let Some(r) = hook.next_within(Duration::from_secs(5)).await else {
+            continue;
+        };
+        if r.event() != Some("messageNew") {
+            continue;
+        }
+        let account = r.body["account"].as_str().unwrap_or_default().to_string();
+        let Some(i) = account
+            .strip_prefix(prefix)
+            .and_then(|n| n.parse::<usize>().ok())
+        else {
+            continue;
+        };
+        if r.body["data"]["uid"] != uids[i] {
+            continue;
+        }
+        let id = r.body["id"].as_str().unwrap().to_string();
+        if let Some(first) = ids.insert(i, id.clone()) {
+            assert_eq!(first, id, "a repeated event keeps its id");
+        }
+    }
+}
+
+/// Three ingest processes share 300 accounts; one is killed: its accounts are back on the
+/// others within 10 s and each announces the mail appended meanwhile. A fourth joins: the
+/// shares even out and again nothing is missed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_hundred_accounts_survive_a_kill_and_a_join() {
+    const ACCOUNTS: usize = 300;
+    let dv = Dovecot::ensure();
+    let mut c = Cluster::start(2, 3, &[]).await;
+    let base = c.api.base_url();
+    let hook = WebhookReceiver::start().await;
+    set_webhooks(&base, &hook).await;
+    let users: Vec<_> = (0..ACCOUNTS).map(|_| dv.create_user("many")).collect();
+    for (i, u) in users.iter().enumerate() {
+        let body = account_body(dv, &format!("many{i}"), u);
+        let (status, b) = http("POST", &format!("{base}/v1/account"), Some(body)).await;
+        assert_eq!(status, 200, "{b}");
+    }
+    let started = std::time::Instant::now();
+    loop {
+        let s = shares(2).await;
+        if s.values().sum::<usize>() == ACCOUNTS && s.len() == 3 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "300 accounts not taken by 3 processes in 60 s: {s:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // Every account's first sync announces its folders; let those pass.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    hook.drain().await;
+
+    c.ingest[0].kill();
+    let killed = std::time::Instant::now();
+    let appending = {
+        let users = users.clone();
+        tokio::spawn(
+            async move { append_to_all(Dovecot::ensure(), &users, "while one died").await },
+        )
+    };
+    loop {
+        let s = shares(2).await;
+        if s.len() == 2 && s.values().sum::<usize>() == ACCOUNTS {
+            break;
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(10),
+            "accounts not back within 10 s of the kill: {s:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    println!(
+        "300 accounts, kill -9: all leases taken over after {:?}",
+        killed.elapsed()
+    );
+    let uids = appending.await.unwrap();
+    expect_all_new(&hook, "many", &uids).await;
+
+    c.add_ingest().await;
+    let joined = std::time::Instant::now();
+    loop {
+        let s = shares(2).await;
+        if s.len() == 3 && s.values().all(|n| *n >= ACCOUNTS / 3 - 1) {
+            break;
+        }
+        assert!(
+            joined.elapsed() < Duration::from_secs(30),
+            "shares did not even out: {s:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    println!(
+        "a fourth process joined: shares even after {:?}",
+        joined.elapsed()
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    hook.drain().await;
+    let uids = append_to_all(dv, &users, "after the join").await;
+    expect_all_new(&hook, "many", &uids).await;
+    c.finish().await;
+}
