@@ -1030,3 +1030,101 @@ async fn a_dead_nodes_lease_can_be_taken_over(f: Fixture) {
             .unwrap()
     );
 }
+
+/// `rediss://`: the store over TLS, against a redis-server of its own with a certificate
+/// made for the test (openssl), trusting only that CA.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_over_tls() {
+    use imapapi_common::store::SettingsStore as _;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sh = |script: &str| {
+        let ok = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .current_dir(d)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "{script}");
+    };
+    sh(
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -keyout ca.key -out ca.crt \
+        -subj /CN=redis-test-ca -addext basicConstraints=critical,CA:TRUE \
+        -addext keyUsage=critical,keyCertSign",
+    );
+    sh(
+        "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=localhost",
+    );
+    sh(
+        "printf 'basicConstraints=CA:FALSE\\nsubjectAltName=IP:127.0.0.1\\nextendedKeyUsage=serverAuth\\n' > ext \
+        && openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 1 \
+        -extfile ext -out server.crt",
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = std::process::Command::new("redis-server")
+        .args([
+            "--port",
+            "0",
+            "--tls-port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+        ])
+        .args([
+            "--tls-cert-file",
+            "server.crt",
+            "--tls-key-file",
+            "server.key",
+        ])
+        .args([
+            "--tls-ca-cert-file",
+            "ca.crt",
+            "--tls-auth-clients",
+            "no",
+            "--save",
+            "",
+        ])
+        .current_dir(d)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("redis-server");
+    let ca = std::fs::read(d.join("ca.crt")).unwrap();
+    let url = format!("rediss://127.0.0.1:{port}/0");
+    let mut store = None;
+    for _ in 0..50 {
+        match RedisStore::connect_with(&url, "tls-test", Some(ca.clone())).await {
+            Ok(s) => {
+                store = Some(s);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    let store = store.expect("a TLS connection to redis-server");
+    let settings = Settings {
+        notify_text: Some(true),
+        ..Default::default()
+    };
+    store.put_settings(&settings).await.unwrap();
+    assert_eq!(store.get_settings().await.unwrap(), settings);
+    // Without trusting the test CA, the server's certificate is refused.
+    let other_ca = {
+        sh(
+            "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -keyout o.key -out o.crt -subj /CN=other",
+        );
+        std::fs::read(d.join("o.crt")).unwrap()
+    };
+    assert!(
+        RedisStore::connect_with(&url, "tls-test", Some(other_ca))
+            .await
+            .is_err()
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+}

@@ -94,9 +94,40 @@ fn esc(s: &str) -> String {
 }
 
 impl RedisStore {
-    /// Connect to `url`; every key this store touches starts with `prefix:`.
+    /// Connect to `url`; every key this store touches starts with `prefix:`. A `rediss://`
+    /// URL connects over TLS (ElastiCache with encryption in transit), trusting the
+    /// system's roots, or only the PEM file in `IMAPAPI_EXTRA_CA` when that is set.
     pub async fn connect(url: &str, prefix: &str) -> Result<RedisStore, StoreError> {
-        let client = redis::Client::open(url).map_err(backend)?;
+        let extra_ca = match std::env::var(crate::net::tls::EXTRA_CA_ENV) {
+            Ok(path) if url.starts_with("rediss://") => Some(
+                tokio::fs::read(&path)
+                    .await
+                    .map_err(|e| StoreError::Backend(format!("reading {path}: {e}")))?,
+            ),
+            _ => None,
+        };
+        Self::connect_with(url, prefix, extra_ca).await
+    }
+
+    /// [`RedisStore::connect`] with the CA to trust for `rediss://` given (PEM), instead of
+    /// the system's roots.
+    pub async fn connect_with(
+        url: &str,
+        prefix: &str,
+        ca_pem: Option<Vec<u8>>,
+    ) -> Result<RedisStore, StoreError> {
+        crate::net::tls::install_provider();
+        let client = match ca_pem {
+            Some(root_cert) if url.starts_with("rediss://") => redis::Client::build_with_tls(
+                url,
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(root_cert),
+                },
+            ),
+            _ => redis::Client::open(url),
+        }
+        .map_err(backend)?;
         let cfg = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(10)));
         let con = ConnectionManager::new_with_config(client, cfg)
