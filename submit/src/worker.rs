@@ -138,22 +138,32 @@ async fn handle(services: &Services, delivery: Delivery) {
 async fn load(
     services: &Services,
     entry: &OutboxEntry,
-) -> Result<(AccountConfig, Vec<u8>), String> {
+) -> Result<(AccountConfig, Vec<u8>), LoadError> {
     let store = &services.store;
     let mut account = store
         .get_account(&entry.account)
         .await
-        .map_err(|e| format!("Store: {e}"))?
-        .ok_or_else(|| "The account was deleted".to_string())?;
+        .map_err(LoadError::Store)?
+        .ok_or(LoadError::Unsendable("The account was deleted"))?;
     let secret = services.config.service.secret.as_ref().map(|s| s.expose());
     imapapi_common::crypto::open_account(&mut account, secret)
-        .map_err(|e| format!("Cannot decrypt stored credentials: {e}"))?;
+        .map_err(|_| LoadError::Unsendable("Cannot decrypt the stored credentials"))?;
     let mime = store
         .outbox_mime(&entry.queue_id)
         .await
-        .map_err(|e| format!("Store: {e}"))?
-        .ok_or_else(|| "The message content is missing".to_string())?;
+        .map_err(LoadError::Store)?
+        .ok_or(LoadError::Unsendable("The message content is missing"))?;
     Ok((account, mime))
+}
+
+/// Why a send could not be loaded: the store failing (try later), or the send being
+/// impossible for good.
+#[derive(Debug, thiserror::Error)]
+enum LoadError {
+    #[error("store: {0}")]
+    Store(imapapi_common::store::StoreError),
+    #[error("{0}")]
+    Unsendable(&'static str),
 }
 
 /// One SMTP attempt and what follows from its outcome.
@@ -162,11 +172,13 @@ async fn attempt(services: &Services, delivery: Delivery, mut entry: OutboxEntry
     let store = &services.store;
     let (account, mime) = match load(services, &entry).await {
         Ok(loaded) => loaded,
-        Err(e) if e.starts_with("Store") => {
+        Err(LoadError::Store(e)) => {
             tracing::warn!(queue_id, error = %e, "cannot load the send; trying later");
             return settle(delivery, &queue_id, Settle::Retry).await;
         }
-        Err(e) => return give_up(services, delivery, entry, &e).await,
+        Err(e @ LoadError::Unsendable(_)) => {
+            return give_up(services, delivery, entry, &e.to_string()).await;
+        }
     };
     let Some(smtp) = account.smtp.clone() else {
         return give_up(
