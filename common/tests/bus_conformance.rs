@@ -575,43 +575,53 @@ async fn embedded_messages_survive_reopen() {
     assert_eq!(next(&mut s).await.message, job);
 }
 
+/// A user's own queue `<prefix>.user.<name>` bound to the events exchange with `pattern`,
+/// on a connection of its own (returned with its channel and the queue name).
+async fn bind_user_queue(
+    prefix: &str,
+    name: &str,
+    pattern: &str,
+) -> (lapin::Connection, lapin::Channel, String) {
+    use lapin::options::{QueueBindOptions, QueueDeclareOptions};
+    use lapin::types::FieldTable;
+
+    let conn = within(lapin::Connection::connect(
+        &amqp_url(),
+        lapin::ConnectionProperties::default(),
+    ))
+    .await
+    .unwrap();
+    let ch = conn.create_channel().await.unwrap();
+    let queue = format!("{prefix}.user.{name}");
+    let options = QueueDeclareOptions {
+        exclusive: true,
+        auto_delete: true,
+        ..Default::default()
+    };
+    ch.queue_declare(queue.as_str().into(), options, FieldTable::default())
+        .await
+        .unwrap();
+    ch.queue_bind(
+        queue.as_str().into(),
+        format!("{prefix}.events").into(),
+        pattern.into(),
+        QueueBindOptions::default(),
+        FieldTable::default(),
+    )
+    .await
+    .unwrap();
+    (conn, ch, queue)
+}
+
 #[tokio::test]
 async fn rabbitmq_users_can_bind_their_own_queue_to_events() {
-    use lapin::options::{BasicGetOptions, QueueBindOptions, QueueDeclareOptions};
-    use lapin::types::FieldTable;
+    use lapin::options::BasicGetOptions;
 
     run(Fixture::rabbit().await, |fx| async move {
         let Fixture::Rabbit { prefix, .. } = &*fx else {
             unreachable!()
         };
-        let conn = within(lapin::Connection::connect(
-            &amqp_url(),
-            lapin::ConnectionProperties::default(),
-        ))
-        .await
-        .unwrap();
-        let ch = conn.create_channel().await.unwrap();
-        let mine = format!("{prefix}.user.mine");
-        ch.queue_declare(
-            mine.as_str().into(),
-            QueueDeclareOptions {
-                exclusive: true,
-                auto_delete: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
-        ch.queue_bind(
-            mine.as_str().into(),
-            format!("{prefix}.events").into(),
-            "someaccount.*".into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
+        let (conn, ch, mine) = bind_user_queue(prefix, "mine", "someaccount.*").await;
 
         let bus = fx.bus();
         let wanted = msg("someaccount.messageNew", "{\"event\":\"messageNew\"}");
@@ -660,38 +670,13 @@ async fn rabbitmq_users_can_bind_their_own_queue_to_events() {
 #[tokio::test]
 async fn rabbitmq_event_bindings_match_accounts_with_dots() {
     use imapapi_common::model::{Event, EventKind};
-    use lapin::options::{BasicGetOptions, QueueBindOptions, QueueDeclareOptions};
-    use lapin::types::FieldTable;
+    use lapin::options::BasicGetOptions;
 
     run(Fixture::rabbit().await, |fx| async move {
         let Fixture::Rabbit { prefix, .. } = &*fx else {
             unreachable!()
         };
-        let conn = within(lapin::Connection::connect(
-            &amqp_url(),
-            lapin::ConnectionProperties::default(),
-        ))
-        .await
-        .unwrap();
-        let ch = conn.create_channel().await.unwrap();
-        let mine = format!("{prefix}.user.new-mail");
-        let options = QueueDeclareOptions {
-            exclusive: true,
-            auto_delete: true,
-            ..Default::default()
-        };
-        ch.queue_declare(mine.as_str().into(), options, FieldTable::default())
-            .await
-            .unwrap();
-        ch.queue_bind(
-            mine.as_str().into(),
-            format!("{prefix}.events").into(),
-            "*.messageNew".into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
+        let (conn, ch, mine) = bind_user_queue(prefix, "new-mail", "*.messageNew").await;
         let event = Event::new(
             "user@example.com",
             EventKind::MessageNew,
