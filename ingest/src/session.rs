@@ -385,12 +385,14 @@ impl Session {
             folders: published,
             ..
         } = self;
+        let notify_from = parse_notify_from(cfg.notify_from.as_deref());
+        let mut settings = settings.clone();
         let ctx = SyncCtx {
             services,
             node,
             account,
-            settings,
-            notify_from: parse_notify_from(cfg.notify_from.as_deref()),
+            settings: &settings,
+            notify_from,
         };
         let only = cfg.path.as_deref().filter(|p| *p != "*");
         let mut states: BTreeMap<String, FolderState> = BTreeMap::new();
@@ -424,6 +426,14 @@ impl Session {
                 return Ok(exit);
             }
             if Instant::now() >= next_poll {
+                refresh_settings(services, &mut settings).await;
+                let ctx = SyncCtx {
+                    services,
+                    node,
+                    account,
+                    settings: &settings,
+                    notify_from,
+                };
                 sync::sync_account(
                     imap,
                     &ctx,
@@ -456,6 +466,14 @@ impl Session {
             };
             if need_sync || imap.selected.as_deref() != Some(w.path.as_str()) {
                 let prev = states.get(&w.path).cloned();
+                refresh_settings(services, &mut settings).await;
+                let ctx = SyncCtx {
+                    services,
+                    node,
+                    account,
+                    settings: &settings,
+                    notify_from,
+                };
                 let state = sync::sync_folder(imap, &ctx, w, prev, false).await?;
                 states.insert(w.path.clone(), state);
                 published.publish(&states);
@@ -473,6 +491,16 @@ impl Session {
                 Wake::Stop => return Ok(Exit::Stopped),
             }
         }
+    }
+}
+
+/// The settings as stored now, for a sync pass: a change through the api (`notifyText`,
+/// `notifyHeaders`, …) applies from the next pass, not only from the next connection.
+/// When the store cannot be read, the pass goes on with the settings it had.
+async fn refresh_settings(services: &Services, settings: &mut imapapi_common::model::Settings) {
+    match services.store.get_settings().await {
+        Ok(fresh) => *settings = fresh,
+        Err(error) => tracing::debug!(%error, "settings not refreshed; using the last read"),
     }
 }
 

@@ -310,6 +310,30 @@ pub async fn account_lifecycle(base: &str, account: &str) {
     );
     let new_id = new.body["data"]["id"].as_str().unwrap().to_string();
 
+    // Settings changed while the account is connected apply from the next change on.
+    let (status, body) = http(
+        "POST",
+        &format!("{base}/v1/settings"),
+        Some(json!({"notifyHeaders": ["Subject"]})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let later_uid = other
+        .append("INBOX", &mail("Päis", "headers now"))
+        .await
+        .unwrap();
+    let later = expect_event(&hook, account, "messageNew", |r| {
+        r.body["data"]["uid"] == later_uid
+    })
+    .await;
+    let names: Vec<String> = later.body["data"]["headers"]
+        .as_object()
+        .expect("notifyHeaders")
+        .keys()
+        .map(|k| k.to_ascii_lowercase())
+        .collect();
+    assert_eq!(names, ["subject"], "{}", later.body);
+
     other.add_flags("INBOX", new_uid, "\\Seen").await.unwrap();
     let upd = expect_event(&hook, account, "messageUpdated", |r| {
         r.body["data"]["uid"] == new_uid
