@@ -1,11 +1,9 @@
 //! The test Dovecot: started once per test process through `infra/dovecot/start.sh`.
 
-use std::collections::HashMap;
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt, chown};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -47,58 +45,34 @@ impl Dovecot {
     pub fn ensure() -> &'static Dovecot {
         static DOVECOT: OnceLock<Dovecot> = OnceLock::new();
         DOVECOT.get_or_init(|| {
-            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("infra/dovecot/start.sh");
-            let out = Command::new("bash")
-                .arg(&script)
-                .output()
-                .unwrap_or_else(|e| panic!("running {}: {e}", script.display()));
-            if !out.status.success() {
-                panic!(
-                    "{} failed ({}):\n{}{}",
-                    script.display(),
-                    out.status,
-                    String::from_utf8_lossy(&out.stdout),
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            }
-            let run_dir = std::env::var("IMAPAPI_DOVECOT_DIR")
-                .unwrap_or_else(|_| "/tmp/imapapi-dovecot".to_string());
-            Self::from_env_file(&Path::new(&run_dir).join("env"))
+            let env = super::rig_env::start(
+                "dovecot/start.sh",
+                "IMAPAPI_DOVECOT_DIR",
+                "/tmp/imapapi-dovecot",
+            );
+            Self::from_env(&env)
         })
     }
 
-    fn from_env_file(path: &Path) -> Dovecot {
-        let text =
-            fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-        let vars: HashMap<&str, &str> = text.lines().filter_map(|l| l.split_once('=')).collect();
-        let get = |k: &str| -> &str {
-            vars.get(k)
-                .copied()
-                .unwrap_or_else(|| panic!("{k} missing in {}", path.display()))
-        };
-        let num = |k: &str| -> u32 {
-            get(k)
-                .parse()
-                .unwrap_or_else(|e| panic!("{k} in {}: {e}", path.display()))
-        };
+    fn from_env(env: &super::rig_env::RigEnv) -> Dovecot {
         Dovecot {
-            host: get("IMAP_HOST").to_string(),
-            imap_port: num("IMAP_PORT") as u16,
-            imaps_port: num("IMAPS_PORT") as u16,
-            ca_cert: get("CA_CERT").into(),
-            mail_root: get("MAIL_ROOT").into(),
-            users_file: get("USERS_FILE").into(),
-            users_dir: Self::per_user_passwd_files(&vars),
-            log_file: get("DOVECOT_LOG").into(),
-            mail_uid: num("MAIL_UID"),
-            mail_gid: num("MAIL_GID"),
+            host: env.get("IMAP_HOST").to_string(),
+            imap_port: env.number("IMAP_PORT"),
+            imaps_port: env.number("IMAPS_PORT"),
+            ca_cert: env.get("CA_CERT").into(),
+            mail_root: env.get("MAIL_ROOT").into(),
+            users_file: env.get("USERS_FILE").into(),
+            users_dir: Self::per_user_passwd_files(env),
+            log_file: env.get("DOVECOT_LOG").into(),
+            mail_uid: env.number("MAIL_UID"),
+            mail_gid: env.number("MAIL_GID"),
         }
     }
 
     /// The per-user passwd dir, if the running config reads it.
-    fn per_user_passwd_files(vars: &HashMap<&str, &str>) -> Option<PathBuf> {
-        let dir = PathBuf::from(vars.get("USERS_DIR")?);
-        let conf = fs::read_to_string(vars.get("DOVECOT_CONF")?).ok()?;
+    fn per_user_passwd_files(env: &super::rig_env::RigEnv) -> Option<PathBuf> {
+        let dir = PathBuf::from(env.optional("USERS_DIR")?);
+        let conf = fs::read_to_string(env.optional("DOVECOT_CONF")?).ok()?;
         conf.contains(&format!("{}/%u", dir.display()))
             .then_some(dir)
     }

@@ -20,6 +20,7 @@ mod gateway;
 mod http;
 mod imap;
 mod postfix;
+mod rig_env;
 mod scripted_smtp;
 mod webhook;
 

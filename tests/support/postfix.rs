@@ -1,10 +1,7 @@
 //! The test Postfix: started once per test process through `infra/postfix/start.sh`, which
 //! also starts the test Dovecot that checks its logins and receives its mail.
 
-use std::collections::HashMap;
-use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use serde_json::{Value, json};
@@ -30,46 +27,19 @@ impl Postfix {
     pub fn ensure() -> &'static Postfix {
         static POSTFIX: OnceLock<Postfix> = OnceLock::new();
         POSTFIX.get_or_init(|| {
-            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("infra/postfix/start.sh");
-            let out = Command::new("bash")
-                .arg(&script)
-                .output()
-                .unwrap_or_else(|e| panic!("running {}: {e}", script.display()));
-            assert!(
-                out.status.success(),
-                "{} failed ({}):\n{}{}",
-                script.display(),
-                out.status,
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
+            let env = super::rig_env::start(
+                "postfix/start.sh",
+                "IMAPAPI_POSTFIX_DIR",
+                "/tmp/imapapi-postfix",
             );
-            let run_dir = std::env::var("IMAPAPI_POSTFIX_DIR")
-                .unwrap_or_else(|_| "/tmp/imapapi-postfix".to_string());
-            Self::from_env_file(&Path::new(&run_dir).join("env"))
+            Postfix {
+                host: env.get("SMTP_HOST").to_string(),
+                smtp_port: env.number("SMTP_PORT"),
+                smtps_port: env.number("SMTPS_PORT"),
+                ca_cert: PathBuf::from(env.get("CA_CERT")),
+                log_file: PathBuf::from(env.get("POSTFIX_LOG")),
+            }
         })
-    }
-
-    fn from_env_file(path: &Path) -> Postfix {
-        let text =
-            fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-        let vars: HashMap<&str, &str> = text.lines().filter_map(|l| l.split_once('=')).collect();
-        let get = |k: &str| -> &str {
-            vars.get(k)
-                .copied()
-                .unwrap_or_else(|| panic!("{k} missing in {}", path.display()))
-        };
-        let port = |k: &str| -> u16 {
-            get(k)
-                .parse()
-                .unwrap_or_else(|_| panic!("{k} in {} is not a port", path.display()))
-        };
-        Postfix {
-            host: get("SMTP_HOST").to_string(),
-            smtp_port: port("SMTP_PORT"),
-            smtps_port: port("SMTPS_PORT"),
-            ca_cert: PathBuf::from(get("CA_CERT")),
-            log_file: PathBuf::from(get("POSTFIX_LOG")),
-        }
     }
 
     /// The `smtp` settings of an account sending as `user`, in the contract's shape:
