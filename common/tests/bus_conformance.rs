@@ -1,8 +1,10 @@
 //! One conformance suite for every `Bus` backend: each case runs against the in-process
-//! bus (in a temporary directory) and against a real RabbitMQ (`IMAPAPI_TEST_AMQP`, default
-//! `amqp://guest:guest@127.0.0.1:5672/%2f`, with a unique prefix per test whose queues and
-//! exchanges are deleted afterwards), so the roles can rely on the same semantics whichever
-//! backend the configuration picks. Every wait is bounded, so a broken backend fails a
+//! bus (in a temporary directory), against a real RabbitMQ (`IMAPAPI_TEST_AMQP`, default
+//! `amqp://guest:guest@127.0.0.1:5672/%2f`) and against an SQS-compatible server
+//! (`IMAPAPI_TEST_SQS`, default moto's at `http://127.0.0.1:4566`, with Redis at
+//! `IMAPAPI_TEST_REDIS` for node requests and large bodies), each with a unique prefix per
+//! test whose queues and exchanges are deleted afterwards, so the roles can rely on the
+//! same semantics whichever backend the configuration picks. Every wait is bounded, so a broken backend fails a
 //! test instead of hanging the run.
 
 use std::collections::HashSet;
@@ -14,10 +16,15 @@ use std::time::{Duration, Instant};
 use futures::FutureExt;
 use imapapi_common::bus::embedded::EmbeddedBus;
 use imapapi_common::bus::rabbitmq::RabbitBus;
+use imapapi_common::bus::sqs::{SqsBus, SqsTuning};
 use imapapi_common::bus::{
     Bus, BusError, Consumer, DELAY_TOLERANCE, Delivery, Message, QueueName, RetryOutcome,
     RetryPolicies, RetryPolicy, WorkQueues,
 };
+use local_sqs::{redis_client, sqs_client, unique_prefix};
+
+#[path = "support/local_sqs.rs"]
+mod local_sqs;
 
 const POLICY: RetryPolicy = RetryPolicy {
     max_attempts: 3,
@@ -56,6 +63,9 @@ enum Fixture {
         prefix: String,
         bus: Arc<RabbitBus>,
     },
+    Sqs {
+        bus: Arc<SqsBus>,
+    },
 }
 
 impl Fixture {
@@ -79,16 +89,32 @@ impl Fixture {
         }
     }
 
+    async fn sqs() -> Fixture {
+        let bus = within(SqsBus::with_client(
+            sqs_client(),
+            &unique_prefix(),
+            POLICIES,
+            redis_client(),
+            SqsTuning::default(),
+        ))
+        .await
+        .expect("an SQS server must be reachable at IMAPAPI_TEST_SQS, and Redis");
+        Fixture::Sqs { bus: Arc::new(bus) }
+    }
+
     fn bus(&self) -> Arc<dyn Bus> {
         match self {
             Fixture::Embedded { bus, .. } => bus.clone(),
             Fixture::Rabbit { bus, .. } => bus.clone(),
+            Fixture::Sqs { bus } => bus.clone(),
         }
     }
 
     async fn cleanup(&self) {
-        if let Fixture::Rabbit { bus, .. } = self {
-            within(bus.delete_topology()).await.unwrap();
+        match self {
+            Fixture::Rabbit { bus, .. } => within(bus.delete_topology()).await.unwrap(),
+            Fixture::Sqs { bus } => within(bus.delete_topology()).await.unwrap(),
+            Fixture::Embedded { .. } => {}
         }
     }
 }
@@ -142,6 +168,14 @@ macro_rules! conformance {
                 #[tokio::test]
                 async fn $name() {
                     super::run(super::Fixture::rabbit().await, super::$name).await
+                }
+            )*
+        }
+        mod sqs {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::run(super::Fixture::sqs().await, super::$name).await
                 }
             )*
         }

@@ -5,9 +5,11 @@
 //! trait only; the backend (in-process, or RabbitMQ) is chosen by config.
 
 pub mod embedded;
+pub mod pubsub;
 pub mod rabbitmq;
+pub mod sqs;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
@@ -261,19 +263,41 @@ pub trait Bus: WorkQueues + NodeRequests {}
 
 impl<T> Bus for T where T: WorkQueues + NodeRequests {}
 
+/// Locks a mutex whose data stays valid even if a holder panicked (every critical section
+/// of the bus leaves it consistent).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// A shared handle to the configured bus.
 pub type SharedBus = Arc<dyn Bus>;
 
-/// The bus the configuration asks for: RabbitMQ when `queue.url` is set, otherwise the
-/// in-process queues stored under `dbs.path`.
+/// The bus the configuration asks for: SQS for an `sqs://` `queue.url` (with node
+/// requests through `dbs.redis`), RabbitMQ for an `amqp://` one, otherwise the in-process
+/// queues stored under `dbs.path`.
 pub async fn connect(config: &Config) -> Result<SharedBus, BusError> {
     let retry = config.queue.retry_policies();
-    Ok(match &config.queue.url {
-        Some(url) => {
-            Arc::new(rabbitmq::RabbitBus::connect(url, &config.queue.prefix, retry).await?)
-        }
-        None => Arc::new(embedded::EmbeddedBus::open(&config.data_dir, retry).await?),
-    })
+    let Some(url) = &config.queue.url else {
+        return Ok(Arc::new(
+            embedded::EmbeddedBus::open(&config.data_dir, retry).await?,
+        ));
+    };
+    if let Some(prefix) = sqs::prefix_of(url) {
+        let prefix = if prefix.is_empty() {
+            config.queue.prefix.as_str()
+        } else {
+            prefix
+        };
+        let redis = config.redis.as_deref().ok_or_else(|| {
+            BusError::Backend(
+                "an sqs:// queue needs dbs.redis (node requests go through Redis)".into(),
+            )
+        })?;
+        return Ok(Arc::new(sqs::SqsBus::connect(prefix, retry, redis).await?));
+    }
+    Ok(Arc::new(
+        rabbitmq::RabbitBus::connect(url, &config.queue.prefix, retry).await?,
+    ))
 }
 
 #[cfg(test)]

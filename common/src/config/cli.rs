@@ -79,7 +79,7 @@ pub struct Cli {
     /// Prepared settings as JSON, applied at start [env: SETTINGS]
     #[arg(long, global = true, value_name = "JSON")]
     pub settings: Option<String>,
-    /// Queue URL: amqp://… for RabbitMQ; unset runs in-process queues [env: QUEUE_URL]
+    /// Queue URL: amqp://… for RabbitMQ, sqs://<queue name prefix> for Amazon SQS (needs dbs.redis); unset runs in-process queues [env: QUEUE_URL]
     #[arg(long = "queue.url", global = true, value_name = "URL")]
     pub queue_url: Option<String>,
     /// Prefix of queue and exchange names [env: QUEUE_PREFIX] [default: imapapi]

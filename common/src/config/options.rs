@@ -49,6 +49,29 @@ pub const OPTIONS: &[(&str, &str)] = &[
 #[error("invalid configuration: {0}")]
 pub struct ConfigError(pub String);
 
+/// `queue.url` is `amqp(s)://…`, or `sqs://<prefix>` (the prefix may be left to
+/// `queue.prefix`) with a Redis for node requests.
+fn check_queue_url(url: &str, has_redis: bool, queue_prefix: &str) -> Result<(), ConfigError> {
+    let Some(prefix) = crate::bus::sqs::prefix_of(url) else {
+        if url.starts_with("amqp://") || url.starts_with("amqps://") {
+            return Ok(());
+        }
+        return Err(bad("queue.url", url, "an amqp://, amqps:// or sqs:// URL"));
+    };
+    let prefix = if prefix.is_empty() {
+        queue_prefix
+    } else {
+        prefix
+    };
+    crate::bus::sqs::check_prefix(prefix).map_err(|e| bad("queue.url", url, &e))?;
+    if !has_redis {
+        return Err(ConfigError(format!(
+            "--queue.url={url} needs --dbs.redis: on SQS, api reaches ingest through Redis"
+        )));
+    }
+    Ok(())
+}
+
 fn bad(key: &str, value: &str, expected: &str) -> ConfigError {
     let shown = if key == "service.secret" || key == "api.auth" {
         "******"
@@ -89,7 +112,8 @@ pub struct ServiceConfig {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueueConfig {
-    /// `amqp://…` for RabbitMQ; `None` for in-process queues.
+    /// `amqp://…` for RabbitMQ, `sqs://<prefix>` for Amazon SQS; `None` for in-process
+    /// queues.
     pub url: Option<String>,
     pub prefix: String,
     /// Retries of the events queue (webhooks).
@@ -305,16 +329,14 @@ impl Config {
             }
         };
         let queue_url = get("queue.url").map(str::to_string);
-        if let Some(u) = &queue_url
-            && !(u.starts_with("amqp://") || u.starts_with("amqps://"))
-        {
-            return Err(bad("queue.url", u, "an amqp:// URL"));
-        }
         let redis = get("dbs.redis").map(str::to_string);
         if let Some(u) = &redis
             && !(u.starts_with("redis://") || u.starts_with("rediss://"))
         {
             return Err(bad("dbs.redis", u, "a redis:// URL"));
+        }
+        if let Some(u) = &queue_url {
+            check_queue_url(u, redis.is_some(), req("queue.prefix")?)?;
         }
         let max_attempts = number("queue.maxAttempts")?;
         if max_attempts == 0 || max_attempts > 100 {
@@ -424,6 +446,27 @@ mod tests {
             Config::from_layers(&cli(&["--api.port=3500", "--api.host", "0.0.0.0"]), &env).unwrap();
         assert_eq!(c.api.port, 4000);
         assert_eq!(c.api.host, "0.0.0.0");
+    }
+
+    #[test]
+    fn sqs_queue_urls_need_a_valid_prefix_and_a_redis() {
+        let layers = |args: &[&str]| Config::from_layers(&cli(args), &BTreeMap::new());
+        let ok = layers(&[
+            "--queue.url=sqs://prod-mail",
+            "--dbs.redis=redis://127.0.0.1",
+        ])
+        .unwrap();
+        assert_eq!(ok.queue.url.as_deref(), Some("sqs://prod-mail"));
+        layers(&["--queue.url=sqs://", "--dbs.redis=redis://127.0.0.1"]).unwrap();
+        let e = layers(&["--queue.url=sqs://a.b", "--dbs.redis=redis://127.0.0.1"]).unwrap_err();
+        assert!(
+            e.to_string().contains("--queue.url") && e.to_string().contains("letters"),
+            "{e}"
+        );
+        let e = layers(&["--queue.url=sqs://prod"]).unwrap_err();
+        assert!(e.to_string().contains("--dbs.redis"), "{e}");
+        let e = layers(&["--queue.url=http://x"]).unwrap_err();
+        assert!(e.to_string().contains("sqs://"), "{e}");
     }
 
     #[test]

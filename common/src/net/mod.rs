@@ -2,6 +2,7 @@
 //! with TCP_NODELAY bound to one of `service.localAddresses`, and TLS with rustls (webpki
 //! roots plus `IMAPAPI_EXTRA_CA`, `tls.rejectUnauthorized`, `tls.minVersion`).
 
+pub mod redis;
 pub mod tcp;
 pub mod tls;
 

@@ -10,8 +10,9 @@ use async_trait::async_trait;
 use redb::{ReadableDatabase, ReadableTable};
 
 use super::Inner;
-use super::record::{backend, blocking, dead_table, decode, lock, queue_table};
+use super::record::{backend, blocking, dead_table, decode, queue_table};
 use super::writer::Op;
+use crate::bus::lock;
 use crate::bus::{Acker, BusError, Consumer, Delivery, Message, QueueName, RetryOutcome};
 
 /// Up to `limit` dead letters of `queue`, oldest first.

@@ -39,10 +39,11 @@ use tokio::sync::{mpsc, oneshot};
 use self::consume::EmbeddedConsumer;
 use self::queue_state::{QueueState, Ready, Waiting, scheduler};
 use self::record::{
-    backend, blocking, dead_table, delay_table, encode, index, lock, queue_table, unix_ms,
+    backend, blocking, dead_table, delay_table, encode, index, queue_table, unix_ms,
 };
 use self::request::Incoming;
 use self::writer::{Job, Op, OpResult, WRITE_BACKLOG, writer};
+use super::lock;
 use super::{
     BusError, Consumer, Message, NodeRequests, QueueName, RequestServer, RetryPolicies, WorkQueues,
 };

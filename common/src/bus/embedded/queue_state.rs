@@ -8,7 +8,8 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::Notify;
 
-use super::record::{lock, unix_ms};
+use super::record::unix_ms;
+use crate::bus::lock;
 
 /// Sequence numbers deliverable now.
 pub(super) type Ready = BTreeSet<u64>;

@@ -2,7 +2,6 @@
 //! layout of a stored message) and the small helpers every other part needs to touch the
 //! file or shared state, so the rest never spells a table name or a byte offset.
 
-use std::sync::{Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use redb::TableDefinition;
@@ -46,12 +45,6 @@ pub(super) fn index(q: QueueName) -> usize {
 
 pub(super) fn backend(e: impl std::fmt::Display) -> BusError {
     BusError::Backend(e.to_string())
-}
-
-pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding one of these short critical sections leaves the data
-    // consistent (single inserts/removes), so poisoning is not worth propagating.
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Stored form: id (16) | attempt (u32 LE) | key length (u32 LE) | key | body.

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
 
 use super::Inner;
-use super::record::lock;
+use crate::bus::lock;
 use crate::bus::{BusError, Replier, Request, RequestServer};
 
 /// Requests waiting for one node; bounded so a stuck server pushes back on requesters

@@ -16,7 +16,8 @@ use tokio::sync::oneshot;
 use super::DIRECT_REPLY_TO;
 use super::ladder;
 use super::names::Names;
-use super::wire::{backend, lock, persistent, short};
+use super::wire::{backend, persistent, short};
+use crate::bus::lock;
 use crate::bus::{BusError, Message, QueueName, RetryPolicies};
 
 /// One live connection with the channels the bus itself uses.

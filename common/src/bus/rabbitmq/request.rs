@@ -16,8 +16,9 @@ use uuid::Uuid;
 
 use super::consume::Subscription;
 use super::link::{Inner, Pending};
-use super::wire::{backend, lock, short};
+use super::wire::{backend, short};
 use super::{DIRECT_REPLY_TO, RESUBSCRIBE_PAUSE, SERVER_PREFETCH};
+use crate::bus::lock;
 use crate::bus::{BusError, Replier, Request, RequestServer};
 
 /// Send a request to `node` and wait for its reply, at most `timeout`.

@@ -1,7 +1,6 @@
 //! How a [`Message`] travels as an AMQP message: persistent, its id as `message_id`, and
 //! the fields that queues reroute or lose in headers (`key`, `attempt`, `not-before`).
 
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lapin::BasicProperties;
@@ -18,10 +17,6 @@ pub(super) fn short(s: impl Into<String>) -> Result<ShortString, BusError> {
     let s = s.into();
     ShortString::try_new(s.clone())
         .map_err(|_| BusError::Backend(format!("name too long for AMQP: {s}")))
-}
-
-pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn unix_ms(t: SystemTime) -> i64 {

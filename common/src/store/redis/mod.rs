@@ -43,7 +43,6 @@ mod settings;
 mod status;
 
 use std::fmt::Write as _;
-use std::time::Duration;
 
 use redis::Script;
 use redis::aio::ConnectionManager;
@@ -98,14 +97,9 @@ impl RedisStore {
     /// URL connects over TLS (ElastiCache with encryption in transit), trusting the
     /// system's roots, or only the PEM file in `IMAPAPI_EXTRA_CA` when that is set.
     pub async fn connect(url: &str, prefix: &str) -> Result<RedisStore, StoreError> {
-        let extra_ca = match std::env::var(crate::net::tls::EXTRA_CA_ENV) {
-            Ok(path) if url.starts_with("rediss://") => Some(
-                tokio::fs::read(&path)
-                    .await
-                    .map_err(|e| StoreError::Backend(format!("reading {path}: {e}")))?,
-            ),
-            _ => None,
-        };
+        let extra_ca = crate::net::redis::extra_ca(url)
+            .await
+            .map_err(StoreError::Backend)?;
         Self::connect_with(url, prefix, extra_ca).await
     }
 
@@ -116,23 +110,8 @@ impl RedisStore {
         prefix: &str,
         ca_pem: Option<Vec<u8>>,
     ) -> Result<RedisStore, StoreError> {
-        crate::net::tls::install_provider();
-        let client = match ca_pem {
-            Some(root_cert) if url.starts_with("rediss://") => redis::Client::build_with_tls(
-                url,
-                redis::TlsCertificates {
-                    client_tls: None,
-                    root_cert: Some(root_cert),
-                },
-            ),
-            _ => redis::Client::open(url),
-        }
-        .map_err(backend)?;
-        let cfg = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(10)));
-        let con = ConnectionManager::new_with_config(client, cfg)
-            .await
-            .map_err(backend)?;
+        let client = crate::net::redis::client(url, ca_pem).map_err(backend)?;
+        let con = crate::net::redis::manager(client).await.map_err(backend)?;
         Ok(RedisStore {
             con,
             prefix: prefix.to_string(),

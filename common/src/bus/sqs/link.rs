@@ -1,0 +1,228 @@
+//! What every part of the SQS bus shares: the client, the queue URLs, the retry policies,
+//! large-body storage, and the batchers that send and delete (one per queue).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, SendMessageBatchRequestEntry};
+
+use super::batch::{Batcher, Flush};
+use super::names::Names;
+use super::overflow::Overflow;
+use super::topology::{QueueUrls, sdk_error};
+use super::wire::{Outgoing, WireBody};
+use crate::bus::{BusError, Message, RetryPolicies};
+
+pub(super) struct Inner {
+    pub client: Client,
+    pub names: Names,
+    pub urls: QueueUrls,
+    pub policies: RetryPolicies,
+    pub overflow: Overflow,
+    /// How long a received message stays hidden (renewed while it is worked on).
+    pub visibility_secs: i32,
+    senders: HashMap<String, Batcher<Outgoing>>,
+    deleters: HashMap<String, Batcher<String>>,
+}
+
+impl Inner {
+    pub fn new(
+        client: Client,
+        names: Names,
+        urls: QueueUrls,
+        policies: RetryPolicies,
+        overflow: Overflow,
+        visibility_secs: i32,
+    ) -> Inner {
+        let mut senders = HashMap::new();
+        let mut deleters = HashMap::new();
+        for url in urls.all() {
+            senders.insert(url.to_string(), Batcher::spawn(send_flush(&client, url)));
+            deleters.insert(url.to_string(), Batcher::spawn(delete_flush(&client, url)));
+        }
+        Inner {
+            client,
+            names,
+            urls,
+            policies,
+            overflow,
+            visibility_secs,
+            senders,
+            deleters,
+        }
+    }
+
+    /// Sends `message` to the queue at `url`, its body inline or in Redis; a message whose
+    /// body is already stored (`body_ref`, a retry) keeps it there.
+    pub async fn send(
+        &self,
+        url: &str,
+        message: &Message,
+        body_ref: Option<&str>,
+    ) -> Result<(), BusError> {
+        let body = match body_ref {
+            Some(key) => {
+                self.overflow.renew(key).await?;
+                WireBody::Stored(key.to_string())
+            }
+            None => {
+                let inline = WireBody::inline(&message.body);
+                if inline.too_large() {
+                    WireBody::Stored(self.overflow.put(&message.body).await?)
+                } else {
+                    inline
+                }
+            }
+        };
+        let out = Outgoing::new(message, &body, std::time::SystemTime::now());
+        let weight = out.weight();
+        self.sender(url)?.submit(out, weight).await
+    }
+
+    /// Deletes a received message (settles it for good).
+    pub async fn delete(&self, url: &str, receipt: &str) -> Result<(), BusError> {
+        let deleter = self
+            .deleters
+            .get(url)
+            .ok_or_else(|| BusError::Backend(format!("not a queue of this bus: {url}")))?;
+        deleter.submit(receipt.to_string(), 0).await
+    }
+
+    /// Makes a received message visible again after `seconds` (0: at once).
+    pub async fn set_visibility(
+        &self,
+        url: &str,
+        receipt: &str,
+        seconds: i32,
+    ) -> Result<(), BusError> {
+        self.client
+            .change_message_visibility()
+            .queue_url(url)
+            .receipt_handle(receipt)
+            .visibility_timeout(seconds)
+            .send()
+            .await
+            .map_err(|e| sdk_error("change_message_visibility", e))?;
+        Ok(())
+    }
+
+    fn sender(&self, url: &str) -> Result<&Batcher<Outgoing>, BusError> {
+        self.senders
+            .get(url)
+            .ok_or_else(|| BusError::Backend(format!("not a queue of this bus: {url}")))
+    }
+}
+
+/// The outcome of each entry of a batch call: the call's error for all, or the entries SQS
+/// listed as failed.
+fn outcomes<'a>(
+    n: usize,
+    failed: impl Iterator<Item = (&'a str, String)>,
+) -> Vec<Result<(), BusError>> {
+    let mut results: Vec<Result<(), BusError>> = (0..n).map(|_| Ok(())).collect();
+    for (id, why) in failed {
+        if let Some(slot) = id.parse::<usize>().ok().and_then(|i| results.get_mut(i)) {
+            *slot = Err(BusError::Backend(why));
+        }
+    }
+    results
+}
+
+fn send_flush(client: &Client, url: &str) -> Flush<Outgoing> {
+    let (client, url) = (client.clone(), url.to_string());
+    Arc::new(move |items: Vec<Outgoing>| {
+        let (client, url) = (client.clone(), url.clone());
+        Box::pin(async move {
+            let n = items.len();
+            let entries = items
+                .into_iter()
+                .enumerate()
+                .map(|(i, o)| {
+                    SendMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .message_body(o.body)
+                        .delay_seconds(o.delay_seconds)
+                        .set_message_attributes(Some(o.attributes))
+                        .build()
+                        .expect("id and body are set")
+                })
+                .collect();
+            match client
+                .send_message_batch()
+                .queue_url(&url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+            {
+                Ok(out) => outcomes(
+                    n,
+                    out.failed().iter().map(|f| {
+                        (
+                            f.id(),
+                            format!(
+                                "SQS refused a message: {} {}",
+                                f.code(),
+                                f.message().unwrap_or("")
+                            ),
+                        )
+                    }),
+                ),
+                Err(e) => {
+                    let why = sdk_error("send_message_batch", e).to_string();
+                    (0..n)
+                        .map(|_| Err(BusError::Backend(why.clone())))
+                        .collect()
+                }
+            }
+        })
+    })
+}
+
+fn delete_flush(client: &Client, url: &str) -> Flush<String> {
+    let (client, url) = (client.clone(), url.to_string());
+    Arc::new(move |receipts: Vec<String>| {
+        let (client, url) = (client.clone(), url.clone());
+        Box::pin(async move {
+            let n = receipts.len();
+            let entries = receipts
+                .into_iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    DeleteMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .receipt_handle(r)
+                        .build()
+                        .expect("id and receipt are set")
+                })
+                .collect();
+            match client
+                .delete_message_batch()
+                .queue_url(&url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+            {
+                Ok(out) => outcomes(
+                    n,
+                    out.failed().iter().map(|f| {
+                        (
+                            f.id(),
+                            format!(
+                                "SQS did not delete a message: {} {}",
+                                f.code(),
+                                f.message().unwrap_or("")
+                            ),
+                        )
+                    }),
+                ),
+                Err(e) => {
+                    let why = sdk_error("delete_message_batch", e).to_string();
+                    (0..n)
+                        .map(|_| Err(BusError::Backend(why.clone())))
+                        .collect()
+                }
+            }
+        })
+    })
+}
