@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Ensure Redis (6379), RabbitMQ (5672, guest/guest) and an SQS-compatible server (moto,
-# 4566) are installed and listening on 127.0.0.1. Idempotent: a running service is left
+# Ensure Redis (6379, and 6380 for the tests that run the roles on SQS), RabbitMQ (5672,
+# guest/guest) and an SQS-compatible server (moto, 4566) are installed and listening on 127.0.0.1. Idempotent: a running service is left
 # alone. Fails loudly otherwise.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -8,22 +8,25 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/lib.sh"
 
 REDIS_PORT=6379
+REDIS_SQS_PORT=6380
 AMQP_PORT=5672
 SQS_PORT=4566
 
+# ensure_redis PORT
 ensure_redis() {
-    if port_open "$REDIS_PORT"; then
-        log "redis already listening on $REDIS_PORT"
+    local port=$1
+    if port_open "$port"; then
+        log "redis already listening on $port"
         return
     fi
     command -v redis-server >/dev/null || apt_install redis-server
     mkdir -p /var/lib/redis /var/log/redis
-    log "starting redis"
-    redis-server --daemonize yes --bind 127.0.0.1 -::1 --port "$REDIS_PORT" \
-        --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log \
-        || die "redis-server failed to start (see /var/log/redis/ci.log)"
-    wait_port "$REDIS_PORT" 30 redis
-    log "redis up"
+    log "starting redis on $port"
+    redis-server --daemonize yes --bind 127.0.0.1 -::1 --port "$port" \
+        --save "" --appendonly no --dir /var/lib/redis --logfile "/var/log/redis/ci-$port.log" \
+        || die "redis-server failed to start (see /var/log/redis/ci-$port.log)"
+    wait_port "$port" 30 redis
+    log "redis up on $port"
 }
 
 ensure_rabbitmq() {
@@ -66,6 +69,7 @@ ensure_sqs() {
     log "SQS (moto) up"
 }
 
-ensure_redis
+ensure_redis "$REDIS_PORT"
+ensure_redis "$REDIS_SQS_PORT"
 ensure_rabbitmq
 ensure_sqs

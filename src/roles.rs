@@ -105,11 +105,7 @@ pub async fn run(config: Config, role: Option<Role>) -> anyhow::Result<()> {
         } else {
             "embedded"
         },
-        queue = if config.queue.url.is_some() {
-            "rabbitmq"
-        } else {
-            "embedded"
-        },
+        queue = config.queue.backend_name(),
         "imapapi started"
     );
 

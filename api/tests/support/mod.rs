@@ -78,6 +78,7 @@ pub fn config(dir: &Path) -> Config {
                 base_delay: Duration::from_millis(10),
                 jitter: true,
             },
+            visibility: Duration::from_secs(30),
         },
         ingest: IngestConfig {
             node_id: "ingest-test".into(),

@@ -293,7 +293,12 @@ pub async fn connect(config: &Config) -> Result<SharedBus, BusError> {
                 "an sqs:// queue needs dbs.redis (node requests go through Redis)".into(),
             )
         })?;
-        return Ok(Arc::new(sqs::SqsBus::connect(prefix, retry, redis).await?));
+        let tuning = sqs::SqsTuning {
+            visibility: config.queue.visibility,
+        };
+        return Ok(Arc::new(
+            sqs::SqsBus::connect(prefix, retry, redis, tuning).await?,
+        ));
     }
     Ok(Arc::new(
         rabbitmq::RabbitBus::connect(url, &config.queue.prefix, retry).await?,

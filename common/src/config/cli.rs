@@ -91,6 +91,15 @@ pub struct Cli {
     /// First retry delay, doubled per attempt [env: QUEUE_RETRY_DELAY] [default: 2s]
     #[arg(long = "queue.retryDelay", global = true, value_name = "DURATION")]
     pub queue_retry_delay: Option<String>,
+    /// SQS only: how long a received message stays hidden, renewed while it is worked on;
+    /// a crashed consumer's messages come back after it [env: QUEUE_VISIBILITY_TIMEOUT]
+    /// [default: 30s]
+    #[arg(
+        long = "queue.visibilityTimeout",
+        global = true,
+        value_name = "DURATION"
+    )]
+    pub queue_visibility_timeout: Option<String>,
     /// Send attempts before giving a message up [env: SUBMIT_MAX_ATTEMPTS] [default: 10]
     #[arg(long = "submit.maxAttempts", global = true, value_name = "N")]
     pub submit_max_attempts: Option<String>,
@@ -144,6 +153,7 @@ impl Cli {
             "queue.prefix" => &self.queue_prefix,
             "queue.maxAttempts" => &self.queue_max_attempts,
             "queue.retryDelay" => &self.queue_retry_delay,
+            "queue.visibilityTimeout" => &self.queue_visibility_timeout,
             "submit.maxAttempts" => &self.submit_max_attempts,
             "submit.retryDelay" => &self.submit_retry_delay,
             "ingest.nodeId" => &self.ingest_node_id,

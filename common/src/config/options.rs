@@ -29,6 +29,7 @@ pub const OPTIONS: &[(&str, &str)] = &[
     ("queue.prefix", "QUEUE_PREFIX"),
     ("queue.maxAttempts", "QUEUE_MAX_ATTEMPTS"),
     ("queue.retryDelay", "QUEUE_RETRY_DELAY"),
+    ("queue.visibilityTimeout", "QUEUE_VISIBILITY_TIMEOUT"),
     ("submit.maxAttempts", "SUBMIT_MAX_ATTEMPTS"),
     ("submit.retryDelay", "SUBMIT_RETRY_DELAY"),
     ("ingest.nodeId", "INGEST_NODE_ID"),
@@ -120,9 +121,20 @@ pub struct QueueConfig {
     pub retry: RetryPolicy,
     /// Retries of the submit queue (sending), always with jitter.
     pub submit_retry: RetryPolicy,
+    /// SQS: how long a received message stays hidden from other consumers.
+    pub visibility: Duration,
 }
 
 impl QueueConfig {
+    /// Which backend `url` picks, for logs: `sqs`, `rabbitmq` or `embedded`.
+    pub fn backend_name(&self) -> &'static str {
+        match self.url.as_deref() {
+            None => "embedded",
+            Some(url) if crate::bus::sqs::prefix_of(url).is_some() => "sqs",
+            Some(_) => "rabbitmq",
+        }
+    }
+
     /// The retry policy of every queue.
     pub fn retry_policies(&self) -> RetryPolicies {
         RetryPolicies {
@@ -354,6 +366,14 @@ impl Config {
                 "1 to 100",
             ));
         }
+        let visibility = duration("queue.visibilityTimeout")?;
+        if visibility < Duration::from_secs(3) || visibility > Duration::from_secs(43_200) {
+            return Err(bad(
+                "queue.visibilityTimeout",
+                req("queue.visibilityTimeout")?,
+                "3s to 12h",
+            ));
+        }
         let concurrency = number("webhooks.concurrency")?;
         if concurrency == 0 {
             return Err(bad("webhooks.concurrency", "0", "at least 1"));
@@ -404,6 +424,7 @@ impl Config {
                     base_delay: duration("submit.retryDelay")?,
                     jitter: true,
                 },
+                visibility,
             },
             ingest: IngestConfig {
                 node_id,

@@ -6,15 +6,7 @@
 pub fn sqs_client() -> aws_sdk_sqs::Client {
     let endpoint =
         std::env::var("IMAPAPI_TEST_SQS").unwrap_or_else(|_| "http://127.0.0.1:4566".to_string());
-    let config = aws_sdk_sqs::Config::builder()
-        .behavior_version_latest()
-        .region(aws_sdk_sqs::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-            "test", "test", None, None, "tests",
-        ))
-        .endpoint_url(endpoint)
-        .build();
-    aws_sdk_sqs::Client::from_conf(config)
+    imapapi_common::bus::sqs::local_client(&endpoint)
 }
 
 /// A client for the test Redis.

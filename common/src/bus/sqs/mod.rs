@@ -76,6 +76,26 @@ pub struct SqsBus {
     requests: Arc<RedisNodeRequests>,
 }
 
+/// A client for an SQS-compatible server at `endpoint` on this machine (moto's, for tests,
+/// benchmarks and local development), with a fixed region and dummy credentials.
+pub fn local_client(endpoint: &str) -> aws_sdk_sqs::Client {
+    let config = aws_sdk_sqs::Config::builder()
+        .behavior_version_latest()
+        .region(aws_sdk_sqs::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+            "test", "test", None, None, "local",
+        ))
+        .endpoint_url(endpoint)
+        .timeout_config(
+            aws_sdk_sqs::config::timeout::TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(OPERATION_TIMEOUT)
+                .build(),
+        )
+        .build();
+    aws_sdk_sqs::Client::from_conf(config)
+}
+
 /// The prefix of an `sqs://<prefix>` queue URL (empty when there is none).
 pub fn prefix_of(url: &str) -> Option<&str> {
     url.strip_prefix("sqs://").map(|p| p.trim_end_matches('/'))
@@ -92,6 +112,7 @@ impl SqsBus {
         prefix: &str,
         policies: impl Into<RetryPolicies>,
         redis_url: &str,
+        tuning: SqsTuning,
     ) -> Result<SqsBus, BusError> {
         let sdk = aws_config::defaults(BehaviorVersion::latest())
             .timeout_config(
@@ -112,7 +133,7 @@ impl SqsBus {
             .map_err(BusError::Backend)?;
         let redis = crate::net::redis::client(redis_url, ca).map_err(redis_error)?;
         let client = aws_sdk_sqs::Client::new(&sdk);
-        Self::with_client(client, prefix, policies, redis, SqsTuning::default()).await
+        Self::with_client(client, prefix, policies, redis, tuning).await
     }
 
     /// Uses `client` for SQS and `redis` for node requests and large bodies; finds or
