@@ -523,7 +523,12 @@ async fn lease_owners(redis: &str) -> std::collections::BTreeMap<String, Option<
 /// hold two each, and every account still announces its new mail.
 async fn a_joining_ingest_gets_its_share(backend: Backend) {
     let dv = Dovecot::ensure();
-    let mut c = Cluster::start(backend, 4, 1, &[]).await;
+    let emf = [
+        "--ingest.emfNamespace=imapapi",
+        "--ingest.emfDimensions=ClusterName=test,ServiceName=ingest",
+        "--ingest.emfInterval=1s",
+    ];
+    let mut c = Cluster::start(backend, 4, 1, &emf).await;
     let base = c.api.base_url();
     let hook = WebhookReceiver::start().await;
     set_webhooks(&base, &hook).await;
@@ -562,6 +567,25 @@ async fn a_joining_ingest_gets_its_share(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     println!("rebalanced in {:?}", joined.elapsed());
+    // Each process reports what it holds, for the autoscaler: two accounts each.
+    for ingest in &c.ingest {
+        let path = ingest.log_path();
+        let reported = within_secs(5, || {
+            let log = std::fs::read_to_string(&path).unwrap_or_default();
+            let last = log
+                .lines()
+                .rev()
+                .find(|l| l.contains("\"_aws\":"))
+                .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap());
+            last.filter(|v| v["OwnedAccounts"] == 2)
+        })
+        .await;
+        assert_eq!(
+            reported["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+            "imapapi"
+        );
+        assert_eq!(reported["ServiceName"], "ingest");
+    }
     for (i, u) in users.iter().enumerate() {
         let mut other = ImapTestClient::connect(dv, u).await.unwrap();
         let uid = other
@@ -575,6 +599,18 @@ async fn a_joining_ingest_gets_its_share(backend: Backend) {
         other.logout().await.ok();
     }
     c.finish().await;
+}
+
+/// Polls `check` every 100 ms until it gives a value, at most `secs` seconds.
+async fn within_secs<T>(secs: u64, check: impl Fn() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(std::time::Instant::now() < deadline, "not within {secs} s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// How many accounts each node holds, from the leases.

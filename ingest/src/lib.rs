@@ -16,6 +16,7 @@ pub mod idle;
 pub mod imap;
 pub mod index;
 pub mod message;
+pub mod owned_accounts_metric;
 pub mod router;
 pub mod session;
 pub mod supervisor;

@@ -2,6 +2,7 @@
 //! processes share the accounts and take over a dead one's once its leases expire. Bus
 //! requests for the running accounts are served by `router`.
 
+use crate::owned_accounts_metric::OwnedAccountsMetric;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -56,6 +57,8 @@ pub struct Supervisor {
     last_share: usize,
     /// Shared by the sessions of this process.
     throttle: ConnectThrottle,
+    /// The accounts held, for an autoscaler (`ingest.emfNamespace`).
+    owned_metric: Option<OwnedAccountsMetric>,
 }
 
 /// How long a node counts as alive after its last heartbeat: a few scans, so a node that
@@ -76,6 +79,7 @@ impl Supervisor {
             ingest.command_connections_max,
             ingest.command_idle,
         );
+        let owned_metric = ingest.emf.clone().map(OwnedAccountsMetric::new);
         Supervisor {
             services,
             node,
@@ -89,6 +93,7 @@ impl Supervisor {
             last_nodes: Vec::new(),
             last_share: 0,
             throttle: ConnectThrottle::default(),
+            owned_metric,
         }
     }
 
@@ -363,6 +368,9 @@ impl Supervisor {
                     }
                     scans = scans.wrapping_add(1);
                     self.renew().await;
+                    if let Some(metric) = &mut self.owned_metric {
+                        metric.tick(self.running.len()).await;
+                    }
                 }
                 Some(done) = self.tasks.join_next(), if !self.tasks.is_empty() => {
                     match done {

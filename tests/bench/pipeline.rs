@@ -18,7 +18,8 @@
 //! - `latency`: APPEND → webhook over `BENCH_SAMPLES` (200) messages, beside a bare IDLE
 //!   client on the same INBOX, whose EXISTS time is Dovecot's own share of the delay.
 //! - `memory`: RSS of an `imapapi ingest` process per idle account, with `BENCH_ACCOUNTS`
-//!   (1,000) accounts connected, on Redis + RabbitMQ.
+//!   (1,000) accounts connected, on Redis + RabbitMQ; then all of them at once after a
+//!   restart (time until connected, and the ingest's CPU meanwhile).
 //!
 //! Backends, all on this machine only:
 //! - Dovecot: a private instance of the rig's `infra/dovecot/start.sh` in
@@ -60,7 +61,7 @@ use common::{
     vm_rss_kib, wait_connected, wait_synced,
 };
 use pipeline::{account_body, mail, set_webhooks};
-use support::{Dovecot, ImapTestClient, TestUser, WebhookReceiver};
+use support::{Dovecot, Gateway, ImapTestClient, TestUser, WebhookReceiver};
 
 /// Bound of Dovecot's first SELECT of a freshly filled folder (it indexes every file).
 const INDEX_TIMEOUT: Duration = Duration::from_secs(900);
@@ -817,7 +818,7 @@ async fn part_memory(opts: &Opts, report: &Report) -> Result<()> {
         format!("--queue.prefix={prefix}"),
     ];
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let ingest = spawn_gateway(dv, Some("ingest"), &args).await;
+    let mut ingest = spawn_gateway(dv, Some("ingest"), &args).await;
     let api = spawn_gateway(dv, Some("api"), &args).await;
     let base = api.base_url();
     let pid = ingest.pid().ok_or_else(|| anyhow!("ingest not running"))?;
@@ -930,11 +931,86 @@ async fn part_memory(opts: &Opts, report: &Report) -> Result<()> {
         .join(", ");
     report.note(format!("memory: account states at the end: {states}"));
 
+    all_at_once(report, &base, &mut ingest, best).await?;
+
     drop(api);
     drop(ingest);
     for u in &users {
         remove_mail(dv, u);
     }
+    Ok(())
+}
+
+/// CPU time (user + system) of process `pid` so far.
+fn cpu_time(pid: u32) -> Result<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .ok_or_else(|| anyhow!("odd /proc/{pid}/stat"))?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line: 12 and 13 after the name.
+    let ticks: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Ok(Duration::from_millis(ticks * 1000 / hz))
+}
+
+/// Every account comes up at once, as after a deployment: ingest stops cleanly (its
+/// accounts go `disconnected`) and starts again finding all of them to connect. Connection
+/// set-up is throttled with jitter; reports how long until all are connected and the CPU
+/// the new process spent on it, on average and at its busiest second.
+async fn all_at_once(report: &Report, base: &str, ingest: &mut Gateway, n: usize) -> Result<()> {
+    const P: &str = "memory";
+    ingest.stop().await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while count_of(&state_counts(base).await?, "connected") > 0 {
+        if Instant::now() > deadline {
+            report.note(
+                "all at once: accounts still `connected` a minute after a clean stop; skipped",
+            );
+            ingest.start().await;
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let t = Instant::now();
+    ingest.start().await;
+    let pid = ingest.pid().ok_or_else(|| anyhow!("ingest not running"))?;
+    let (mut last_cpu, mut last_at) = (cpu_time(pid)?, Instant::now());
+    let mut busiest = 0.0f64;
+    let mut connected = 0;
+    while t.elapsed() < Duration::from_secs(180) {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let cpu = cpu_time(pid)?;
+        let share = (cpu - last_cpu).as_secs_f64() / last_at.elapsed().as_secs_f64();
+        busiest = busiest.max(share);
+        (last_cpu, last_at) = (cpu, Instant::now());
+        connected = count_of(&state_counts(base).await?, "connected");
+        if connected >= n {
+            break;
+        }
+    }
+    let took = t.elapsed();
+    let spent = cpu_time(pid)?;
+    report.check(
+        P,
+        format!("all {n} at once after a restart: connected"),
+        format!("{connected} of {n} in {}", secs(took)),
+        "all within 60 s",
+        connected >= n && took <= Duration::from_secs(60),
+    );
+    report.info(
+        P,
+        "  ingest CPU meanwhile",
+        format!(
+            "{:.1} s in all ({:.0}% of one core on average, {:.0}% at the busiest second)",
+            spent.as_secs_f64(),
+            100.0 * spent.as_secs_f64() / took.as_secs_f64(),
+            100.0 * busiest
+        ),
+    );
     Ok(())
 }
 

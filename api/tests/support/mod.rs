@@ -81,6 +81,7 @@ pub fn config(dir: &Path) -> Config {
             visibility: Duration::from_secs(30),
         },
         ingest: IngestConfig {
+            emf: None,
             node_id: "ingest-test".into(),
             lease_ttl: Duration::from_secs(30),
             scan_interval: Duration::from_secs(1),

@@ -125,6 +125,15 @@ pub struct Cli {
     /// Idle time before a command connection is closed [env: INGEST_COMMAND_IDLE] [default: 2m]
     #[arg(long = "ingest.commandIdle", global = true, value_name = "DURATION")]
     pub ingest_command_idle: Option<String>,
+    /// Publish the accounts this process holds as the CloudWatch metric <NAMESPACE>/OwnedAccounts (Embedded Metric Format on stdout); unset: off [env: INGEST_EMF_NAMESPACE]
+    #[arg(long = "ingest.emfNamespace", global = true, value_name = "NAMESPACE")]
+    pub ingest_emf_namespace: Option<String>,
+    /// Dimensions of that metric, "Name=value,…" [env: INGEST_EMF_DIMENSIONS]
+    #[arg(long = "ingest.emfDimensions", global = true, value_name = "LIST")]
+    pub ingest_emf_dimensions: Option<String>,
+    /// How often that metric is written [env: INGEST_EMF_INTERVAL] [default: 60s]
+    #[arg(long = "ingest.emfInterval", global = true, value_name = "DURATION")]
+    pub ingest_emf_interval: Option<String>,
     /// Webhook request timeout [env: WEBHOOKS_TIMEOUT] [default: 10s]
     #[arg(long = "webhooks.timeout", global = true, value_name = "DURATION")]
     pub webhooks_timeout: Option<String>,
@@ -162,6 +171,9 @@ impl Cli {
             "ingest.commandConnections" => &self.ingest_command_connections,
             "ingest.commandConnectionsMax" => &self.ingest_command_connections_max,
             "ingest.commandIdle" => &self.ingest_command_idle,
+            "ingest.emfNamespace" => &self.ingest_emf_namespace,
+            "ingest.emfDimensions" => &self.ingest_emf_dimensions,
+            "ingest.emfInterval" => &self.ingest_emf_interval,
             "webhooks.timeout" => &self.webhooks_timeout,
             "webhooks.concurrency" => &self.webhooks_concurrency,
             _ => return None,

@@ -41,6 +41,9 @@ pub const OPTIONS: &[(&str, &str)] = &[
         "INGEST_COMMAND_CONNECTIONS_MAX",
     ),
     ("ingest.commandIdle", "INGEST_COMMAND_IDLE"),
+    ("ingest.emfNamespace", "INGEST_EMF_NAMESPACE"),
+    ("ingest.emfDimensions", "INGEST_EMF_DIMENSIONS"),
+    ("ingest.emfInterval", "INGEST_EMF_INTERVAL"),
     ("webhooks.timeout", "WEBHOOKS_TIMEOUT"),
     ("webhooks.concurrency", "WEBHOOKS_CONCURRENCY"),
 ];
@@ -155,6 +158,41 @@ pub struct IngestConfig {
     pub command_connections_max: usize,
     /// How long an unused command connection stays open.
     pub command_idle: Duration,
+    /// The owned-accounts metric for CloudWatch; `None`: not written.
+    pub emf: Option<EmfMetric>,
+}
+
+/// Where and how ingest writes its owned-accounts metric (CloudWatch Embedded Metric
+/// Format).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmfMetric {
+    pub namespace: String,
+    /// Name and value of each dimension, in order.
+    pub dimensions: Vec<(String, String)>,
+    pub interval: Duration,
+}
+
+/// `Name=value,Name=value` (CloudWatch takes at most 30 dimensions).
+fn emf_dimensions(list: &str) -> Result<Vec<(String, String)>, ConfigError> {
+    let mut out = Vec::new();
+    for pair in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some((name, value)) if !name.trim().is_empty() && !value.trim().is_empty() => {
+                out.push((name.trim().to_string(), value.trim().to_string()));
+            }
+            _ => {
+                return Err(bad(
+                    "ingest.emfDimensions",
+                    list,
+                    "Name=value pairs separated by commas",
+                ));
+            }
+        }
+    }
+    if out.len() > 30 {
+        return Err(bad("ingest.emfDimensions", list, "at most 30 dimensions"));
+    }
+    Ok(out)
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -390,6 +428,14 @@ impl Config {
         if command_connections_max == 0 {
             return Err(bad("ingest.commandConnectionsMax", "0", "at least 1"));
         }
+        let emf = match get("ingest.emfNamespace").map(str::trim) {
+            None | Some("") => None,
+            Some(namespace) => Some(EmfMetric {
+                namespace: namespace.to_string(),
+                dimensions: emf_dimensions(get("ingest.emfDimensions").unwrap_or(""))?,
+                interval: duration("ingest.emfInterval")?.max(Duration::from_secs(1)),
+            }),
+        };
         let node_id = match get("ingest.nodeId") {
             Some(id) => id.to_string(),
             None => format!("ingest-{}", uuid::Uuid::new_v4().simple()),
@@ -433,6 +479,7 @@ impl Config {
                 command_connections: command_connections as usize,
                 command_connections_max: command_connections_max as usize,
                 command_idle: duration("ingest.commandIdle")?,
+                emf,
             },
             webhooks: WebhooksConfig {
                 timeout: duration("webhooks.timeout")?,

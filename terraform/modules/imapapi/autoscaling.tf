@@ -55,11 +55,11 @@ resource "aws_appautoscaling_policy" "api_cpu" {
 }
 
 # --- ingest ------------------------------------------------------------------------------
-# Each ingest task publishes, every minute, the number of accounts whose lease it holds:
-#   namespace <ingest.metric_namespace> (default "imapapi"), metric <ingest.metric_name>
-#   (default "OwnedAccounts"), unit Count, dimensions ClusterName=<cluster>,
-#   ServiceName=ingest. The Average over the tasks is the accounts per task.
-# Until the app publishes it the policy has no data and does nothing. Scale-in is off by
+# Each ingest task writes, every minute, the number of accounts whose lease it holds to its
+# log in CloudWatch Embedded Metric Format (INGEST_EMF_NAMESPACE, INGEST_EMF_DIMENSIONS in
+# ecs.tf): namespace <ingest.metric_namespace> (default "imapapi"), metric OwnedAccounts,
+# unit Count, dimensions ClusterName=<cluster>, ServiceName=ingest. The Average over the
+# tasks is the accounts per task. Scale-in is off by
 # default: a stopped ingest task drops its IMAP sessions, which reconnect elsewhere once
 # their leases expire (ingest.leaseTtl). New tasks take unowned accounts (new ones, those
 # of a stopped task); existing sessions do not move to them by themselves.
@@ -79,7 +79,7 @@ resource "aws_appautoscaling_policy" "ingest_accounts" {
 
     customized_metric_specification {
       namespace   = var.ingest.metric_namespace
-      metric_name = var.ingest.metric_name
+      metric_name = "OwnedAccounts"
       statistic   = "Average"
       unit        = "Count"
 

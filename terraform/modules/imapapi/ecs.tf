@@ -49,7 +49,18 @@ locals {
     API_HOST   = "0.0.0.0"
     API_PORT   = tostring(local.api_port)
     LOG_LEVEL  = var.log_level
+    # The app renews visibility while it works and uses this on every receive.
+    QUEUE_VISIBILITY_TIMEOUT = "${var.sqs_visibility_timeout_seconds}s"
   })
+
+  # ingest writes the accounts it holds as an EMF metric that its autoscaling follows.
+  # The service is named after its role (aws_ecs_service.role below).
+  role_environment = {
+    for role in keys(local.roles) : role => merge(local.environment, role == "ingest" ? {
+      INGEST_EMF_NAMESPACE  = var.ingest.metric_namespace
+      INGEST_EMF_DIMENSIONS = "ClusterName=${var.name_prefix}-imapapi,ServiceName=ingest"
+    } : {})
+  }
 
   container_definitions = {
     for role, r in local.roles : role => [merge(
@@ -60,7 +71,7 @@ locals {
         command                = [role]
         readonlyRootFilesystem = true
         stopTimeout            = r.stop_timeout
-        environment            = [for k in sort(keys(local.environment)) : { name = k, value = local.environment[k] }]
+        environment            = [for k in sort(keys(local.role_environment[role])) : { name = k, value = local.role_environment[role][k] }]
         secrets                = [for k in sort(keys(local.role_secrets[role])) : { name = k, valueFrom = local.role_secrets[role][k] }]
         linuxParameters        = { initProcessEnabled = true }
         # ingest holds one IMAP connection per account plus command connections.

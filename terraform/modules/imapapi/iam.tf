@@ -94,29 +94,34 @@ locals {
   consume = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]
   resolve = ["sqs:GetQueueUrl", "sqs:GetQueueAttributes"]
 
+  # Every role looks up the URLs of the prefix's four queues at start (and a dead-letter
+  # queue's ARN for the redrive policy it would create): metadata only.
+  all_queues = concat(values(local.q), values(local.dlq))
+
   # role => list of { sid, actions, resources } on SQS.
   sqs_statements = {
     api = [
       { sid = "EnqueueSendJobs", actions = ["sqs:SendMessage"], resources = [local.q["submit"]] },
-      # GET /v1/deadletters lists what ran out of attempts.
-      { sid = "ListDeadLetters", actions = ["sqs:ReceiveMessage", "sqs:GetQueueAttributes"], resources = values(local.dlq) },
-      { sid = "ResolveQueues", actions = local.resolve, resources = concat([local.q["submit"]], values(local.dlq)) },
+      # GET /v1/deadletters peeks: receive, then make visible again at once.
+      { sid = "ListDeadLetters", actions = ["sqs:ReceiveMessage", "sqs:ChangeMessageVisibility"], resources = values(local.dlq) },
+      { sid = "ResolveQueues", actions = local.resolve, resources = local.all_queues },
     ]
     ingest = [
       { sid = "PublishEvents", actions = ["sqs:SendMessage"], resources = [local.q["events"]] },
-      { sid = "ResolveQueues", actions = local.resolve, resources = [local.q["events"]] },
+      { sid = "ResolveQueues", actions = local.resolve, resources = local.all_queues },
     ]
     dispatch = [
-      { sid = "ConsumeEvents", actions = local.consume, resources = [local.q["events"]] },
+      # A retry is a copy sent back to the queue with a delay, then the original deleted.
+      { sid = "ConsumeEvents", actions = concat(local.consume, ["sqs:SendMessage"]), resources = [local.q["events"]] },
       { sid = "DeadLetterEvents", actions = ["sqs:SendMessage"], resources = [local.dlq["events"]] },
-      { sid = "ResolveQueues", actions = local.resolve, resources = [local.q["events"], local.dlq["events"]] },
+      { sid = "ResolveQueues", actions = local.resolve, resources = local.all_queues },
     ]
     submit = [
-      # Retries go back on the queue with a delay.
       { sid = "ConsumeSendJobs", actions = concat(local.consume, ["sqs:SendMessage"]), resources = [local.q["submit"]] },
+      { sid = "DeadLetterSendJobs", actions = ["sqs:SendMessage"], resources = [local.dlq["submit"]] },
       # messageSent, messageDeliveryError and messageFailed are events.
       { sid = "PublishSendEvents", actions = ["sqs:SendMessage"], resources = [local.q["events"]] },
-      { sid = "ResolveQueues", actions = local.resolve, resources = [local.q["submit"], local.q["events"]] },
+      { sid = "ResolveQueues", actions = local.resolve, resources = local.all_queues },
     ]
   }
 }
@@ -145,21 +150,8 @@ data "aws_iam_policy_document" "task" {
     }
   }
 
-  # ingest publishes the "accounts per task" metric its autoscaling follows.
-  dynamic "statement" {
-    for_each = each.key == "ingest" ? [1] : []
-    content {
-      sid = "PublishAccountMetric"
-      # PutMetricData has no resource-level permissions; the namespace condition limits it.
-      actions   = ["cloudwatch:PutMetricData"]
-      resources = ["*"]
-      condition {
-        test     = "StringEquals"
-        variable = "cloudwatch:namespace"
-        values   = [var.ingest.metric_namespace]
-      }
-    }
-  }
+  # ingest's "accounts per task" metric needs no permission: it is written to the log
+  # stream in CloudWatch Embedded Metric Format, and CloudWatch Logs extracts it.
 }
 
 resource "aws_iam_role_policy" "task" {

@@ -179,9 +179,9 @@ variable "extra_environment" {
   validation {
     condition = alltrue([for k in keys(var.extra_environment) :
       can(regex("^[A-Z][A-Z0-9_]*$", k)) &&
-      !contains(["REDIS_URL", "QUEUE_URL", "IMAPAPI_SECRET", "IMAPAPI_AUTH", "API_HOST", "API_PORT", "AWS_REGION"], k)
+      !contains(["REDIS_URL", "QUEUE_URL", "IMAPAPI_SECRET", "IMAPAPI_AUTH", "API_HOST", "API_PORT", "AWS_REGION", "QUEUE_VISIBILITY_TIMEOUT", "INGEST_EMF_NAMESPACE", "INGEST_EMF_DIMENSIONS"], k)
     ])
-    error_message = "extra_environment keys must be upper-case variable names and may not override REDIS_URL, QUEUE_URL, IMAPAPI_SECRET, IMAPAPI_AUTH, API_HOST, API_PORT or AWS_REGION (the module sets those)."
+    error_message = "extra_environment keys must be upper-case variable names and may not override REDIS_URL, QUEUE_URL, IMAPAPI_SECRET, IMAPAPI_AUTH, API_HOST, API_PORT, AWS_REGION, QUEUE_VISIBILITY_TIMEOUT, INGEST_EMF_NAMESPACE or INGEST_EMF_DIMENSIONS (the module sets those)."
   }
 }
 
@@ -250,7 +250,7 @@ variable "api" {
 }
 
 variable "ingest" {
-  description = "ingest role: Fargate size, desired count, bounds, and the 'accounts per task' target of its autoscaling on the custom metric <metric_namespace>/<metric_name> (dimensions ClusterName, ServiceName) that each ingest task publishes (see README). Ingest tasks hold the IMAP sessions; scale-in is off unless scale_in is true."
+  description = "ingest role: Fargate size, desired count, bounds, and the 'accounts per task' target of its autoscaling on the metric <metric_namespace>/OwnedAccounts (dimensions ClusterName, ServiceName) that each ingest task writes to its log in CloudWatch Embedded Metric Format (see README). Ingest tasks hold the IMAP sessions; scale-in is off unless scale_in is true."
   type = object({
     cpu               = optional(number, 1024)
     memory            = optional(number, 2048)
@@ -259,7 +259,6 @@ variable "ingest" {
     max_count         = optional(number, 8)
     accounts_per_task = optional(number, 500)
     metric_namespace  = optional(string, "imapapi")
-    metric_name       = optional(string, "OwnedAccounts")
     scale_in          = optional(bool, false)
   })
   default = {}
@@ -334,13 +333,13 @@ variable "submit" {
 # ---------------------------------------------------------------------------------------
 
 variable "sqs_visibility_timeout_seconds" {
-  description = "Visibility timeout of the work queues: longer than the slowest job (a webhook with its timeout, one SMTP send)."
+  description = "Visibility timeout of the work queues, and the app's queue.visibilityTimeout: how long a received message stays hidden (the app renews it while it works), so also how soon a crashed task's messages come back."
   type        = number
   default     = 120
 
   validation {
-    condition     = var.sqs_visibility_timeout_seconds >= 0 && var.sqs_visibility_timeout_seconds <= 43200
-    error_message = "sqs_visibility_timeout_seconds must be between 0 and 43200."
+    condition     = var.sqs_visibility_timeout_seconds >= 3 && var.sqs_visibility_timeout_seconds <= 43200
+    error_message = "sqs_visibility_timeout_seconds must be between 3 and 43200 (the app's range)."
   }
 }
 

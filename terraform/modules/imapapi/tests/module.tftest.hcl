@@ -105,6 +105,24 @@ run "defaults" {
     condition     = aws_elasticache_replication_group.this.transit_encryption_enabled && aws_elasticache_replication_group.this.at_rest_encryption_enabled && aws_elasticache_replication_group.this.automatic_failover_enabled
     error_message = "Redis: TLS, encryption at rest, failover with two nodes"
   }
+  assert {
+    condition = contains(
+      jsondecode(aws_ecs_task_definition.role["ingest"].container_definitions)[0].environment,
+      { name = "INGEST_EMF_DIMENSIONS", value = "ClusterName=imapapi-test-imapapi,ServiceName=ingest" }
+    )
+    error_message = "ingest writes its OwnedAccounts metric with the dimensions its autoscaling reads"
+  }
+  assert {
+    condition = contains(
+      jsondecode(aws_ecs_task_definition.role["dispatch"].container_definitions)[0].environment,
+      { name = "QUEUE_VISIBILITY_TIMEOUT", value = "120s" }
+    )
+    error_message = "the app's visibility timeout follows the queues'"
+  }
+  assert {
+    condition     = !strcontains(data.aws_iam_policy_document.task["ingest"].json, "PutMetricData")
+    error_message = "ingest needs no CloudWatch API: its metric travels in the log"
+  }
 }
 
 run "scale_to_zero_and_no_auth" {
