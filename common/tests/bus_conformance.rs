@@ -13,16 +13,19 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bounded::{SOON, next, within};
 use futures::FutureExt;
 use imapapi_common::bus::embedded::EmbeddedBus;
 use imapapi_common::bus::rabbitmq::RabbitBus;
 use imapapi_common::bus::sqs::{SqsBus, SqsTuning};
 use imapapi_common::bus::{
-    Bus, BusError, Consumer, DELAY_TOLERANCE, Delivery, Message, QueueName, RetryOutcome,
-    RetryPolicies, RetryPolicy, WorkQueues,
+    Bus, BusError, Consumer, DELAY_TOLERANCE, Message, QueueName, RetryOutcome, RetryPolicies,
+    RetryPolicy, WorkQueues,
 };
 use local_sqs::{redis_client, sqs_client, unique_prefix};
 
+#[path = "support/bounded.rs"]
+mod bounded;
 #[path = "support/local_sqs.rs"]
 mod local_sqs;
 
@@ -42,8 +45,6 @@ const POLICIES: RetryPolicies = RetryPolicies {
     submit: SUBMIT_POLICY,
 };
 
-/// Generous bound for anything that should happen "now", on a busy 2-core machine.
-const SOON: Duration = Duration::from_secs(10);
 /// How long we watch for something that must not happen.
 const QUIET: Duration = Duration::from_millis(400);
 
@@ -131,16 +132,6 @@ where
     if let Err(panic) = result {
         std::panic::resume_unwind(panic);
     }
-}
-
-async fn within<T>(fut: impl Future<Output = T>) -> T {
-    tokio::time::timeout(SOON, fut)
-        .await
-        .expect("timed out waiting for the bus")
-}
-
-async fn next(c: &mut Box<dyn Consumer>) -> Delivery {
-    within(c.next()).await.expect("consumer failed")
 }
 
 async fn assert_nothing(c: &mut Box<dyn Consumer>) {

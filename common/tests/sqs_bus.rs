@@ -4,6 +4,8 @@
 //! bodies in Redis only until their message is settled, and let SQS's redrive policy catch
 //! a message that is never settled. Against moto's server and Redis, like the suite.
 
+#[path = "support/bounded.rs"]
+mod bounded;
 #[path = "support/local_sqs.rs"]
 mod local_sqs;
 
@@ -12,23 +14,10 @@ use std::future::Future;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_sqs::types::MessageAttributeValue;
+use bounded::{next, within};
 use imapapi_common::bus::sqs::{SqsBus, SqsTuning};
-use imapapi_common::bus::{
-    Consumer, DELAY_TOLERANCE, Delivery, Message, QueueName, RetryPolicy, WorkQueues,
-};
+use imapapi_common::bus::{DELAY_TOLERANCE, Message, QueueName, RetryPolicy, WorkQueues};
 use local_sqs::{redis_client, sqs_client, unique_prefix};
-
-const SOON: Duration = Duration::from_secs(15);
-
-async fn within<T>(fut: impl Future<Output = T>) -> T {
-    tokio::time::timeout(SOON, fut)
-        .await
-        .expect("timed out waiting for the bus")
-}
-
-async fn next(c: &mut Box<dyn Consumer>) -> Delivery {
-    within(c.next()).await.expect("consumer failed")
-}
 
 async fn bus(prefix: &str, visibility: Duration) -> SqsBus {
     within(SqsBus::with_client(

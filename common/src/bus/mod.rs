@@ -269,6 +269,13 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Milliseconds since the Unix epoch (0 before it), as backends put times on the wire.
+pub(crate) fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
 /// A shared handle to the configured bus.
 pub type SharedBus = Arc<dyn Bus>;
 

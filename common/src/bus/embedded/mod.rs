@@ -38,15 +38,13 @@ use tokio::sync::{mpsc, oneshot};
 
 use self::consume::EmbeddedConsumer;
 use self::queue_state::{QueueState, Ready, Waiting, scheduler};
-use self::record::{
-    backend, blocking, dead_table, delay_table, encode, index, queue_table, unix_ms,
-};
+use self::record::{backend, blocking, dead_table, delay_table, encode, index, queue_table};
 use self::request::Incoming;
 use self::writer::{Job, Op, OpResult, WRITE_BACKLOG, writer};
-use super::lock;
 use super::{
     BusError, Consumer, Message, NodeRequests, QueueName, RequestServer, RetryPolicies, WorkQueues,
 };
+use super::{lock, unix_ms};
 
 const QUEUES: [QueueName; 2] = [QueueName::Events, QueueName::Submit];
 

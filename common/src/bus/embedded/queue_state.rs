@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::Notify;
 
-use super::record::unix_ms;
 use crate::bus::lock;
+use crate::bus::unix_ms;
 
 /// Sequence numbers deliverable now.
 pub(super) type Ready = BTreeSet<u64>;

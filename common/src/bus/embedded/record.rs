@@ -2,8 +2,6 @@
 //! layout of a stored message) and the small helpers every other part needs to touch the
 //! file or shared state, so the rest never spells a table name or a byte offset.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use redb::TableDefinition;
 use uuid::Uuid;
 
@@ -21,12 +19,6 @@ pub(super) fn delay_table(q: QueueName) -> TableDefinition<'static, u64, u64> {
         QueueName::Events => TableDefinition::new("delay.events"),
         QueueName::Submit => TableDefinition::new("delay.submit"),
     }
-}
-
-pub(super) fn unix_ms(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
 }
 
 pub(super) fn dead_table(q: QueueName) -> TableDefinition<'static, u64, &'static [u8]> {

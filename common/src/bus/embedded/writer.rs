@@ -8,7 +8,8 @@ use std::time::SystemTime;
 use redb::{Database, ReadableTable};
 use tokio::sync::{mpsc, oneshot};
 
-use super::record::{backend, dead_table, decode, delay_table, encode, queue_table, unix_ms};
+use super::record::{backend, dead_table, decode, delay_table, encode, queue_table};
+use crate::bus::unix_ms;
 use crate::bus::{BusError, QueueName, RetryOutcome, RetryPolicy};
 
 /// Write transactions the writer may fold into one commit. Each commit syncs the file, so

@@ -9,6 +9,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use uuid::Uuid;
 
+use crate::bus::unix_ms;
+
 const VERSION: u8 = 1;
 const HEADER: usize = 1 + 16 + 8 + 2;
 
@@ -67,12 +69,6 @@ pub(super) fn encode_reply(correlation: Uuid, body: &[u8]) -> Vec<u8> {
 pub(super) fn decode_reply(bytes: &[u8]) -> Option<(Uuid, &[u8])> {
     let id = Uuid::from_slice(bytes.get(..16)?).ok()?;
     Some((id, &bytes[16..]))
-}
-
-fn unix_ms(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

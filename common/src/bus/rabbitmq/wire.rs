@@ -1,13 +1,13 @@
 //! How a [`Message`] travels as an AMQP message: persistent, its id as `message_id`, and
 //! the fields that queues reroute or lose in headers (`key`, `attempt`, `not-before`).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use lapin::BasicProperties;
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use uuid::Uuid;
 
-use crate::bus::{BusError, Message};
+use crate::bus::{BusError, Message, unix_ms};
 
 pub(super) fn backend(e: impl std::fmt::Display) -> BusError {
     BusError::Backend(e.to_string())
@@ -19,12 +19,6 @@ pub(super) fn short(s: impl Into<String>) -> Result<ShortString, BusError> {
         .map_err(|_| BusError::Backend(format!("name too long for AMQP: {s}")))
 }
 
-fn unix_ms(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
 /// The properties that carry `message` (its body goes apart).
 pub(super) fn persistent(message: &Message) -> BasicProperties {
     let mut headers = FieldTable::default();
@@ -34,7 +28,10 @@ pub(super) fn persistent(message: &Message) -> BasicProperties {
     );
     headers.insert("attempt".into(), AMQPValue::LongUInt(message.attempt));
     if let Some(at) = message.not_before {
-        headers.insert("not-before".into(), AMQPValue::LongLongInt(unix_ms(at)));
+        headers.insert(
+            "not-before".into(),
+            AMQPValue::LongLongInt(i64::try_from(unix_ms(at)).unwrap_or(i64::MAX)),
+        );
     }
     BasicProperties::default()
         .with_delivery_mode(2)

@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, SendMessageBatchRequestEntry};
+use aws_sdk_sqs::types::{
+    BatchResultErrorEntry, DeleteMessageBatchRequestEntry, SendMessageBatchRequestEntry,
+};
 
 use super::batch::{Batcher, Flush};
 use super::names::Names;
@@ -116,13 +118,29 @@ impl Inner {
 
 /// The outcome of each entry of a batch call: the call's error for all, or the entries SQS
 /// listed as failed.
-fn outcomes<'a>(
+fn outcomes<E: std::error::Error>(
     n: usize,
-    failed: impl Iterator<Item = (&'a str, String)>,
+    call: &str,
+    result: Result<&[BatchResultErrorEntry], E>,
 ) -> Vec<Result<(), BusError>> {
+    let failed = match result {
+        Ok(failed) => failed,
+        Err(e) => {
+            let why = sdk_error(call, e).to_string();
+            return (0..n)
+                .map(|_| Err(BusError::Backend(why.clone())))
+                .collect();
+        }
+    };
     let mut results: Vec<Result<(), BusError>> = (0..n).map(|_| Ok(())).collect();
-    for (id, why) in failed {
-        if let Some(slot) = id.parse::<usize>().ok().and_then(|i| results.get_mut(i)) {
+    for f in failed {
+        if let Some(slot) = f
+            .id()
+            .parse::<usize>()
+            .ok()
+            .and_then(|i| results.get_mut(i))
+        {
+            let why = format!("SQS {call}: {} {}", f.code(), f.message().unwrap_or(""));
             *slot = Err(BusError::Backend(why));
         }
     }
@@ -148,33 +166,13 @@ fn send_flush(client: &Client, url: &str) -> Flush<Outgoing> {
                         .expect("id and body are set")
                 })
                 .collect();
-            match client
+            let sent = client
                 .send_message_batch()
                 .queue_url(&url)
                 .set_entries(Some(entries))
                 .send()
-                .await
-            {
-                Ok(out) => outcomes(
-                    n,
-                    out.failed().iter().map(|f| {
-                        (
-                            f.id(),
-                            format!(
-                                "SQS refused a message: {} {}",
-                                f.code(),
-                                f.message().unwrap_or("")
-                            ),
-                        )
-                    }),
-                ),
-                Err(e) => {
-                    let why = sdk_error("send_message_batch", e).to_string();
-                    (0..n)
-                        .map(|_| Err(BusError::Backend(why.clone())))
-                        .collect()
-                }
-            }
+                .await;
+            outcomes(n, "send_message_batch", sent.as_ref().map(|o| o.failed()))
         })
     })
 }
@@ -196,33 +194,17 @@ fn delete_flush(client: &Client, url: &str) -> Flush<String> {
                         .expect("id and receipt are set")
                 })
                 .collect();
-            match client
+            let deleted = client
                 .delete_message_batch()
                 .queue_url(&url)
                 .set_entries(Some(entries))
                 .send()
-                .await
-            {
-                Ok(out) => outcomes(
-                    n,
-                    out.failed().iter().map(|f| {
-                        (
-                            f.id(),
-                            format!(
-                                "SQS did not delete a message: {} {}",
-                                f.code(),
-                                f.message().unwrap_or("")
-                            ),
-                        )
-                    }),
-                ),
-                Err(e) => {
-                    let why = sdk_error("delete_message_batch", e).to_string();
-                    (0..n)
-                        .map(|_| Err(BusError::Backend(why.clone())))
-                        .collect()
-                }
-            }
+                .await;
+            outcomes(
+                n,
+                "delete_message_batch",
+                deleted.as_ref().map(|o| o.failed()),
+            )
         })
     })
 }

@@ -13,7 +13,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use uuid::Uuid;
 
-use crate::bus::{DELAY_TOLERANCE, Message};
+use crate::bus::{DELAY_TOLERANCE, Message, unix_ms};
 
 /// Bodies larger than this once encoded go to Redis: SQS takes 256 KiB per message,
 /// attributes included, and per batch call.
@@ -195,12 +195,6 @@ fn number(value: u64) -> MessageAttributeValue {
         .string_value(value.to_string())
         .build()
         .expect("data type is set")
-}
-
-fn unix_ms(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
 }
 
 #[cfg(test)]
