@@ -74,14 +74,15 @@ pub fn parse_notify_from(s: Option<&str>) -> Option<DateTime<Utc>> {
         .map(|d| d.and_utc())
 }
 
-/// Decrypt the stored secrets of an account (sealed with `service.secret`).
-fn open_account(
-    mut cfg: AccountConfig,
+/// Decrypt the stored secrets of an account (sealed with `service.secret`), on the
+/// blocking pool: a key derivation is CPU work.
+async fn open_account(
+    cfg: AccountConfig,
     secret: Option<&imapapi_common::model::Secret>,
 ) -> Result<AccountConfig, String> {
-    imapapi_common::crypto::open_account(&mut cfg, secret.map(|s| s.expose()))
-        .map_err(|e| format!("Cannot decrypt stored credentials: {e}"))?;
-    Ok(cfg)
+    imapapi_common::crypto::open_account_off_runtime(cfg, secret.cloned())
+        .await
+        .map_err(|e| format!("Cannot decrypt stored credentials: {e}"))
 }
 
 enum Exit {
@@ -238,7 +239,7 @@ impl Session {
                     continue;
                 }
             };
-            let cfg = match open_account(cfg, self.services.config.service.secret.as_ref()) {
+            let cfg = match open_account(cfg, self.services.config.service.secret.as_ref()).await {
                 Ok(c) => c,
                 Err(e) => {
                     let error = AccountErrorEntry {

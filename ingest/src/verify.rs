@@ -3,7 +3,7 @@
 
 use imapapi_common::command::{ListMailboxes, VerifyImap, VerifyImapReply};
 use imapapi_common::config::LocalAddress;
-use imapapi_common::model::AccountConfig;
+use imapapi_common::model::{AccountConfig, Secret};
 use imapapi_common::store::SharedStore;
 
 use crate::cmd::{CommandCx, Execute};
@@ -22,12 +22,12 @@ fn failed(code: &str, error: String) -> VerifyImapReply {
 /// Run the check. `secret` opens secrets api sealed with `service.secret`.
 pub async fn verify(
     request: VerifyImap,
-    secret: Option<&str>,
+    secret: Option<Secret>,
     local: &[LocalAddress],
     store: &SharedStore,
 ) -> VerifyImapReply {
     // Reuse the account opener, so sealed and plain secrets are handled as for accounts.
-    let mut cfg = AccountConfig {
+    let cfg = AccountConfig {
         account: String::new(),
         name: String::new(),
         copy: None,
@@ -37,12 +37,15 @@ pub async fn verify(
         smtp: None,
         oauth2: None,
     };
-    if let Err(e) = imapapi_common::crypto::open_account(&mut cfg, secret) {
-        return failed(
-            "ConnectError",
-            format!("Cannot decrypt the credentials: {e}"),
-        );
-    }
+    let cfg = match imapapi_common::crypto::open_account_off_runtime(cfg, secret).await {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            return failed(
+                "ConnectError",
+                format!("Cannot decrypt the credentials: {e}"),
+            );
+        }
+    };
     let Some(imap_cfg) = cfg.imap else {
         return failed("ConnectError", "No IMAP settings".into());
     };

@@ -140,13 +140,14 @@ async fn load(
     entry: &OutboxEntry,
 ) -> Result<(AccountConfig, Vec<u8>), LoadError> {
     let store = &services.store;
-    let mut account = store
+    let account = store
         .get_account(&entry.account)
         .await
         .map_err(LoadError::Store)?
         .ok_or(LoadError::Unsendable("The account was deleted"))?;
-    let secret = services.config.service.secret.as_ref().map(|s| s.expose());
-    imapapi_common::crypto::open_account(&mut account, secret)
+    let secret = services.config.service.secret.clone();
+    let account = imapapi_common::crypto::open_account_off_runtime(account, secret)
+        .await
         .map_err(|_| LoadError::Unsendable("Cannot decrypt the stored credentials"))?;
     let mime = store
         .outbox_mime(&entry.queue_id)

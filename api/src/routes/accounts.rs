@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use futures::future::join_all;
 use imapapi_common::Services;
 use imapapi_common::command::{Close, Reconnect};
-use imapapi_common::crypto::seal_account;
+use imapapi_common::crypto::seal_account_off_runtime;
 use imapapi_common::error::ApiError;
 use imapapi_common::model::secret::REDACTED;
 use imapapi_common::model::{
@@ -358,12 +358,13 @@ fn for_each_secret(a: &mut AccountConfig, mut f: impl FnMut(&'static str, &mut O
 /// Prepare an account for storing: a secret sent back as `******` (as a client that
 /// round-trips `GET /v1/account/:account` does) keeps the stored value, then every secret
 /// is encrypted when `service.secret` is set. Stored values are encrypted already and
-/// `seal_account` leaves encrypted values alone, so nothing is encrypted twice.
-fn prepare(
+/// `seal_account` leaves encrypted values alone, so nothing is encrypted twice. Sealing
+/// derives keys, so it runs on the blocking pool.
+async fn prepare(
     services: &Services,
     mut account: AccountConfig,
     stored: Option<&AccountConfig>,
-) -> AccountConfig {
+) -> Result<AccountConfig, ApiError> {
     let mut previous: HashMap<&'static str, Option<Secret>> = HashMap::new();
     if let Some(stored) = stored {
         let mut stored = stored.clone();
@@ -378,10 +379,12 @@ fn prepare(
             *s = Some(old.clone());
         }
     });
-    if let Some(secret) = &services.config.service.secret {
-        seal_account(&mut account, secret.expose());
+    match &services.config.service.secret {
+        Some(secret) => seal_account_off_runtime(account, secret.clone())
+            .await
+            .map_err(|e| ApiError::internal(e.to_string())),
+        None => Ok(account),
     }
-    account
 }
 
 /// Register an account, or replace the one with the same id.
@@ -409,7 +412,7 @@ pub async fn create_account(
     validate(&account)?;
     let id = account.account.clone();
     let stored = services.store.get_account(&id).await.map_err(store_error)?;
-    let mut account = prepare(&services, account, stored.as_ref());
+    let mut account = prepare(&services, account, stored.as_ref()).await?;
     // notifyFrom defaults to "now", as in the original: mail that arrives after the
     // registration is announced even while the first sync is still running; older mail is
     // not. An update keeps the original registration time.
@@ -491,7 +494,7 @@ pub async fn update_account(
         account.smtp = v;
     }
     validate(&account)?;
-    let account = prepare(&services, account, Some(&stored));
+    let account = prepare(&services, account, Some(&stored)).await?;
     services
         .store
         .put_account(&account)

@@ -4,7 +4,7 @@
 
 use imapapi_common::Services;
 use imapapi_common::command::{VerifyImap, VerifyImapReply};
-use imapapi_common::crypto::seal_account;
+use imapapi_common::crypto::seal_account_off_runtime;
 use imapapi_common::error::ApiError;
 use imapapi_common::model::{AccountConfig, ImapConfig, MailboxEntry, SmtpConfig};
 use rand::seq::IndexedRandom;
@@ -134,7 +134,7 @@ async fn verify_imap(
         )
     })?;
     // Sealed like a stored account, so the password never crosses a broker in the clear.
-    let mut holder = AccountConfig {
+    let holder = AccountConfig {
         account: String::new(),
         name: String::new(),
         copy: None,
@@ -144,9 +144,12 @@ async fn verify_imap(
         smtp: None,
         oauth2: None,
     };
-    if let Some(secret) = &services.config.service.secret {
-        seal_account(&mut holder, secret.expose());
-    }
+    let holder = match &services.config.service.secret {
+        Some(secret) => seal_account_off_runtime(holder, secret.clone())
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?,
+        None => holder,
+    };
     let Some(imap) = holder.imap else {
         return Err(ApiError::internal("IMAP settings lost while sealing"));
     };

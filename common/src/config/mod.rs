@@ -5,6 +5,7 @@
 
 mod cli;
 mod options;
+pub mod redact;
 
 pub use cli::{Cli, Role};
 pub use options::*;

@@ -70,17 +70,20 @@ fn check_queue_url(url: &str, has_redis: bool, queue_prefix: &str) -> Result<(),
     crate::bus::sqs::check_prefix(prefix).map_err(|e| bad("queue.url", url, &e))?;
     if !has_redis {
         return Err(ConfigError(format!(
-            "--queue.url={url} needs --dbs.redis: on SQS, api reaches ingest through Redis"
+            "--queue.url={} needs --dbs.redis: on SQS, api reaches ingest through Redis",
+            super::redact::redact_url(url)
         )));
     }
     Ok(())
 }
 
+/// An invalid option, named, with its value shown only where that gives nothing away:
+/// never a secret, and URLs with their password masked.
 fn bad(key: &str, value: &str, expected: &str) -> ConfigError {
-    let shown = if key == "service.secret" || key == "api.auth" {
-        "******"
-    } else {
-        value
+    let shown = match key {
+        "service.secret" | "api.auth" => "******".to_string(),
+        "queue.url" | "dbs.redis" => super::redact::redact_url(value),
+        _ => value.to_string(),
     };
     ConfigError(format!("--{key}={shown}: expected {expected}"))
 }

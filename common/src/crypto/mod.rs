@@ -10,19 +10,20 @@
 //! `measure_key_derivation`). A new cost means a new version number, so old values keep
 //! decrypting.
 //!
-//! Derived keys are kept in a small bounded cache, because the same stored values are
-//! decrypted again each time an account record is loaded.
+//! Derived keys are kept in a bounded cache (`key_cache.rs`), because the same stored
+//! values are decrypted again each time an account record is loaded; sealing and opening
+//! whole account records, on or off the async runtime, is in `account.rs`.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+mod account;
+mod key_cache;
+
+pub use account::{open_account, open_account_off_runtime, seal_account, seal_account_off_runtime};
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD_NO_PAD as B64;
 use rand::Rng as _;
-
-use crate::model::{AccountConfig, AuthConfig, Secret};
 
 /// Start of every encrypted value.
 const MARKER: &str = "$imapapi$";
@@ -35,7 +36,7 @@ const SCRYPT_R: u32 = 8;
 const SCRYPT_P: u32 = 1;
 /// Binds ciphertexts to this format, so they cannot be replayed into another use of the key.
 const AAD: &[u8] = b"imapapi-secret-v1";
-/// Derived keys kept; the cache is emptied when full, which bounds it without bookkeeping.
+/// Derived keys kept; beyond this the oldest goes.
 const KEY_CACHE_MAX: usize = 1024;
 
 /// Why a stored secret could not be decrypted. Never carries the value itself.
@@ -49,23 +50,19 @@ pub enum CryptoError {
     Malformed(&'static str),
     #[error("the encrypted value uses unsupported format version")]
     UnsupportedVersion,
+    /// The blocking pool that derives keys could not run the work (shutting down).
+    #[error("encryption is unavailable while the process shuts down")]
+    Unavailable,
 }
 
-type KeyCache = Mutex<HashMap<(String, [u8; SALT_LEN]), [u8; KEY_LEN]>>;
-
-fn key_cache() -> &'static KeyCache {
-    static CACHE: OnceLock<KeyCache> = OnceLock::new();
-    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+fn key_cache() -> &'static key_cache::KeyCache {
+    static CACHE: std::sync::OnceLock<key_cache::KeyCache> = std::sync::OnceLock::new();
+    CACHE.get_or_init(|| key_cache::KeyCache::new(KEY_CACHE_MAX))
 }
 
 fn derive_key(secret: &str, salt: &[u8; SALT_LEN]) -> [u8; KEY_LEN] {
-    let cache_key = (secret.to_string(), *salt);
-    if let Some(k) = key_cache()
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get(&cache_key)
-    {
-        return *k;
+    if let Some(k) = key_cache().get(secret, salt) {
+        return k;
     }
     let mut key = [0u8; KEY_LEN];
     // Both can only fail for out-of-range constants (checked by the unit tests).
@@ -73,11 +70,7 @@ fn derive_key(secret: &str, salt: &[u8; SALT_LEN]) -> [u8; KEY_LEN] {
         .expect("constant scrypt parameters are valid");
     scrypt::scrypt(secret.as_bytes(), salt, &params, &mut key)
         .expect("a 32-byte scrypt output is valid");
-    let mut cache = key_cache().lock().unwrap_or_else(|p| p.into_inner());
-    if cache.len() >= KEY_CACHE_MAX {
-        cache.clear();
-    }
-    cache.insert(cache_key, key);
+    key_cache().insert(secret, salt, key);
     key
 }
 
@@ -149,51 +142,12 @@ pub fn decrypt(secret: Option<&str>, stored: &str) -> Result<String, CryptoError
     String::from_utf8(plain).map_err(|_| CryptoError::Malformed("plaintext is not UTF-8"))
 }
 
-/// Every secret field of an account, so sealing and opening cannot miss one.
-fn secrets_mut(cfg: &mut AccountConfig) -> Vec<&mut Secret> {
-    fn auth(a: &mut Option<AuthConfig>) -> impl Iterator<Item = &mut Secret> {
-        a.iter_mut()
-            .flat_map(|a| a.pass.iter_mut().chain(a.access_token.iter_mut()))
-    }
-    let mut out: Vec<&mut Secret> = Vec::new();
-    if let Some(imap) = &mut cfg.imap {
-        out.extend(auth(&mut imap.auth));
-    }
-    if let Some(smtp) = &mut cfg.smtp {
-        out.extend(auth(&mut smtp.auth));
-    }
-    if let Some(o) = &mut cfg.oauth2 {
-        out.extend(o.access_token.iter_mut());
-        out.extend(o.refresh_token.iter_mut());
-    }
-    out
-}
-
-/// Encrypt every secret of an account record before it is stored. Values already
-/// encrypted are left as they are, so sealing twice is harmless.
-pub fn seal_account(cfg: &mut AccountConfig, secret: &str) {
-    for s in secrets_mut(cfg) {
-        if !is_encrypted(s.expose()) {
-            *s = Secret::new(encrypt(secret, s.expose()));
-        }
-    }
-}
-
-/// Decrypt every secret of a stored account record in place. On error the record may be
-/// partly decrypted; callers drop it.
-pub fn open_account(cfg: &mut AccountConfig, secret: Option<&str>) -> Result<(), CryptoError> {
-    for s in secrets_mut(cfg) {
-        if is_encrypted(s.expose()) {
-            *s = Secret::new(decrypt(secret, s.expose())?);
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ImapConfig, OAuth2Config, OAuth2User, SmtpConfig};
+    use crate::model::{
+        AccountConfig, AuthConfig, ImapConfig, OAuth2Config, OAuth2User, Secret, SmtpConfig,
+    };
 
     fn auth(pass: Option<&str>, token: Option<&str>) -> Option<AuthConfig> {
         Some(AuthConfig {
