@@ -11,11 +11,8 @@ use serde_json::{Value, json};
 use crate::support::{Dovecot, ImapTestClient, Received, TestUser, WebhookReceiver, http};
 
 /// How long Dovecot plus the gateway may take to announce a change as a webhook. Dovecot
-/// itself announces an APPEND about 500 ms late; the rest is slack for a loaded CI box,
-/// where the local SQS server (moto, one Python process shared by every SQS test) has
-/// been seen to answer nothing for 13 s while the whole suite runs. Only a failing wait
-/// lasts this long.
-pub const EVENT_WAIT: Duration = Duration::from_secs(30);
+/// itself announces an APPEND about 500 ms late; the rest is slack for a loaded CI box.
+pub const EVENT_WAIT: Duration = Duration::from_secs(15);
 
 /// A small RFC 5322 message with a UTF-8 encoded-word subject and sender name.
 pub fn mail(subject: &str, body: &str) -> Vec<u8> {
