@@ -24,7 +24,7 @@ fn main() -> ExitCode {
         eprintln!("imapapi: {e}");
         return ExitCode::from(2);
     }
-    imapapi_common::telemetry::init_logging(&config.log_level);
+    imapapi_common::telemetry::init_logging(&config.log_level, config.log_format);
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(config.workers_imap.max(2))

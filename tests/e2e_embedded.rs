@@ -253,6 +253,24 @@ async fn trace_logs_hold_no_secret() {
     assert!(!log.contains("an-encryption-key"), "secret in the log");
 }
 
+/// `--log.format=text` writes readable lines instead of JSON objects, for a terminal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_logs_for_a_terminal() {
+    let gw = spawn(&["--log.format=text"]).await;
+    let (status, _) = http("GET", &gw.url("/v1/accounts"), None).await;
+    assert_eq!(status, 200);
+    let log = std::fs::read_to_string(gw.log_path()).unwrap();
+    let started = log
+        .lines()
+        .find(|l| l.contains("imapapi started"))
+        .unwrap_or_else(|| panic!("no start line in {log}"));
+    assert!(
+        !started.trim_start().starts_with('{'),
+        "a JSON line: {started}"
+    );
+    assert!(started.contains("INFO"), "{started}");
+}
+
 /// Mail that arrives while the first sync is still running is announced (notifyFrom
 /// defaults to the registration time); mail from before the registration is not.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -64,6 +64,7 @@ pub fn config(dir: &Path) -> Config {
             local_addresses: Vec::new(),
         },
         log_level: "info".into(),
+        log_format: imapapi_common::config::LogFormat::Json,
         settings: None,
         queue: QueueConfig {
             url: None,

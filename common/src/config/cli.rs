@@ -76,6 +76,9 @@ pub struct Cli {
     /// Log level: error, warn, info, debug, trace [env: LOG_LEVEL] [default: info]
     #[arg(long = "log.level", global = true, value_name = "LEVEL")]
     pub log_level: Option<String>,
+    /// Log format: json (one object per line) or text (human-readable) [env: LOG_FORMAT] [default: json]
+    #[arg(long = "log.format", global = true, value_name = "FORMAT")]
+    pub log_format: Option<String>,
     /// Prepared settings as JSON, applied at start [env: SETTINGS]
     #[arg(long, global = true, value_name = "JSON")]
     pub settings: Option<String>,
@@ -157,6 +160,7 @@ impl Cli {
             "service.secret" => &self.service_secret,
             "service.localAddresses" => &self.service_local_addresses,
             "log.level" => &self.log_level,
+            "log.format" => &self.log_format,
             "settings" => &self.settings,
             "queue.url" => &self.queue_url,
             "queue.prefix" => &self.queue_prefix,

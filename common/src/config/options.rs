@@ -24,6 +24,7 @@ pub const OPTIONS: &[(&str, &str)] = &[
     ("service.secret", "IMAPAPI_SECRET"),
     ("service.localAddresses", "LOCAL_ADDRESSES"),
     ("log.level", "LOG_LEVEL"),
+    ("log.format", "LOG_FORMAT"),
     ("settings", "SETTINGS"),
     ("queue.url", "QUEUE_URL"),
     ("queue.prefix", "QUEUE_PREFIX"),
@@ -165,6 +166,15 @@ pub struct IngestConfig {
     pub emf: Option<EmfMetric>,
 }
 
+/// How log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line, for log collectors.
+    Json,
+    /// Human-readable lines, for a terminal.
+    Text,
+}
+
 /// Where and how ingest writes its owned-accounts metric (CloudWatch Embedded Metric
 /// Format).
 #[derive(Debug, Clone, PartialEq)]
@@ -214,6 +224,7 @@ pub struct Config {
     pub api: ApiConfig,
     pub service: ServiceConfig,
     pub log_level: String,
+    pub log_format: LogFormat,
     /// `--settings` / `SETTINGS`, already validated.
     pub settings: Option<Settings>,
     pub queue: QueueConfig,
@@ -371,6 +382,11 @@ impl Config {
                 "error, warn, info, debug or trace",
             ));
         }
+        let log_format = match req("log.format")? {
+            "json" => LogFormat::Json,
+            "text" => LogFormat::Text,
+            other => return Err(bad("log.format", other, "json or text")),
+        };
         let settings = match get("settings") {
             None => None,
             Some(json) => {
@@ -459,6 +475,7 @@ impl Config {
                 local_addresses,
             },
             log_level,
+            log_format,
             settings,
             queue: QueueConfig {
                 url: queue_url,
@@ -517,6 +534,18 @@ mod tests {
             Config::from_layers(&cli(&["--api.port=3500", "--api.host", "0.0.0.0"]), &env).unwrap();
         assert_eq!(c.api.port, 4000);
         assert_eq!(c.api.host, "0.0.0.0");
+    }
+
+    #[test]
+    fn log_formats_are_json_or_text() {
+        let layers = |args: &[&str]| Config::from_layers(&cli(args), &BTreeMap::new());
+        assert_eq!(layers(&[]).unwrap().log_format, LogFormat::Json);
+        assert_eq!(
+            layers(&["--log.format=text"]).unwrap().log_format,
+            LogFormat::Text
+        );
+        let e = layers(&["--log.format=xml"]).unwrap_err();
+        assert!(e.to_string().contains("--log.format"), "{e}");
     }
 
     #[test]
