@@ -253,6 +253,63 @@ async fn trace_logs_hold_no_secret() {
     assert!(!log.contains("an-encryption-key"), "secret in the log");
 }
 
+/// With `webhooks.signingKey`, every webhook carries `X-Webhook-Signature: sha256=<hex>`,
+/// the HMAC-SHA256 of its exact body, plus the event id and the attempt number; a retry
+/// says it is the second attempt and is signed again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_are_signed() {
+    use hmac::{Hmac, Mac};
+    let dv = Dovecot::ensure();
+    let key = "whsec-test-key-81f3";
+    let gw = spawn(&[
+        "--webhooks.signingKey=whsec-test-key-81f3",
+        "--queue.retryDelay=100ms",
+    ])
+    .await;
+    let base = gw.base_url();
+    let hook = WebhookReceiver::start().await;
+    set_webhooks(&base, &hook).await;
+    let user = dv.create_user("signed");
+    let (status, _) = http(
+        "POST",
+        &gw.url("/v1/account"),
+        Some(account_body(dv, "signed", &user)),
+    )
+    .await;
+    assert_eq!(status, 200);
+    wait_state(&base, "signed", "connected", Duration::from_secs(30)).await;
+    hook.drain().await;
+    // The first try is refused: the retry must carry attempt 2 and a signature of its own.
+    hook.fail_next(1, 503);
+    let mut other = ImapTestClient::connect(dv, &user).await.unwrap();
+    let uid = other
+        .append("INBOX", &mail("signed mail", "x"))
+        .await
+        .unwrap();
+    let got = expect_event(&hook, "signed", "messageNew", |r| {
+        r.body["data"]["uid"] == uid && r.status == 200
+    })
+    .await;
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(&got.raw);
+    let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    assert_eq!(got.header("x-webhook-signature"), Some(expected.as_str()));
+    assert_eq!(
+        got.header("x-imapapi-attempt"),
+        Some("2"),
+        "the refused try was the first"
+    );
+    assert_eq!(
+        got.header("x-imapapi-event-id"),
+        got.body["id"].as_str(),
+        "the event id travels as a header too"
+    );
+    let log = std::fs::read_to_string(gw.log_path()).unwrap();
+    let own: String = log.lines().filter(|l| !l.starts_with("=== rig:")).collect();
+    assert!(!own.contains(key), "the signing key reached the log");
+    other.logout().await.ok();
+}
+
 /// `--log.format=text` writes readable lines instead of JSON objects, for a terminal.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn text_logs_for_a_terminal() {

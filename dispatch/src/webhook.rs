@@ -22,6 +22,10 @@ use uuid::Uuid;
 /// (delivery is at-least-once).
 pub const EVENT_ID_HEADER: &str = "x-imapapi-event-id";
 
+/// Header carrying the delivery attempt of this request, 1 for the first: a receiver sees
+/// how often the event was tried before (its failures, or ours).
+pub const ATTEMPT_HEADER: &str = "x-imapapi-attempt";
+
 /// `User-Agent` of every webhook request.
 pub const USER_AGENT_VALUE: &str = concat!("imapapi/", env!("CARGO_PKG_VERSION"));
 
@@ -160,6 +164,8 @@ fn percent_decode(s: &str) -> String {
 pub struct WebhookClient {
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     timeout: Duration,
+    /// Signs each body (`webhooks.signingKey`).
+    signing_key: Option<Vec<u8>>,
 }
 
 impl WebhookClient {
@@ -186,14 +192,26 @@ impl WebhookClient {
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(concurrency.max(1))
             .build(https);
-        Ok(WebhookClient { client, timeout })
+        Ok(WebhookClient {
+            client,
+            timeout,
+            signing_key: None,
+        })
     }
 
-    /// POST `body` (the event JSON, as published) to `target`. Ok with the status on 2xx.
+    /// The same client, signing every body with `key` (see `signature.rs`).
+    pub fn signing_with(mut self, key: Option<&[u8]>) -> WebhookClient {
+        self.signing_key = key.map(<[u8]>::to_vec);
+        self
+    }
+
+    /// POST `body` (the event JSON, as published) to `target`, as delivery `attempt`
+    /// (1 for the first). Ok with the status on 2xx.
     pub async fn post(
         &self,
         target: &Target,
         event_id: Uuid,
+        attempt: u32,
         body: Bytes,
     ) -> Result<u16, WebhookError> {
         let mut request = Request::builder()
@@ -201,7 +219,14 @@ impl WebhookClient {
             .uri(target.uri.clone())
             .header(CONTENT_TYPE, "application/json")
             .header(USER_AGENT, USER_AGENT_VALUE)
-            .header(EVENT_ID_HEADER, event_id.to_string());
+            .header(EVENT_ID_HEADER, event_id.to_string())
+            .header(ATTEMPT_HEADER, attempt.to_string());
+        if let Some(key) = &self.signing_key {
+            request = request.header(
+                crate::signature::SIGNATURE_HEADER,
+                crate::signature::sign(key, &body),
+            );
+        }
         if let Some(auth) = &target.authorization {
             request = request.header(AUTHORIZATION, auth.clone());
         }

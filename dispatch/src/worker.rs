@@ -51,7 +51,8 @@ impl Worker {
     pub(crate) fn new(services: &Services) -> anyhow::Result<Worker> {
         let cfg = &services.config.webhooks;
         Ok(Worker {
-            client: WebhookClient::new(cfg.timeout, cfg.concurrency)?,
+            client: WebhookClient::new(cfg.timeout, cfg.concurrency)?
+                .signing_with(cfg.signing_key.as_ref().map(|k| k.expose().as_bytes())),
             settings: SettingsCache::new(services.store.clone(), SETTINGS_MAX_AGE),
             accounts: AccountCache::new(services.store.clone(), ACCOUNT_MAX_AGE),
             usage: services.counters.clone(),
@@ -139,7 +140,7 @@ impl Worker {
         // The body as published, byte for byte; acking needs only the acker.
         let body = Bytes::from(std::mem::take(&mut delivery.message.body));
         let started = Instant::now();
-        match self.client.post(target, event_id, body).await {
+        match self.client.post(target, event_id, attempt, body).await {
             Ok(status) => {
                 tracing::debug!(%event_id, account, event = kind, attempt, status,
                     target = %target.origin(), elapsed_ms = started.elapsed().as_millis() as u64,

@@ -93,6 +93,7 @@ pub fn config(dir: &Path) -> Config {
         webhooks: WebhooksConfig {
             timeout: Duration::from_secs(5),
             concurrency: 1,
+            signing_key: None,
         },
     }
 }

@@ -143,6 +143,9 @@ pub struct Cli {
     /// Webhook requests in flight [env: WEBHOOKS_CONCURRENCY] [default: 16]
     #[arg(long = "webhooks.concurrency", global = true, value_name = "N")]
     pub webhooks_concurrency: Option<String>,
+    /// Key that signs every webhook (X-Webhook-Signature: sha256=HMAC of the body); unset: unsigned [env: WEBHOOKS_SIGNING_KEY]
+    #[arg(long = "webhooks.signingKey", global = true, value_name = "KEY")]
+    pub webhooks_signing_key: Option<String>,
 }
 
 impl Cli {
@@ -179,6 +182,7 @@ impl Cli {
             "ingest.emfDimensions" => &self.ingest_emf_dimensions,
             "ingest.emfInterval" => &self.ingest_emf_interval,
             "webhooks.timeout" => &self.webhooks_timeout,
+            "webhooks.signingKey" => &self.webhooks_signing_key,
             "webhooks.concurrency" => &self.webhooks_concurrency,
             _ => return None,
         };

@@ -47,6 +47,7 @@ pub const OPTIONS: &[(&str, &str)] = &[
     ("ingest.emfInterval", "INGEST_EMF_INTERVAL"),
     ("webhooks.timeout", "WEBHOOKS_TIMEOUT"),
     ("webhooks.concurrency", "WEBHOOKS_CONCURRENCY"),
+    ("webhooks.signingKey", "WEBHOOKS_SIGNING_KEY"),
 ];
 
 /// A configuration error; the message names the option.
@@ -82,7 +83,7 @@ fn check_queue_url(url: &str, has_redis: bool, queue_prefix: &str) -> Result<(),
 /// never a secret, and URLs with their password masked.
 fn bad(key: &str, value: &str, expected: &str) -> ConfigError {
     let shown = match key {
-        "service.secret" | "api.auth" => "******".to_string(),
+        "service.secret" | "api.auth" | "webhooks.signingKey" => "******".to_string(),
         "queue.url" | "dbs.redis" => super::redact::redact_url(value),
         _ => value.to_string(),
     };
@@ -212,6 +213,8 @@ fn emf_dimensions(list: &str) -> Result<Vec<(String, String)>, ConfigError> {
 pub struct WebhooksConfig {
     pub timeout: Duration,
     pub concurrency: usize,
+    /// Signs every webhook body (HMAC-SHA256); `None`: unsigned.
+    pub signing_key: Option<Secret>,
 }
 
 /// The whole, checked configuration.
@@ -503,6 +506,9 @@ impl Config {
             },
             webhooks: WebhooksConfig {
                 timeout: duration("webhooks.timeout")?,
+                signing_key: get("webhooks.signingKey")
+                    .filter(|k| !k.is_empty())
+                    .map(Secret::new),
                 concurrency: concurrency as usize,
             },
         })
