@@ -231,6 +231,9 @@ impl Cluster {
 
 async fn account_lifecycle_with_webhooks(backend: Backend) {
     let c = Cluster::start(backend, 11, 1, &[]).await;
+    // The api reaches the shared store and this backend's queue.
+    let (status, ready) = http("GET", &format!("{}/ready", c.api.base_url()), None).await;
+    assert_eq!(status, 200, "{ready}");
     pipeline::account_lifecycle(&c.api.base_url(), "example").await;
     c.finish().await;
 }

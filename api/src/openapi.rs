@@ -44,7 +44,7 @@ use crate::routes::accounts::{
     DeleteAccountReply, UpdateAccount, UpdateAccountReply,
 };
 use crate::routes::deadletters::{DeadLetter, DeadLetters};
-use crate::routes::health::Health;
+use crate::routes::health::{Health, Readiness};
 use crate::routes::mailbox::{CreateMailboxBody, RenameMailboxBody};
 use crate::routes::message_update::{MessageMove, MessageUpdate};
 use crate::routes::outbox::{OutboxDeleted, OutboxList};
@@ -117,6 +117,7 @@ const BASIC_AUTH: &str = "basicAuth";
         routes::outbox::cancel,
         routes::deadletters::list_dead_letters,
         routes::health::health,
+        routes::health::ready,
         openapi_json,
         swagger_json,
     ),
@@ -137,7 +138,7 @@ const BASIC_AUTH: &str = "basicAuth";
         SearchBody, SearchQuery, SearchDate, HeaderMatch,
         UploadBody, UploadResponse, UploadMessageReply, MessageReference, ReferenceAction,
         AttachmentDraft, Disposition, ContentEncoding,
-        Stats, DeadLetters, DeadLetter, Event, Health,
+        Stats, DeadLetters, DeadLetter, Event, Health, Readiness,
         SubmitBody, SubmitResponse, OutboxList, OutboxDeleted, OutboxEntry, OutboxState, Envelope,
         SentReference,
     )),

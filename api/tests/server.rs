@@ -163,6 +163,10 @@ async fn basic_auth_when_configured() {
         2,
         "nothing else: {health}"
     );
+    // So does readiness: the store and the queue both answer.
+    let (status, ready, _) = h.raw(warp::test::request().path("/ready")).await;
+    assert_eq!(status, 200, "{ready}");
+    assert_eq!(ready["status"], "ready");
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
-//! `GET /health`: whether this api process can serve, for load balancers and container
-//! health checks. Answered without basic auth (a load balancer has no credentials), and
-//! telling nothing but up or down: the version and a store round trip.
+//! `GET /health` and `GET /ready`: whether this api process can serve, for load balancers,
+//! container health checks and orchestrators. Answered without basic auth (a load balancer
+//! has no credentials), and telling nothing but up or down: `/health` checks the store,
+//! `/ready` the store and the queue.
 
 use imapapi_common::Services;
 use imapapi_common::error::ApiError;
@@ -15,7 +16,7 @@ use crate::openapi::tags;
 use crate::routes::{Route, with};
 
 /// The routes of this module, as the OpenAPI document spells them.
-pub const ROUTES: &[Route] = &[Route::get("/health")];
+pub const ROUTES: &[Route] = &[Route::get("/health"), Route::get("/ready")];
 
 /// The `/health` answer.
 #[derive(Debug, Serialize, ToSchema)]
@@ -25,13 +26,25 @@ pub struct Health {
     pub version: &'static str,
 }
 
-/// The health route.
+/// The `/ready` answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Readiness {
+    /// Always `ready` in a 200.
+    pub status: &'static str,
+    pub version: &'static str,
+}
+
+/// The health and readiness routes.
 pub fn routes(services: Services) -> BoxedFilter<(Response,)> {
-    warp::path!("health")
+    let health_route = warp::path!("health")
+        .and(warp::get())
+        .and(with(services.clone()))
+        .then(|s: Services| async move { respond(health(s).await) });
+    let ready_route = warp::path!("ready")
         .and(warp::get())
         .and(with(services))
-        .then(|s: Services| async move { respond(health(s).await) })
-        .boxed()
+        .then(|s: Services| async move { respond(ready(s).await) });
+    health_route.or(ready_route).unify().boxed()
 }
 
 /// Whether this process can serve.
@@ -60,6 +73,44 @@ pub async fn health(services: Services) -> Result<Response, ApiError> {
     }
     Ok(json_ok(&Health {
         status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+    }))
+}
+
+/// Whether this process can do its work: the store and the queue both answer.
+///
+/// `GET /ready` → `{status: "ready", version}`; 503 `StoreUnavailable` or
+/// `QueueUnavailable` naming the one that does not answer. No basic auth.
+#[utoipa::path(
+    get,
+    path = "/ready",
+    operation_id = "getReady",
+    tag = tags::SERVICE,
+    security(()),
+    responses(
+        (status = 200, description = "Ready", body = Readiness),
+        (status = 503, description = "The store or the queue does not answer", body = ApiError),
+    )
+)]
+pub async fn ready(services: Services) -> Result<Response, ApiError> {
+    if let Err(error) = services.store.accounts_generation().await {
+        tracing::warn!(%error, "readiness check: the store does not answer");
+        return Err(ApiError::new(
+            503,
+            "StoreUnavailable",
+            "The store does not answer",
+        ));
+    }
+    if let Err(error) = services.bus.reachable().await {
+        tracing::warn!(%error, "readiness check: the queue does not answer");
+        return Err(ApiError::new(
+            503,
+            "QueueUnavailable",
+            "The queue does not answer",
+        ));
+    }
+    Ok(json_ok(&Readiness {
+        status: "ready",
         version: env!("CARGO_PKG_VERSION"),
     }))
 }

@@ -238,6 +238,11 @@ pub trait WorkQueues: Send + Sync + 'static {
     -> Result<Box<dyn Consumer>, BusError>;
     /// Up to `limit` dead-lettered messages of a queue, oldest first, without removing them.
     async fn dead_letters(&self, queue: QueueName, limit: usize) -> Result<Vec<Message>, BusError>;
+    /// Whether the backend answers now (for readiness checks): a cheap round trip to the
+    /// broker where there is one.
+    async fn reachable(&self) -> Result<(), BusError> {
+        Ok(())
+    }
 }
 
 /// Request/reply to one named ingest node: api's commands to the process that owns an

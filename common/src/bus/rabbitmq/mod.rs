@@ -154,6 +154,11 @@ impl WorkQueues for RabbitBus {
     async fn dead_letters(&self, queue: QueueName, limit: usize) -> Result<Vec<Message>, BusError> {
         consume::dead_letters(&self.inner, queue, limit).await
     }
+
+    /// A live connection (made again, with the topology, when it was lost).
+    async fn reachable(&self) -> Result<(), BusError> {
+        self.inner.link().await.map(|_| ())
+    }
 }
 
 #[async_trait]

@@ -209,6 +209,19 @@ impl WorkQueues for SqsBus {
     async fn dead_letters(&self, queue: QueueName, limit: usize) -> Result<Vec<Message>, BusError> {
         dead_letters::peek(&self.inner, queue, limit).await
     }
+
+    /// SQS answers for the events queue, and Redis (node requests, large bodies) answers.
+    async fn reachable(&self) -> Result<(), BusError> {
+        self.inner
+            .client
+            .get_queue_attributes()
+            .queue_url(self.inner.urls.work(QueueName::Events))
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .map_err(|e| topology::sdk_error("get_queue_attributes", e))?;
+        self.inner.overflow.ping().await
+    }
 }
 
 #[async_trait]

@@ -55,6 +55,15 @@ impl Overflow {
         Ok(())
     }
 
+    /// A round trip to Redis.
+    pub async fn ping(&self) -> Result<(), BusError> {
+        let _: String = redis::cmd("PING")
+            .query_async(&mut self.con.clone())
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
     pub async fn delete(&self, key: &str) -> Result<(), BusError> {
         let _: i64 = self.con.clone().del(key).await.map_err(backend)?;
         Ok(())
