@@ -40,6 +40,8 @@ pub fn check_shared_backends(config: &Config, role: Option<&Role>) -> Result<(),
 
 /// Run `role` (all roles when `None`) until a shutdown signal or a role's failure.
 pub async fn run(config: Config, role: Option<Role>) -> anyhow::Result<()> {
+    // Before any role records a metric (`GET /metrics` renders them).
+    imapapi_common::prometheus::install();
     let config = Arc::new(config);
     let store = imapapi_common::store::open(&config)
         .await

@@ -310,6 +310,77 @@ async fn webhooks_are_signed() {
     other.logout().await.ok();
 }
 
+/// The value of the Prometheus sample `name{labels}` (labels as written, in order), or
+/// `None` when the text has no such series.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// `GET /metrics` speaks Prometheus text and counts what happened: api requests by route
+/// and status with durations, events published, webhooks delivered, accounts by state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_metrics() {
+    let dv = Dovecot::ensure();
+    let gw = spawn(&[]).await;
+    let base = gw.base_url();
+    let hook = WebhookReceiver::start().await;
+    set_webhooks(&base, &hook).await;
+    let user = dv.create_user("metrics");
+    let (status, _) = http(
+        "POST",
+        &gw.url("/v1/account"),
+        Some(account_body(dv, "metrics", &user)),
+    )
+    .await;
+    assert_eq!(status, 200);
+    wait_state(&base, "metrics", "connected", Duration::from_secs(30)).await;
+    let mut other = ImapTestClient::connect(dv, &user).await.unwrap();
+    let uid = other.append("INBOX", &mail("counted", "x")).await.unwrap();
+    expect_event(&hook, "metrics", "messageNew", |r| {
+        r.body["data"]["uid"] == uid
+    })
+    .await;
+    let (status, _) = http("GET", &gw.url("/v1/account/nobody"), None).await;
+    assert_eq!(status, 404);
+
+    let response = support::request("GET", &gw.url("/metrics"), &[], bytes::Bytes::new(), None)
+        .await
+        .unwrap();
+    assert_eq!(response.status, 200);
+    let content_type = response.headers["content-type"].to_str().unwrap();
+    assert!(content_type.starts_with("text/plain"), "{content_type}");
+    let text = String::from_utf8(response.body.to_vec()).unwrap();
+    let at_least = |series: &str, n: f64| {
+        let v = sample(&text, series).unwrap_or_else(|| panic!("no {series} in:\n{text}"));
+        assert!(v >= n, "{series} = {v}, expected at least {n}");
+    };
+    at_least(r#"imapapi_accounts{state="connected"}"#, 1.0);
+    at_least(
+        r#"imapapi_http_requests_total{method="POST",route="/v1/account",status="200"}"#,
+        1.0,
+    );
+    at_least(
+        r#"imapapi_http_requests_total{method="GET",route="unmatched",status="404"}"#,
+        1.0,
+    );
+    at_least(r#"imapapi_events_published_total{event="messageNew"}"#, 1.0);
+    at_least(
+        r#"imapapi_webhooks_total{result="success",event="messageNew"}"#,
+        1.0,
+    );
+    at_least(r#"imapapi_ingest_accounts"#, 1.0);
+    assert!(
+        text.contains("imapapi_http_request_duration_seconds_bucket{"),
+        "durations are histograms"
+    );
+    assert!(
+        !text.contains(&user.pass) && !text.contains("metrics@"),
+        "no account data"
+    );
+    other.logout().await.ok();
+}
+
 /// `--log.format=text` writes readable lines instead of JSON objects, for a terminal.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn text_logs_for_a_terminal() {

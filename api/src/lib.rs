@@ -48,6 +48,22 @@ pub fn routes(
             } else {
                 Counter::ApiCallFail
             });
+            // A path no route knows is one label, so probes cannot grow the series.
+            let route = if info.status() == warp::http::StatusCode::NOT_FOUND {
+                "unmatched".to_string()
+            } else {
+                route_label(info.path())
+            };
+            let (method, status) = (
+                info.method().to_string(),
+                info.status().as_u16().to_string(),
+            );
+            metrics::counter!("imapapi_http_requests_total",
+                "method" => method.clone(), "route" => route.clone(), "status" => status)
+            .increment(1);
+            metrics::histogram!("imapapi_http_request_duration_seconds",
+                "method" => method, "route" => route)
+            .record(info.elapsed().as_secs_f64());
             tracing::debug!(
                 method = %info.method(),
                 route = %route_label(info.path()),

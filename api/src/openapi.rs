@@ -118,6 +118,7 @@ const BASIC_AUTH: &str = "basicAuth";
         routes::deadletters::list_dead_letters,
         routes::health::health,
         routes::health::ready,
+        routes::metrics::metrics,
         openapi_json,
         swagger_json,
     ),

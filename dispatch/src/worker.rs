@@ -40,11 +40,12 @@ pub(crate) struct Worker {
     usage: UsageCounters,
 }
 
-/// Label of the `webhooks` counter for an event that could not be parsed.
+/// Label of the webhooks counter for an event that could not be parsed.
 const INVALID_EVENT: &str = "invalid";
 
-fn count(status: &'static str, event: &'static str) {
-    metrics::counter!("webhooks", "status" => status, "event" => event).increment(1);
+/// One delivery outcome (`success`, `fail`, `skipped`) for `GET /metrics`.
+fn count(result: &'static str, event: &'static str) {
+    metrics::counter!("imapapi_webhooks_total", "result" => result, "event" => event).increment(1);
 }
 
 impl Worker {
@@ -140,7 +141,11 @@ impl Worker {
         // The body as published, byte for byte; acking needs only the acker.
         let body = Bytes::from(std::mem::take(&mut delivery.message.body));
         let started = Instant::now();
-        match self.client.post(target, event_id, attempt, body).await {
+        let posted = self.client.post(target, event_id, attempt, body).await;
+        metrics::histogram!("imapapi_webhook_duration_seconds",
+            "result" => if posted.is_ok() { "success" } else { "fail" })
+        .record(started.elapsed().as_secs_f64());
+        match posted {
             Ok(status) => {
                 tracing::debug!(%event_id, account, event = kind, attempt, status,
                     target = %target.origin(), elapsed_ms = started.elapsed().as_millis() as u64,

@@ -117,6 +117,7 @@ pub async fn publish(services: &Services, event: &Event) -> Result<(), BusError>
         .publish(QueueName::Events, Message::new(event.routing_key(), body))
         .await?;
     services.counters.add(Counter::Event(event.event));
+    metrics::counter!("imapapi_events_published_total", "event" => event.event.name()).increment(1);
     Ok(())
 }
 

@@ -371,6 +371,7 @@ impl Supervisor {
                     if let Some(metric) = &mut self.owned_metric {
                         metric.tick(self.running.len()).await;
                     }
+                    metrics::gauge!("imapapi_ingest_accounts").set(self.running.len() as f64);
                 }
                 Some(done) = self.tasks.join_next(), if !self.tasks.is_empty() => {
                     match done {

@@ -38,7 +38,11 @@ pub async fn publish(services: &Services, entry: &OutboxEntry, kind: EventKind, 
         .publish(QueueName::Events, Message::new(event.routing_key(), body))
         .await
     {
-        Ok(()) => services.counters.add(Counter::Event(kind)),
+        Ok(()) => {
+            services.counters.add(Counter::Event(kind));
+            metrics::counter!("imapapi_events_published_total", "event" => kind.name())
+                .increment(1);
+        }
         Err(error) => tracing::error!(queue_id = %entry.queue_id, event = kind.name(), %error,
             "send event not published"),
     }

@@ -205,7 +205,17 @@ async fn attempt(services: &Services, delivery: Delivery, mut entry: OutboxEntry
         }
     }
     let local = &services.config.service.local_addresses;
-    match smtp::send(&smtp, local, &entry.envelope, &mime).await {
+    let started = std::time::Instant::now();
+    let sent = smtp::send(&smtp, local, &entry.envelope, &mime).await;
+    let result = match &sent {
+        Ok(_) => "sent",
+        Err(SendError::Temporary(_)) => "temporary_failure",
+        Err(SendError::Permanent(_)) => "permanent_failure",
+    };
+    metrics::counter!("imapapi_submit_total", "result" => result).increment(1);
+    metrics::histogram!("imapapi_smtp_send_duration_seconds", "result" => result)
+        .record(started.elapsed().as_secs_f64());
+    match sent {
         Ok(response) => {
             entry.state = OutboxState::Sent;
             entry.response = Some(response.clone());

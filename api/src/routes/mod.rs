@@ -9,6 +9,7 @@ pub mod mailbox;
 pub mod mailboxes;
 pub mod message_update;
 pub mod messages;
+pub mod metrics;
 pub mod outbox;
 pub mod reconnect;
 pub mod search;
@@ -155,6 +156,10 @@ pub const RESOURCES: &[Resource] = &[
     Resource {
         filter: health::routes,
         routes: health::ROUTES,
+    },
+    Resource {
+        filter: metrics::routes,
+        routes: metrics::ROUTES,
     },
     Resource {
         filter: crate::openapi::routes,

@@ -81,6 +81,18 @@ fn state_name(state: AccountState) -> String {
 pub async fn stats(services: Services, q: Query) -> Result<Response, ApiError> {
     q.only(&["seconds"])?;
     let seconds = q.number("seconds", 0, 604_800, 3600)?;
+    let connections = accounts_by_state(&services).await?;
+    let counters = usage_counters(services.store.as_ref(), seconds).await?;
+    Ok(json_ok(&Stats {
+        version: env!("CARGO_PKG_VERSION"),
+        accounts: connections.values().sum(),
+        connections,
+        counters,
+    }))
+}
+
+/// How many accounts are in each connection state (every state listed, 0 included).
+pub async fn accounts_by_state(services: &Services) -> Result<BTreeMap<String, usize>, ApiError> {
     let store = &services.store;
     let accounts = store.list_accounts().await.map_err(store_error)?;
     let mut connections: BTreeMap<String, usize> = AccountState::ALL
@@ -95,13 +107,7 @@ pub async fn stats(services: Services, q: Query) -> Result<Response, ApiError> {
             .map_or(AccountState::Init, |s| s.state);
         *connections.entry(state_name(state)).or_default() += 1;
     }
-    let counters = usage_counters(store.as_ref(), seconds).await?;
-    Ok(json_ok(&Stats {
-        version: env!("CARGO_PKG_VERSION"),
-        accounts: accounts.len(),
-        connections,
-        counters,
-    }))
+    Ok(connections)
 }
 
 /// Every counter's sum over the minute buckets that the last `seconds` touch.
