@@ -521,6 +521,88 @@ async fn sending_retries_temporary_failures() {
     sending::temporary_failures_are_retried(&gw.base_url(), "flaky").await;
 }
 
+/// IMAP connections bind to one of the configured local addresses: Dovecot logs every
+/// login of these accounts as coming from 127.0.0.2 or 127.0.0.3. An address that cannot
+/// be bound gives its account a connection error that names it, and the gateway keeps
+/// serving the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imap_binds_to_the_local_addresses() {
+    let dv = Dovecot::ensure();
+    let gw = spawn(&["--service.localAddresses=127.0.0.2,127.0.0.3"]).await;
+    let base = gw.base_url();
+    let users: Vec<_> = (0..4).map(|_| dv.create_user("bindimap")).collect();
+    for (i, u) in users.iter().enumerate() {
+        let (status, _) = http(
+            "POST",
+            &gw.url("/v1/account"),
+            Some(account_body(dv, &format!("bind{i}"), u)),
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    for i in 0..users.len() {
+        wait_state(
+            &base,
+            &format!("bind{i}"),
+            "connected",
+            Duration::from_secs(30),
+        )
+        .await;
+        // A command connection too.
+        let (status, _) = http(
+            "GET",
+            &gw.url(&format!("/v1/account/bind{i}/messages?path=INBOX")),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    let log = std::fs::read_to_string(&dv.log_file).unwrap();
+    for u in &users {
+        let logins: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("Login: user=") && l.contains(&format!("user=<{}>", u.user)))
+            .collect();
+        assert!(
+            logins.len() >= 2,
+            "watcher and command logins of {}: {logins:?}",
+            u.user
+        );
+        for l in logins {
+            assert!(
+                l.contains("rip=127.0.0.2,") || l.contains("rip=127.0.0.3,"),
+                "a login from elsewhere: {l}"
+            );
+        }
+    }
+
+    // 192.0.2.1 (TEST-NET-1) is no address of this machine: binding fails before any
+    // packet leaves, and the account says so.
+    let bad = spawn(&["--service.localAddresses=192.0.2.1"]).await;
+    let user = dv.create_user("bindbad");
+    let (status, _) = http(
+        "POST",
+        &bad.url("/v1/account"),
+        Some(account_body(dv, "unbindable", &user)),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let info = wait_state(
+        &bad.base_url(),
+        "unbindable",
+        "connectError",
+        Duration::from_secs(30),
+    )
+    .await;
+    let error = info["lastError"].to_string();
+    assert!(
+        error.contains("192.0.2.1"),
+        "the error names the address: {info}"
+    );
+    let (status, _) = http("GET", &bad.url("/v1/accounts"), None).await;
+    assert_eq!(status, 200, "the gateway keeps serving");
+}
+
 /// SMTP binds to a configured local address and greets with its hostname.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sending_from_a_local_address() {
