@@ -381,6 +381,65 @@ async fn prometheus_metrics() {
     other.logout().await.ok();
 }
 
+/// A receiver that is down while mail arrives gets every event once it is back, within a
+/// retry delay of its return: delays double up to `queue.maxRetryDelay` and go on at that
+/// pace (here 100 ms doubling up to 1 s; by default 2 s up to an hour, over two days).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_outlast_an_outage() {
+    let dv = Dovecot::ensure();
+    let gw = spawn(&["--queue.retryDelay=100ms", "--queue.maxRetryDelay=1s"]).await;
+    let base = gw.base_url();
+    let hook = WebhookReceiver::start().await;
+    set_webhooks(&base, &hook).await;
+    let user = dv.create_user("outage");
+    let (status, _) = http(
+        "POST",
+        &gw.url("/v1/account"),
+        Some(account_body(dv, "outage", &user)),
+    )
+    .await;
+    assert_eq!(status, 200);
+    wait_state(&base, "outage", "connected", Duration::from_secs(30)).await;
+    hook.drain().await;
+
+    hook.fail_next(u32::MAX, 503);
+    let mut other = ImapTestClient::connect(dv, &user).await.unwrap();
+    let mut uids = Vec::new();
+    for i in 0..5 {
+        uids.push(
+            other
+                .append("INBOX", &mail(&format!("during the outage {i}"), "x"))
+                .await
+                .unwrap(),
+        );
+    }
+    // Down long enough for the delays to reach their cap.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    assert!(
+        hook.failed() >= 5 * 4,
+        "retried meanwhile: {}",
+        hook.failed()
+    );
+    hook.fail_next(0, 200);
+    let back = std::time::Instant::now();
+    for uid in &uids {
+        let got = expect_event(&hook, "outage", "messageNew", |r| {
+            r.body["data"]["uid"] == *uid && r.status == 200
+        })
+        .await;
+        let attempt: u32 = got.header("x-imapapi-attempt").unwrap().parse().unwrap();
+        assert!(attempt > 4, "attempt {attempt}");
+    }
+    assert!(
+        back.elapsed() < Duration::from_secs(5),
+        "all five back {:?} after the receiver",
+        back.elapsed()
+    );
+    let (_, dead) = http("GET", &gw.url("/v1/deadletters"), None).await;
+    assert_eq!(dead["events"].as_array().map(Vec::len), Some(0), "{dead}");
+    other.logout().await.ok();
+}
+
 /// `--log.format=text` writes readable lines instead of JSON objects, for a terminal.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn text_logs_for_a_terminal() {

@@ -32,12 +32,14 @@ mod local_sqs;
 const POLICY: RetryPolicy = RetryPolicy {
     max_attempts: 3,
     base_delay: Duration::from_millis(100),
+    max_delay: Duration::MAX,
     jitter: false,
 };
 /// The submit queue's: fewer attempts, with jitter.
 const SUBMIT_POLICY: RetryPolicy = RetryPolicy {
     max_attempts: 2,
     base_delay: Duration::from_millis(400),
+    max_delay: Duration::MAX,
     jitter: true,
 };
 const POLICIES: RetryPolicies = RetryPolicies {
@@ -522,6 +524,7 @@ async fn embedded_messages_survive_reopen() {
     let slow = RetryPolicy {
         max_attempts: 2,
         base_delay: Duration::from_secs(2),
+        max_delay: Duration::MAX,
         jitter: false,
     };
     let sent: Vec<Message> = (0..4).map(|i| msg("a.e", &format!("{i}"))).collect();

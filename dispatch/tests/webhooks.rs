@@ -177,6 +177,7 @@ impl Options {
             retry: RetryPolicy {
                 max_attempts: 5,
                 base_delay: Duration::from_millis(50),
+                max_delay: Duration::MAX,
                 jitter: false,
             },
         }
@@ -468,6 +469,7 @@ fn three_attempts(mut opts: Options) -> Options {
     opts.retry = RetryPolicy {
         max_attempts: 3,
         base_delay: Duration::from_millis(50),
+        max_delay: Duration::MAX,
         jitter: false,
     };
     opts

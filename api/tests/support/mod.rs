@@ -72,11 +72,13 @@ pub fn config(dir: &Path) -> Config {
             retry: RetryPolicy {
                 max_attempts: 1,
                 base_delay: Duration::from_millis(10),
+                max_delay: Duration::MAX,
                 jitter: false,
             },
             submit_retry: RetryPolicy {
                 max_attempts: 1,
                 base_delay: Duration::from_millis(10),
+                max_delay: Duration::MAX,
                 jitter: true,
             },
             visibility: Duration::from_secs(30),

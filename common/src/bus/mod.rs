@@ -96,13 +96,16 @@ impl Message {
 }
 
 /// How failed deliveries are retried: delivery `n` (0-based) that fails is retried after
-/// `base_delay * 2^n`; after `max_attempts` failed deliveries the message is dead-lettered.
+/// `base_delay * 2^n`, at most `max_delay`; after `max_attempts` failed deliveries the
+/// message is dead-lettered.
 /// With `jitter`, each delay is drawn from its upper half instead (`d/2 ..= d`), so that
 /// jobs that failed together (a mail server down for a minute) do not retry together.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     pub max_attempts: u32,
     pub base_delay: Duration,
+    /// The longest single delay: past it the schedule goes on at this pace.
+    pub max_delay: Duration,
     pub jitter: bool,
 }
 
@@ -110,7 +113,17 @@ impl RetryPolicy {
     /// The longest delay before redelivering a message that has failed `attempt + 1`
     /// times (the delay itself without jitter).
     pub fn delay(&self, attempt: u32) -> Duration {
-        self.base_delay.saturating_mul(1u32 << attempt.min(20))
+        self.base_delay
+            .saturating_mul(1u32 << attempt.min(20))
+            .min(self.max_delay)
+    }
+
+    /// The time from the first failure to the last attempt, without jitter (with it,
+    /// between half of this and this).
+    pub fn span(&self) -> Duration {
+        (0..self.max_attempts.saturating_sub(1))
+            .map(|a| self.delay(a))
+            .fold(Duration::ZERO, Duration::saturating_add)
     }
 
     /// The delay to wait before redelivering a message that has failed `attempt + 1`
@@ -130,6 +143,7 @@ impl Default for RetryPolicy {
         RetryPolicy {
             max_attempts: 5,
             base_delay: Duration::from_secs(2),
+            max_delay: Duration::MAX,
             jitter: false,
         }
     }
@@ -326,6 +340,7 @@ mod tests {
         let policy = RetryPolicy {
             max_attempts: 5,
             base_delay: Duration::from_secs(1),
+            max_delay: Duration::MAX,
             jitter: true,
         };
         let full = policy.delay(3);
@@ -338,6 +353,19 @@ mod tests {
             ..policy
         };
         assert_eq!(plain.next_delay(3), full);
+    }
+
+    #[test]
+    fn delays_double_up_to_their_cap() {
+        let policy = RetryPolicy {
+            max_attempts: 6,
+            base_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(5),
+            jitter: false,
+        };
+        let delays: Vec<u64> = (0..6).map(|a| policy.delay(a).as_secs()).collect();
+        assert_eq!(delays, [1, 2, 4, 5, 5, 5]);
+        assert_eq!(policy.span(), Duration::from_secs(1 + 2 + 4 + 5 + 5));
     }
 
     #[test]

@@ -88,9 +88,12 @@ pub struct Cli {
     /// Prefix of queue and exchange names [env: QUEUE_PREFIX] [default: imapapi]
     #[arg(long = "queue.prefix", global = true, value_name = "NAME")]
     pub queue_prefix: Option<String>,
-    /// Delivery attempts before dead-lettering [env: QUEUE_MAX_ATTEMPTS] [default: 5]
+    /// Delivery attempts before dead-lettering [env: QUEUE_MAX_ATTEMPTS] [default: 60]
     #[arg(long = "queue.maxAttempts", global = true, value_name = "N")]
     pub queue_max_attempts: Option<String>,
+    /// Longest single retry delay, webhooks and sends [env: QUEUE_MAX_RETRY_DELAY] [default: 1h]
+    #[arg(long = "queue.maxRetryDelay", global = true, value_name = "DURATION")]
+    pub queue_max_retry_delay: Option<String>,
     /// First retry delay, doubled per attempt [env: QUEUE_RETRY_DELAY] [default: 2s]
     #[arg(long = "queue.retryDelay", global = true, value_name = "DURATION")]
     pub queue_retry_delay: Option<String>,
@@ -169,6 +172,7 @@ impl Cli {
             "queue.prefix" => &self.queue_prefix,
             "queue.maxAttempts" => &self.queue_max_attempts,
             "queue.retryDelay" => &self.queue_retry_delay,
+            "queue.maxRetryDelay" => &self.queue_max_retry_delay,
             "queue.visibilityTimeout" => &self.queue_visibility_timeout,
             "submit.maxAttempts" => &self.submit_max_attempts,
             "submit.retryDelay" => &self.submit_retry_delay,

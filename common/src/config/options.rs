@@ -30,6 +30,7 @@ pub const OPTIONS: &[(&str, &str)] = &[
     ("queue.prefix", "QUEUE_PREFIX"),
     ("queue.maxAttempts", "QUEUE_MAX_ATTEMPTS"),
     ("queue.retryDelay", "QUEUE_RETRY_DELAY"),
+    ("queue.maxRetryDelay", "QUEUE_MAX_RETRY_DELAY"),
     ("queue.visibilityTimeout", "QUEUE_VISIBILITY_TIMEOUT"),
     ("submit.maxAttempts", "SUBMIT_MAX_ATTEMPTS"),
     ("submit.retryDelay", "SUBMIT_RETRY_DELAY"),
@@ -125,7 +126,7 @@ pub struct QueueConfig {
     /// queues.
     pub url: Option<String>,
     pub prefix: String,
-    /// Retries of the events queue (webhooks).
+    /// Retries of the events queue (webhooks), with jitter.
     pub retry: RetryPolicy,
     /// Retries of the submit queue (sending), always with jitter.
     pub submit_retry: RetryPolicy,
@@ -486,11 +487,13 @@ impl Config {
                 retry: RetryPolicy {
                     max_attempts: max_attempts as u32,
                     base_delay: duration("queue.retryDelay")?,
-                    jitter: false,
+                    max_delay: duration("queue.maxRetryDelay")?,
+                    jitter: true,
                 },
                 submit_retry: RetryPolicy {
                     max_attempts: submit_attempts as u32,
                     base_delay: duration("submit.retryDelay")?,
+                    max_delay: duration("queue.maxRetryDelay")?,
                     jitter: true,
                 },
                 visibility,
@@ -540,6 +543,22 @@ mod tests {
             Config::from_layers(&cli(&["--api.port=3500", "--api.host", "0.0.0.0"]), &env).unwrap();
         assert_eq!(c.api.port, 4000);
         assert_eq!(c.api.host, "0.0.0.0");
+    }
+
+    #[test]
+    fn default_webhook_retries_outlast_a_day_long_outage() {
+        let c = Config::from_layers(&cli(&[]), &BTreeMap::new()).unwrap();
+        let events = c.queue.retry;
+        assert!(events.jitter);
+        assert_eq!(events.max_delay, Duration::from_secs(3600));
+        // Jitter draws each delay from its upper half: even the shortest schedule spans a day.
+        assert!(
+            events.span() / 2 >= Duration::from_secs(86_400),
+            "{:?}",
+            events.span()
+        );
+        let c = Config::from_layers(&cli(&["--queue.maxRetryDelay=5m"]), &BTreeMap::new()).unwrap();
+        assert_eq!(c.queue.submit_retry.max_delay, Duration::from_secs(300));
     }
 
     #[test]
