@@ -437,6 +437,12 @@ async fn webhooks_outlast_an_outage() {
     );
     let (_, dead) = http("GET", &gw.url("/v1/deadletters"), None).await;
     assert_eq!(dead["events"].as_array().map(Vec::len), Some(0), "{dead}");
+    // Dozens of failed attempts, but one line when the receiver started failing and one
+    // when it answered again.
+    let log = std::fs::read_to_string(gw.log_path()).unwrap();
+    let lines = |what: &str| log.lines().filter(|l| l.contains(what)).count();
+    assert_eq!(lines("webhook receiver failing"), 1, "{log}");
+    assert_eq!(lines("webhook receiver answers again"), 1, "{log}");
     other.logout().await.ok();
 }
 

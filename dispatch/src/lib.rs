@@ -5,6 +5,7 @@
 //! attempt. Stateless: any number of dispatch processes can share the queue.
 
 pub mod account_cache;
+pub mod receiver_health;
 pub mod settings_cache;
 pub mod signature;
 #[cfg(test)]

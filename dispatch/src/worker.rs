@@ -4,6 +4,7 @@
 //! An event whose account has been deleted meanwhile is acked without a webhook. Nothing is
 //! acked before its work is done, and nothing is dropped without a log line.
 
+use crate::receiver_health::ReceiverHealth;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,6 +39,8 @@ pub(crate) struct Worker {
     settings: SettingsCache,
     accounts: AccountCache,
     usage: UsageCounters,
+    /// Reports the receiver failing and recovering, once per change.
+    receiver: ReceiverHealth,
 }
 
 /// Label of the webhooks counter for an event that could not be parsed.
@@ -57,6 +60,7 @@ impl Worker {
             settings: SettingsCache::new(services.store.clone(), SETTINGS_MAX_AGE),
             accounts: AccountCache::new(services.store.clone(), ACCOUNT_MAX_AGE),
             usage: services.counters.clone(),
+            receiver: ReceiverHealth::default(),
         })
     }
 
@@ -147,6 +151,7 @@ impl Worker {
         .record(started.elapsed().as_secs_f64());
         match posted {
             Ok(status) => {
+                self.receiver.report(true, &target.origin(), None);
                 tracing::debug!(%event_id, account, event = kind, attempt, status,
                     target = %target.origin(), elapsed_ms = started.elapsed().as_millis() as u64,
                     "webhook delivered");
@@ -157,6 +162,9 @@ impl Worker {
             Err(error) => {
                 count("fail", kind);
                 self.usage.add(Counter::WebhookFail);
+                let origin = target.origin();
+                self.receiver
+                    .report(false, &origin, Some(&error.to_string()));
                 let outcome = retry(delivery, message_id, Some(event_id), attempt).await;
                 let elapsed_ms = started.elapsed().as_millis() as u64;
                 let target = target.origin();
@@ -164,7 +172,8 @@ impl Worker {
                     Some(RetryOutcome::DeadLettered) => tracing::error!(%event_id, account,
                         event = kind, attempt, %error, %target, elapsed_ms,
                         outcome = "dead-lettered", "webhook failed; attempts exhausted"),
-                    Some(RetryOutcome::Scheduled(delay)) => tracing::warn!(%event_id, account,
+                    // Per attempt at debug: the receiver's state changes are the warnings.
+                    Some(RetryOutcome::Scheduled(delay)) => tracing::debug!(%event_id, account,
                         event = kind, attempt, %error, %target, elapsed_ms,
                         outcome = "retry scheduled", retry_in_ms = delay.as_millis() as u64,
                         "webhook failed"),
@@ -406,6 +415,7 @@ mod tests {
             settings: SettingsCache::new(store.clone(), SETTINGS_MAX_AGE),
             accounts: AccountCache::new(store.clone(), Duration::from_millis(50)),
             usage: UsageCounters::default(),
+            receiver: ReceiverHealth::default(),
         };
         let settled = Arc::new(Mutex::new(Vec::new()));
 
