@@ -4,6 +4,7 @@
 
 mod encrypt;
 mod roles;
+mod secret_check;
 mod shutdown;
 
 use std::process::ExitCode;

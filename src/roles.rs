@@ -49,6 +49,7 @@ pub async fn run(config: Config, role: Option<Role>) -> anyhow::Result<()> {
     let bus = imapapi_common::bus::connect(&config)
         .await
         .context("connecting the queue")?;
+    crate::secret_check::check(&store, config.service.secret.as_ref()).await?;
     let services = Services::new(config.clone(), store, bus);
 
     if let Some(prepared) = &config.settings {

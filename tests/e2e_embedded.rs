@@ -464,6 +464,63 @@ async fn text_logs_for_a_terminal() {
     assert!(started.contains("INFO"), "{started}");
 }
 
+/// A process started with another `service.secret` than the one that encrypted the stored
+/// passwords, or with none, refuses to start and says why, instead of failing every
+/// account one by one; the right secret starts it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_secret_stops_the_start() {
+    let dv = Dovecot::ensure();
+    let ca = dv.ca_cert.display().to_string();
+    let mut gw = Gateway::spawn(
+        &[],
+        &[
+            ("IMAPAPI_EXTRA_CA", &ca),
+            ("IMAPAPI_SECRET", "the-first-secret"),
+        ],
+    )
+    .await;
+    let user = dv.create_user("sealed");
+    let (status, _) = http(
+        "POST",
+        &gw.url("/v1/account"),
+        Some(account_body(dv, "sealed", &user)),
+    )
+    .await;
+    assert_eq!(status, 200);
+    gw.stop().await;
+    let data = gw.data_dir();
+    for (secret, says) in [
+        (Some("another-secret"), "does not decrypt"),
+        (None, "no service.secret"),
+    ] {
+        let mut cmd = std::process::Command::new("timeout");
+        cmd.arg("60")
+            .arg(env!("CARGO_BIN_EXE_imapapi"))
+            .arg(format!("--dbs.path={}", data.display()))
+            .arg(format!("--api.port={}", support::free_port()))
+            .env_remove("IMAPAPI_SECRET");
+        if let Some(s) = secret {
+            cmd.env("IMAPAPI_SECRET", s);
+        }
+        let out = cmd.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "started with {secret:?}");
+        assert!(err.contains(says), "{secret:?}: {err}");
+        assert!(
+            !err.contains("the-first-secret") && !err.contains("another-secret"),
+            "{err}"
+        );
+    }
+    gw.start().await;
+    wait_state(
+        &gw.base_url(),
+        "sealed",
+        "connected",
+        Duration::from_secs(30),
+    )
+    .await;
+}
+
 /// Mail that arrives while the first sync is still running is announced (notifyFrom
 /// defaults to the registration time); mail from before the registration is not.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

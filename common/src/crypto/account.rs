@@ -28,6 +28,14 @@ pub fn open_account(cfg: &mut AccountConfig, secret: Option<&str>) -> Result<(),
     Ok(())
 }
 
+/// Whether any secret of `cfg` is stored encrypted.
+pub fn has_sealed_secrets(cfg: &AccountConfig) -> bool {
+    let mut probe = cfg.clone();
+    secrets_mut(&mut probe)
+        .iter()
+        .any(|s| is_encrypted(s.expose()))
+}
+
 /// [`seal_account`] on the blocking pool. `Err` only when that task could not run (the
 /// runtime is shutting down): nothing is ever returned unsealed.
 pub async fn seal_account_off_runtime(

@@ -17,7 +17,10 @@
 mod account;
 mod key_cache;
 
-pub use account::{open_account, open_account_off_runtime, seal_account, seal_account_off_runtime};
+pub use account::{
+    has_sealed_secrets, open_account, open_account_off_runtime, seal_account,
+    seal_account_off_runtime,
+};
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
