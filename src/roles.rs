@@ -97,6 +97,13 @@ pub async fn run(config: Config, role: Option<Role>) -> anyhow::Result<()> {
             "api",
             imapapi_api::serve(services.clone(), shutdown.clone()),
         ));
+    } else if let Some(port) = config.api.metrics_port {
+        // The api serves /metrics itself; a process without it does so here.
+        let host = config.api.host.clone();
+        let stop = shutdown.clone();
+        tasks.spawn(named("metrics", async move {
+            imapapi_api::serve_metrics(&host, port, stop).await
+        }));
     }
     tracing::info!(
         role = role

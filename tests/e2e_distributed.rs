@@ -567,6 +567,54 @@ fn start_up_errors_never_show_a_url_password() {
     }
 }
 
+/// A process without the api role serves its own metrics on `api.metricsPort`, so that
+/// Prometheus can scrape every process of a deployment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_without_the_api_serves_its_metrics() {
+    let redis = redis_url(Backend::Rabbit, 3);
+    flush(&redis).await;
+    let port = support::free_port();
+    let prefix = format!("imapapi-test-{}", support::unique_suffix());
+    let args = [
+        format!("--dbs.redis={redis}"),
+        format!("--queue.url={}", amqp_url()),
+        format!("--queue.prefix={prefix}"),
+        format!("--api.metricsPort={port}"),
+    ];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut ingest = Gateway::spawn_role("ingest", &args, &[]).await;
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let text = loop {
+        if let Ok(r) = support::request("GET", &url, &[], bytes::Bytes::new(), None).await
+            && r.status == 200
+        {
+            let text = String::from_utf8(r.body.to_vec()).unwrap();
+            // Written at the end of every account scan.
+            if text.contains("imapapi_ingest_accounts 0") {
+                break text;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no ingest metrics on {url}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(
+        !text.contains("imapapi_accounts{"),
+        "the store-wide gauge is the api's"
+    );
+    ingest.stop().await;
+    let retry = imapapi_common::bus::RetryPolicy::default();
+    imapapi_common::bus::rabbitmq::RabbitBus::connect(&amqp_url(), &prefix, retry)
+        .await
+        .expect("connect to RabbitMQ for clean-up")
+        .delete_topology()
+        .await
+        .expect("delete test topology");
+}
+
 /// The lease owner of every account key matching `*lease*`, by key.
 async fn lease_owners(redis: &str) -> std::collections::BTreeMap<String, Option<String>> {
     let client = redis::Client::open(redis).unwrap();

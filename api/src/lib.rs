@@ -9,6 +9,7 @@ mod answering;
 pub mod auth;
 pub mod body;
 pub mod error;
+mod metrics_listener;
 pub mod openapi;
 pub mod params;
 pub mod routes;
@@ -24,6 +25,8 @@ use imapapi_common::counters::Counter;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use warp::{Filter, Reply};
+
+pub use metrics_listener::serve_metrics;
 
 /// Every route (the OpenAPI document at `/openapi.json` and `/swagger.json` included),
 /// behind basic auth when `api.auth` is set, with every rejection turned into a JSON error

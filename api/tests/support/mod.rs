@@ -53,6 +53,7 @@ pub fn config(dir: &Path) -> Config {
         redis: None,
         data_dir: dir.to_path_buf(),
         api: ApiConfig {
+            metrics_port: None,
             host: "127.0.0.1".into(),
             port: 0,
             max_size: 5 << 20,

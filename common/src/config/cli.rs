@@ -51,6 +51,9 @@ pub struct Cli {
     /// Host to bind the REST api to [env: API_HOST] [default: 127.0.0.1]
     #[arg(long = "api.host", global = true, value_name = "HOST")]
     pub api_host: Option<String>,
+    /// For a process without the api role: port of api.host serving GET /metrics [env: API_METRICS_PORT]
+    #[arg(long = "api.metricsPort", global = true, value_name = "PORT")]
+    pub api_metrics_port: Option<String>,
     /// Port to bind the REST api to [env: API_PORT] [default: 3000]
     #[arg(long = "api.port", global = true, value_name = "PORT")]
     pub api_port: Option<String>,
@@ -160,6 +163,7 @@ impl Cli {
             "dbs.path" => &self.dbs_path,
             "api.host" => &self.api_host,
             "api.port" => &self.api_port,
+            "api.metricsPort" => &self.api_metrics_port,
             "api.maxSize" => &self.api_max_size,
             "api.auth" => &self.api_auth,
             "service.commandTimeout" => &self.service_command_timeout,

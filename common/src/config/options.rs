@@ -18,6 +18,7 @@ pub const OPTIONS: &[(&str, &str)] = &[
     ("dbs.path", "DATA_DIR"),
     ("api.host", "API_HOST"),
     ("api.port", "API_PORT"),
+    ("api.metricsPort", "API_METRICS_PORT"),
     ("api.maxSize", "API_MAX_SIZE"),
     ("api.auth", "IMAPAPI_AUTH"),
     ("service.commandTimeout", "COMMAND_TIMEOUT"),
@@ -109,6 +110,8 @@ pub struct LocalAddress {
 pub struct ApiConfig {
     pub host: String,
     pub port: u16,
+    /// Where a process without the api role serves `GET /metrics`; `None`: nowhere.
+    pub metrics_port: Option<u16>,
     pub max_size: u64,
     pub auth: Option<BasicAuth>,
 }
@@ -349,6 +352,15 @@ impl Config {
             .ok()
             .filter(|p| *p > 0)
             .ok_or_else(|| bad("api.port", port_text, "a port number from 1 to 65535"))?;
+        let metrics_port = match get("api.metricsPort") {
+            None => None,
+            Some(text) => Some(
+                text.parse::<u16>()
+                    .ok()
+                    .filter(|p| *p > 0)
+                    .ok_or_else(|| bad("api.metricsPort", text, "a port number from 1 to 65535"))?,
+            ),
+        };
         let size_text = req("api.maxSize")?;
         let max_size = parse_size(size_text)
             .ok_or_else(|| bad("api.maxSize", size_text, "a size such as 5M"))?;
@@ -470,6 +482,7 @@ impl Config {
             api: ApiConfig {
                 host: req("api.host")?.to_string(),
                 port,
+                metrics_port,
                 max_size,
                 auth,
             },
