@@ -95,6 +95,7 @@ on_each_backend!(
     a_sent_message_is_never_sent_again,
     a_joining_ingest_gets_its_share,
     three_hundred_accounts_survive_a_kill_and_a_join,
+    webhook_retries_then_dead_letter,
 );
 
 /// One isolated deployment: its own Redis database and queue prefix.
@@ -352,6 +353,20 @@ async fn second_ingest_takes_over(backend: Backend) {
         .await;
         assert_eq!(status, 200, "{account} served after takeover: {page}");
     }
+    c.finish().await;
+}
+
+/// Webhook retries and dead letters through the queue: the delayed copies, the
+/// dead-letter queue, and `GET /v1/deadletters` reading it.
+async fn webhook_retries_then_dead_letter(backend: Backend) {
+    let c = Cluster::start(
+        backend,
+        8,
+        1,
+        &["--queue.retryDelay=200ms", "--queue.maxAttempts=3"],
+    )
+    .await;
+    pipeline::retries_then_dead_letter(&c.api.base_url(), "retry").await;
     c.finish().await;
 }
 

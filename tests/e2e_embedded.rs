@@ -8,7 +8,7 @@ mod support;
 
 use std::time::Duration;
 
-use pipeline::{account_body, expect_event, mail, set_webhooks, wait_counters, wait_state};
+use pipeline::{account_body, expect_event, mail, set_webhooks, wait_state};
 use serde_json::json;
 use support::{Dovecot, Gateway, ImapTestClient, WebhookReceiver, http};
 
@@ -120,83 +120,8 @@ async fn catches_up_after_restart() {
 /// listed, never dropped.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhook_retries_then_dead_letter() {
-    let dv = Dovecot::ensure();
     let gw = spawn(&["--queue.retryDelay=200ms", "--queue.maxAttempts=3"]).await;
-    let base = gw.base_url();
-    let hook = WebhookReceiver::start().await;
-    set_webhooks(&base, &hook).await;
-    let user = dv.create_user("retry");
-    let (status, _) = http(
-        "POST",
-        &gw.url("/v1/account"),
-        Some(account_body(dv, "retry", &user)),
-    )
-    .await;
-    assert_eq!(status, 200);
-    wait_state(&base, "retry", "connected", Duration::from_secs(30)).await;
-    expect_event(&hook, "retry", "authenticationSuccess", |_| true).await;
-    let mut other = ImapTestClient::connect(dv, &user).await.unwrap();
-
-    // Two failures, then success on the third attempt.
-    hook.fail_next(2, 500);
-    let uid = other.append("INBOX", &mail("retried", "x")).await.unwrap();
-    let ok = expect_event(&hook, "retry", "messageNew", |r| {
-        r.body["data"]["uid"] == uid && r.status == 200
-    })
-    .await;
-    let event_id = ok.body["id"].as_str().unwrap().to_string();
-
-    // Every attempt fails: after 3 the event is in the dead-letter list.
-    hook.fail_next(1000, 503);
-    let uid = other.append("INBOX", &mail("doomed", "y")).await.unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let (status, dl) = http("GET", &gw.url("/v1/deadletters"), None).await;
-        assert_eq!(status, 200, "{dl}");
-        let found = dl["events"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|e| e["event"]["data"]["uid"] == uid)
-            .cloned();
-        if let Some(e) = found {
-            assert_eq!(e["event"]["event"], "messageNew");
-            assert_eq!(e["event"]["data"]["subject"], "doomed");
-            assert_ne!(e["id"], event_id.as_str());
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "not dead-lettered: {dl}"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-    let attempts = hook
-        .drain()
-        .await
-        .into_iter()
-        .filter(|r| r.event() == Some("messageNew") && r.body["data"]["uid"] == uid)
-        .count();
-    assert_eq!(attempts, 3, "three attempts before dead-lettering");
-
-    // Each failed attempt is counted (as many as the receiver refused: at least the five
-    // above, more when folder events met the refusals too), each event once however often
-    // it was tried.
-    assert!(hook.failed() >= 5, "{}", hook.failed());
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    let stats = loop {
-        let stats = wait_counters(&base, &[("events:messageNew", 2)]).await;
-        if stats["counters"]["webhooks:fail"] == hook.failed() {
-            break stats;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "webhooks:fail never matched the {} refusals: {stats}",
-            hook.failed()
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    };
-    assert_eq!(stats["counters"]["events:messageNew"], 2, "{stats}");
+    pipeline::retries_then_dead_letter(&gw.base_url(), "retry").await;
 }
 
 /// Even at the most verbose log level, no password reaches a log line or a response.
