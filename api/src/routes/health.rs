@@ -63,14 +63,7 @@ pub fn routes(services: Services) -> BoxedFilter<(Response,)> {
     )
 )]
 pub async fn health(services: Services) -> Result<Response, ApiError> {
-    if let Err(error) = services.store.accounts_generation().await {
-        tracing::warn!(%error, "health check: the store does not answer");
-        return Err(ApiError::new(
-            503,
-            "StoreUnavailable",
-            "The store does not answer",
-        ));
-    }
+    store_answers(&services).await?;
     Ok(json_ok(&Health {
         status: "ok",
         version: env!("CARGO_PKG_VERSION"),
@@ -93,14 +86,7 @@ pub async fn health(services: Services) -> Result<Response, ApiError> {
     )
 )]
 pub async fn ready(services: Services) -> Result<Response, ApiError> {
-    if let Err(error) = services.store.accounts_generation().await {
-        tracing::warn!(%error, "readiness check: the store does not answer");
-        return Err(ApiError::new(
-            503,
-            "StoreUnavailable",
-            "The store does not answer",
-        ));
-    }
+    store_answers(&services).await?;
     if let Err(error) = services.bus.reachable().await {
         tracing::warn!(%error, "readiness check: the queue does not answer");
         return Err(ApiError::new(
@@ -113,4 +99,17 @@ pub async fn ready(services: Services) -> Result<Response, ApiError> {
         status: "ready",
         version: env!("CARGO_PKG_VERSION"),
     }))
+}
+
+/// A store round trip; 503 `StoreUnavailable` when it fails.
+async fn store_answers(services: &Services) -> Result<(), ApiError> {
+    if let Err(error) = services.store.accounts_generation().await {
+        tracing::warn!(%error, "health check: the store does not answer");
+        return Err(ApiError::new(
+            503,
+            "StoreUnavailable",
+            "The store does not answer",
+        ));
+    }
+    Ok(())
 }

@@ -308,12 +308,7 @@ pub async fn connect(config: &Config) -> Result<SharedBus, BusError> {
             embedded::EmbeddedBus::open(&config.data_dir, retry).await?,
         ));
     };
-    if let Some(prefix) = sqs::prefix_of(url) {
-        let prefix = if prefix.is_empty() {
-            config.queue.prefix.as_str()
-        } else {
-            prefix
-        };
+    if let Some(prefix) = sqs::queue_prefix(url, &config.queue.prefix) {
         let redis = config.redis.as_deref().ok_or_else(|| {
             BusError::Backend(
                 "an sqs:// queue needs dbs.redis (node requests go through Redis)".into(),

@@ -60,16 +60,11 @@ pub struct ConfigError(pub String);
 /// `queue.url` is `amqp(s)://…`, or `sqs://<prefix>` (the prefix may be left to
 /// `queue.prefix`) with a Redis for node requests.
 fn check_queue_url(url: &str, has_redis: bool, queue_prefix: &str) -> Result<(), ConfigError> {
-    let Some(prefix) = crate::bus::sqs::prefix_of(url) else {
+    let Some(prefix) = crate::bus::sqs::queue_prefix(url, queue_prefix) else {
         if url.starts_with("amqp://") || url.starts_with("amqps://") {
             return Ok(());
         }
         return Err(bad("queue.url", url, "an amqp://, amqps:// or sqs:// URL"));
-    };
-    let prefix = if prefix.is_empty() {
-        queue_prefix
-    } else {
-        prefix
     };
     crate::bus::sqs::check_prefix(prefix).map_err(|e| bad("queue.url", url, &e))?;
     if !has_redis {

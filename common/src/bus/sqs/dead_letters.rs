@@ -4,11 +4,12 @@
 
 use std::collections::HashSet;
 
-use aws_sdk_sqs::types::{ChangeMessageVisibilityBatchRequestEntry, MessageSystemAttributeName};
+use aws_sdk_sqs::types::MessageSystemAttributeName;
 
 use super::batch::MAX_ENTRIES;
 use super::link::Inner;
 use super::topology::sdk_error;
+use super::visibility::change_visibility;
 use super::wire::{Incoming, incoming};
 use crate::bus::{BusError, Message, QueueName};
 
@@ -72,28 +73,6 @@ pub(super) async fn peek(
 }
 
 async fn give_back(inner: &Inner, url: &str, got: &[Incoming]) {
-    for chunk in got.chunks(MAX_ENTRIES) {
-        let entries = chunk
-            .iter()
-            .enumerate()
-            .map(|(n, i)| {
-                ChangeMessageVisibilityBatchRequestEntry::builder()
-                    .id(n.to_string())
-                    .receipt_handle(&i.receipt)
-                    .visibility_timeout(0)
-                    .build()
-                    .expect("id and receipt are set")
-            })
-            .collect();
-        if let Err(e) = inner
-            .client
-            .change_message_visibility_batch()
-            .queue_url(url)
-            .set_entries(Some(entries))
-            .send()
-            .await
-        {
-            tracing::warn!(error = %sdk_error("change_message_visibility_batch", e), "dead letters stay hidden for a few seconds");
-        }
-    }
+    let receipts: Vec<String> = got.iter().map(|i| i.receipt.clone()).collect();
+    change_visibility(&inner.client, url, &receipts, 0).await;
 }

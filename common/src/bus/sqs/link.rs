@@ -77,7 +77,7 @@ impl Inner {
                 }
             }
         };
-        let out = Outgoing::new(message, &body, std::time::SystemTime::now());
+        let out = Outgoing::new(message, body, std::time::SystemTime::now());
         let weight = out.weight();
         self.sender(url)?.submit(out, weight).await
     }

@@ -101,6 +101,12 @@ pub fn prefix_of(url: &str) -> Option<&str> {
     url.strip_prefix("sqs://").map(|p| p.trim_end_matches('/'))
 }
 
+/// The queue name prefix an `sqs://` URL stands for: its own, or `fallback`
+/// (`queue.prefix`) for a bare `sqs://`. `None` for another scheme.
+pub fn queue_prefix<'a>(url: &'a str, fallback: &'a str) -> Option<&'a str> {
+    prefix_of(url).map(|p| if p.is_empty() { fallback } else { p })
+}
+
 /// Checks a queue name prefix; `Err` says what a valid one looks like.
 pub fn check_prefix(prefix: &str) -> Result<(), String> {
     Names::new(prefix).map(|_| ())

@@ -61,32 +61,44 @@ pub(super) fn spawn_extender(
             };
             let receipts = held.snapshot();
             drop(held);
-            for chunk in receipts.chunks(MAX_ENTRIES) {
-                let entries = chunk
-                    .iter()
-                    .enumerate()
-                    .map(|(i, r)| {
-                        ChangeMessageVisibilityBatchRequestEntry::builder()
-                            .id(i.to_string())
-                            .receipt_handle(r)
-                            .visibility_timeout(visibility_secs)
-                            .build()
-                            .expect("id and receipt are set")
-                    })
-                    .collect();
-                // A receipt settled meanwhile fails on its own; only a failed call matters.
-                if let Err(e) = client
-                    .change_message_visibility_batch()
-                    .queue_url(&url)
-                    .set_entries(Some(entries))
-                    .send()
-                    .await
-                {
-                    tracing::warn!(error = %sdk_error("change_message_visibility_batch", e), "could not extend visibility; messages may be delivered twice");
-                }
-            }
+            change_visibility(&client, &url, &receipts, visibility_secs).await;
         }
     });
+}
+
+/// Sets the visibility timeout of `receipts` on the queue at `url` to `seconds`, in batch
+/// calls of ten. A receipt settled meanwhile fails on its own; only a failed call is
+/// logged (the messages then reappear when their current timeout ends).
+pub(super) async fn change_visibility(
+    client: &Client,
+    url: &str,
+    receipts: &[String],
+    seconds: i32,
+) {
+    for chunk in receipts.chunks(MAX_ENTRIES) {
+        let entries = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                ChangeMessageVisibilityBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(r)
+                    .visibility_timeout(seconds)
+                    .build()
+                    .expect("id and receipt are set")
+            })
+            .collect();
+        if let Err(e) = client
+            .change_message_visibility_batch()
+            .queue_url(url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+        {
+            tracing::warn!(error = %sdk_error("change_message_visibility_batch", e), seconds,
+                "could not change the visibility of received messages");
+        }
+    }
 }
 
 /// Keeps the registry alive for the extender (held by a consumer and by each delivery).

@@ -74,7 +74,7 @@ pub(super) struct Outgoing {
 }
 
 impl Outgoing {
-    pub fn new(message: &Message, body: &WireBody, now: SystemTime) -> Outgoing {
+    pub fn new(message: &Message, body: WireBody, now: SystemTime) -> Outgoing {
         let mut attributes = HashMap::new();
         attributes.insert("id".into(), string(message.id.to_string()));
         attributes.insert("key".into(), string(message.key.clone()));
@@ -85,12 +85,12 @@ impl Outgoing {
         let text = match body {
             WireBody::Inline { text, enc } => {
                 if let Some(enc) = enc {
-                    attributes.insert("enc".into(), string((*enc).to_string()));
+                    attributes.insert("enc".into(), string(enc.to_string()));
                 }
-                text.clone()
+                text
             }
             WireBody::Stored(key) => {
-                attributes.insert("body-ref".into(), string(key.clone()));
+                attributes.insert("body-ref".into(), string(key));
                 "-".to_string()
             }
         };
@@ -223,7 +223,7 @@ mod tests {
             let mut m = Message::new("user%40x.messageNew", body.clone());
             m.attempt = 3;
             m = m.not_before(UNIX_EPOCH + Duration::from_millis(1_800_000_000_000));
-            let out = Outgoing::new(&m, &WireBody::inline(&body), now);
+            let out = Outgoing::new(&m, WireBody::inline(&body), now);
             assert!(!out.body.is_empty());
             let back = incoming(&received(&out)).unwrap();
             assert_eq!(back.message, m, "body {body:?}");
@@ -234,7 +234,7 @@ mod tests {
     fn stored_bodies_travel_as_a_reference() {
         let m = Message::new("k", vec![7; 10]);
         let body = WireBody::Stored("p:bus:body:1".into());
-        let out = Outgoing::new(&m, &body, SystemTime::now());
+        let out = Outgoing::new(&m, body, SystemTime::now());
         let back = incoming(&received(&out)).unwrap();
         assert_eq!(back.body_ref.as_deref(), Some("p:bus:body:1"));
         assert!(back.message.body.is_empty(), "fetched apart");
