@@ -203,6 +203,9 @@ async fn webhooks_are_signed() {
     .await;
     assert_eq!(status, 200);
     wait_state(&base, "signed", "connected", Duration::from_secs(30)).await;
+    // The first sync's folder events must be through before the refusal is armed, or one
+    // of them takes it instead of the message's first try.
+    while hook.next_within(Duration::from_millis(700)).await.is_some() {}
     hook.drain().await;
     // The first try is refused: the retry must carry attempt 2 and a signature of its own.
     hook.fail_next(1, 503);
