@@ -1,11 +1,12 @@
 //! The one `imapapi` binary. With no subcommand it runs every role in one process on the
 //! configured backends (embedded by default); `imapapi api|ingest|dispatch` runs one role;
-//! `imapapi encrypt` re-encrypts stored secrets.
+//! `imapapi encrypt` re-encrypts stored secrets; `imapapi token` creates an access token.
 
 mod encrypt;
 mod roles;
 mod secret_check;
 mod shutdown;
+mod token;
 
 use std::process::ExitCode;
 
@@ -41,6 +42,11 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.role {
             Some(Role::Encrypt { decrypt }) => encrypt::run(config, decrypt).await,
+            Some(Role::Token {
+                scopes,
+                description,
+                ttl,
+            }) => token::run(config, scopes, description, ttl).await,
             role => roles::run(config, role).await,
         }
     });

@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 /// and silently never talk to the others.
 pub fn check_shared_backends(config: &Config, role: Option<&Role>) -> Result<(), String> {
     let name = match role {
-        None | Some(Role::Encrypt { .. }) => return Ok(()),
+        None | Some(Role::Encrypt { .. } | Role::Token { .. }) => return Ok(()),
         Some(Role::Api) => "api",
         Some(Role::Ingest) => "ingest",
         Some(Role::Dispatch) => "dispatch",

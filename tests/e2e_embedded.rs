@@ -1,6 +1,7 @@
 //! End to end, all roles in one process on the embedded backends (the default a user gets
 //! from `cargo run`): the real binary over REST against the real Dovecot.
 
+mod access;
 mod pipeline;
 mod routes;
 mod sending;
@@ -23,6 +24,15 @@ async fn spawn(args: &[&str]) -> Gateway {
 async fn account_lifecycle_with_webhooks() {
     let gw = spawn(&[]).await;
     pipeline::account_lifecycle(&gw.base_url(), "example").await;
+}
+
+/// Access tokens on a gateway that requires auth and has no basic auth pair: the first
+/// token made with `imapapi token`, the others over REST.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_tokens_and_scopes() {
+    let mut gw = spawn(&["--api.requireAuth=true"]).await;
+    let admin = access::first_token(&mut gw, &[]).await;
+    access::tokens_and_scopes(&gw, &admin).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -35,7 +35,7 @@ pub use metrics_listener::serve_metrics;
 pub fn routes(
     services: Services,
 ) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
-    let auth = auth::basic(services.config.api.auth.clone());
+    let auth = auth::require(services.clone());
     let usage = services.counters.clone();
     // Load balancers have no credentials: the health route answers without them.
     let health = routes::health::routes(services.clone());

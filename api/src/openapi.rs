@@ -30,7 +30,9 @@ use imapapi_common::model::{
 use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::response::{Response as ApiResponse, ResponseBuilder};
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityRequirement, SecurityScheme,
+};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr};
 use utoipa::{IntoResponses, Modify, OpenApi, PartialSchema, ToSchema};
 use warp::Filter;
@@ -53,6 +55,7 @@ use crate::routes::search::SearchBody;
 use crate::routes::settings::{SettingsReply, SettingsUpdated};
 use crate::routes::stats::Stats;
 use crate::routes::submit::{SubmitBody, SubmitResponse};
+use crate::routes::tokens::{CreateToken, CreatedToken, TokenDeleted, TokenInfo, TokenList};
 use crate::routes::upload::{UploadBody, UploadResponse};
 use crate::routes::verify::{CheckResult, VerifyAccount, VerifyAccountReply};
 use crate::routes::{self, Route};
@@ -75,6 +78,10 @@ pub mod tags {
 
 /// The name of the basic auth security scheme.
 const BASIC_AUTH: &str = "basicAuth";
+/// The name of the access token security scheme (the `Authorization: Bearer` header).
+const BEARER_TOKEN: &str = "bearerToken";
+/// The name of the access token in the query (`?access_token=`).
+const QUERY_TOKEN: &str = "queryToken";
 
 /// The OpenAPI document: every route of [`routes::RESOURCES`] and every schema in their
 /// bodies.
@@ -115,6 +122,9 @@ const BASIC_AUTH: &str = "basicAuth";
         routes::outbox::list_outbox,
         routes::outbox::get_outbox,
         routes::outbox::cancel,
+        routes::tokens::create_token,
+        routes::tokens::list_tokens,
+        routes::tokens::delete_token,
         routes::deadletters::list_dead_letters,
         routes::health::health,
         routes::health::ready,
@@ -141,7 +151,7 @@ const BASIC_AUTH: &str = "basicAuth";
         AttachmentDraft, Disposition, ContentEncoding,
         Stats, DeadLetters, DeadLetter, Event, Health, Readiness,
         SubmitBody, SubmitResponse, OutboxList, OutboxDeleted, OutboxEntry, OutboxState, Envelope,
-        SentReference,
+        SentReference, CreateToken, CreatedToken, TokenInfo, TokenList, TokenDeleted,
     )),
     tags(
         (name = tags::ACCOUNT, description = "Accounts: registering, reading, changing, checking and reconnecting them"),
@@ -155,29 +165,42 @@ const BASIC_AUTH: &str = "basicAuth";
 )]
 pub struct ApiDoc;
 
-/// What every operation shares, added after generation: the optional basic auth (401
-/// without the right credentials when `api.auth` is set) and the 500 of a failing store.
+/// What every operation shares, added after generation: the optional credentials (basic
+/// auth, or an access token in the header or the query; 401 without the right ones when
+/// auth is required, 403 for a token whose scopes do not cover the route) and the 500 of a
+/// failing store.
 struct Conventions;
 
 impl Modify for Conventions {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        openapi
-            .components
-            .get_or_insert_with(Default::default)
-            .add_security_scheme(
-                BASIC_AUTH,
-                SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)),
-            );
-        // Optional: required only when `api.auth` is set.
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            BASIC_AUTH,
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)),
+        );
+        components.add_security_scheme(
+            BEARER_TOKEN,
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+        components.add_security_scheme(
+            QUERY_TOKEN,
+            SecurityScheme::ApiKey(ApiKey::Query(ApiKeyValue::new(crate::params::ACCESS_TOKEN))),
+        );
+        // Optional: required only when `api.auth` or `api.requireAuth` is set.
         openapi.security = Some(vec![
             SecurityRequirement::default(),
             SecurityRequirement::new(BASIC_AUTH, Vec::<String>::new()),
+            SecurityRequirement::new(BEARER_TOKEN, Vec::<String>::new()),
+            SecurityRequirement::new(QUERY_TOKEN, Vec::<String>::new()),
         ]);
         for item in openapi.paths.paths.values_mut() {
             for operation in operations_mut(item) {
                 let responses = &mut operation.responses.responses;
-                responses.entry("401".into()).or_insert_with(|| {
-                    error_response("Missing or invalid credentials, when `api.auth` is set")
+                responses
+                    .entry("401".into())
+                    .or_insert_with(|| error_response("Missing, invalid or expired credentials"));
+                responses.entry("403".into()).or_insert_with(|| {
+                    error_response("The access token's scopes do not allow this request")
                 });
                 responses
                     .entry("500".into())

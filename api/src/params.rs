@@ -8,8 +8,24 @@ use warp::{Filter, Rejection};
 #[derive(Debug, Clone, Default)]
 pub struct Query(pub Vec<(String, String)>);
 
-/// Extracts the query pairs of any request.
+/// The query parameter that carries an access token; read by the auth filter only.
+pub const ACCESS_TOKEN: &str = "access_token";
+
+/// Extracts the query pairs of any request, without `access_token` (auth has dealt with
+/// it, and handlers refuse parameters they do not know).
 pub fn query() -> impl Filter<Extract = (Query,), Error = Rejection> + Clone {
+    raw_query().map(|Query(pairs): Query| {
+        Query(
+            pairs
+                .into_iter()
+                .filter(|(k, _)| k != ACCESS_TOKEN)
+                .collect(),
+        )
+    })
+}
+
+/// Extracts every query pair, `access_token` included.
+pub fn raw_query() -> impl Filter<Extract = (Query,), Error = Rejection> + Clone {
     warp::query::<Vec<(String, String)>>().map(Query)
 }
 

@@ -138,6 +138,7 @@ conformance!(
     outbox_compare_and_set_has_one_winner,
     idempotency_keys_answer_once,
     a_dead_nodes_lease_can_be_taken_over,
+    tokens_found_by_hash_listed_and_deleted_by_id,
 );
 
 const TTL: Duration = Duration::from_secs(30);
@@ -1127,4 +1128,50 @@ async fn redis_over_tls() {
     );
     let _ = server.kill();
     let _ = server.wait();
+}
+
+async fn tokens_found_by_hash_listed_and_deleted_by_id(f: Fixture) {
+    use imapapi_common::model::token::{new_token, token_hash};
+    use imapapi_common::model::{Scope, TokenRecord};
+    let record = |scopes: Vec<Scope>| {
+        let token = new_token();
+        let rec = TokenRecord {
+            id: uuid::Uuid::new_v4(),
+            hash: token_hash(&token),
+            description: "ci".into(),
+            scopes,
+            created: 1,
+            expires: Some(2),
+        };
+        (token, rec)
+    };
+    let (token_a, a) = record(vec![Scope::Api]);
+    let (_, b) = record(vec![Scope::Read, Scope::Account("x:y".into())]);
+    f.store.put_token(&a).await.unwrap();
+    f.store.put_token(&b).await.unwrap();
+    let found = f.store.token_by_hash(&token_hash(&token_a)).await.unwrap();
+    assert_eq!(found.as_ref(), Some(&a));
+    assert!(
+        f.store
+            .token_by_hash(&token_hash("nope"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let mut ids: Vec<_> = f
+        .store
+        .list_tokens()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    ids.sort();
+    let mut want = vec![a.id, b.id];
+    want.sort();
+    assert_eq!(ids, want);
+    assert!(f.store.delete_token(a.id).await.unwrap());
+    assert!(!f.store.delete_token(a.id).await.unwrap(), "deleted twice");
+    assert!(f.store.token_by_hash(&a.hash).await.unwrap().is_none());
+    assert_eq!(f.store.list_tokens().await.unwrap(), vec![b]);
 }

@@ -18,6 +18,7 @@ pub mod source;
 pub mod stats;
 pub mod submit;
 pub mod text;
+pub mod tokens;
 pub mod upload;
 pub mod verify;
 
@@ -148,6 +149,10 @@ pub const RESOURCES: &[Resource] = &[
     Resource {
         filter: outbox::routes,
         routes: outbox::ROUTES,
+    },
+    Resource {
+        filter: tokens::routes,
+        routes: tokens::ROUTES,
     },
     Resource {
         filter: deadletters::routes,

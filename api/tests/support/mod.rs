@@ -58,6 +58,7 @@ pub fn config(dir: &Path) -> Config {
             port: 0,
             max_size: 5 << 20,
             auth: None,
+            require_auth: false,
         },
         service: ServiceConfig {
             command_timeout: Duration::from_secs(5),

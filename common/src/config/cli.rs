@@ -13,6 +13,19 @@ pub enum Role {
     Dispatch,
     /// Sending queued messages over SMTP only.
     Submit,
+    /// Create an access token for the REST api and print it (the first one of a gateway
+    /// with --api.requireAuth, for instance).
+    Token {
+        /// What it may do: api, read or account:<id>; repeat for several.
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+        /// What it is for.
+        #[arg(long, default_value = "created with imapapi token")]
+        description: String,
+        /// How long it works, such as 30d; forever when absent.
+        #[arg(long)]
+        ttl: Option<String>,
+    },
     /// Encrypt stored account secrets with --service.secret (decrypting with --decrypt).
     Encrypt {
         /// The previous secret, to decrypt values encrypted with it.
@@ -63,6 +76,10 @@ pub struct Cli {
     /// API basic auth as user:pass [env: IMAPAPI_AUTH]
     #[arg(long = "api.auth", global = true, value_name = "USER:PASS")]
     pub api_auth: Option<String>,
+    /// Refuse requests without credentials (basic auth or an access token), also when
+    /// api.auth is unset [env: API_REQUIRE_AUTH] [default: false]
+    #[arg(long = "api.requireAuth", global = true, value_name = "BOOL")]
+    pub api_require_auth: Option<String>,
     /// Max command duration [env: COMMAND_TIMEOUT] [default: 10s]
     #[arg(
         long = "service.commandTimeout",
@@ -166,6 +183,7 @@ impl Cli {
             "api.metricsPort" => &self.api_metrics_port,
             "api.maxSize" => &self.api_max_size,
             "api.auth" => &self.api_auth,
+            "api.requireAuth" => &self.api_require_auth,
             "service.commandTimeout" => &self.service_command_timeout,
             "service.secret" => &self.service_secret,
             "service.localAddresses" => &self.service_local_addresses,

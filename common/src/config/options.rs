@@ -21,6 +21,7 @@ pub const OPTIONS: &[(&str, &str)] = &[
     ("api.metricsPort", "API_METRICS_PORT"),
     ("api.maxSize", "API_MAX_SIZE"),
     ("api.auth", "IMAPAPI_AUTH"),
+    ("api.requireAuth", "API_REQUIRE_AUTH"),
     ("service.commandTimeout", "COMMAND_TIMEOUT"),
     ("service.secret", "IMAPAPI_SECRET"),
     ("service.localAddresses", "LOCAL_ADDRESSES"),
@@ -109,6 +110,9 @@ pub struct ApiConfig {
     pub metrics_port: Option<u16>,
     pub max_size: u64,
     pub auth: Option<BasicAuth>,
+    /// Refuse requests without credentials even when `auth` is not set (access tokens
+    /// only).
+    pub require_auth: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -372,6 +376,11 @@ impl Config {
                 })
             }
         };
+        let require_auth = match get("api.requireAuth") {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(v) => return Err(bad("api.requireAuth", v, "true or false")),
+        };
         let mut local_addresses = Vec::new();
         if let Some(list) = get("service.localAddresses") {
             for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
@@ -480,6 +489,7 @@ impl Config {
                 metrics_port,
                 max_size,
                 auth,
+                require_auth,
             },
             service: ServiceConfig {
                 command_timeout: duration("service.commandTimeout")?,

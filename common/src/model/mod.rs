@@ -10,6 +10,7 @@ pub mod or_false;
 pub mod outbox;
 pub mod secret;
 pub mod settings;
+pub mod token;
 
 pub use account::*;
 pub use event::*;
@@ -20,3 +21,4 @@ pub use or_false::OrFalse;
 pub use outbox::*;
 pub use secret::Secret;
 pub use settings::*;
+pub use token::{Scope, TokenRecord};

@@ -3,7 +3,7 @@
 //! only; the backend (embedded redb file, or Redis) is chosen by config.
 //!
 //! Each concern is its own trait ([`AccountStore`], [`StatusStore`], [`SettingsStore`],
-//! [`FolderStore`], [`LeaseStore`], [`NodeStore`], [`CounterStore`], [`OutboxStore`]), so that a caller needing one of them
+//! [`FolderStore`], [`LeaseStore`], [`NodeStore`], [`CounterStore`], [`OutboxStore`], [`TokenStore`]), so that a caller needing one of them
 //! takes just that one, and its test double implements just that one. [`Store`] is all of
 //! them together, implemented for every type that implements each; [`SharedStore`] is what
 //! the roles share.
@@ -23,6 +23,7 @@ mod record;
 pub mod redis;
 mod settings;
 mod status;
+mod tokens;
 
 use std::sync::Arc;
 
@@ -34,6 +35,7 @@ pub use nodes::NodeStore;
 pub use outbox::OutboxStore;
 pub use settings::SettingsStore;
 pub use status::StatusStore;
+pub use tokens::TokenStore;
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +57,7 @@ pub trait Store:
     + NodeStore
     + CounterStore
     + OutboxStore
+    + TokenStore
 {
 }
 
@@ -67,6 +70,7 @@ impl<T> Store for T where
         + NodeStore
         + CounterStore
         + OutboxStore
+        + TokenStore
 {
 }
 

@@ -18,6 +18,7 @@
 //! - `leases`: account id → 8 bytes of expiry (unix ms, big endian) then the owner
 //! - `counters`: (minute since the epoch, counter name) → count
 //! - `outbox` / `outbox_mime`: queue id → queued send JSON / its MIME message
+//! - `tokens`: api access token hash → token record JSON
 //! - `idempotency` / `idempotency_expiry`: key → expiry and answer / (expiry, key), for pruning
 
 mod accounts;
@@ -28,6 +29,7 @@ mod nodes;
 mod outbox;
 mod settings;
 mod status;
+mod tokens;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -49,6 +51,7 @@ const LEASES: TableDefinition<&str, &[u8]> = TableDefinition::new("leases");
 const COUNTERS: TableDefinition<(u64, &str), u64> = TableDefinition::new("counters");
 const OUTBOX: TableDefinition<&str, &[u8]> = TableDefinition::new("outbox");
 const OUTBOX_MIME: TableDefinition<&str, &[u8]> = TableDefinition::new("outbox_mime");
+const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("tokens");
 const IDEMPOTENCY: TableDefinition<&str, &[u8]> = TableDefinition::new("idempotency");
 const IDEMPOTENCY_EXPIRY: TableDefinition<(u64, &str), ()> =
     TableDefinition::new("idempotency_expiry");
@@ -105,6 +108,7 @@ impl EmbeddedStore {
             txn.open_table(OUTBOX).map_err(backend)?;
             txn.open_table(OUTBOX_MIME).map_err(backend)?;
             txn.open_table(IDEMPOTENCY).map_err(backend)?;
+            txn.open_table(TOKENS).map_err(backend)?;
             txn.open_table(IDEMPOTENCY_EXPIRY).map_err(backend)?;
             // redb locks the file, so no other process can be using this store: every
             // lease in it belonged to an earlier run of this process (one that crashed, or

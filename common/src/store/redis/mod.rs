@@ -17,6 +17,7 @@
 //! | `P:accounts` | hash | account id → account JSON |
 //! | `P:accounts:gen` | string | accounts generation counter |
 //! | `P:settings` | string | settings JSON |
+//! | `P:tokens` | hash | api access token hash → token record JSON |
 //! | `P:mailbox:seq` | string | last mailbox id handed out |
 //! | `P:nodes` | sorted set | live ingest node → heartbeat expiry (unix ms) |
 //! | `P:outbox`, `P:outbox:state`, `P:outbox:mime` | hashes | queue id → queued send JSON, its state, its MIME |
@@ -41,6 +42,7 @@ mod nodes;
 mod outbox;
 mod settings;
 mod status;
+mod tokens;
 
 use std::fmt::Write as _;
 

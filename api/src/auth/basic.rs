@@ -1,40 +1,12 @@
-//! Optional HTTP basic auth for the whole REST api (`api.auth = "user:pass"`), as the
-//! original offered: a convenience for a single user, not user management.
+//! HTTP basic auth with the one `api.auth = "user:pass"` pair, as the original offered: a
+//! convenience for a single user, not user management. Checked in constant time.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use imapapi_common::config::BasicAuth;
-use imapapi_common::error::ApiError;
-use warp::{Filter, Rejection};
-
-use crate::error::reject;
-
-/// Passes when auth is off or the request carries the right credentials; otherwise a 401
-/// with a `WWW-Authenticate` challenge (added by the error mapping).
-pub fn basic(auth: Option<BasicAuth>) -> impl Filter<Extract = (), Error = Rejection> + Clone {
-    warp::header::optional::<String>("authorization")
-        .and_then(move |header: Option<String>| {
-            let ok = match &auth {
-                None => true,
-                Some(expected) => header.as_deref().is_some_and(|h| matches(expected, h)),
-            };
-            async move {
-                if ok {
-                    Ok(())
-                } else {
-                    Err(reject(ApiError::new(
-                        401,
-                        "Unauthorized",
-                        "Missing or invalid credentials",
-                    )))
-                }
-            }
-        })
-        .untuple_one()
-}
 
 /// Whether an `Authorization` header value carries `expected`.
-fn matches(expected: &BasicAuth, header: &str) -> bool {
+pub fn matches(expected: &BasicAuth, header: &str) -> bool {
     let Some((scheme, encoded)) = header.trim().split_once(' ') else {
         return false;
     };
