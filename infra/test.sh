@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # THE test command of the project: `bash infra/test.sh [extra cargo test args]`.
-# Brings up Redis, RabbitMQ, the test Dovecot and the test Postfix, runs every test target
-# of the workspace under a hard time limit, then the deployment and Terraform checks; exits
-# non-zero when any of them failed.
+# Brings up Redis, RabbitMQ, the test Dovecot, the test OAuth2 server and the test Postfix,
+# runs every test target of the workspace under a hard time limit, then the deployment and
+# Terraform checks; exits non-zero when any of them failed.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
 bash infra/services.sh
 bash infra/dovecot/start.sh
+# Dovecot's script starts it too, but goes on without it; here its failure is fatal.
+bash infra/oauth2-server/start.sh
 bash infra/postfix/start.sh
 bash infra/scripted-smtp/install.sh
 

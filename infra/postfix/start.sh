@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Start (or confirm running) the test Postfix: SMTP submission with STARTTLS on
-# 127.0.0.1:2587 and implicit TLS on 127.0.0.1:2465 (never port 25). AUTH PLAIN/LOGIN is
-# checked by the test Dovecot (the SMTP users are the Dovecot test users) and is required
-# to send; every recipient, any domain, is delivered over LMTP into the test Dovecot
-# (user@<any domain> lands in Dovecot user "user"'s INBOX). Nothing is delivered elsewhere.
+# 127.0.0.1:2587 and implicit TLS on 127.0.0.1:2465 (never port 25). SMTP AUTH (PLAIN,
+# LOGIN, XOAUTH2, OAUTHBEARER: Postfix offers what Dovecot offers) is checked by the test
+# Dovecot (the SMTP users are the Dovecot test users) and is required to send; every
+# recipient, any domain, is delivered over LMTP into the test Dovecot (user@<any domain>
+# lands in Dovecot user "user"'s INBOX). Nothing is delivered elsewhere.
 # Starts the test Dovecot first (infra/dovecot/start.sh) and uses its TLS certificates.
 #
 # Env overrides: IMAPAPI_POSTFIX_DIR (run dir, default /tmp/imapapi-postfix),
