@@ -2,6 +2,7 @@
 //! from `cargo run`): the real binary over REST against the real Dovecot.
 
 mod access;
+mod oauth2;
 mod pipeline;
 mod routes;
 mod sending;
@@ -33,6 +34,37 @@ async fn access_tokens_and_scopes() {
     let mut gw = spawn(&["--api.requireAuth=true"]).await;
     let admin = access::first_token(&mut gw, &[]).await;
     access::tokens_and_scopes(&gw, &admin).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xoauth2_with_a_bearer_token() {
+    let gw = spawn(&[]).await;
+    oauth2::bearer_token_logins(&gw.base_url()).await;
+}
+
+/// Gmail OAuth2 against the rig's OAuth2 server, with the Gmail servers pointed at the
+/// rig's Dovecot (implicit TLS) and Postfix (smtps).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gmail_oauth2_consent_and_renewal() {
+    let os = support::OAuth2Server::ensure();
+    let dv = Dovecot::ensure();
+    let pf = support::Postfix::ensure();
+    let args = [
+        format!("--gmail.authUrl={}/auth", os.url),
+        format!("--gmail.tokenUrl={}/token", os.url),
+        format!("--gmail.profileUrl={}/gmail/v1/users/me/profile", os.url),
+        format!("--gmail.imap={}:{}", dv.host, dv.imaps_port),
+        format!("--gmail.smtp={}:{}", pf.host, pf.smtps_port),
+    ];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let gw = spawn(&args).await;
+    oauth2::gmail_consent_and_renewal(&gw.base_url()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_from_the_auth_server() {
+    let gw = spawn(&[]).await;
+    oauth2::auth_server_credentials(&gw.base_url()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

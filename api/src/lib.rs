@@ -10,6 +10,7 @@ pub mod auth;
 pub mod body;
 pub mod error;
 mod metrics_listener;
+pub mod oauth_state;
 pub mod openapi;
 pub mod params;
 pub mod routes;
@@ -37,10 +38,14 @@ pub fn routes(
 ) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
     let auth = auth::require(services.clone());
     let usage = services.counters.clone();
-    // Load balancers have no credentials: the health route answers without them.
+    // Load balancers have no credentials: the health route answers without them; nor has a
+    // browser coming back from Google's consent screen (its `state` is signed instead).
     let health = routes::health::routes(services.clone());
+    let oauth = routes::oauth::routes(services.clone());
     let api = routes::all(services);
     health
+        .or(oauth)
+        .unify()
         .or(auth.and(api))
         .unify()
         .recover(error::handle_rejection)

@@ -42,13 +42,14 @@ use warp::reply::{Reply, Response};
 
 use crate::error::respond;
 use crate::routes::accounts::{
-    AccountDetails, AccountList, AccountListEntry, CreateAccountReply, CreateState,
-    DeleteAccountReply, UpdateAccount, UpdateAccountReply,
+    AccountDetails, AccountList, AccountListEntry, CreateAccountOutcome, CreateAccountReply,
+    CreateState, DeleteAccountReply, UpdateAccount, UpdateAccountReply,
 };
 use crate::routes::deadletters::{DeadLetter, DeadLetters};
 use crate::routes::health::{Health, Readiness};
 use crate::routes::mailbox::{CreateMailboxBody, RenameMailboxBody};
 use crate::routes::message_update::{MessageMove, MessageUpdate};
+use crate::routes::oauth::ConsentRedirect;
 use crate::routes::outbox::{OutboxDeleted, OutboxList};
 use crate::routes::reconnect::RequestReconnect;
 use crate::routes::search::SearchBody;
@@ -126,6 +127,7 @@ const QUERY_TOKEN: &str = "queryToken";
         routes::tokens::list_tokens,
         routes::tokens::delete_token,
         routes::deadletters::list_dead_letters,
+        routes::oauth::finish_consent,
         routes::health::health,
         routes::health::ready,
         routes::metrics::metrics,
@@ -151,7 +153,7 @@ const QUERY_TOKEN: &str = "queryToken";
         AttachmentDraft, Disposition, ContentEncoding,
         Stats, DeadLetters, DeadLetter, Event, Health, Readiness,
         SubmitBody, SubmitResponse, OutboxList, OutboxDeleted, OutboxEntry, OutboxState, Envelope,
-        SentReference, CreateToken, CreatedToken, TokenInfo, TokenList, TokenDeleted,
+        SentReference, CreateAccountOutcome, ConsentRedirect, CreateToken, CreatedToken, TokenInfo, TokenList, TokenDeleted,
     )),
     tags(
         (name = tags::ACCOUNT, description = "Accounts: registering, reading, changing, checking and reconnecting them"),

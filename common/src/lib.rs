@@ -12,6 +12,7 @@ pub mod error;
 pub mod ids;
 pub mod model;
 pub mod net;
+pub mod oauth2;
 pub mod prometheus;
 pub mod services;
 pub mod store;

@@ -16,14 +16,17 @@ use imapapi_common::model::ImapConfig;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::time::Instant;
 
-use crate::connection::{self, Credentials};
+use crate::connection;
 use crate::imap::Imap;
+use imapapi_common::oauth2::CredentialSource;
 
 /// What a command connection logs in with: published by the account's session once its
-/// own login succeeded, withdrawn when it disconnects or is told to reconnect.
+/// own login succeeded, withdrawn when it disconnects or is told to reconnect. The
+/// credentials are got from their source at each login, so a connection opened an hour
+/// later uses a fresh OAuth2 token rather than the session's expired one.
 pub struct Login {
     pub imap: ImapConfig,
-    pub credentials: Credentials,
+    pub source: CredentialSource,
     pub local: Vec<LocalAddress>,
 }
 
@@ -167,9 +170,16 @@ impl CommandPool {
                 format!("Could not open an IMAP connection: {e}"),
             )
         };
-        let session = connection::connect(&login.imap, &login.credentials, &login.local)
+        let credentials = login
+            .source
+            .credentials()
             .await
             .map_err(|e| unavailable(e.to_string()))?;
+        let session = connection::connect(&login.imap, &credentials, &login.local).await;
+        if matches!(session, Err(connection::ConnectError::Auth(_))) {
+            login.source.refused().await;
+        }
+        let session = session.map_err(|e| unavailable(e.to_string()))?;
         let imap = Imap::new_plain(session)
             .await
             .map_err(|e| unavailable(e.to_string()))?;

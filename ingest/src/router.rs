@@ -66,10 +66,7 @@ async fn handle(body: &[u8], routes: &Routes, services: &Services) -> Vec<u8> {
     };
     // Node-level work, for no account in particular.
     if let CommandKind::VerifyImap(v) = command.kind {
-        let config = &services.config.service;
-        let secret = config.secret.clone();
-        let reply =
-            crate::verify::verify(v, secret, &config.local_addresses, &services.store).await;
+        let reply = crate::verify::verify(v, services).await;
         return serde_json::to_vec(&Reply::Ok(reply)).unwrap_or_default();
     }
     let handle = routes

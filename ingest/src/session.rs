@@ -13,6 +13,7 @@ use imapapi_common::Services;
 use imapapi_common::model::{
     AccountConfig, AccountErrorEntry, AccountState, AccountStatus, EventKind, FolderState,
 };
+use imapapi_common::oauth2::{CredentialSource, Proto};
 use rand::Rng;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
@@ -20,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::command_pool::Login;
 use crate::connect_throttle::ConnectThrottle;
-use crate::connection::{self, ConnectError, auth};
+use crate::connection::{self, ConnectError};
 use crate::control::{Control, ControlRequest};
 use crate::events;
 use crate::folder_view::FolderPublisher;
@@ -267,18 +268,22 @@ impl Session {
                 return SessionEnd::LeaseLost;
             }
             let settings = self.services.store.get_settings().await.unwrap_or_default();
+            let source =
+                CredentialSource::new(&cfg, Proto::Imap, &settings, &self.services.config.gmail);
             let connected = async {
                 // Held until logged in: the sync that follows is not throttled.
                 let _slot = self.throttle.enter().await;
-                let creds =
-                    auth::resolve(&self.account, &imap_cfg, settings.auth_server.as_deref())
-                        .await?;
+                let creds = source.credentials().await?;
                 let session = connection::connect(
                     &imap_cfg,
                     &creds,
                     &self.services.config.service.local_addresses,
                 )
-                .await?;
+                .await;
+                if matches!(session, Err(ConnectError::Auth(_))) {
+                    source.refused().await;
+                }
+                let session = session?;
                 let imap = Imap::new(session)
                     .await
                     .map_err(|e| ConnectError::connect(e.to_string()))?;
@@ -296,7 +301,7 @@ impl Session {
                     let success = events::authentication_success(&self.account, credentials.user());
                     self.login.send_replace(Some(Arc::new(Login {
                         imap: imap_cfg.clone(),
-                        credentials,
+                        source: source.clone(),
                         local: self.services.config.service.local_addresses.clone(),
                     })));
                     self.publish(&success).await;

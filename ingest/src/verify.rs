@@ -1,13 +1,13 @@
 //! `VerifyImap`: try IMAP settings without saving them — connect, secure, authenticate and
 //! optionally list the folders — and say which step failed and why.
 
+use imapapi_common::Services;
 use imapapi_common::command::{ListMailboxes, VerifyImap, VerifyImapReply};
-use imapapi_common::config::LocalAddress;
-use imapapi_common::model::{AccountConfig, Secret};
-use imapapi_common::store::SharedStore;
+use imapapi_common::model::AccountConfig;
+use imapapi_common::oauth2::{CredentialSource, Proto};
 
 use crate::cmd::{CommandCx, Execute};
-use crate::connection::{self, ConnectError, auth};
+use crate::connection::{self, ConnectError};
 use crate::imap::Imap;
 
 fn failed(code: &str, error: String) -> VerifyImapReply {
@@ -19,13 +19,12 @@ fn failed(code: &str, error: String) -> VerifyImapReply {
     }
 }
 
-/// Run the check. `secret` opens secrets api sealed with `service.secret`.
-pub async fn verify(
-    request: VerifyImap,
-    secret: Option<Secret>,
-    local: &[LocalAddress],
-    store: &SharedStore,
-) -> VerifyImapReply {
+/// Run the check. `service.secret` opens the secrets the api sealed.
+pub async fn verify(request: VerifyImap, services: &Services) -> VerifyImapReply {
+    let secret = services.config.service.secret.clone();
+    let local = &services.config.service.local_addresses;
+    let store = &services.store;
+    let gmail = &services.config.gmail;
     // Reuse the account opener, so sealed and plain secrets are handled as for accounts.
     let cfg = AccountConfig {
         account: String::new(),
@@ -46,12 +45,13 @@ pub async fn verify(
             );
         }
     };
-    let Some(imap_cfg) = cfg.imap else {
+    let Some(imap_cfg) = cfg.imap.clone() else {
         return failed("ConnectError", "No IMAP settings".into());
     };
     let settings = store.get_settings().await.unwrap_or_default();
+    let source = CredentialSource::new(&cfg, Proto::Imap, &settings, gmail);
     let attempt = async {
-        let creds = auth::resolve("", &imap_cfg, settings.auth_server.as_deref()).await?;
+        let creds = source.credentials().await?;
         let session = connection::connect(&imap_cfg, &creds, local).await?;
         Imap::new_plain(session)
             .await

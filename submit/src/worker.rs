@@ -8,6 +8,7 @@ use std::time::Duration;
 use imapapi_common::Services;
 use imapapi_common::bus::{BusError, Consumer, Delivery, QueueName, RetryOutcome};
 use imapapi_common::model::{AccountConfig, EventKind, OutboxEntry, OutboxState, SubmitJob};
+use imapapi_common::oauth2::{CredentialError, CredentialSource, Credentials as Login, Proto};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -204,9 +205,17 @@ async fn attempt(services: &Services, delivery: Delivery, mut entry: OutboxEntry
             return settle(delivery, &queue_id, Settle::Retry).await;
         }
     }
+    let login = match smtp_login(services, &account).await {
+        Ok(login) => login,
+        Err(SendError::Permanent(why)) => return give_up(services, delivery, entry, &why).await,
+        Err(SendError::Temporary(why)) => {
+            tracing::warn!(queue_id, error = %why, "no SMTP credentials yet; trying later");
+            return settle(delivery, &queue_id, Settle::Retry).await;
+        }
+    };
     let local = &services.config.service.local_addresses;
     let started = std::time::Instant::now();
-    let sent = smtp::send(&smtp, local, &entry.envelope, &mime).await;
+    let sent = smtp::send(&smtp, login.as_ref(), local, &entry.envelope, &mime).await;
     let result = match &sent {
         Ok(_) => "sent",
         Err(SendError::Temporary(_)) => "temporary_failure",
@@ -289,5 +298,26 @@ async fn finish(
             tracing::warn!(queue_id = %entry.queue_id, %error, "cannot remove the sent entry");
             Settle::Retry
         }
+    }
+}
+
+/// The SMTP login of `account`: `None` when it has no credentials (a relay that takes mail
+/// without AUTH). The auth server being down or a token endpoint unreachable is worth
+/// retrying; a refused grant (revoked consent) or no usable answer at all is not.
+async fn smtp_login(
+    services: &Services,
+    account: &AccountConfig,
+) -> Result<Option<Login>, SendError> {
+    let settings = services.store.get_settings().await.unwrap_or_default();
+    let source = CredentialSource::new(account, Proto::Smtp, &settings, &services.config.gmail);
+    if !source.configured() {
+        return Ok(None);
+    }
+    match source.credentials().await {
+        Ok(login) => Ok(Some(login)),
+        Err(e @ CredentialError::Refused(_)) if !source.uses_auth_server() => {
+            Err(SendError::Permanent(e.to_string()))
+        }
+        Err(e) => Err(SendError::Temporary(e.to_string())),
     }
 }

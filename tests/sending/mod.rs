@@ -339,19 +339,6 @@ pub async fn refusals_and_the_outbox(base: &str, account: &str) {
             "{key} not named: {err}"
         );
     }
-    // SMTP credentials from the auth server cannot be used yet: refused, not queued.
-    let mut body = account_body(dv, &format!("{account}-authsrv"), &user);
-    body["smtp"] = json!({"host": "127.0.0.1", "port": 2587, "useAuthServer": true});
-    let (status, b) = http("POST", &format!("{base}/v1/account"), Some(body)).await;
-    assert_eq!(status, 200, "{b}");
-    let (status, err) = http(
-        "POST",
-        &format!("{base}/v1/account/{account}-authsrv/submit"),
-        Some(json!({"from": from, "to": to, "text": "x"})),
-    )
-    .await;
-    assert_eq!(status, 400, "{err}");
-    assert_eq!(err["code"], "Unsupported", "{err}");
     let missing = json!({"from": from, "to": to,
         "reference": {"message": crate::routes::MISSING_ID, "action": "reply"}});
     let (status, err) = http("POST", &url, Some(missing)).await;

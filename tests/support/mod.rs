@@ -8,27 +8,33 @@
 //! - [`ImapTestClient`]: an IMAP client (plaintext, STARTTLS or implicit TLS) that plays
 //!   "another mail client" changing the mailbox behind the gateway's back.
 //! - [`WebhookReceiver`]: an HTTP server that records webhook POSTs and can fail on demand.
+//! - [`OAuth2Server`]: the rig's OAuth2 server (Dovecot checks bearer tokens with it).
+//! - [`AuthServer`]: an operator's auth server answering what a test sets.
 //! - [`Gateway`]: the real `imapapi` binary as a child process.
 //! - [`http`] / [`http_raw`] / [`request`]: small HTTP client helpers with timeouts.
 
 // Each test binary uses a different subset of the rig.
 #![allow(dead_code, unused_imports)]
 
+mod auth_server;
 mod dovecot;
 mod event_schema;
 mod gateway;
 mod http;
 mod imap;
+mod oauth2_server;
 mod postfix;
 mod rig_env;
 mod scripted_smtp;
 mod webhook;
 
+pub use auth_server::{AuthReply, AuthServer};
 pub use dovecot::{Dovecot, TestUser};
 pub use event_schema::assert_valid_event;
 pub use gateway::Gateway;
 pub use http::{RawResponse, http, http_raw, request};
 pub use imap::{ImapTestClient, tls_client_config};
+pub use oauth2_server::{IssuedTokens, OAuth2Server};
 pub use postfix::Postfix;
 pub use scripted_smtp::{Script, ScriptedSmtp};
 pub use webhook::{Received, WebhookReceiver};

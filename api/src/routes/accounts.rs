@@ -76,6 +76,14 @@ pub struct CreateAccountReply {
     pub state: CreateState,
 }
 
+/// The answer of `POST /v1/account`: the account stored, or where its user must consent.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum CreateAccountOutcome {
+    Stored(CreateAccountReply),
+    Consent(crate::routes::oauth::ConsentRedirect),
+}
+
 /// The answer of `PUT /v1/account/:account`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UpdateAccountReply {
@@ -393,6 +401,11 @@ async fn prepare(
 /// connection is restarted with the new settings). Responds `{"account", "state": "new" |
 /// "existing"}`. Unknown keys, at any depth, are a 400 naming them; `imap`, `smtp` and
 /// `oauth2` may be `false` for "not set".
+///
+/// With `oauth2: {auth: {user}}` and no tokens (Gmail OAuth2 run by the gateway, settings
+/// `gmailClientId`, `gmailClientSecret`, `gmailRedirectUrl`), nothing is stored yet: the
+/// answer is `{"redirect": <consent URL>}` for the user to open; the account is created
+/// when the consent screen sends the browser back to `GET /oauth`.
 #[utoipa::path(
     post,
     path = "/v1/account",
@@ -400,7 +413,7 @@ async fn prepare(
     tag = tags::ACCOUNT,
     request_body = AccountConfig,
     responses(
-        (status = 200, description = "The account was stored", body = CreateAccountReply),
+        (status = 200, description = "The account was stored, or (Gmail OAuth2) where to consent", body = CreateAccountOutcome),
         (status = 400, description = "Invalid account settings", body = ApiError),
         (status = 413, description = "Body larger than `api.maxSize`", body = ApiError),
     )
@@ -410,6 +423,20 @@ pub async fn create_account(
     account: AccountConfig,
 ) -> Result<Response, ApiError> {
     validate(&account)?;
+    if crate::routes::oauth::needs_consent(&account) {
+        let redirect = crate::routes::oauth::start_consent(&services, account).await?;
+        return Ok(json_ok(&redirect));
+    }
+    Ok(json_ok(&store_account(&services, account).await?))
+}
+
+/// Store a checked account (new or replacing one), its secrets sealed, and have its owner
+/// reconnect when it existed: for `POST /v1/account` and the end of the Gmail consent.
+pub async fn store_account(
+    services: &Services,
+    account: AccountConfig,
+) -> Result<CreateAccountReply, ApiError> {
+    let services = services.clone();
     let id = account.account.clone();
     let stored = services.store.get_account(&id).await.map_err(store_error)?;
     let mut account = prepare(&services, account, stored.as_ref()).await?;
@@ -438,7 +465,7 @@ pub async fn create_account(
     } else {
         CreateState::New
     };
-    Ok(json_ok(&CreateAccountReply { account: id, state }))
+    Ok(CreateAccountReply { account: id, state })
 }
 
 /// Ask the owner (if any) to reconnect with the stored settings; best effort.

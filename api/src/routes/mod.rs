@@ -10,6 +10,7 @@ pub mod mailboxes;
 pub mod message_update;
 pub mod messages;
 pub mod metrics;
+pub mod oauth;
 pub mod outbox;
 pub mod reconnect;
 pub mod search;
@@ -157,6 +158,10 @@ pub const RESOURCES: &[Resource] = &[
     Resource {
         filter: deadletters::routes,
         routes: deadletters::ROUTES,
+    },
+    Resource {
+        filter: oauth::routes,
+        routes: oauth::ROUTES,
     },
     Resource {
         filter: health::routes,

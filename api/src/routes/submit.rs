@@ -224,22 +224,12 @@ pub async fn submit(
         .await
         .map_err(store_error)?
         .ok_or_else(|| ApiError::not_found("Account record was not found for requested ID"))?;
-    match &account.smtp {
-        None => {
-            return Err(ApiError::new(
-                400,
-                "NoSmtpSettings",
-                "The account has no SMTP settings to send with",
-            ));
-        }
-        Some(smtp) if smtp.use_auth_server => {
-            return Err(ApiError::new(
-                400,
-                "Unsupported",
-                "Sending with SMTP credentials from the auth server is not supported yet",
-            ));
-        }
-        Some(_) => {}
+    if account.smtp.is_none() {
+        return Err(ApiError::new(
+            400,
+            "NoSmtpSettings",
+            "The account has no SMTP settings to send with",
+        ));
     }
     let draft = match &reference {
         Some(r) => {

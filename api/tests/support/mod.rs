@@ -99,6 +99,7 @@ pub fn config(dir: &Path) -> Config {
             concurrency: 1,
             signing_key: None,
         },
+        gmail: Default::default(),
     }
 }
 

@@ -169,6 +169,21 @@ pub struct Cli {
     /// Key that signs every webhook (X-Webhook-Signature: sha256=HMAC of the body); unset: unsigned [env: WEBHOOKS_SIGNING_KEY]
     #[arg(long = "webhooks.signingKey", global = true, value_name = "KEY")]
     pub webhooks_signing_key: Option<String>,
+    /// Gmail OAuth2 consent URL [env: GMAIL_AUTH_URL] [default: Google's]
+    #[arg(long = "gmail.authUrl", global = true, value_name = "URL")]
+    pub gmail_auth_url: Option<String>,
+    /// Gmail OAuth2 token URL [env: GMAIL_TOKEN_URL] [default: Google's]
+    #[arg(long = "gmail.tokenUrl", global = true, value_name = "URL")]
+    pub gmail_token_url: Option<String>,
+    /// Gmail profile URL (the consenting address) [env: GMAIL_PROFILE_URL] [default: Google's]
+    #[arg(long = "gmail.profileUrl", global = true, value_name = "URL")]
+    pub gmail_profile_url: Option<String>,
+    /// IMAP server of Gmail OAuth2 accounts [env: GMAIL_IMAP] [default: imap.gmail.com:993]
+    #[arg(long = "gmail.imap", global = true, value_name = "HOST:PORT")]
+    pub gmail_imap: Option<String>,
+    /// SMTP server of Gmail OAuth2 accounts [env: GMAIL_SMTP] [default: smtp.gmail.com:465]
+    #[arg(long = "gmail.smtp", global = true, value_name = "HOST:PORT")]
+    pub gmail_smtp: Option<String>,
 }
 
 impl Cli {
@@ -210,6 +225,11 @@ impl Cli {
             "webhooks.timeout" => &self.webhooks_timeout,
             "webhooks.signingKey" => &self.webhooks_signing_key,
             "webhooks.concurrency" => &self.webhooks_concurrency,
+            "gmail.authUrl" => &self.gmail_auth_url,
+            "gmail.tokenUrl" => &self.gmail_token_url,
+            "gmail.profileUrl" => &self.gmail_profile_url,
+            "gmail.imap" => &self.gmail_imap,
+            "gmail.smtp" => &self.gmail_smtp,
             _ => return None,
         };
         v.as_deref()

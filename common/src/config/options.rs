@@ -51,6 +51,11 @@ pub const OPTIONS: &[(&str, &str)] = &[
     ("webhooks.timeout", "WEBHOOKS_TIMEOUT"),
     ("webhooks.concurrency", "WEBHOOKS_CONCURRENCY"),
     ("webhooks.signingKey", "WEBHOOKS_SIGNING_KEY"),
+    ("gmail.authUrl", "GMAIL_AUTH_URL"),
+    ("gmail.tokenUrl", "GMAIL_TOKEN_URL"),
+    ("gmail.profileUrl", "GMAIL_PROFILE_URL"),
+    ("gmail.imap", "GMAIL_IMAP"),
+    ("gmail.smtp", "GMAIL_SMTP"),
 ];
 
 /// A configuration error; the message names the option.
@@ -220,6 +225,51 @@ pub struct WebhooksConfig {
     pub signing_key: Option<Secret>,
 }
 
+/// Where the gateway-run Gmail OAuth2 goes: Google's endpoints and servers by default; a
+/// Google-compatible provider (or the test rig) otherwise.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GmailConfig {
+    /// The consent screen.
+    pub auth_url: String,
+    pub token_url: String,
+    /// Answers `{emailAddress}` for an access token.
+    pub profile_url: String,
+    /// IMAP server of accounts created by the consent flow (implicit TLS).
+    pub imap: (String, u16),
+    /// SMTP server of those accounts (implicit TLS).
+    pub smtp: (String, u16),
+}
+
+impl Default for GmailConfig {
+    fn default() -> Self {
+        GmailConfig {
+            auth_url: "https://accounts.google.com/o/oauth2/v2/auth".into(),
+            token_url: "https://oauth2.googleapis.com/token".into(),
+            profile_url: "https://gmail.googleapis.com/gmail/v1/users/me/profile".into(),
+            imap: ("imap.gmail.com".into(), 993),
+            smtp: ("smtp.gmail.com".into(), 465),
+        }
+    }
+}
+
+/// `host:port`.
+fn host_port(key: &str, value: &str) -> Result<(String, u16), ConfigError> {
+    value
+        .rsplit_once(':')
+        .and_then(|(h, p)| Some((h.to_string(), p.parse::<u16>().ok().filter(|p| *p > 0)?)))
+        .filter(|(h, _)| !h.is_empty())
+        .ok_or_else(|| bad(key, value, "host:port"))
+}
+
+/// An http(s) URL.
+fn http_url(key: &str, value: &str) -> Result<String, ConfigError> {
+    if value.starts_with("https://") || value.starts_with("http://") {
+        Ok(value.to_string())
+    } else {
+        Err(bad(key, value, "an http:// or https:// URL"))
+    }
+}
+
 /// The whole, checked configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -236,6 +286,7 @@ pub struct Config {
     pub queue: QueueConfig,
     pub ingest: IngestConfig,
     pub webhooks: WebhooksConfig,
+    pub gmail: GmailConfig,
 }
 
 /// Flatten a TOML table into `section.key` → value text.
@@ -531,6 +582,13 @@ impl Config {
                     .filter(|k| !k.is_empty())
                     .map(Secret::new),
                 concurrency: concurrency as usize,
+            },
+            gmail: GmailConfig {
+                auth_url: http_url("gmail.authUrl", req("gmail.authUrl")?)?,
+                token_url: http_url("gmail.tokenUrl", req("gmail.tokenUrl")?)?,
+                profile_url: http_url("gmail.profileUrl", req("gmail.profileUrl")?)?,
+                imap: host_port("gmail.imap", req("gmail.imap")?)?,
+                smtp: host_port("gmail.smtp", req("gmail.smtp")?)?,
             },
         })
     }

@@ -1,7 +1,9 @@
-//! Outbound connections to mail servers, shared by ingest (IMAP) and submit (SMTP): TCP
+//! Outbound connections to mail servers, shared by ingest (IMAP) and submit (SMTP), and the
+//! small HTTP client of the OAuth2 and auth server calls: TCP
 //! with TCP_NODELAY bound to one of `service.localAddresses`, and TLS with rustls (webpki
 //! roots plus `IMAPAPI_EXTRA_CA`, `tls.rejectUnauthorized`, `tls.minVersion`).
 
+pub mod http_client;
 pub mod redis;
 pub mod tcp;
 pub mod tls;

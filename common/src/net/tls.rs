@@ -101,7 +101,7 @@ impl ServerCertVerifier for AcceptAnyCert {
     }
 }
 
-async fn client_config(
+pub(crate) async fn client_config(
     reject_unauthorized: bool,
     min_version: Option<&str>,
 ) -> Result<ClientConfig, NetError> {

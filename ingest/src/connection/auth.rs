@@ -1,140 +1,14 @@
-//! Credentials and authentication: LOGIN with a password, AUTHENTICATE XOAUTH2 with an
-//! access token, or credentials fetched from the configured auth server (`useAuthServer`).
-//! Secrets stay inside [`Secret`] and are never formatted into logs or errors. A refusal is
+//! Authentication: LOGIN with a password, AUTHENTICATE XOAUTH2 with an access token (where
+//! the credentials come from is `imapapi_common::oauth2`). Secrets stay inside [`Secret`]
+//! and are never formatted into logs or errors. A refusal is
 //! reported with the server's own text and response code (`AUTHENTICATIONFAILED`, …), the
 //! way the original's `serverResponseCode` did.
 
 use async_imap::Client;
-use http_body_util::{BodyExt, Empty};
-use imapapi_common::model::{ImapConfig, Secret};
-use serde::Deserialize;
+use imapapi_common::model::Secret;
+pub use imapapi_common::oauth2::Credentials;
 
 use super::{ConnectError, ImapSession, Transport, answer};
-
-/// `serverResponseCode` of a failed auth server request, as the original named it.
-const HTTP_REQUEST_ERROR: &str = "HTTPRequestError";
-
-/// What an account authenticates with.
-#[derive(Clone)]
-pub enum Credentials {
-    Password { user: String, pass: Secret },
-    OAuth2 { user: String, token: Secret },
-}
-
-impl Credentials {
-    /// The user that logs in (no secret: fit for events and logs).
-    pub fn user(&self) -> &str {
-        match self {
-            Credentials::Password { user, .. } | Credentials::OAuth2 { user, .. } => user,
-        }
-    }
-}
-
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Credentials::Password { user, .. } => write!(f, "Password({user}, ******)"),
-            Credentials::OAuth2 { user, .. } => write!(f, "OAuth2({user}, ******)"),
-        }
-    }
-}
-
-/// The auth server's answer: `{user, pass | accessToken}`.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct AuthServerReply {
-    user: String,
-    #[serde(default)]
-    pass: Option<Secret>,
-    #[serde(default)]
-    access_token: Option<Secret>,
-}
-
-fn from_parts(
-    user: String,
-    pass: Option<Secret>,
-    token: Option<Secret>,
-) -> Result<Credentials, ConnectError> {
-    match (pass, token) {
-        (_, Some(token)) if !token.is_empty() => Ok(Credentials::OAuth2 { user, token }),
-        (Some(pass), _) => Ok(Credentials::Password { user, pass }),
-        _ => Err(ConnectError::auth("No IMAP credentials configured")),
-    }
-}
-
-/// Resolve the credentials of an account: its own `imap.auth`, or the auth server.
-pub async fn resolve(
-    account: &str,
-    imap: &ImapConfig,
-    auth_server: Option<&str>,
-) -> Result<Credentials, ConnectError> {
-    if imap.use_auth_server {
-        let base = auth_server
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| ConnectError::auth("Auth server is not configured"))?;
-        let reply = fetch_from_auth_server(base, account).await?;
-        return from_parts(reply.user, reply.pass, reply.access_token);
-    }
-    let auth = imap
-        .auth
-        .as_ref()
-        .ok_or_else(|| ConnectError::auth("No IMAP credentials configured"))?;
-    from_parts(
-        auth.user.clone(),
-        auth.pass.clone(),
-        auth.access_token.clone(),
-    )
-}
-
-fn encode_query(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// GET `<authServer>?account=<id>&proto=imap` (plain HTTP).
-async fn fetch_from_auth_server(
-    base: &str,
-    account: &str,
-) -> Result<AuthServerReply, ConnectError> {
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{sep}account={}&proto=imap", encode_query(account));
-    let uri: hyper::Uri = url
-        .parse()
-        .map_err(|_| ConnectError::auth("Invalid auth server URL"))?;
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<Empty<bytes::Bytes>>();
-    let fail = |e: String| {
-        ConnectError::Connect(answer(
-            format!("Auth server request failed: {e}"),
-            Some(HTTP_REQUEST_ERROR),
-        ))
-    };
-    let resp = tokio::time::timeout(std::time::Duration::from_secs(10), client.get(uri))
-        .await
-        .map_err(|_| fail("timed out".into()))?
-        .map_err(|e| fail(e.to_string()))?;
-    let status = resp.status();
-    let body = resp
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| fail(e.to_string()))?
-        .to_bytes();
-    if !status.is_success() {
-        return Err(ConnectError::Auth(answer(
-            format!("Auth server refused the account ({status})"),
-            Some(HTTP_REQUEST_ERROR),
-        )));
-    }
-    serde_json::from_slice(&body).map_err(|_| fail("invalid JSON reply".into()))
-}
 
 /// SASL XOAUTH2 initial response.
 struct XOAuth2<'a> {
@@ -280,23 +154,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn token_wins_over_password() {
-        let c = from_parts("u".into(), Some(Secret::new("p")), Some(Secret::new("t"))).unwrap();
-        assert!(matches!(c, Credentials::OAuth2 { .. }));
-        assert!(!format!("{c:?}").contains('t') || !format!("{c:?}").contains("\"t\""));
-        assert!(from_parts("u".into(), None, None).is_err());
-    }
-
-    #[test]
-    fn debug_hides_secrets() {
-        let c = Credentials::Password {
-            user: "me".into(),
-            pass: Secret::new("hunter2"),
-        };
-        assert!(!format!("{c:?}").contains("hunter2"));
-    }
-
-    #[test]
     fn xoauth2_format() {
         let mut a = XOAuth2 {
             user: "me@example.com",
@@ -345,19 +202,5 @@ mod tests {
             ("[(x] y", None)
         );
         assert_eq!(unescape_debug(r"caf\u{e9} \\ \n"), "café \\ \n");
-    }
-
-    #[test]
-    fn user_is_known_without_the_secret() {
-        let c = Credentials::OAuth2 {
-            user: "me@example.com".into(),
-            token: Secret::new("tok"),
-        };
-        assert_eq!(c.user(), "me@example.com");
-    }
-
-    #[test]
-    fn query_encoding() {
-        assert_eq!(encode_query("a b&c"), "a%20b%26c");
     }
 }

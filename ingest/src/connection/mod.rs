@@ -138,6 +138,16 @@ impl ConnectError {
     }
 }
 
+impl From<imapapi_common::oauth2::CredentialError> for ConnectError {
+    fn from(e: imapapi_common::oauth2::CredentialError) -> Self {
+        use imapapi_common::oauth2::CredentialError;
+        match e {
+            CredentialError::Refused(a) => ConnectError::Auth(a),
+            CredentialError::Unavailable(a) => ConnectError::Connect(a),
+        }
+    }
+}
+
 /// An [`AccountErrorEntry`] from its parts.
 pub(crate) fn answer(response: impl Into<String>, code: Option<&str>) -> AccountErrorEntry {
     AccountErrorEntry {

@@ -13,6 +13,7 @@ use std::time::Duration;
 use imapapi_common::config::LocalAddress;
 use imapapi_common::model::{Envelope, SmtpConfig};
 use imapapi_common::net;
+use imapapi_common::oauth2::Credentials as Login;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::AsyncSmtpConnection;
 use lettre::transport::smtp::extension::ClientId;
@@ -45,11 +46,13 @@ fn classify(step: &str, e: lettre::transport::smtp::Error) -> SendError {
 /// answer (`250 …`) on success.
 pub async fn send(
     smtp: &SmtpConfig,
+    credentials: Option<&Login>,
     local: &[LocalAddress],
     envelope: &Envelope,
     mime: &[u8],
 ) -> Result<String, SendError> {
-    match tokio::time::timeout(SEND_TIMEOUT, deliver(smtp, local, envelope, mime)).await {
+    let delivery = deliver(smtp, credentials, local, envelope, mime);
+    match tokio::time::timeout(SEND_TIMEOUT, delivery).await {
         Ok(result) => result,
         Err(_) => Err(SendError::Temporary(format!(
             "No answer from {}:{} within {SEND_TIMEOUT:?}",
@@ -60,12 +63,13 @@ pub async fn send(
 
 async fn deliver(
     smtp: &SmtpConfig,
+    login: Option<&Login>,
     local: &[LocalAddress],
     envelope: &Envelope,
     mime: &[u8],
 ) -> Result<String, SendError> {
     let smtp_envelope = lettre_envelope(envelope)?;
-    let credentials = credentials(smtp)?;
+    let credentials = login.map(lettre_credentials);
     let reject = smtp
         .tls
         .as_ref()
@@ -125,27 +129,19 @@ fn lettre_envelope(envelope: &Envelope) -> Result<lettre::address::Envelope, Sen
         .map_err(|e| SendError::Permanent(format!("Invalid envelope: {e}")))
 }
 
-/// The credentials to log in with, and how: an access token goes as XOAUTH2, a password as
-/// PLAIN or LOGIN (whichever the server offers).
-fn credentials(smtp: &SmtpConfig) -> Result<Option<(Credentials, Vec<Mechanism>)>, SendError> {
-    if smtp.use_auth_server {
-        // Refused by the api already; a job queued before an account changed fails for
-        // good rather than retrying what cannot work.
-        return Err(SendError::Permanent(
-            "SMTP credentials from the auth server are not supported yet".into(),
-        ));
+/// The credentials as lettre takes them, and how they go: an access token as XOAUTH2, a
+/// password as PLAIN or LOGIN (whichever the server offers).
+fn lettre_credentials(login: &Login) -> (Credentials, Vec<Mechanism>) {
+    match login {
+        Login::OAuth2 { user, token } => (
+            Credentials::new(user.clone(), token.expose().to_string()),
+            vec![Mechanism::Xoauth2],
+        ),
+        Login::Password { user, pass } => (
+            Credentials::new(user.clone(), pass.expose().to_string()),
+            vec![Mechanism::Plain, Mechanism::Login],
+        ),
     }
-    let Some(auth) = &smtp.auth else {
-        return Ok(None);
-    };
-    if let Some(token) = &auth.access_token {
-        let creds = Credentials::new(auth.user.clone(), token.expose().to_string());
-        return Ok(Some((creds, vec![Mechanism::Xoauth2])));
-    }
-    Ok(auth.pass.as_ref().map(|pass| {
-        let creds = Credentials::new(auth.user.clone(), pass.expose().to_string());
-        (creds, vec![Mechanism::Plain, Mechanism::Login])
-    }))
 }
 
 /// EHLO name: the hostname of the local address the connection is bound to, when it has
