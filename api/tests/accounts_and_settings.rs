@@ -389,3 +389,46 @@ async fn dead_letters_are_listed() {
     let (status, body) = h.call("GET", "/v1/deadletters?limit=0", None).await;
     assert_error(status, &body, 400, "\"limit\"");
 }
+
+/// An account's own webhook URL: checked, shown with its password masked, kept when the
+/// masked form is sent back, changed or removed with `PUT`.
+#[tokio::test]
+async fn accounts_have_their_own_webhook_url() {
+    let h = harness().await;
+    let with_hook = |url: &str| {
+        let mut v: serde_json::Value = serde_json::from_str(README_ACCOUNT).unwrap();
+        v["webhooks"] = json!(url);
+        v.to_string()
+    };
+    let (status, body) = h
+        .call("POST", "/v1/account", Some(&with_hook("ftp://h/x")))
+        .await;
+    assert_error(status, &body, 400, "\"webhooks\"");
+    let (status, body) = h
+        .call("POST", "/v1/account", Some(&with_hook("https://u:pw@hooks.example/in")))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, shown) = h.call("GET", "/v1/account/example", None).await;
+    assert_eq!(shown["webhooks"], "https://u:******@hooks.example/in");
+    assert!(!shown.to_string().contains("pw@"));
+    // A client that sends back what it read keeps the password.
+    let (status, _) = h
+        .call("POST", "/v1/account", Some(&with_hook("https://u:******@hooks.example/in")))
+        .await;
+    assert_eq!(status, 200);
+    let stored = h.services.store.get_account("example").await.unwrap().unwrap();
+    assert_eq!(stored.webhooks.as_deref(), Some("https://u:pw@hooks.example/in"));
+    // PUT changes it; an empty string removes it.
+    let (status, _) = h
+        .call("PUT", "/v1/account/example", Some(r#"{"webhooks":"http://127.0.0.1:9/x"}"#))
+        .await;
+    assert_eq!(status, 200);
+    let (_, shown) = h.call("GET", "/v1/account/example", None).await;
+    assert_eq!(shown["webhooks"], "http://127.0.0.1:9/x");
+    let (status, _) = h
+        .call("PUT", "/v1/account/example", Some(r#"{"webhooks":""}"#))
+        .await;
+    assert_eq!(status, 200);
+    let (_, shown) = h.call("GET", "/v1/account/example", None).await;
+    assert!(shown.get("webhooks").is_none(), "{shown}");
+}

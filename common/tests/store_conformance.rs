@@ -165,6 +165,7 @@ fn account(id: &str) -> AccountConfig {
         }),
         smtp: None,
         oauth2: None,
+        webhooks: None,
     }
 }
 

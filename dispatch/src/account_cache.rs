@@ -1,6 +1,7 @@
-//! Whether an event's account still exists, as dispatch sees it. An event published just
-//! before its account was deleted must not reach the webhook afterwards (the receiver would
-//! hear of an account that is gone), so each delivery checks. Reading the store per event
+//! An event's account as dispatch sees it: whether it still exists, and its own webhook URL
+//! if it has one. An event published just before its account was deleted must not reach
+//! the webhook afterwards (the receiver would hear of an account that is gone), so each
+//! delivery checks. Reading the store per event
 //! would put a round trip on the latency path and load the store in proportion to mail
 //! traffic; instead each account's answer is kept for `max_age`, so a deletion stops that
 //! account's deliveries within about that time.
@@ -12,19 +13,39 @@ use std::time::Duration;
 use imapapi_common::store::{AccountStore, StoreError};
 use tokio::time::Instant;
 
+use crate::webhook::{Target, WebhookError};
+
+/// What dispatch needs of an existing account.
+#[derive(Debug)]
+pub struct AccountHooks {
+    /// The account's own webhook URL, parsed; `None`: the `webhooks` setting applies.
+    pub target: Option<Result<Target, Arc<WebhookError>>>,
+}
+
+impl AccountHooks {
+    fn new(webhooks: Option<&str>) -> AccountHooks {
+        let target = webhooks
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(|u| Target::parse(u).map_err(Arc::new));
+        AccountHooks { target }
+    }
+}
+
 /// Past this many remembered accounts, expired answers are forgotten, so the map holds
 /// roughly the accounts with traffic in the last `max_age` rather than every account ever
 /// seen.
 const PRUNE_ABOVE: usize = 10_000;
 
 /// One remembered answer.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Known {
     read_at: Instant,
-    exists: bool,
+    /// `None`: the account does not exist.
+    account: Option<Arc<AccountHooks>>,
 }
 
-/// Account existence read from the store at most once per account per `max_age`.
+/// Accounts read from the store at most once per account per `max_age`.
 pub struct AccountCache {
     store: Arc<dyn AccountStore>,
     max_age: Duration,
@@ -43,41 +64,48 @@ impl AccountCache {
         }
     }
 
-    /// Whether `account` exists. When the store cannot be read, the last answer is used
-    /// however old (and the read is tried again after `max_age`); with none, the error.
-    pub async fn exists(&self, account: &str) -> Result<bool, StoreError> {
+    /// The account, or `None` when it does not exist. When the store cannot be read, the
+    /// last answer is used however old (and the read is tried again after `max_age`);
+    /// with none, the error.
+    pub async fn get(&self, account: &str) -> Result<Option<Arc<AccountHooks>>, StoreError> {
         let now = Instant::now();
         let last = self.lookup(account);
-        if let Some(k) = last
+        if let Some(k) = &last
             && now.duration_since(k.read_at) < self.max_age
         {
-            return Ok(k.exists);
+            return Ok(k.account.clone());
         }
         match self.store.get_account(account).await {
             Ok(record) => {
-                let exists = record.is_some();
+                let hooks = record.map(|r| Arc::new(AccountHooks::new(r.webhooks.as_deref())));
                 self.remember(
                     account,
                     Known {
                         read_at: now,
-                        exists,
+                        account: hooks.clone(),
                     },
                 );
-                Ok(exists)
+                Ok(hooks)
             }
             Err(e) => match last {
                 Some(k) => {
                     tracing::warn!(account, error = %e, "cannot read account; using the last known");
+                    let hooks = k.account.clone();
                     self.remember(account, Known { read_at: now, ..k });
-                    Ok(k.exists)
+                    Ok(hooks)
                 }
                 None => Err(e),
             },
         }
     }
 
+    /// Whether `account` exists (see [`AccountCache::get`]).
+    pub async fn exists(&self, account: &str) -> Result<bool, StoreError> {
+        Ok(self.get(account).await?.is_some())
+    }
+
     fn lookup(&self, account: &str) -> Option<Known> {
-        self.lock().get(account).copied()
+        self.lock().get(account).cloned()
     }
 
     fn remember(&self, account: &str, known: Known) {

@@ -54,6 +54,7 @@ fn record(id: &str) -> AccountConfig {
         imap: None,
         smtp: None,
         oauth2: None,
+        webhooks: None,
     }
 }
 

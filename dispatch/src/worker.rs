@@ -4,7 +4,7 @@
 //! An event whose account has been deleted meanwhile is acked without a webhook. Nothing is
 //! acked before its work is done, and nothing is dropped without a log line.
 
-use crate::receiver_health::ReceiverHealth;
+use crate::receiver_health::{Admission, ReceiverHealth};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use crate::account_cache::AccountCache;
 use crate::settings_cache::SettingsCache;
-use crate::webhook::WebhookClient;
+use crate::webhook::{Target, WebhookClient};
 
 /// How old the settings may be: a settings change reaches dispatch within this time.
 pub const SETTINGS_MAX_AGE: Duration = Duration::from_secs(1);
@@ -39,8 +39,17 @@ pub(crate) struct Worker {
     settings: SettingsCache,
     accounts: AccountCache,
     usage: UsageCounters,
-    /// Reports the receiver failing and recovering, once per change.
-    receiver: ReceiverHealth,
+    /// Each receiver's health: failing and recovering reported once per change, and the
+    /// breaker that holds events of a failing one back.
+    receivers: ReceiverHealth,
+}
+
+/// Why an event is not posted.
+enum Skip {
+    /// Nothing to send, for good: acked.
+    Ack(&'static str),
+    /// Not now: retried with backoff.
+    Retry(String),
 }
 
 /// Label of the webhooks counter for an event that could not be parsed.
@@ -60,21 +69,36 @@ impl Worker {
             settings: SettingsCache::new(services.store.clone(), SETTINGS_MAX_AGE),
             accounts: AccountCache::new(services.store.clone(), ACCOUNT_MAX_AGE),
             usage: services.counters.clone(),
-            receiver: ReceiverHealth::default(),
+            receivers: ReceiverHealth::new(cfg.breaker_max_pause),
         })
     }
 
-    /// True when the event's account was deleted since the event was published. When the
-    /// store cannot tell, the event is delivered: it was valid when published, and a store
-    /// outage must not turn every event into a retry and then a dead letter.
-    async fn account_gone(&self, event: &Event) -> bool {
-        match self.accounts.exists(&event.account).await {
-            Ok(exists) => !exists,
+    /// Where the event goes: the account's own webhook URL, else the `webhooks` setting;
+    /// or why it does not go anywhere. Events of a type the settings do not want cost no
+    /// account lookup.
+    async fn target_of(&self, event: &Event) -> Result<Target, Skip> {
+        let snapshot = self.settings.get().await.map_err(|e| {
+            Skip::Retry(format!("cannot read settings: {e}"))
+        })?;
+        if !snapshot.settings.wants_event(event.event) {
+            return Err(Skip::Ack("event type not in webhookEvents"));
+        }
+        let own = match self.accounts.get(&event.account).await {
+            Ok(None) => return Err(Skip::Ack("account deleted")),
+            Ok(Some(account)) => account.target.clone(),
+            // When the store cannot tell, the event is delivered to the global URL: it was
+            // valid when published, and a store outage must not turn every event into a
+            // retry and then a dead letter.
             Err(error) => {
                 tracing::warn!(event_id = %event.id, account = %event.account, %error,
-                    "cannot check that the account exists; delivering");
-                false
+                    "cannot read the account; delivering to the webhooks setting");
+                None
             }
+        };
+        match own.or_else(|| snapshot.target.clone()) {
+            None => Err(Skip::Ack("no webhook URL set")),
+            Some(Err(error)) => Err(Skip::Retry(error.to_string())),
+            Some(Ok(target)) => Ok(target),
         }
     }
 
@@ -98,60 +122,42 @@ impl Worker {
         let event_id = event.id;
         let account = event.account.as_str();
 
-        let snapshot = match self.settings.get().await {
-            Ok(s) => s,
-            Err(error) => {
-                tracing::warn!(%event_id, account, event = kind, attempt, %error,
-                    "cannot read settings; retrying the event later");
-                count("fail", kind);
-                retry(delivery, message_id, Some(event_id), attempt).await;
-                return;
-            }
-        };
-        let target = match &snapshot.target {
-            None => {
-                tracing::debug!(%event_id, account, event = kind, reason = "no webhook URL set",
-                    "webhook skipped");
+        let target = match self.target_of(&event).await {
+            Ok(target) => target,
+            Err(Skip::Ack(reason)) => {
+                tracing::debug!(%event_id, account, event = kind, reason, "webhook skipped");
                 count("skipped", kind);
                 ack(delivery, message_id, event_id).await;
                 return;
             }
-            Some(_) if !snapshot.settings.wants_event(event.event) => {
-                tracing::debug!(%event_id, account, event = kind,
-                    reason = "event type not in webhookEvents", "webhook skipped");
-                count("skipped", kind);
-                ack(delivery, message_id, event_id).await;
-                return;
-            }
-            Some(Err(error)) => {
-                // A URL that cannot be used may be fixed through the api while retries last.
+            Err(Skip::Retry(error)) => {
+                // A URL that cannot be used may be fixed through the api while retries
+                // last; settings that cannot be read may be readable later.
                 tracing::warn!(%event_id, account, event = kind, attempt, %error,
                     "webhook not sent");
                 count("fail", kind);
                 retry(delivery, message_id, Some(event_id), attempt).await;
                 return;
             }
-            Some(Ok(target)) => target,
         };
-        // Checked last: events that would not be sent anyway cost no lookup.
-        if self.account_gone(&event).await {
-            tracing::debug!(%event_id, account, event = kind, reason = "account deleted",
-                "webhook skipped");
-            count("skipped", kind);
-            ack(delivery, message_id, event_id).await;
+        let origin = target.origin();
+        if self.receivers.admit(&origin) == Admission::Hold {
+            tracing::debug!(%event_id, account, event = kind, attempt, target = %origin,
+                "receiver failing; event held back");
+            count("held", kind);
+            retry(delivery, message_id, Some(event_id), attempt).await;
             return;
         }
-
         // The body as published, byte for byte; acking needs only the acker.
         let body = Bytes::from(std::mem::take(&mut delivery.message.body));
         let started = Instant::now();
-        let posted = self.client.post(target, event_id, attempt, body).await;
+        let posted = self.client.post(&target, event_id, attempt, body).await;
         metrics::histogram!("imapapi_webhook_duration_seconds",
             "result" => if posted.is_ok() { "success" } else { "fail" })
         .record(started.elapsed().as_secs_f64());
         match posted {
             Ok(status) => {
-                self.receiver.report(true, &target.origin(), None);
+                self.receivers.report(true, &origin, None);
                 tracing::debug!(%event_id, account, event = kind, attempt, status,
                     target = %target.origin(), elapsed_ms = started.elapsed().as_millis() as u64,
                     "webhook delivered");
@@ -162,8 +168,7 @@ impl Worker {
             Err(error) => {
                 count("fail", kind);
                 self.usage.add(Counter::WebhookFail);
-                let origin = target.origin();
-                self.receiver
+                self.receivers
                     .report(false, &origin, Some(&error.to_string()));
                 let outcome = retry(delivery, message_id, Some(event_id), attempt).await;
                 let elapsed_ms = started.elapsed().as_millis() as u64;
@@ -415,7 +420,7 @@ mod tests {
             settings: SettingsCache::new(store.clone(), SETTINGS_MAX_AGE),
             accounts: AccountCache::new(store.clone(), Duration::from_millis(50)),
             usage: UsageCounters::default(),
-            receiver: ReceiverHealth::default(),
+            receivers: ReceiverHealth::new(Duration::from_secs(300)),
         };
         let settled = Arc::new(Mutex::new(Vec::new()));
 

@@ -276,6 +276,7 @@ fn account(id: &str) -> AccountConfig {
         imap: None,
         smtp: None,
         oauth2: None,
+        webhooks: None,
     }
 }
 

@@ -35,6 +35,7 @@ pub async fn verify(request: VerifyImap, services: &Services) -> VerifyImapReply
         imap: Some(request.imap),
         smtp: None,
         oauth2: None,
+        webhooks: None,
     };
     let cfg = match imapapi_common::crypto::open_account_off_runtime(cfg, secret).await {
         Ok(cfg) => cfg,

@@ -178,6 +178,7 @@ async fn syncs_idles_serves_commands_and_catches_up() {
             imap: Some(imap.clone()),
             smtp: None,
             oauth2: None,
+            webhooks: None,
         })
         .await
         .unwrap();
@@ -335,6 +336,7 @@ async fn syncs_idles_serves_commands_and_catches_up() {
             imap: Some(bad),
             smtp: None,
             oauth2: None,
+            webhooks: None,
         })
         .await
         .unwrap();

@@ -14,7 +14,7 @@ use imapapi_common::error::ApiError;
 use imapapi_common::model::secret::REDACTED;
 use imapapi_common::model::{
     AccountConfig, AccountState, AccountStatus, AuthConfig, ImapConfig, OAuth2Config, OrFalse,
-    Secret, SmtpConfig, or_false,
+    Secret, SmtpConfig, or_false, redact_url_password,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -57,6 +57,8 @@ pub struct UpdateAccount {
     /// Absent: unchanged; `false` (the original's "not set"): the SMTP settings removed.
     #[schema(schema_with = or_false::schema::value_or_false::<SmtpConfig>)]
     pub smtp: Option<OrFalse<SmtpConfig>>,
+    /// This account's webhook URL; `""` removes it (the `webhooks` setting applies again).
+    pub webhooks: Option<String>,
 }
 
 /// What `POST /v1/account` did with the account.
@@ -137,6 +139,9 @@ pub struct AccountDetails {
     pub smtp: Option<SmtpConfig>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub oauth2: Option<OAuth2Config>,
+    /// This account's webhook URL (its password shown as `******`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhooks: Option<String>,
     #[serde(flatten)]
     pub status: AccountStatus,
 }
@@ -153,6 +158,7 @@ impl AccountDetails {
             imap,
             smtp,
             oauth2,
+            webhooks,
         } = account.redacted();
         AccountDetails {
             account,
@@ -163,6 +169,7 @@ impl AccountDetails {
             imap,
             smtp,
             oauth2,
+            webhooks,
             status,
         }
     }
@@ -344,6 +351,19 @@ pub fn validate(a: &AccountConfig) -> Result<(), ApiError> {
     if let Some(o) = &a.oauth2 {
         check_len("oauth2.auth.user", &o.auth.user, 256, false)?;
     }
+    if let Some(url) = &a.webhooks {
+        check_webhook_url("webhooks", url)?;
+    }
+    Ok(())
+}
+
+/// An http(s) URL of at most 2048 characters (empty clears it).
+fn check_webhook_url(field: &str, url: &str) -> Result<(), ApiError> {
+    check_len(field, url, 2048, true)?;
+    let scheme_ok = url.starts_with("http://") || url.starts_with("https://");
+    if !url.is_empty() && !scheme_ok {
+        return Err(ApiError::invalid(field, "must be an http:// or https:// URL"));
+    }
     Ok(())
 }
 
@@ -373,6 +393,12 @@ async fn prepare(
     mut account: AccountConfig,
     stored: Option<&AccountConfig>,
 ) -> Result<AccountConfig, ApiError> {
+    account.webhooks = account.webhooks.filter(|u| !u.is_empty());
+    if let (Some(given), Some(kept)) = (&account.webhooks, stored.and_then(|s| s.webhooks.as_ref()))
+        && *given == redact_url_password(kept)
+    {
+        account.webhooks = Some(kept.clone());
+    }
     let mut previous: HashMap<&'static str, Option<Secret>> = HashMap::new();
     if let Some(stored) = stored {
         let mut stored = stored.clone();
@@ -516,6 +542,9 @@ pub async fn update_account(
     }
     if let Some(v) = update.imap {
         account.imap = Some(v);
+    }
+    if let Some(v) = update.webhooks {
+        account.webhooks = Some(v);
     }
     if let Some(OrFalse(v)) = update.smtp {
         account.smtp = v;

@@ -219,6 +219,7 @@ fn gmail_account(
             refresh_token: Some(refresh_token),
             expires: Some(expires),
         }),
+        webhooks: None,
     }
 }
 

@@ -143,6 +143,7 @@ async fn verify_imap(
         imap: Some(imap),
         smtp: None,
         oauth2: None,
+        webhooks: None,
     };
     let holder = match &services.config.service.secret {
         Some(secret) => seal_account_off_runtime(holder, secret.clone())

@@ -98,6 +98,7 @@ pub fn config(dir: &Path) -> Config {
             timeout: Duration::from_secs(5),
             concurrency: 1,
             signing_key: None,
+            breaker_max_pause: Duration::from_secs(300),
         },
         gmail: Default::default(),
     }

@@ -169,6 +169,9 @@ pub struct Cli {
     /// Key that signs every webhook (X-Webhook-Signature: sha256=HMAC of the body); unset: unsigned [env: WEBHOOKS_SIGNING_KEY]
     #[arg(long = "webhooks.signingKey", global = true, value_name = "KEY")]
     pub webhooks_signing_key: Option<String>,
+    /// Longest pause of a failing webhook receiver between probes [env: WEBHOOKS_BREAKER_MAX_PAUSE] [default: 5m]
+    #[arg(long = "webhooks.breakerMaxPause", global = true, value_name = "DURATION")]
+    pub webhooks_breaker_max_pause: Option<String>,
     /// Gmail OAuth2 consent URL [env: GMAIL_AUTH_URL] [default: Google's]
     #[arg(long = "gmail.authUrl", global = true, value_name = "URL")]
     pub gmail_auth_url: Option<String>,
@@ -224,6 +227,7 @@ impl Cli {
             "ingest.emfInterval" => &self.ingest_emf_interval,
             "webhooks.timeout" => &self.webhooks_timeout,
             "webhooks.signingKey" => &self.webhooks_signing_key,
+            "webhooks.breakerMaxPause" => &self.webhooks_breaker_max_pause,
             "webhooks.concurrency" => &self.webhooks_concurrency,
             "gmail.authUrl" => &self.gmail_auth_url,
             "gmail.tokenUrl" => &self.gmail_token_url,

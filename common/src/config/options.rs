@@ -51,6 +51,7 @@ pub const OPTIONS: &[(&str, &str)] = &[
     ("webhooks.timeout", "WEBHOOKS_TIMEOUT"),
     ("webhooks.concurrency", "WEBHOOKS_CONCURRENCY"),
     ("webhooks.signingKey", "WEBHOOKS_SIGNING_KEY"),
+    ("webhooks.breakerMaxPause", "WEBHOOKS_BREAKER_MAX_PAUSE"),
     ("gmail.authUrl", "GMAIL_AUTH_URL"),
     ("gmail.tokenUrl", "GMAIL_TOKEN_URL"),
     ("gmail.profileUrl", "GMAIL_PROFILE_URL"),
@@ -223,6 +224,8 @@ pub struct WebhooksConfig {
     pub concurrency: usize,
     /// Signs every webhook body (HMAC-SHA256); `None`: unsigned.
     pub signing_key: Option<Secret>,
+    /// Longest pause of a failing receiver's circuit breaker between two probes.
+    pub breaker_max_pause: Duration,
 }
 
 /// Where the gateway-run Gmail OAuth2 goes: Google's endpoints and servers by default; a
@@ -582,6 +585,8 @@ impl Config {
                     .filter(|k| !k.is_empty())
                     .map(Secret::new),
                 concurrency: concurrency as usize,
+                breaker_max_pause: duration("webhooks.breakerMaxPause")?
+                    .max(Duration::from_millis(100)),
             },
             gmail: GmailConfig {
                 auth_url: http_url("gmail.authUrl", req("gmail.authUrl")?)?,

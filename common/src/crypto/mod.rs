@@ -192,6 +192,7 @@ mod tests {
                 refresh_token: Some(Secret::new("oauth-refresh")),
                 expires: None,
             }),
+            webhooks: None,
         }
     }
 

@@ -125,6 +125,32 @@ pub struct AccountConfig {
         skip_serializing_if = "Option::is_none"
     )]
     pub oauth2: Option<OAuth2Config>,
+    /// This account's webhook URL, used instead of the `webhooks` setting (not in the
+    /// original). The `webhookEvents` filter applies to it as well.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhooks: Option<String>,
+}
+
+/// A URL with the password of its user info (`user:pass@`) replaced by `******`.
+pub fn redact_url_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rfind('@') {
+        Some(at) => {
+            let (userinfo, host) = authority.split_at(at);
+            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+            let masked = if userinfo.contains(':') {
+                format!("{user}:{REDACTED}")
+            } else {
+                user.to_string()
+            };
+            format!("{scheme}://{masked}{host}{tail}")
+        }
+        None => url.to_string(),
+    }
 }
 
 fn redact_auth(auth: &mut Option<AuthConfig>) {
@@ -152,6 +178,7 @@ impl AccountConfig {
             o.access_token = o.access_token.as_ref().map(|_| Secret::new(REDACTED));
             o.refresh_token = o.refresh_token.as_ref().map(|_| Secret::new(REDACTED));
         }
+        c.webhooks = c.webhooks.as_deref().map(redact_url_password);
         c
     }
 }
@@ -208,6 +235,17 @@ pub struct AccountStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn url_passwords_are_masked() {
+        assert_eq!(
+            redact_url_password("https://u:p@h.example/x?y"),
+            "https://u:******@h.example/x?y"
+        );
+        assert_eq!(redact_url_password("http://h/x@y"), "http://h/x@y");
+        assert_eq!(redact_url_password("http://u@h/"), "http://u@h/");
+        assert_eq!(redact_url_password("nonsense"), "nonsense");
+    }
 
     fn base() -> serde_json::Value {
         serde_json::json!({"account": "example", "name": "Example",

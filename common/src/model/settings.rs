@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::model::account::redact_url_password;
+use crate::model::secret::REDACTED;
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -159,7 +161,19 @@ impl Settings {
     }
 
     /// Overlay the keys set in `update` on top of `self`.
-    pub fn merge(&mut self, update: Settings) {
+    pub fn merge(&mut self, mut update: Settings) {
+        // What a client read back (secrets and URL passwords as `******`) and sends again
+        // leaves the stored value alone.
+        let redacted = self.redacted();
+        if update.gmail_client_secret.as_deref() == Some(REDACTED) {
+            update.gmail_client_secret = None;
+        }
+        if update.webhooks.is_some() && update.webhooks == redacted.webhooks {
+            update.webhooks = None;
+        }
+        if update.auth_server.is_some() && update.auth_server == redacted.auth_server {
+            update.auth_server = None;
+        }
         macro_rules! take {
             ($($f:ident),*) => { $( if update.$f.is_some() { self.$f = update.$f; } )* };
         }
@@ -185,12 +199,15 @@ impl Settings {
         }
     }
 
-    /// A copy fit for a response: the Gmail client secret hidden.
+    /// A copy fit for a response: the Gmail client secret hidden, and the password of
+    /// the webhook and auth server URLs.
     pub fn redacted(&self) -> Settings {
         let mut s = self.clone();
         if s.gmail_client_secret.is_some() {
-            s.gmail_client_secret = Some(crate::model::secret::REDACTED.to_string());
+            s.gmail_client_secret = Some(REDACTED.to_string());
         }
+        s.webhooks = s.webhooks.as_deref().map(redact_url_password);
+        s.auth_server = s.auth_server.as_deref().map(redact_url_password);
         s
     }
 }
@@ -198,6 +215,26 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redacted_values_sent_back_keep_the_stored_ones() {
+        let mut stored = Settings {
+            webhooks: Some("https://u:pw@h.example/hook".into()),
+            gmail_client_secret: Some("cs".into()),
+            ..Default::default()
+        };
+        let shown = stored.redacted();
+        assert_eq!(shown.webhooks.as_deref(), Some("https://u:******@h.example/hook"));
+        assert_eq!(shown.gmail_client_secret.as_deref(), Some("******"));
+        stored.merge(shown);
+        assert_eq!(stored.webhooks.as_deref(), Some("https://u:pw@h.example/hook"));
+        assert_eq!(stored.gmail_client_secret.as_deref(), Some("cs"));
+        stored.merge(Settings {
+            webhooks: Some("https://v:new@h.example/hook".into()),
+            ..Default::default()
+        });
+        assert_eq!(stored.webhooks.as_deref(), Some("https://v:new@h.example/hook"));
+    }
 
     #[test]
     fn names_the_bad_field() {
