@@ -313,6 +313,13 @@ async fn prometheus_metrics() {
     .await;
     let (status, _) = http("GET", &gw.url("/v1/account/nobody"), None).await;
     assert_eq!(status, 404);
+    let (status, _) = http(
+        "GET",
+        &gw.url("/v1/account/metrics/messages?path=INBOX"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
 
     let response = support::request("GET", &gw.url("/metrics"), &[], bytes::Bytes::new(), None)
         .await
@@ -340,6 +347,12 @@ async fn prometheus_metrics() {
         1.0,
     );
     at_least(r#"imapapi_ingest_accounts"#, 1.0);
+    // The watcher and the command connection of the listing.
+    at_least(r#"imapapi_imap_connections"#, 2.0);
+    at_least(
+        r#"imapapi_api_command_duration_seconds_count{command="ListMessages",result="success"}"#,
+        1.0,
+    );
     assert!(
         text.contains("imapapi_http_request_duration_seconds_bucket{"),
         "durations are histograms"

@@ -255,6 +255,8 @@ pub(crate) async fn consume(
                     }
                     Err(BusError::Closed) => break Err(anyhow::anyhow!("bus closed")),
                     Err(error) => {
+                        metrics::counter!("imapapi_bus_errors_total", "op" => "consume")
+                            .increment(1);
                         tracing::error!(%error, "cannot consume events; trying again");
                         if pause(&shutdown, &mut reconnect_delay).await {
                             break Ok(());

@@ -115,7 +115,10 @@ pub async fn publish(services: &Services, event: &Event) -> Result<(), BusError>
     services
         .bus
         .publish(QueueName::Events, Message::new(event.routing_key(), body))
-        .await?;
+        .await
+        .inspect_err(|_| {
+            metrics::counter!("imapapi_bus_errors_total", "op" => "publish").increment(1);
+        })?;
     services.counters.add(Counter::Event(event.event));
     metrics::counter!("imapapi_events_published_total", "event" => event.event.name()).increment(1);
     Ok(())

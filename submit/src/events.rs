@@ -43,7 +43,10 @@ pub async fn publish(services: &Services, entry: &OutboxEntry, kind: EventKind, 
             metrics::counter!("imapapi_events_published_total", "event" => kind.name())
                 .increment(1);
         }
-        Err(error) => tracing::error!(queue_id = %entry.queue_id, event = kind.name(), %error,
-            "send event not published"),
+        Err(error) => {
+            metrics::counter!("imapapi_bus_errors_total", "op" => "publish").increment(1);
+            tracing::error!(queue_id = %entry.queue_id, event = kind.name(), %error,
+                "send event not published")
+        }
     }
 }

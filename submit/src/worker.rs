@@ -39,6 +39,8 @@ pub async fn consume(services: Services, shutdown: CancellationToken) -> anyhow:
                     Ok(c) => current.insert(c),
                     Err(BusError::Closed) => break Err(anyhow::anyhow!("bus closed")),
                     Err(error) => {
+                        metrics::counter!("imapapi_bus_errors_total", "op" => "consume")
+                            .increment(1);
                         tracing::error!(%error, "cannot consume send jobs; trying again");
                         tokio::select! {
                             _ = shutdown.cancelled() => break Ok(()),

@@ -55,6 +55,7 @@ pub async fn send_to<R: Request>(
             BusError::Timeout => ApiError::timeout(),
             BusError::NoRoute(_) | BusError::Closed => ApiError::no_connection(account),
             BusError::Backend(detail) => {
+                metrics::counter!("imapapi_bus_errors_total", "op" => "request").increment(1);
                 tracing::error!(account, owner, error = %detail, "command request failed");
                 ApiError::new(503, "BusError", "Could not reach the IMAP connection")
             }

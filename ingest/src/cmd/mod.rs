@@ -107,13 +107,28 @@ pub struct Outcome {
 }
 
 async fn run<R: Execute>(request: R, cx: &mut CommandCx<'_>) -> Outcome {
+    let started = std::time::Instant::now();
     let result = request.execute(cx).await;
     let connection_lost = result.as_ref().err().is_some_and(CommandError::is_lost);
+    let outcome = match &result {
+        Ok(_) => "success",
+        Err(_) if connection_lost => "lost",
+        Err(_) => "error",
+    };
+    metrics::histogram!("imapapi_api_command_duration_seconds",
+        "command" => command_name::<R>(), "result" => outcome)
+    .record(started.elapsed().as_secs_f64());
     let reply = Reply::from(result.map_err(|e| e.api_error()));
     Outcome {
         reply: serde_json::to_vec(&reply).unwrap_or_default(),
         connection_lost,
     }
+}
+
+/// The command's type name without its path (`ListMessages`), as a metric label.
+fn command_name<R>() -> &'static str {
+    let full = std::any::type_name::<R>();
+    full.rsplit("::").next().unwrap_or(full)
 }
 
 /// Run a mail command. Session commands (reconnect, close) and node commands (verify)

@@ -12,6 +12,7 @@ use imap_proto::{AttributeValue, Capability, MailboxDatum, Response, ResponseCod
 
 use crate::connection::ImapSession;
 
+mod open_connections;
 pub mod wire;
 pub mod write;
 
@@ -213,6 +214,7 @@ fn attribute_name(a: &imap_proto::NameAttribute<'_>) -> String {
 /// An open, authenticated IMAP connection driven by raw commands.
 pub struct Imap {
     session: ImapSession,
+    _open: open_connections::OpenConnection,
     caps: HashSet<String>,
     /// QRESYNC was enabled on this connection.
     pub qresync: bool,
@@ -253,6 +255,7 @@ impl Imap {
     pub async fn new_plain(session: ImapSession) -> Result<Self, ImapError> {
         let mut imap = Imap {
             session,
+            _open: open_connections::OpenConnection::new(),
             caps: HashSet::new(),
             qresync: false,
             selected: None,

@@ -71,7 +71,9 @@ impl std::fmt::Debug for EmbeddedStore {
     }
 }
 
+/// A redb failure as a store error, counted in `imapapi_store_errors_total`.
 fn backend(e: impl std::fmt::Display) -> StoreError {
+    metrics::counter!("imapapi_store_errors_total", "backend" => "embedded").increment(1);
     StoreError::Backend(e.to_string())
 }
 

@@ -77,7 +77,9 @@ impl std::fmt::Debug for RedisStore {
     }
 }
 
+/// A Redis failure as a store error, counted in `imapapi_store_errors_total`.
 fn backend(e: redis::RedisError) -> StoreError {
+    metrics::counter!("imapapi_store_errors_total", "backend" => "redis").increment(1);
     StoreError::Backend(format!("redis: {e}"))
 }
 
