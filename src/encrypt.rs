@@ -1,9 +1,12 @@
-//! `imapapi encrypt`: re-encrypt every stored account secret with `--service.secret`,
-//! decrypting values sealed with an older secret given as `--decrypt`.
+//! `imapapi encrypt`: seal every stored account secret with `--service.secret`, opening
+//! values sealed with an older secret given as `--decrypt`. Decided value by value and
+//! written one account record at a time, so it is safe to run twice, and after an
+//! interruption a second run finishes what the first left. Run it with the gateway
+//! stopped: a process still using the old secret could not read what this writes.
 
 use anyhow::{Context, bail};
 use imapapi_common::config::Config;
-use imapapi_common::crypto;
+use imapapi_common::crypto::{self, Reseal};
 
 pub async fn run(config: Config, old_secret: Option<String>) -> anyhow::Result<()> {
     let Some(secret) = config.service.secret.clone() else {
@@ -12,24 +15,38 @@ pub async fn run(config: Config, old_secret: Option<String>) -> anyhow::Result<(
     let store = imapapi_common::store::open(&config)
         .await
         .context("opening the store")?;
-    let mut done = 0usize;
+    let (mut sealed, mut unchanged, mut failed) = (0usize, 0usize, Vec::new());
     for id in store.list_accounts().await? {
         let Some(mut account) = store.get_account(&id).await? else {
             continue;
         };
-        let old = old_secret.clone();
-        let new = secret.expose().to_string();
+        let (old, new) = (old_secret.clone(), secret.expose().to_string());
         // scrypt is deliberately slow: keep it off the async worker threads.
-        account = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-            crypto::open_account(&mut account, old.as_deref())
-                .with_context(|| format!("account {id}: cannot decrypt with --decrypt"))?;
-            crypto::seal_account(&mut account, &new);
-            Ok(account)
+        let outcome = tokio::task::spawn_blocking(move || {
+            crypto::reseal_account(&mut account, &new, old.as_deref()).map(|o| (o, account))
         })
-        .await??;
-        store.put_account(&account).await?;
-        done += 1;
+        .await?;
+        match outcome {
+            Ok((Reseal::Unchanged, _)) => unchanged += 1,
+            Ok((Reseal::Sealed, account)) => {
+                store
+                    .put_account(&account)
+                    .await
+                    .with_context(|| format!("storing account {id}"))?;
+                sealed += 1;
+            }
+            Err(e) => {
+                eprintln!("account {id}: {e} (give the secret it was sealed with as --decrypt)");
+                failed.push(id);
+            }
+        }
     }
-    println!("encrypted the secrets of {done} account(s)");
+    println!(
+        "encrypted the secrets of {sealed} account(s); {unchanged} already were; {} failed",
+        failed.len()
+    );
+    if !failed.is_empty() {
+        bail!("could not decrypt the secrets of: {}", failed.join(", "));
+    }
     Ok(())
 }

@@ -4,6 +4,7 @@
 mod access;
 mod oauth2;
 mod pipeline;
+mod secrets;
 mod routes;
 mod sending;
 mod support;
@@ -529,6 +530,12 @@ async fn a_wrong_secret_stops_the_start() {
         Duration::from_secs(30),
     )
     .await;
+}
+
+/// `imapapi encrypt`: sealing, rotating, running twice, a tampered ciphertext.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn encrypting_and_rotating_stored_secrets() {
+    secrets::encrypt_rotate_and_tamper().await;
 }
 
 /// Mail that arrives while the first sync is still running is announced (notifyFrom

@@ -28,6 +28,46 @@ pub fn open_account(cfg: &mut AccountConfig, secret: Option<&str>) -> Result<(),
     Ok(())
 }
 
+/// What [`reseal_account`] did to a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reseal {
+    /// Every secret was sealed with the new secret already (or there are none).
+    Unchanged,
+    /// Some secret was cleartext or sealed with the old secret; now all are sealed with
+    /// the new one.
+    Sealed,
+}
+
+/// Seal every secret of a stored record with `new`, value by value: a cleartext value is
+/// sealed, one that opens with `new` is left as it is, one that opens with `old` is sealed
+/// again with `new`. Deciding per value is what makes `imapapi encrypt` safe to run twice
+/// or to run again after an interruption: whatever mix it left, a second run finishes it.
+/// On error the record may be partly changed; callers drop it.
+pub fn reseal_account(
+    cfg: &mut AccountConfig,
+    new: &str,
+    old: Option<&str>,
+) -> Result<Reseal, CryptoError> {
+    let mut outcome = Reseal::Unchanged;
+    for s in secrets_mut(cfg) {
+        if !is_encrypted(s.expose()) {
+            *s = Secret::new(encrypt(new, s.expose()));
+            outcome = Reseal::Sealed;
+            continue;
+        }
+        match decrypt(Some(new), s.expose()) {
+            Ok(_) => {}
+            Err(CryptoError::WrongSecret) => {
+                let plain = decrypt(Some(old.ok_or(CryptoError::WrongSecret)?), s.expose())?;
+                *s = Secret::new(encrypt(new, &plain));
+                outcome = Reseal::Sealed;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(outcome)
+}
+
 /// Whether any secret of `cfg` is stored encrypted.
 pub fn has_sealed_secrets(cfg: &AccountConfig) -> bool {
     let mut probe = cfg.clone();

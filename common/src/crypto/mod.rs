@@ -18,8 +18,8 @@ mod account;
 mod key_cache;
 
 pub use account::{
-    has_sealed_secrets, open_account, open_account_off_runtime, seal_account,
-    seal_account_off_runtime,
+    Reseal, has_sealed_secrets, open_account, open_account_off_runtime, reseal_account,
+    seal_account, seal_account_off_runtime,
 };
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
@@ -295,6 +295,42 @@ mod tests {
         let mut clear = plain.clone();
         open_account(&mut clear, None).unwrap();
         assert_eq!(clear, plain);
+    }
+
+    #[test]
+    fn resealing_is_idempotent_and_finishes_a_mix() {
+        let plain = account();
+        // From cleartext, then again: the second run changes nothing.
+        let mut a = plain.clone();
+        assert_eq!(reseal_account(&mut a, "new", None), Ok(Reseal::Sealed));
+        let sealed = a.clone();
+        assert_eq!(reseal_account(&mut a, "new", None), Ok(Reseal::Unchanged));
+        assert_eq!(a, sealed, "nothing rewritten");
+        // A record left half done (some values old, some new, one clear) is finished.
+        let mut mixed = plain.clone();
+        seal_account(&mut mixed, "old");
+        let mut half = plain.clone();
+        seal_account(&mut half, "new");
+        mixed.imap.as_mut().unwrap().auth = half.imap.clone().unwrap().auth;
+        mixed.smtp.as_mut().unwrap().auth.as_mut().unwrap().pass = Some(Secret::new("smtp-pass"));
+        assert_eq!(
+            reseal_account(&mut mixed, "new", Some("old")),
+            Ok(Reseal::Sealed)
+        );
+        let mut opened = mixed.clone();
+        open_account(&mut opened, Some("new")).unwrap();
+        assert_eq!(opened, plain);
+        // Old values without the old secret, or with a wrong one: refused.
+        let mut old_only = plain.clone();
+        seal_account(&mut old_only, "old");
+        assert_eq!(
+            reseal_account(&mut old_only.clone(), "new", None),
+            Err(CryptoError::WrongSecret)
+        );
+        assert_eq!(
+            reseal_account(&mut old_only, "new", Some("wrong")),
+            Err(CryptoError::WrongSecret)
+        );
     }
 
     /// Re-measure the derivation cost: `cargo test -p imapapi-common --release --lib
