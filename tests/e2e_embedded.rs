@@ -538,6 +538,12 @@ async fn encrypting_and_rotating_stored_secrets() {
     secrets::encrypt_rotate_and_tamper().await;
 }
 
+/// Known secrets of every kind, searched for in every output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_in_any_output() {
+    secrets::no_secret_in_any_output().await;
+}
+
 /// Mail that arrives while the first sync is still running is announced (notifyFrom
 /// defaults to the registration time); mail from before the registration is not.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

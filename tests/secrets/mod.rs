@@ -142,3 +142,133 @@ pub async fn encrypt_rotate_and_tamper() {
         assert!(!failed.to_string().contains(s), "a secret in a response");
     }
 }
+
+/// Every kind of secret the gateway holds, set to known values, then everything a user or
+/// operator can see (every answer, the trace-level log, `/metrics`, the webhooks and the
+/// events in them) searched for them. Only the token creation answer carries its token.
+pub async fn no_secret_in_any_output() {
+    use serde_json::json;
+
+    use crate::access::call;
+    use crate::support::{WebhookReceiver, request};
+
+    let dv = Dovecot::ensure();
+    let user = dv.create_user("known");
+    let (api_pass, service_secret, signing_key) =
+        ("api-pass-K2x9", "service-secret-K1x9", "signing-key-K3x9");
+    let (gmail_secret, hook_pass) = ("gmail-secret-K4x9", "hook-pass-K5x9");
+    let ca = dv.ca_cert.display().to_string();
+    let gw = Gateway::spawn(
+        &[
+            "--log.level=trace",
+            &format!("--api.auth=admin:{api_pass}"),
+            &format!("--webhooks.signingKey={signing_key}"),
+        ],
+        &[
+            ("IMAPAPI_EXTRA_CA", &ca),
+            ("IMAPAPI_SECRET", service_secret),
+        ],
+    )
+    .await;
+    let basic = {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(format!("admin:{api_pass}"));
+        format!("Basic {b64}")
+    };
+    let url = |p: &str| gw.url(p);
+    let mut seen: Vec<String> = Vec::new();
+    let mut ask = async |method: &str, path: &str, body: Option<serde_json::Value>| {
+        let (status, answer) = call(method, &url(path), Some(&basic), body).await;
+        assert!(status < 500, "{method} {path}: {answer}");
+        seen.push(answer.to_string());
+        answer
+    };
+
+    let hook = WebhookReceiver::start().await;
+    let hook_url = hook
+        .url()
+        .replace("http://", &format!("http://hook:{hook_pass}@"));
+    ask(
+        "POST",
+        "/v1/settings",
+        Some(
+            json!({"webhooks": hook_url, "gmailClientSecret": gmail_secret,
+                    "gmailClientId": "id", "gmailRedirectUrl": "http://127.0.0.1:1/oauth"}),
+        ),
+    )
+    .await;
+    let mut body = account_body(dv, "known", &user);
+    body["webhooks"] = json!(hook_url);
+    ask("POST", "/v1/account", Some(body)).await;
+    // Created tokens are shown once, by design: that answer is not searched.
+    let (_, created) = call(
+        "POST",
+        &url("/v1/tokens"),
+        Some(&basic),
+        Some(json!({"description": "t", "scopes": ["read"]})),
+    )
+    .await;
+    let token = created["token"].as_str().unwrap().to_string();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while ask("GET", "/v1/account/known", None).await["state"] != "connected" {
+        assert!(tokio::time::Instant::now() < deadline, "never connected");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let bearer = format!("Bearer {token}");
+    let (status, _) = call("GET", &url("/v1/accounts"), Some(&bearer), None).await;
+    assert_eq!(status, 200);
+    for path in [
+        "/v1/accounts",
+        "/v1/settings",
+        "/v1/account/known/mailboxes",
+        "/v1/account/known/messages?path=INBOX",
+        "/v1/stats",
+        "/v1/tokens",
+        "/v1/outbox",
+        "/v1/deadletters",
+    ] {
+        ask("GET", path, None).await;
+    }
+    let metrics = request(
+        "GET",
+        &url("/metrics"),
+        &[("authorization", &basic)],
+        Vec::new(),
+        None,
+    )
+    .await
+    .unwrap();
+    seen.push(metrics.text());
+    hook.wait_for_event("mailboxNew", Duration::from_secs(20))
+        .await
+        .expect("webhooks flow");
+    for received in hook.drain().await {
+        seen.push(String::from_utf8_lossy(&received.raw).into_owned());
+        seen.push(format!("{:?}", received.headers));
+    }
+    let log: String = std::fs::read_to_string(gw.log_path())
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("=== rig:"))
+        .collect();
+    assert!(log.len() > 1000, "trace logging produced output");
+    seen.push(log);
+    let known = [
+        api_pass,
+        service_secret,
+        signing_key,
+        gmail_secret,
+        hook_pass,
+        &user.pass,
+        &token,
+    ];
+    for text in &seen {
+        for secret in known {
+            assert!(
+                !text.contains(secret),
+                "{secret} in an output: {}",
+                &text[..text.len().min(300)]
+            );
+        }
+    }
+}
