@@ -2,6 +2,7 @@
 //! from `cargo run`): the real binary over REST against the real Dovecot.
 
 mod access;
+mod deadletters;
 mod oauth2;
 mod pipeline;
 mod secrets;
@@ -165,6 +166,21 @@ async fn catches_up_after_restart() {
 async fn webhook_retries_then_dead_letter() {
     let gw = spawn(&["--queue.retryDelay=200ms", "--queue.maxAttempts=3"]).await;
     pipeline::retries_then_dead_letter(&gw.base_url(), "retry").await;
+}
+
+/// Dead letters sent again once the receiver is back (one by id, then the rest), or
+/// dropped, over REST.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deadletters_redrive_and_drop() {
+    // The breaker's pause kept short: with only two attempts 200 ms apart, a redriven event
+    // held back by a pause of seconds would be dead-lettered again before any probe.
+    let gw = spawn(&[
+        "--queue.retryDelay=200ms",
+        "--queue.maxAttempts=2",
+        "--webhooks.breakerMaxPause=100ms",
+    ])
+    .await;
+    deadletters::redrive_and_drop(&gw.base_url(), "deadletters").await;
 }
 
 /// Even at the most verbose log level, no password reaches a log line or a response.

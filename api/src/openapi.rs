@@ -45,7 +45,9 @@ use crate::routes::accounts::{
     AccountDetails, AccountList, AccountListEntry, CreateAccountOutcome, CreateAccountReply,
     CreateState, DeleteAccountReply, UpdateAccount, UpdateAccountReply,
 };
-use crate::routes::deadletters::{DeadLetter, DeadLetters};
+use crate::routes::deadletters::{
+    DeadLetter, DeadLetters, DeadLettersDeleted, DeadLettersRedriven, RedriveBody,
+};
 use crate::routes::health::{Health, Readiness};
 use crate::routes::mailbox::{CreateMailboxBody, RenameMailboxBody};
 use crate::routes::message_update::{MessageMove, MessageUpdate};
@@ -127,6 +129,8 @@ const QUERY_TOKEN: &str = "queryToken";
         routes::tokens::list_tokens,
         routes::tokens::delete_token,
         routes::deadletters::list_dead_letters,
+        routes::deadletters::redrive_dead_letters,
+        routes::deadletters::delete_dead_letters,
         routes::oauth::finish_consent,
         routes::health::health,
         routes::health::ready,
@@ -152,6 +156,7 @@ const QUERY_TOKEN: &str = "queryToken";
         UploadBody, UploadResponse, UploadMessageReply, MessageReference, ReferenceAction,
         AttachmentDraft, Disposition, ContentEncoding,
         Stats, DeadLetters, DeadLetter, Event, Health, Readiness,
+        RedriveBody, DeadLettersRedriven, DeadLettersDeleted,
         SubmitBody, SubmitResponse, OutboxList, OutboxDeleted, OutboxEntry, OutboxState, Envelope,
         SentReference, CreateAccountOutcome, ConsentRedirect, CreateToken, CreatedToken, TokenInfo, TokenList, TokenDeleted,
     )),

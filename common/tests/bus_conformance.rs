@@ -193,6 +193,12 @@ conformance!(
     delayed_message_waits_for_its_time,
     dead_letter_at_once,
     each_queue_has_its_retry_policy,
+    redrive_by_id_delivers_that_one_again,
+    redrive_all_in_bounded_calls,
+    drop_by_id,
+    drop_all,
+    unknown_ids_touch_nothing,
+    redriven_message_that_fails_again_is_dead_lettered_again,
 );
 
 async fn publish_consume_ack(fx: Arc<Fixture>) {
@@ -884,4 +890,161 @@ async fn each_queue_has_its_retry_policy(fx: Arc<Fixture>) {
     assert_eq!(d.message.attempt, 1);
     assert_eq!(within(d.retry()).await.unwrap(), RetryOutcome::DeadLettered);
     assert_nothing(&mut c).await;
+}
+
+/// Publishes `sent` to `queue` and dead-letters each at its first delivery, so the cases
+/// on dead letters start from a known set of them.
+async fn bury(bus: &Arc<dyn Bus>, queue: QueueName, sent: &[Message]) -> Box<dyn Consumer> {
+    for m in sent {
+        within(bus.publish(queue, m.clone())).await.unwrap();
+    }
+    let mut c = within(bus.consume(queue, 10)).await.unwrap();
+    for _ in sent {
+        within(next(&mut c).await.dead_letter()).await.unwrap();
+    }
+    assert_eq!(dead_ids(bus, queue).await.len(), sent.len());
+    c
+}
+
+/// The ids of the dead letters of `queue`.
+async fn dead_ids(bus: &Arc<dyn Bus>, queue: QueueName) -> HashSet<uuid::Uuid> {
+    let dead = within(bus.dead_letters(queue, 100)).await.unwrap();
+    dead.iter().map(|m| m.id).collect()
+}
+
+/// Exactly the asked-for dead letter goes back, as it was published (same id, key and
+/// body) but with its attempts reset; the others stay.
+async fn redrive_by_id_delivers_that_one_again(fx: Arc<Fixture>) {
+    let bus = fx.bus();
+    let sent: Vec<Message> = (0..3)
+        .map(|i| msg("acc.redrive", &format!("r{i}")))
+        .collect();
+    let mut c = bury(&bus, QueueName::Events, &sent).await;
+    let moved = within(bus.redrive_dead_letters(QueueName::Events, Some(&[sent[1].id]), 100))
+        .await
+        .unwrap();
+    assert_eq!(moved, 1);
+    let d = next(&mut c).await;
+    assert_eq!(d.message, sent[1], "same id, key, body; attempt 0");
+    within(d.ack()).await.unwrap();
+    assert_nothing(&mut c).await;
+    let left = dead_ids(&bus, QueueName::Events).await;
+    assert_eq!(left, HashSet::from([sent[0].id, sent[2].id]));
+}
+
+/// Without ids every dead letter goes back; a call moves at most its limit. A large body
+/// (kept apart from the message by SQS) comes back whole.
+async fn redrive_all_in_bounded_calls(fx: Arc<Fixture>) {
+    let bus = fx.bus();
+    let mut sent: Vec<Message> = (0..2).map(|i| msg("job", &format!("j{i}"))).collect();
+    let large: Vec<u8> = (0..300 * 1024u32).map(|i| (i * 7 % 251) as u8).collect();
+    sent.push(Message::new("job", large));
+    let mut c = bury(&bus, QueueName::Submit, &sent).await;
+    let first = within(bus.redrive_dead_letters(QueueName::Submit, None, 2))
+        .await
+        .unwrap();
+    assert_eq!(first, 2);
+    assert_eq!(dead_ids(&bus, QueueName::Submit).await.len(), 1);
+    let rest = within(bus.redrive_dead_letters(QueueName::Submit, None, 100))
+        .await
+        .unwrap();
+    assert_eq!(rest, 1);
+    let mut got = HashSet::new();
+    for _ in &sent {
+        let d = next(&mut c).await;
+        assert_eq!(d.message.attempt, 0);
+        let m = sent
+            .iter()
+            .find(|m| m.id == d.message.id)
+            .expect("one we sent");
+        assert_eq!(d.message.body, m.body);
+        assert!(got.insert(d.message.id), "delivered twice");
+        within(d.ack()).await.unwrap();
+    }
+    assert_nothing(&mut c).await;
+    assert!(dead_ids(&bus, QueueName::Submit).await.is_empty());
+    let none = within(bus.redrive_dead_letters(QueueName::Submit, None, 100))
+        .await
+        .unwrap();
+    assert_eq!(none, 0);
+}
+
+async fn drop_by_id(fx: Arc<Fixture>) {
+    let bus = fx.bus();
+    let sent: Vec<Message> = (0..2).map(|i| msg("acc.drop", &format!("d{i}"))).collect();
+    let mut c = bury(&bus, QueueName::Events, &sent).await;
+    let dropped = within(bus.drop_dead_letters(QueueName::Events, Some(&[sent[0].id]), 100))
+        .await
+        .unwrap();
+    assert_eq!(dropped, 1);
+    assert_eq!(
+        dead_ids(&bus, QueueName::Events).await,
+        HashSet::from([sent[1].id])
+    );
+    assert_nothing(&mut c).await;
+}
+
+async fn drop_all(fx: Arc<Fixture>) {
+    let bus = fx.bus();
+    let sent: Vec<Message> = (0..3).map(|i| msg("acc.drop", &format!("d{i}"))).collect();
+    let mut c = bury(&bus, QueueName::Events, &sent).await;
+    let dropped = within(bus.drop_dead_letters(QueueName::Events, None, 100))
+        .await
+        .unwrap();
+    assert_eq!(dropped, 3);
+    assert!(dead_ids(&bus, QueueName::Events).await.is_empty());
+    assert_nothing(&mut c).await;
+}
+
+/// Ids that are not dead letters (or none at all) move and delete nothing.
+async fn unknown_ids_touch_nothing(fx: Arc<Fixture>) {
+    let bus = fx.bus();
+    let sent = [msg("acc.keep", "kept")];
+    let mut c = bury(&bus, QueueName::Events, &sent).await;
+    let unknown = [uuid::Uuid::now_v7()];
+    for ids in [&unknown[..], &[]] {
+        let moved = within(bus.redrive_dead_letters(QueueName::Events, Some(ids), 100))
+            .await
+            .unwrap();
+        let dropped = within(bus.drop_dead_letters(QueueName::Events, Some(ids), 100))
+            .await
+            .unwrap();
+        assert_eq!((moved, dropped), (0, 0), "ids {ids:?}");
+    }
+    // Another queue's dead letter is not this queue's.
+    let other = within(bus.drop_dead_letters(QueueName::Submit, Some(&[sent[0].id]), 100))
+        .await
+        .unwrap();
+    assert_eq!(other, 0);
+    assert_nothing(&mut c).await;
+    assert_eq!(
+        dead_ids(&bus, QueueName::Events).await,
+        HashSet::from([sent[0].id])
+    );
+}
+
+/// A redriven message gets its whole retry schedule again, and when that runs out it is a
+/// dead letter again.
+async fn redriven_message_that_fails_again_is_dead_lettered_again(fx: Arc<Fixture>) {
+    let bus = fx.bus();
+    let m = msg("acc.flaky", "fails twice over");
+    let mut c = bury(&bus, QueueName::Events, std::slice::from_ref(&m)).await;
+    let moved = within(bus.redrive_dead_letters(QueueName::Events, None, 100))
+        .await
+        .unwrap();
+    assert_eq!(moved, 1);
+    for attempt in 0..POLICY.max_attempts {
+        let d = next(&mut c).await;
+        assert_eq!((d.message.id, d.message.attempt), (m.id, attempt));
+        let outcome = within(d.retry()).await.unwrap();
+        let last = attempt + 1 == POLICY.max_attempts;
+        assert_eq!(outcome == RetryOutcome::DeadLettered, last, "{outcome:?}");
+    }
+    assert_nothing(&mut c).await;
+    let dead = within(bus.dead_letters(QueueName::Events, 10))
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!((dead[0].id, dead[0].attempt), (m.id, POLICY.max_attempts));
+    assert_eq!(dead[0].body, m.body);
 }

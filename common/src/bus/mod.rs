@@ -66,6 +66,26 @@ pub struct Message {
     pub not_before: Option<SystemTime>,
 }
 
+/// The most dead letters one redrive or drop looks at: brokers hand dead letters out one
+/// by one (or ten by ten) and hold them until the call ends, so a call must stay short.
+pub const MAX_DEAD_LETTER_BATCH: usize = 1000;
+
+/// Whether a dead letter is one a redrive or drop asked for: all of them, or one of `ids`.
+pub(crate) fn selected(ids: Option<&[Uuid]>, id: Uuid) -> bool {
+    ids.is_none_or(|ids| ids.contains(&id))
+}
+
+/// Whether every one of `ids` has been found (`hits` of them), so a scan may stop early;
+/// never for "all".
+pub(crate) fn all_found(ids: Option<&[Uuid]>, hits: usize) -> bool {
+    ids.is_some_and(|ids| hits >= ids.len())
+}
+
+/// How many dead letters a call may look at: `limit`, at most [`MAX_DEAD_LETTER_BATCH`].
+pub(crate) fn dead_letter_batch(limit: usize) -> usize {
+    limit.min(MAX_DEAD_LETTER_BATCH)
+}
+
 /// How early a delayed message may be delivered: backends schedule in steps, and a wait
 /// shorter than this is not worth one more step.
 pub const DELAY_TOLERANCE: Duration = Duration::from_millis(100);
@@ -252,6 +272,38 @@ pub trait WorkQueues: Send + Sync + 'static {
     -> Result<Box<dyn Consumer>, BusError>;
     /// Up to `limit` dead-lettered messages of a queue, oldest first, without removing them.
     async fn dead_letters(&self, queue: QueueName, limit: usize) -> Result<Vec<Message>, BusError>;
+    /// Moves dead letters of `queue` back onto `queue` to be delivered again: every one
+    /// (`ids` = `None`) or those whose id is in `ids`; returns how many were moved. For when
+    /// what made them fail is fixed (a webhook receiver back up), so an operator need not
+    /// publish them again by hand. Each moved message keeps its id, key and body, and starts
+    /// its retry schedule again (`attempt` 0, no `not_before`).
+    ///
+    /// One call looks at no more than `limit` (at most [`MAX_DEAD_LETTER_BATCH`]) dead
+    /// letters, the oldest first (SQS: in no order), so its work is bounded; call again
+    /// while it moves some. Per message it publishes to the live queue first, and only once
+    /// that is confirmed removes the dead letter: a crash in between leaves the message in
+    /// both places (delivered again, and still listed), never in neither, which is the
+    /// at-least-once the queues promise anyway. The embedded bus does both steps in one
+    /// transaction, so there the move is atomic.
+    async fn redrive_dead_letters(
+        &self,
+        queue: QueueName,
+        ids: Option<&[Uuid]>,
+        limit: usize,
+    ) -> Result<usize, BusError>;
+    /// Deletes dead letters of `queue` for good: every one (`ids` = `None`) or those whose
+    /// id is in `ids`; returns how many were deleted. For events nobody will want again,
+    /// so the listing shows what still needs a decision. Looks at no more than `limit`
+    /// (at most [`MAX_DEAD_LETTER_BATCH`]) dead letters per call, as
+    /// [`WorkQueues::redrive_dead_letters`] does. Each deletion is atomic on its own
+    /// (embedded: all of one call in one transaction); a failure part way leaves the rest
+    /// in place.
+    async fn drop_dead_letters(
+        &self,
+        queue: QueueName,
+        ids: Option<&[Uuid]>,
+        limit: usize,
+    ) -> Result<usize, BusError>;
     /// Whether the backend answers now (for readiness checks): a cheap round trip to the
     /// broker where there is one.
     async fn reachable(&self) -> Result<(), BusError> {

@@ -18,9 +18,11 @@
 //! One file per job: `record.rs` (table names, the stored form of a message, small
 //! helpers), `writer.rs` (the group-commit writer and the changes it applies),
 //! `queue_state.rs` (ready and waiting messages in memory, the delay scheduler),
-//! `consume.rs` (consumers, settling, dead letters), `request.rs` (request/reply).
+//! `consume.rs` (consumers, settling, dead letters), `dead_letters.rs` (redriving and
+//! dropping dead letters), `request.rs` (request/reply).
 
 mod consume;
+mod dead_letters;
 mod queue_state;
 mod record;
 mod request;
@@ -35,6 +37,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use redb::{Database, ReadableTable};
 use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
 
 use self::consume::EmbeddedConsumer;
 use self::queue_state::{QueueState, Ready, Waiting, scheduler};
@@ -196,6 +199,24 @@ impl WorkQueues for EmbeddedBus {
 
     async fn dead_letters(&self, queue: QueueName, limit: usize) -> Result<Vec<Message>, BusError> {
         consume::dead_letters(&self.inner, queue, limit).await
+    }
+
+    async fn redrive_dead_letters(
+        &self,
+        queue: QueueName,
+        ids: Option<&[Uuid]>,
+        limit: usize,
+    ) -> Result<usize, BusError> {
+        dead_letters::redrive(&self.inner, queue, ids, limit).await
+    }
+
+    async fn drop_dead_letters(
+        &self,
+        queue: QueueName,
+        ids: Option<&[Uuid]>,
+        limit: usize,
+    ) -> Result<usize, BusError> {
+        dead_letters::delete(&self.inner, queue, ids, limit).await
     }
 }
 

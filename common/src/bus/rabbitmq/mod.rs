@@ -21,7 +21,8 @@
 //!
 //! One file per job: `wire.rs` (a message as AMQP properties), `names.rs`, `link.rs` (the
 //! connection, confirmed publishing), `topology.rs` (declaring it), `ladder.rs` (delays),
-//! `consume.rs` (consumers, settling, dead letters), `request.rs` (request/reply).
+//! `consume.rs` (consumers, settling, dead letters), `dead_letters.rs` (redriving and
+//! dropping dead letters), `request.rs` (request/reply).
 //!
 //! Requests go to the default exchange with routing key `<p>.node.<node>`, `mandatory`
 //! (an unroutable request comes back as basic.return: `NoRoute`), `reply_to` =
@@ -35,6 +36,7 @@
 //! Requests in flight on the lost connection end in `Timeout`.
 
 mod consume;
+mod dead_letters;
 mod ladder;
 mod link;
 mod names;
@@ -47,8 +49,10 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
+use uuid::Uuid;
 
 use self::consume::RabbitConsumer;
+use self::dead_letters::Action;
 use self::link::Inner;
 use self::names::Names;
 use self::request::RabbitServer;
@@ -153,6 +157,24 @@ impl WorkQueues for RabbitBus {
 
     async fn dead_letters(&self, queue: QueueName, limit: usize) -> Result<Vec<Message>, BusError> {
         consume::dead_letters(&self.inner, queue, limit).await
+    }
+
+    async fn redrive_dead_letters(
+        &self,
+        queue: QueueName,
+        ids: Option<&[Uuid]>,
+        limit: usize,
+    ) -> Result<usize, BusError> {
+        dead_letters::sweep(&self.inner, queue, ids, limit, Action::Redrive).await
+    }
+
+    async fn drop_dead_letters(
+        &self,
+        queue: QueueName,
+        ids: Option<&[Uuid]>,
+        limit: usize,
+    ) -> Result<usize, BusError> {
+        dead_letters::sweep(&self.inner, queue, ids, limit, Action::Drop).await
     }
 
     /// A live connection (made again, with the topology, when it was lost).

@@ -22,7 +22,7 @@
 //!
 //! One file per job: `names.rs`, `topology.rs` (finding and creating queues), `wire.rs`,
 //! `batch.rs`, `link.rs` (what the parts share, sending and deleting), `consume.rs`,
-//! `visibility.rs`, `dead_letters.rs`, `overflow.rs`.
+//! `visibility.rs`, `dead_letters.rs` (listing, redriving, dropping), `overflow.rs`.
 
 mod batch;
 mod consume;
@@ -40,7 +40,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_config::BehaviorVersion;
 use aws_config::timeout::TimeoutConfig;
+use uuid::Uuid;
 
+use self::dead_letters::Action;
 use self::link::Inner;
 use self::names::Names;
 use self::overflow::Overflow;
@@ -214,6 +216,24 @@ impl WorkQueues for SqsBus {
 
     async fn dead_letters(&self, queue: QueueName, limit: usize) -> Result<Vec<Message>, BusError> {
         dead_letters::peek(&self.inner, queue, limit).await
+    }
+
+    async fn redrive_dead_letters(
+        &self,
+        queue: QueueName,
+        ids: Option<&[Uuid]>,
+        limit: usize,
+    ) -> Result<usize, BusError> {
+        dead_letters::sweep(&self.inner, queue, ids, limit, Action::Redrive).await
+    }
+
+    async fn drop_dead_letters(
+        &self,
+        queue: QueueName,
+        ids: Option<&[Uuid]>,
+        limit: usize,
+    ) -> Result<usize, BusError> {
+        dead_letters::sweep(&self.inner, queue, ids, limit, Action::Drop).await
     }
 
     /// SQS answers for the events queue, and Redis (node requests, large bodies) answers.
