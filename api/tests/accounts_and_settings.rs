@@ -405,7 +405,11 @@ async fn accounts_have_their_own_webhook_url() {
         .await;
     assert_error(status, &body, 400, "\"webhooks\"");
     let (status, body) = h
-        .call("POST", "/v1/account", Some(&with_hook("https://u:pw@hooks.example/in")))
+        .call(
+            "POST",
+            "/v1/account",
+            Some(&with_hook("https://u:pw@hooks.example/in")),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     let (_, shown) = h.call("GET", "/v1/account/example", None).await;
@@ -413,14 +417,31 @@ async fn accounts_have_their_own_webhook_url() {
     assert!(!shown.to_string().contains("pw@"));
     // A client that sends back what it read keeps the password.
     let (status, _) = h
-        .call("POST", "/v1/account", Some(&with_hook("https://u:******@hooks.example/in")))
+        .call(
+            "POST",
+            "/v1/account",
+            Some(&with_hook("https://u:******@hooks.example/in")),
+        )
         .await;
     assert_eq!(status, 200);
-    let stored = h.services.store.get_account("example").await.unwrap().unwrap();
-    assert_eq!(stored.webhooks.as_deref(), Some("https://u:pw@hooks.example/in"));
+    let stored = h
+        .services
+        .store
+        .get_account("example")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.webhooks.as_deref(),
+        Some("https://u:pw@hooks.example/in")
+    );
     // PUT changes it; an empty string removes it.
     let (status, _) = h
-        .call("PUT", "/v1/account/example", Some(r#"{"webhooks":"http://127.0.0.1:9/x"}"#))
+        .call(
+            "PUT",
+            "/v1/account/example",
+            Some(r#"{"webhooks":"http://127.0.0.1:9/x"}"#),
+        )
         .await;
     assert_eq!(status, 200);
     let (_, shown) = h.call("GET", "/v1/account/example", None).await;

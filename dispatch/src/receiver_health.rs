@@ -171,8 +171,7 @@ impl ReceiverHealth {
     /// Records an outcome and reports a change: one log line and the gauge.
     pub fn report(&self, delivered: bool, target: &str, error: Option<&str>) {
         let gauge = |up: f64| {
-            metrics::gauge!("imapapi_webhook_receiver_up", "target" => target.to_string())
-                .set(up)
+            metrics::gauge!("imapapi_webhook_receiver_up", "target" => target.to_string()).set(up)
         };
         match self.record(target, delivered) {
             Some(Change::Failing) => {
@@ -238,7 +237,10 @@ mod tests {
         let t2 = t1 + FIRST_PAUSE * 2;
         assert_eq!(health.admit_at(A, t2), Admission::Probe);
         // A good probe closes it.
-        assert!(matches!(health.record_at(A, true, t2), Some(Change::Recovered(_))));
+        assert!(matches!(
+            health.record_at(A, true, t2),
+            Some(Change::Recovered(_))
+        ));
         assert_eq!(health.admit_at(A, t2), Admission::Post);
     }
 

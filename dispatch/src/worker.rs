@@ -77,9 +77,11 @@ impl Worker {
     /// or why it does not go anywhere. Events of a type the settings do not want cost no
     /// account lookup.
     async fn target_of(&self, event: &Event) -> Result<Target, Skip> {
-        let snapshot = self.settings.get().await.map_err(|e| {
-            Skip::Retry(format!("cannot read settings: {e}"))
-        })?;
+        let snapshot = self
+            .settings
+            .get()
+            .await
+            .map_err(|e| Skip::Retry(format!("cannot read settings: {e}")))?;
         if !snapshot.settings.wants_event(event.event) {
             return Err(Skip::Ack("event type not in webhookEvents"));
         }

@@ -362,7 +362,10 @@ fn check_webhook_url(field: &str, url: &str) -> Result<(), ApiError> {
     check_len(field, url, 2048, true)?;
     let scheme_ok = url.starts_with("http://") || url.starts_with("https://");
     if !url.is_empty() && !scheme_ok {
-        return Err(ApiError::invalid(field, "must be an http:// or https:// URL"));
+        return Err(ApiError::invalid(
+            field,
+            "must be an http:// or https:// URL",
+        ));
     }
     Ok(())
 }

@@ -170,7 +170,11 @@ pub struct Cli {
     #[arg(long = "webhooks.signingKey", global = true, value_name = "KEY")]
     pub webhooks_signing_key: Option<String>,
     /// Longest pause of a failing webhook receiver between probes [env: WEBHOOKS_BREAKER_MAX_PAUSE] [default: 5m]
-    #[arg(long = "webhooks.breakerMaxPause", global = true, value_name = "DURATION")]
+    #[arg(
+        long = "webhooks.breakerMaxPause",
+        global = true,
+        value_name = "DURATION"
+    )]
     pub webhooks_breaker_max_pause: Option<String>,
     /// Gmail OAuth2 consent URL [env: GMAIL_AUTH_URL] [default: Google's]
     #[arg(long = "gmail.authUrl", global = true, value_name = "URL")]

@@ -224,16 +224,25 @@ mod tests {
             ..Default::default()
         };
         let shown = stored.redacted();
-        assert_eq!(shown.webhooks.as_deref(), Some("https://u:******@h.example/hook"));
+        assert_eq!(
+            shown.webhooks.as_deref(),
+            Some("https://u:******@h.example/hook")
+        );
         assert_eq!(shown.gmail_client_secret.as_deref(), Some("******"));
         stored.merge(shown);
-        assert_eq!(stored.webhooks.as_deref(), Some("https://u:pw@h.example/hook"));
+        assert_eq!(
+            stored.webhooks.as_deref(),
+            Some("https://u:pw@h.example/hook")
+        );
         assert_eq!(stored.gmail_client_secret.as_deref(), Some("cs"));
         stored.merge(Settings {
             webhooks: Some("https://v:new@h.example/hook".into()),
             ..Default::default()
         });
-        assert_eq!(stored.webhooks.as_deref(), Some("https://v:new@h.example/hook"));
+        assert_eq!(
+            stored.webhooks.as_deref(),
+            Some("https://v:new@h.example/hook")
+        );
     }
 
     #[test]
