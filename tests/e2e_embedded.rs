@@ -5,8 +5,9 @@ mod access;
 mod deadletters;
 mod oauth2;
 mod pipeline;
-mod secrets;
+mod protocol_logs;
 mod routes;
+mod secrets;
 mod sending;
 mod support;
 
@@ -79,6 +80,14 @@ async fn bad_input_is_named() {
 async fn connection_errors_are_visible() {
     let gw = spawn(&[]).await;
     pipeline::connection_errors(&gw.base_url()).await;
+}
+
+/// Per-account IMAP protocol logs: recorded with credentials hidden, reset, capped, and
+/// dropped with the account.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protocol_logs_of_an_account() {
+    let gw = spawn(&[]).await;
+    protocol_logs::protocol_logs(&gw.base_url()).await;
 }
 
 /// Implicit TLS to Dovecot's imaps port, trusting the rig's CA.

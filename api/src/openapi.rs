@@ -104,6 +104,7 @@ const QUERY_TOKEN: &str = "queryToken";
         routes::accounts::get_account,
         routes::accounts::update_account,
         routes::accounts::delete_account,
+        routes::logs::get_logs,
         routes::mailboxes::list_mailboxes,
         routes::mailbox::create_mailbox,
         routes::mailbox::delete_mailbox,

@@ -139,6 +139,8 @@ conformance!(
     idempotency_keys_answer_once,
     a_dead_nodes_lease_can_be_taken_over,
     tokens_found_by_hash_listed_and_deleted_by_id,
+    logs_keep_the_newest_lines_in_order,
+    logs_only_for_existing_accounts_and_gone_with_them,
 );
 
 const TTL: Duration = Duration::from_secs(30);
@@ -1175,4 +1177,72 @@ async fn tokens_found_by_hash_listed_and_deleted_by_id(f: Fixture) {
     assert!(!f.store.delete_token(a.id).await.unwrap(), "deleted twice");
     assert!(f.store.token_by_hash(&a.hash).await.unwrap().is_none());
     assert_eq!(f.store.list_tokens().await.unwrap(), vec![b]);
+}
+
+fn lines(range: std::ops::Range<u32>) -> Vec<String> {
+    range.map(|i| format!("line {i}")).collect()
+}
+
+async fn logs_keep_the_newest_lines_in_order(f: Fixture) {
+    let s = &f.store;
+    s.put_account(&account("a")).await.unwrap();
+    s.put_account(&account("b")).await.unwrap();
+    assert!(s.read_log("a", 10).await.unwrap().is_empty(), "no log yet");
+    assert!(s.append_log("a", &lines(0..3), 5).await.unwrap());
+    assert!(s.append_log("a", &lines(3..7), 5).await.unwrap());
+    assert!(s.append_log("b", &lines(100..101), 5).await.unwrap());
+    assert_eq!(
+        s.read_log("a", 100).await.unwrap(),
+        lines(2..7),
+        "trimmed to 5"
+    );
+    assert_eq!(s.read_log("a", 2).await.unwrap(), lines(5..7), "newest 2");
+    assert!(s.read_log("a", 0).await.unwrap().is_empty());
+    // A batch larger than the cap keeps its own newest lines.
+    assert!(s.append_log("a", &lines(10..20), 4).await.unwrap());
+    assert_eq!(s.read_log("a", 100).await.unwrap(), lines(16..20));
+    // A lower cap applies from the next append.
+    assert!(s.append_log("a", &lines(20..21), 2).await.unwrap());
+    assert_eq!(s.read_log("a", 100).await.unwrap(), lines(19..21));
+    assert!(s.append_log("a", &lines(21..22), 0).await.unwrap());
+    assert!(
+        s.read_log("a", 100).await.unwrap().is_empty(),
+        "0 keeps none"
+    );
+
+    assert!(s.append_log("a", &lines(30..32), 10).await.unwrap());
+    s.delete_log("a").await.unwrap();
+    assert!(s.read_log("a", 100).await.unwrap().is_empty());
+    assert!(s.append_log("a", &lines(40..41), 10).await.unwrap());
+    assert_eq!(
+        s.read_log("a", 100).await.unwrap(),
+        lines(40..41),
+        "starts over"
+    );
+    assert_eq!(
+        s.read_log("b", 100).await.unwrap(),
+        lines(100..101),
+        "b untouched"
+    );
+}
+
+async fn logs_only_for_existing_accounts_and_gone_with_them(f: Fixture) {
+    let s = &f.store;
+    assert!(!s.append_log("ghost", &lines(0..2), 10).await.unwrap());
+    assert!(s.read_log("ghost", 10).await.unwrap().is_empty());
+    s.put_account(&account("acc")).await.unwrap();
+    assert!(s.append_log("acc", &lines(0..2), 10).await.unwrap());
+    assert!(s.delete_account("acc").await.unwrap());
+    assert!(
+        s.read_log("acc", 10).await.unwrap().is_empty(),
+        "dropped with the account"
+    );
+    // A connection still closing after the deletion cannot bring the log back.
+    assert!(!s.append_log("acc", &lines(2..3), 10).await.unwrap());
+    assert!(s.read_log("acc", 10).await.unwrap().is_empty());
+    assert_eq!(
+        f.account_keys(),
+        Vec::<String>::new(),
+        "no key outlives its account"
+    );
 }

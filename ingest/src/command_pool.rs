@@ -17,6 +17,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::time::Instant;
 
 use crate::connection;
+use crate::connection::log_writer::ProtocolLog;
 use crate::imap::Imap;
 use imapapi_common::oauth2::CredentialSource;
 
@@ -28,6 +29,9 @@ pub struct Login {
     pub imap: ImapConfig,
     pub source: CredentialSource,
     pub local: Vec<LocalAddress>,
+    /// The account's protocol log when it is logged: command connections record into the
+    /// session's.
+    pub log: Option<ProtocolLog>,
 }
 
 /// Node-wide limits shared by every account's pool.
@@ -175,7 +179,9 @@ impl CommandPool {
             .credentials()
             .await
             .map_err(|e| unavailable(e.to_string()))?;
-        let session = connection::connect(&login.imap, &credentials, &login.local).await;
+        let session =
+            connection::connect_logged(&login.imap, &credentials, &login.local, login.log.clone())
+                .await;
         if matches!(session, Err(connection::ConnectError::Auth(_))) {
             login.source.refused().await;
         }

@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::command_pool::Login;
 use crate::connect_throttle::ConnectThrottle;
+use crate::connection::log_writer::ProtocolLog;
 use crate::connection::{self, ConnectError};
 use crate::control::{Control, ControlRequest};
 use crate::events;
@@ -270,14 +271,17 @@ impl Session {
             let settings = self.services.store.get_settings().await.unwrap_or_default();
             let source =
                 CredentialSource::new(&cfg, Proto::Imap, &settings, &self.services.config.gmail);
+            let log =
+                ProtocolLog::for_account(self.services.store.clone(), &settings, &self.account);
             let connected = async {
                 // Held until logged in: the sync that follows is not throttled.
                 let _slot = self.throttle.enter().await;
                 let creds = source.credentials().await?;
-                let session = connection::connect(
+                let session = connection::connect_logged(
                     &imap_cfg,
                     &creds,
                     &self.services.config.service.local_addresses,
+                    log.clone(),
                 )
                 .await;
                 if matches!(session, Err(ConnectError::Auth(_))) {
@@ -303,6 +307,7 @@ impl Session {
                         imap: imap_cfg.clone(),
                         source: source.clone(),
                         local: self.services.config.service.local_addresses.clone(),
+                        log: log.clone(),
                     })));
                     self.publish(&success).await;
                     if !self.status(AccountState::Connected, None).await {

@@ -5,6 +5,7 @@ pub mod attachment;
 pub mod body_stream;
 pub mod deadletters;
 pub mod health;
+pub mod logs;
 pub mod mailbox;
 pub mod mailboxes;
 pub mod message_update;
@@ -138,6 +139,10 @@ pub const RESOURCES: &[Resource] = &[
     Resource {
         filter: verify::routes,
         routes: verify::ROUTES,
+    },
+    Resource {
+        filter: logs::routes,
+        routes: logs::ROUTES,
     },
     Resource {
         filter: upload::routes,

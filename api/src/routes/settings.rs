@@ -2,6 +2,8 @@
 //! auth server, Gmail OAuth2 client).
 
 use imapapi_common::Services;
+use imapapi_common::command::Reconnect;
+use imapapi_common::command::client::notify;
 use imapapi_common::error::ApiError;
 use imapapi_common::model::{EventKind, LogSettings, Settings};
 use serde::Serialize;
@@ -181,7 +183,9 @@ pub async fn get_settings(services: Services, q: Query) -> Result<Response, ApiE
 ///
 /// `POST /v1/settings`: merge the given keys into the stored settings. An unknown key or
 /// an invalid value is a 400 naming it; nothing is stored then. Responds with the keys
-/// that were updated.
+/// that were updated. `logs.resetLoggedAccounts: true` is an action, not a setting: the
+/// logs of the accounts in `logs.accounts` are cleared and those accounts reconnect, so
+/// that the new log settings apply to them at once.
 #[utoipa::path(
     post,
     path = "/v1/settings",
@@ -194,8 +198,9 @@ pub async fn get_settings(services: Services, q: Query) -> Result<Response, ApiE
         (status = 413, description = "Body larger than `api.maxSize`", body = ApiError),
     )
 )]
-pub async fn post_settings(services: Services, update: Settings) -> Result<Response, ApiError> {
+pub async fn post_settings(services: Services, mut update: Settings) -> Result<Response, ApiError> {
     update.validate()?;
+    let reset = logs_to_reset(&mut update);
     let updated: Vec<String> = match serde_json::to_value(&update) {
         Ok(Value::Object(m)) => m.keys().cloned().collect(),
         _ => Vec::new(),
@@ -209,7 +214,37 @@ pub async fn post_settings(services: Services, update: Settings) -> Result<Respo
         .put_settings(&stored)
         .await
         .map_err(store_error)?;
+    reset_logs(&services, &reset).await?;
     Ok(json_ok(&SettingsUpdated { updated }))
+}
+
+/// The accounts whose logs `update` asks to reset, with the flag taken out of it (it is
+/// not kept, as in the original).
+fn logs_to_reset(update: &mut Settings) -> Vec<String> {
+    let Some(logs) = update.logs.as_mut() else {
+        return Vec::new();
+    };
+    match logs.reset_logged_accounts.take() {
+        Some(true) => logs.accounts.clone().unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
+/// Clear the logs of `accounts` and ask their owners to reconnect (best effort): the
+/// sessions read the log settings when they connect.
+async fn reset_logs(services: &Services, accounts: &[String]) -> Result<(), ApiError> {
+    for account in accounts {
+        services
+            .store
+            .delete_log(account)
+            .await
+            .map_err(store_error)?;
+        match services.store.lease_owner(account).await {
+            Ok(owner) => notify(services, owner, account, Reconnect {}),
+            Err(e) => tracing::debug!(account, error = %e, "owner lookup failed"),
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

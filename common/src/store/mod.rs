@@ -3,7 +3,7 @@
 //! only; the backend (embedded redb file, or Redis) is chosen by config.
 //!
 //! Each concern is its own trait ([`AccountStore`], [`StatusStore`], [`SettingsStore`],
-//! [`FolderStore`], [`LeaseStore`], [`NodeStore`], [`CounterStore`], [`OutboxStore`], [`TokenStore`]), so that a caller needing one of them
+//! [`FolderStore`], [`LeaseStore`], [`NodeStore`], [`CounterStore`], [`OutboxStore`], [`TokenStore`], [`LogStore`]), so that a caller needing one of them
 //! takes just that one, and its test double implements just that one. [`Store`] is all of
 //! them together, implemented for every type that implements each; [`SharedStore`] is what
 //! the roles share.
@@ -17,6 +17,7 @@ pub mod counters;
 pub mod embedded;
 mod folders;
 mod leases;
+pub mod logs;
 mod nodes;
 mod outbox;
 mod record;
@@ -31,6 +32,7 @@ pub use accounts::AccountStore;
 pub use counters::CounterStore;
 pub use folders::{FolderStore, IndexChunk, IndexChunkUpdate};
 pub use leases::LeaseStore;
+pub use logs::LogStore;
 pub use nodes::NodeStore;
 pub use outbox::OutboxStore;
 pub use settings::SettingsStore;
@@ -58,6 +60,7 @@ pub trait Store:
     + CounterStore
     + OutboxStore
     + TokenStore
+    + LogStore
 {
 }
 
@@ -71,6 +74,7 @@ impl<T> Store for T where
         + CounterStore
         + OutboxStore
         + TokenStore
+        + LogStore
 {
 }
 

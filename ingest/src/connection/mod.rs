@@ -3,6 +3,8 @@
 //! the transport details (and the secrets they handle) live in one small place.
 
 pub mod auth;
+pub mod log_writer;
+pub mod protocol_log;
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -15,6 +17,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter, R
 use tokio::net::TcpStream;
 
 pub use auth::Credentials;
+use log_writer::ProtocolLog;
+use protocol_log::{Recorder, Tap};
 
 /// How long connecting, the TLS handshake and authentication may take together.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -64,15 +68,16 @@ impl AsyncWrite for Stream {
     }
 }
 
-/// What an IMAP session runs over: the stream behind a write buffer. async-imap writes a
+/// What an IMAP session runs over: the stream (recorded when the account is logged)
+/// behind a write buffer. async-imap writes a
 /// command as four pieces (tag, space, text, CRLF) and then flushes; unbuffered, with
 /// TCP_NODELAY, each piece was its own TLS record and segment. Every writer here flushes
 /// when a command is complete, so nothing waits in the buffer.
 #[derive(Debug)]
-pub struct Transport(BufWriter<Stream>);
+pub struct Transport(BufWriter<Tap<Stream>>);
 
 impl Transport {
-    fn new(stream: Stream) -> Self {
+    fn new(stream: Tap<Stream>) -> Self {
         Transport(BufWriter::new(stream))
     }
 }
@@ -222,12 +227,15 @@ async fn preauth_command<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
-/// Connect, secure and greet: returns a transport ready for LOGIN/AUTHENTICATE.
+/// Connect, secure and greet: returns a transport ready for LOGIN/AUTHENTICATE. With a
+/// `log`, everything from the greeting on is recorded.
 pub async fn open_transport(
     imap: &ImapConfig,
     local: &[LocalAddress],
+    log: Option<ProtocolLog>,
 ) -> Result<Transport, ConnectError> {
     let tcp = tcp::connect(&imap.host, imap.port, local).await?;
+    let recorder = log.map(Recorder::new);
     let reject = imap
         .tls
         .as_ref()
@@ -235,12 +243,13 @@ pub async fn open_transport(
         .unwrap_or(true);
     let min_version = imap.tls.as_ref().and_then(|t| t.min_version.clone());
     if imap.secure {
-        let mut tls = tls::handshake(tcp, &imap.host, reject, min_version.as_deref()).await?;
+        let tls = tls::handshake(tcp, &imap.host, reject, min_version.as_deref()).await?;
+        let mut tls = Tap::new(Stream::Tls(Box::new(tls)), recorder);
         let greeting = read_line(&mut tls).await?;
         check_greeting(&greeting)?;
-        return Ok(Transport::new(Stream::Tls(Box::new(tls))));
+        return Ok(Transport::new(tls));
     }
-    let mut tcp = tcp;
+    let mut tcp = Tap::new(tcp, recorder);
     let greeting = read_line(&mut tcp).await?;
     check_greeting(&greeting)?;
     let caps = match capabilities_in(&greeting) {
@@ -258,10 +267,15 @@ pub async fn open_transport(
         if !done.to_ascii_uppercase().starts_with("OK") {
             return Err(ConnectError::connect(format!("STARTTLS refused: {done}")));
         }
+        let (tcp, recorder) = tcp.into_parts();
         let tls = tls::handshake(tcp, &imap.host, reject, min_version.as_deref()).await?;
-        return Ok(Transport::new(Stream::Tls(Box::new(tls))));
+        return Ok(Transport::new(Tap::new(
+            Stream::Tls(Box::new(tls)),
+            recorder,
+        )));
     }
-    Ok(Transport::new(Stream::Plain(tcp)))
+    let (tcp, recorder) = tcp.into_parts();
+    Ok(Transport::new(Tap::new(Stream::Plain(tcp), recorder)))
 }
 
 fn check_greeting(greeting: &str) -> Result<(), ConnectError> {
@@ -282,8 +296,18 @@ pub async fn connect(
     credentials: &Credentials,
     local: &[LocalAddress],
 ) -> Result<ImapSession, ConnectError> {
+    connect_logged(imap, credentials, local, None).await
+}
+
+/// [`connect`], recording the connection's traffic in `log` when given.
+pub async fn connect_logged(
+    imap: &ImapConfig,
+    credentials: &Credentials,
+    local: &[LocalAddress],
+    log: Option<ProtocolLog>,
+) -> Result<ImapSession, ConnectError> {
     let fut = async {
-        let transport = open_transport(imap, local).await?;
+        let transport = open_transport(imap, local, log).await?;
         auth::authenticate(transport, credentials).await
     };
     tokio::time::timeout(CONNECT_TIMEOUT, fut)

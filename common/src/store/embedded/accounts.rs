@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use redb::ReadableTable;
 
 use super::folders::{drop_chunks, folder_paths};
+use super::logs::drop_log;
 use super::{ACCOUNTS, CHUNKS, EmbeddedStore, FOLDERS, LEASES, META, STATUS, backend, bump};
 use crate::model::AccountConfig;
 use crate::store::record::encode;
@@ -71,6 +72,7 @@ impl AccountStore for EmbeddedStore {
                 drop_chunks(&mut chunks, id, &path)?;
                 folders.remove((id, path.as_str())).map_err(backend)?;
             }
+            drop_log(txn, id)?;
             if existed {
                 bump(txn, GENERATION)?;
             }

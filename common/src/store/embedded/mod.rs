@@ -19,12 +19,14 @@
 //! - `counters`: (minute since the epoch, counter name) → count
 //! - `outbox` / `outbox_mime`: queue id → queued send JSON / its MIME message
 //! - `tokens`: api access token hash → token record JSON
+//! - `logs`: (account, sequence number) → protocol log line
 //! - `idempotency` / `idempotency_expiry`: key → expiry and answer / (expiry, key), for pruning
 
 mod accounts;
 mod counters;
 mod folders;
 mod leases;
+mod logs;
 mod nodes;
 mod outbox;
 mod settings;
@@ -52,6 +54,7 @@ const COUNTERS: TableDefinition<(u64, &str), u64> = TableDefinition::new("counte
 const OUTBOX: TableDefinition<&str, &[u8]> = TableDefinition::new("outbox");
 const OUTBOX_MIME: TableDefinition<&str, &[u8]> = TableDefinition::new("outbox_mime");
 const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("tokens");
+const LOGS: TableDefinition<(&str, u64), &str> = TableDefinition::new("logs");
 const IDEMPOTENCY: TableDefinition<&str, &[u8]> = TableDefinition::new("idempotency");
 const IDEMPOTENCY_EXPIRY: TableDefinition<(u64, &str), ()> =
     TableDefinition::new("idempotency_expiry");
@@ -111,6 +114,7 @@ impl EmbeddedStore {
             txn.open_table(OUTBOX_MIME).map_err(backend)?;
             txn.open_table(IDEMPOTENCY).map_err(backend)?;
             txn.open_table(TOKENS).map_err(backend)?;
+            txn.open_table(LOGS).map_err(backend)?;
             txn.open_table(IDEMPOTENCY_EXPIRY).map_err(backend)?;
             // redb locks the file, so no other process can be using this store: every
             // lease in it belonged to an earlier run of this process (one that crashed, or
@@ -162,7 +166,8 @@ impl EmbeddedStore {
 
     /// Run `f` in a write transaction, committed when `f` returns Ok. `durable = false` is
     /// for lease bookkeeping only: a lease lost in a crash is worthless anyway (its holder
-    /// died with the process), and not syncing it saves an fsync per renewal.
+    /// died with the process), and not syncing it saves an fsync per renewal. Protocol
+    /// logs use it too: the last lines of a debugging aid may go with a crash.
     async fn write<T, F>(&self, durable: bool, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,

@@ -25,6 +25,7 @@
 //! | `P:counters:<minute>` | hash | counter name → count in that minute (expires after 7 days) |
 //! | `P:acct:{E(id)}:status` | string | status JSON |
 //! | `P:acct:{E(id)}:lease` | string | owner, with a PX expiry |
+//! | `P:acct:{E(id)}:log` | list | protocol log lines, oldest first |
 //! | `P:acct:{E(id)}:folders` | hash | E(path) → folder state JSON |
 //! | `P:acct:{E(id)}:idx:E(path)` | hash | chunk number (decimal) → chunk bytes |
 //!
@@ -38,6 +39,7 @@ mod accounts;
 mod counters;
 mod folders;
 mod leases;
+mod logs;
 mod nodes;
 mod outbox;
 mod settings;
@@ -66,6 +68,7 @@ pub struct RedisStore {
     delete_folder: Script,
     delete_account: Script,
     update_outbox: Script,
+    append_log: Script,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -128,6 +131,7 @@ impl RedisStore {
             delete_folder: Script::new(folders::DELETE_FOLDER),
             delete_account: Script::new(accounts::DELETE_ACCOUNT),
             update_outbox: Script::new(outbox::UPDATE_OUTBOX),
+            append_log: Script::new(logs::APPEND_LOG),
         })
     }
 
