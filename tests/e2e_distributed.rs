@@ -7,6 +7,8 @@
 //! (`IMAPAPI_TEST_REDIS_SQS`, default port 6380, started by `infra/services.sh`), so each
 //! test keeps its database number on either backend.
 
+mod access;
+mod oauth2;
 mod pipeline;
 mod routes;
 mod sending;
@@ -96,6 +98,7 @@ on_each_backend!(
     a_joining_ingest_gets_its_share,
     three_hundred_accounts_survive_a_kill_and_a_join,
     webhook_retries_then_dead_letter,
+    oauth2_and_the_auth_server,
 );
 
 /// One isolated deployment: its own Redis database and queue prefix.
@@ -164,8 +167,8 @@ impl Cluster {
         }
     }
 
-    /// Each test takes its own Redis database number (0–15; 9 and 10 are the benchmarks') so
-    /// tests can run side by side.
+    /// Each test takes its own Redis database number (1–15; 9 and 10 are the benchmarks';
+    /// 0 is the store conformance suite's) so tests can run side by side.
     async fn start(backend: Backend, db: u8, ingests: usize, extra: &[&str]) -> Cluster {
         let redis = redis_url(backend, db);
         flush(&redis).await;
@@ -236,6 +239,44 @@ async fn account_lifecycle_with_webhooks(backend: Backend) {
     let (status, ready) = http("GET", &format!("{}/ready", c.api.base_url()), None).await;
     assert_eq!(status, 200, "{ready}");
     pipeline::account_lifecycle(&c.api.base_url(), "example").await;
+    c.finish().await;
+}
+
+/// XOAUTH2 with a bearer token, Gmail OAuth2 run by the gateway (consent on the api,
+/// renewal in ingest and submit), and the auth server, on separate processes; then access
+/// tokens on a second api process that requires auth, its first token made with
+/// `imapapi token` on the shared store.
+async fn oauth2_and_the_auth_server(backend: Backend) {
+    let os = support::OAuth2Server::ensure();
+    let dv = Dovecot::ensure();
+    let pf = support::Postfix::ensure();
+    let args = [
+        format!("--gmail.authUrl={}/auth", os.url),
+        format!("--gmail.tokenUrl={}/token", os.url),
+        format!("--gmail.profileUrl={}/gmail/v1/users/me/profile", os.url),
+        format!("--gmail.imap={}:{}", dv.host, dv.imaps_port),
+        format!("--gmail.smtp={}:{}", pf.host, pf.smtps_port),
+    ];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let c = Cluster::start(backend, 1, 1, &args).await;
+    let base = c.api.base_url();
+    oauth2::bearer_token_logins(&base).await;
+    oauth2::gmail_consent_and_renewal(&base).await;
+    oauth2::auth_server_credentials(&base).await;
+
+    let mut args = c.args.clone();
+    args.push("--api.requireAuth=true".into());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let env: Vec<(&str, &str)> = c
+        .env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let mut guarded = Gateway::spawn_role("api", &args, &env).await;
+    let redis = format!("--dbs.redis={}", c.redis);
+    let admin = access::first_token(&mut guarded, &[&redis]).await;
+    access::tokens_and_scopes(&guarded, &admin).await;
+    guarded.stop().await;
     c.finish().await;
 }
 

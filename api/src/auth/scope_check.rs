@@ -36,11 +36,12 @@ fn is_read(method: &Method, path: &str) -> bool {
         && path.split('/').count() == 5
 }
 
-/// The (decoded) account id of `/v1/account/<id>` and the paths below it.
+/// The (decoded) account id of `/v1/account/<id>` and the paths below it, and of the
+/// account's protocol log `/v1/logs/<id>`.
 fn account_of(path: &str) -> Option<String> {
     let mut segs = path.trim_start_matches('/').split('/');
     match (segs.next(), segs.next(), segs.next()) {
-        (Some("v1"), Some("account"), Some(id)) if !id.is_empty() => {
+        (Some("v1"), Some("account" | "logs"), Some(id)) if !id.is_empty() => {
             decode_segment("account", id).ok()
         }
         _ => None,
@@ -87,6 +88,8 @@ mod tests {
         assert!(!allows(&s, &Method::POST, "/v1/account"));
         assert!(!allows(&s, &Method::GET, "/v1/settings"));
         assert!(!allows(&s, &Method::DELETE, "/v1/tokens/x"));
+        assert!(allows(&s, &Method::GET, "/v1/logs/a%20b"));
+        assert!(!allows(&s, &Method::GET, "/v1/logs/other"));
     }
 
     #[test]
