@@ -375,6 +375,7 @@ async fn prometheus_metrics() {
     at_least(r#"imapapi_ingest_accounts"#, 1.0);
     // The watcher and the command connection of the listing.
     at_least(r#"imapapi_imap_connections"#, 2.0);
+    at_least(r#"imapapi_imap_logins_total{result="success"}"#, 2.0);
     at_least(
         r#"imapapi_api_command_duration_seconds_count{command="ListMessages",result="success"}"#,
         1.0,

@@ -306,13 +306,24 @@ pub async fn connect_logged(
     local: &[LocalAddress],
     log: Option<ProtocolLog>,
 ) -> Result<ImapSession, ConnectError> {
+    let started = std::time::Instant::now();
     let fut = async {
         let transport = open_transport(imap, local, log).await?;
         auth::authenticate(transport, credentials).await
     };
-    tokio::time::timeout(CONNECT_TIMEOUT, fut)
+    let result = tokio::time::timeout(CONNECT_TIMEOUT, fut)
         .await
-        .map_err(|_| ConnectError::connect("Connection timed out"))?
+        .map_err(|_| ConnectError::connect("Connection timed out"))
+        .and_then(|r| r);
+    let outcome = match &result {
+        Ok(_) => "success",
+        Err(ConnectError::Auth(_)) => "auth_error",
+        Err(ConnectError::Connect(_)) => "connect_error",
+    };
+    metrics::counter!("imapapi_imap_logins_total", "result" => outcome).increment(1);
+    metrics::histogram!("imapapi_imap_login_duration_seconds", "result" => outcome)
+        .record(started.elapsed().as_secs_f64());
+    result
 }
 
 #[cfg(test)]
