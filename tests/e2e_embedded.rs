@@ -60,8 +60,32 @@ async fn gmail_oauth2_consent_and_renewal() {
         format!("--gmail.smtp={}:{}", pf.host, pf.smtps_port),
     ];
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let gw = spawn(&args).await;
+    let ca = dv.ca_cert.display().to_string();
+    let mut gw = Gateway::spawn(
+        &args,
+        &[
+            ("IMAPAPI_EXTRA_CA", &ca),
+            ("IMAPAPI_SECRET", "gmail-test-secret"),
+        ],
+    )
+    .await;
     oauth2::gmail_consent_and_renewal(&gw.base_url()).await;
+    // The client secret and the tokens are stored sealed.
+    gw.stop().await;
+    let store = imapapi_common::store::embedded::EmbeddedStore::open(&gw.data_dir())
+        .await
+        .unwrap();
+    use imapapi_common::store::{AccountStore, SettingsStore};
+    let settings = store.get_settings().await.unwrap();
+    assert!(
+        settings
+            .gmail_client_secret
+            .unwrap()
+            .starts_with("$imapapi$1$")
+    );
+    let account = store.get_account("gm").await.unwrap().unwrap();
+    let refresh = account.oauth2.unwrap().refresh_token.unwrap();
+    assert!(refresh.expose().starts_with("$imapapi$1$"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

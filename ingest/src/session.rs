@@ -269,6 +269,11 @@ impl Session {
                 return SessionEnd::LeaseLost;
             }
             let settings = self.services.store.get_settings().await.unwrap_or_default();
+            let settings = imapapi_common::crypto::open_settings_off_runtime(
+                settings,
+                self.services.config.service.secret.clone(),
+            )
+            .await;
             let source =
                 CredentialSource::new(&cfg, Proto::Imap, &settings, &self.services.config.gmail);
             let log =

@@ -50,6 +50,11 @@ pub async fn verify(request: VerifyImap, services: &Services) -> VerifyImapReply
         return failed("ConnectError", "No IMAP settings".into());
     };
     let settings = store.get_settings().await.unwrap_or_default();
+    let settings = imapapi_common::crypto::open_settings_off_runtime(
+        settings,
+        services.config.service.secret.clone(),
+    )
+    .await;
     let source = CredentialSource::new(&cfg, Proto::Imap, &settings, gmail);
     let attempt = async {
         let creds = source.credentials().await?;

@@ -311,6 +311,11 @@ async fn smtp_login(
     account: &AccountConfig,
 ) -> Result<Option<Login>, SendError> {
     let settings = services.store.get_settings().await.unwrap_or_default();
+    let settings = imapapi_common::crypto::open_settings_off_runtime(
+        settings,
+        services.config.service.secret.clone(),
+    )
+    .await;
     let source = CredentialSource::new(account, Proto::Smtp, &settings, &services.config.gmail);
     if !source.configured() {
         return Ok(None);

@@ -50,6 +50,11 @@ pub fn needs_consent(account: &AccountConfig) -> bool {
 /// The configured Gmail client, or a 400 naming the missing setting.
 async fn gmail(services: &Services) -> Result<GmailOAuth2, ApiError> {
     let settings = services.store.get_settings().await.map_err(store_error)?;
+    let settings = imapapi_common::crypto::open_settings_off_runtime(
+        settings,
+        services.config.service.secret.clone(),
+    )
+    .await;
     let not_set = |key: &str| {
         ApiError::invalid(
             "oauth2",

@@ -209,6 +209,11 @@ pub async fn post_settings(services: Services, mut update: Settings) -> Result<R
     // write of the whole record wins; settings are changed rarely and by an operator.
     let mut stored = services.store.get_settings().await.map_err(store_error)?;
     stored.merge(update);
+    if let Some(secret) = &services.config.service.secret {
+        stored = imapapi_common::crypto::seal_settings_off_runtime(stored, secret.clone())
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+    }
     services
         .store
         .put_settings(&stored)

@@ -12,14 +12,20 @@
 //!
 //! Derived keys are kept in a bounded cache (`key_cache.rs`), because the same stored
 //! values are decrypted again each time an account record is loaded; sealing and opening
-//! whole account records, on or off the async runtime, is in `account.rs`.
+//! whole account records, on or off the async runtime, is in `account.rs`, and the
+//! settings' Gmail client secret in `settings.rs`.
 
 mod account;
 mod key_cache;
+mod settings;
 
 pub use account::{
     Reseal, has_sealed_secrets, open_account, open_account_off_runtime, reseal_account,
     seal_account, seal_account_off_runtime,
+};
+pub use settings::{
+    open_settings, open_settings_off_runtime, reseal_settings, seal_settings,
+    seal_settings_off_runtime,
 };
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
