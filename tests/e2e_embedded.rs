@@ -481,6 +481,12 @@ async fn webhooks_outlast_an_outage() {
     // only probed: without the breaker it would have seen dozens of requests.
     let tried = hook.failed();
     assert!((3..20).contains(&tried), "requests while down: {tried}");
+    // The failing receiver is in the stats, by origin only.
+    let origin = format!("http://{}", hook.addr());
+    let (_, stats) = http("GET", &gw.url("/v1/stats"), None).await;
+    let failing = stats["failingReceivers"].as_array().unwrap();
+    assert_eq!(failing.len(), 1, "{stats}");
+    assert_eq!(failing[0]["target"], origin.as_str(), "{stats}");
     hook.fail_next(0, 200);
     let back = std::time::Instant::now();
     for uid in &uids {
@@ -498,6 +504,12 @@ async fn webhooks_outlast_an_outage() {
     );
     let (_, dead) = http("GET", &gw.url("/v1/deadletters"), None).await;
     assert_eq!(dead["events"].as_array().map(Vec::len), Some(0), "{dead}");
+    let (_, stats) = http("GET", &gw.url("/v1/stats"), None).await;
+    assert_eq!(
+        stats["failingReceivers"],
+        json!([]),
+        "cleared once it answers"
+    );
     // Dozens of failed attempts, but one line when the receiver started failing and one
     // when it answered again.
     let log = std::fs::read_to_string(gw.log_path()).unwrap();

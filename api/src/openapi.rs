@@ -22,10 +22,10 @@ use imapapi_common::compose::{
 use imapapi_common::error::{ApiError, FieldError};
 use imapapi_common::model::{
     AccountConfig, AccountErrorEntry, AccountState, AccountStatus, Address, AttachmentEntry,
-    AuthConfig, EncodedSize, Envelope, Event, EventKind, ImapConfig, LogSettings, MailboxEntry,
-    MailboxList, MessageDetails, MessageList, MessageListEntry, OAuth2Config, OAuth2User,
-    OutboxEntry, OutboxState, Secret, SentReference, Settings, SmtpConfig, TextContent, TextInfo,
-    TlsConfig,
+    AuthConfig, EncodedSize, Envelope, Event, EventKind, FailingReceiver, ImapConfig, LogSettings,
+    MailboxEntry, MailboxList, MessageDetails, MessageList, MessageListEntry, OAuth2Config,
+    OAuth2User, OutboxEntry, OutboxState, Secret, SentReference, Settings, SmtpConfig, TextContent,
+    TextInfo, TlsConfig,
 };
 use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::response::{Response as ApiResponse, ResponseBuilder};
@@ -156,7 +156,7 @@ const QUERY_TOKEN: &str = "queryToken";
         SearchBody, SearchQuery, SearchDate, HeaderMatch,
         UploadBody, UploadResponse, UploadMessageReply, MessageReference, ReferenceAction,
         AttachmentDraft, Disposition, ContentEncoding,
-        Stats, DeadLetters, DeadLetter, Event, Health, Readiness,
+        Stats, FailingReceiver, DeadLetters, DeadLetter, Event, Health, Readiness,
         RedriveBody, DeadLettersRedriven, DeadLettersDeleted,
         SubmitBody, SubmitResponse, OutboxList, OutboxDeleted, OutboxEntry, OutboxState, Envelope,
         SentReference, CreateAccountOutcome, ConsentRedirect, CreateToken, CreatedToken, TokenInfo, TokenList, TokenDeleted,

@@ -139,6 +139,7 @@ conformance!(
     idempotency_keys_answer_once,
     a_dead_nodes_lease_can_be_taken_over,
     tokens_found_by_hash_listed_and_deleted_by_id,
+    failing_receivers_are_set_and_cleared,
     logs_keep_the_newest_lines_in_order,
     logs_only_for_existing_accounts_and_gone_with_them,
 );
@@ -1244,5 +1245,42 @@ async fn logs_only_for_existing_accounts_and_gone_with_them(f: Fixture) {
         f.account_keys(),
         Vec::<String>::new(),
         "no key outlives its account"
+    );
+}
+
+async fn failing_receivers_are_set_and_cleared(f: Fixture) {
+    use imapapi_common::model::FailingReceiver;
+    let failing = |target: &str, error: &str| FailingReceiver {
+        target: target.into(),
+        since: "2026-01-01T00:00:00.000Z".into(),
+        error: error.into(),
+    };
+    assert!(f.store.failing_receivers().await.unwrap().is_empty());
+    f.store
+        .set_receiver_failing(&failing("https://b:443", "503"))
+        .await
+        .unwrap();
+    f.store
+        .set_receiver_failing(&failing("http://a:80", "refused"))
+        .await
+        .unwrap();
+    f.store
+        .set_receiver_failing(&failing("http://a:80", "timeout"))
+        .await
+        .unwrap();
+    let mut all = f.store.failing_receivers().await.unwrap();
+    all.sort_by(|a, b| a.target.cmp(&b.target));
+    assert_eq!(
+        all,
+        vec![
+            failing("http://a:80", "timeout"),
+            failing("https://b:443", "503")
+        ]
+    );
+    f.store.clear_receiver("http://a:80").await.unwrap();
+    f.store.clear_receiver("http://never:1").await.unwrap();
+    assert_eq!(
+        f.store.failing_receivers().await.unwrap(),
+        vec![failing("https://b:443", "503")]
     );
 }

@@ -12,6 +12,7 @@
 //!   the pause doubles after each failed probe, up to `webhooks.breakerMaxPause`.
 //!
 //! Only receivers that are failing are kept, so the map stays as small as the outage.
+//! The changes are also written to the store by the worker, for `GET /v1/stats`.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -63,14 +64,6 @@ impl State {
             probing: false,
         }
     }
-}
-
-/// A receiver that is failing, as `GET /v1/stats` shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FailingReceiver {
-    pub target: String,
-    pub since: Instant,
-    pub consecutive_failures: u32,
 }
 
 /// The receivers' health, shared by the worker's concurrent deliveries.
@@ -154,26 +147,14 @@ impl ReceiverHealth {
         }
     }
 
-    /// The receivers failing now.
-    pub fn failing(&self) -> Vec<FailingReceiver> {
-        self.lock()
-            .iter()
-            .filter_map(|(target, s)| {
-                Some(FailingReceiver {
-                    target: target.clone(),
-                    since: s.failing_since?,
-                    consecutive_failures: s.consecutive_failures,
-                })
-            })
-            .collect()
-    }
-
-    /// Records an outcome and reports a change: one log line and the gauge.
-    pub fn report(&self, delivered: bool, target: &str, error: Option<&str>) {
+    /// Records an outcome and reports a change: one log line and the gauge. The change is
+    /// returned for the caller to record where `GET /v1/stats` sees it.
+    pub fn report(&self, delivered: bool, target: &str, error: Option<&str>) -> Option<Change> {
         let gauge = |up: f64| {
             metrics::gauge!("imapapi_webhook_receiver_up", "target" => target.to_string()).set(up)
         };
-        match self.record(target, delivered) {
+        let change = self.record(target, delivered);
+        match change {
             Some(Change::Failing) => {
                 gauge(0.0);
                 tracing::warn!(%target, error = error.unwrap_or(""), failures = FAILING_AFTER,
@@ -187,6 +168,7 @@ impl ReceiverHealth {
             None if delivered => gauge(1.0),
             None => {}
         }
+        change
     }
 }
 
@@ -212,7 +194,6 @@ mod tests {
         }
         assert!(matches!(health.record(A, true), Some(Change::Recovered(_))));
         assert_eq!(health.record(A, true), None);
-        assert!(health.failing().is_empty());
     }
 
     #[test]
@@ -226,7 +207,6 @@ mod tests {
         // Open: held, and the other receiver is not affected.
         assert_eq!(health.admit_at(A, t0), Admission::Hold);
         assert_eq!(health.admit_at(B, t0), Admission::Post);
-        assert_eq!(health.failing().len(), 1);
         // After the pause, exactly one probe.
         let t1 = t0 + FIRST_PAUSE;
         assert_eq!(health.admit_at(A, t1), Admission::Probe);

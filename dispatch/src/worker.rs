@@ -4,7 +4,7 @@
 //! An event whose account has been deleted meanwhile is acked without a webhook. Nothing is
 //! acked before its work is done, and nothing is dropped without a log line.
 
-use crate::receiver_health::{Admission, ReceiverHealth};
+use crate::receiver_health::{Admission, Change, ReceiverHealth};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +12,8 @@ use bytes::Bytes;
 use imapapi_common::Services;
 use imapapi_common::bus::{BusError, Consumer, Delivery, QueueName, RetryOutcome};
 use imapapi_common::counters::{Counter, UsageCounters};
-use imapapi_common::model::Event;
+use imapapi_common::model::{Event, FailingReceiver};
+use imapapi_common::store::ReceiverStore;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -42,6 +43,8 @@ pub(crate) struct Worker {
     /// Each receiver's health: failing and recovering reported once per change, and the
     /// breaker that holds events of a failing one back.
     receivers: ReceiverHealth,
+    /// Where the receivers' state changes go for `GET /v1/stats`; `None` in unit tests.
+    receiver_store: Option<Arc<dyn ReceiverStore>>,
 }
 
 /// Why an event is not posted.
@@ -70,7 +73,32 @@ impl Worker {
             accounts: AccountCache::new(services.store.clone(), ACCOUNT_MAX_AGE),
             usage: services.counters.clone(),
             receivers: ReceiverHealth::new(cfg.breaker_max_pause),
+            receiver_store: Some(services.store.clone() as Arc<dyn ReceiverStore>),
         })
+    }
+
+    /// Record a delivery outcome; a receiver that starts failing or answers again is also
+    /// written to the store (rarely: once per change), where `GET /v1/stats` reads it.
+    async fn receiver_changed(&self, target: &str, delivered: bool, error: Option<&str>) {
+        let change = self.receivers.report(delivered, target, error);
+        let Some(store) = &self.receiver_store else {
+            return;
+        };
+        let written = match change {
+            Some(Change::Failing) => {
+                let failing = FailingReceiver {
+                    target: target.to_string(),
+                    since: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                    error: error.unwrap_or_default().to_string(),
+                };
+                store.set_receiver_failing(&failing).await
+            }
+            Some(Change::Recovered(_)) => store.clear_receiver(target).await,
+            None => return,
+        };
+        if let Err(error) = written {
+            tracing::warn!(%target, %error, "cannot record the receiver's state for the stats");
+        }
     }
 
     /// Where the event goes: the account's own webhook URL, else the `webhooks` setting;
@@ -159,7 +187,7 @@ impl Worker {
         .record(started.elapsed().as_secs_f64());
         match posted {
             Ok(status) => {
-                self.receivers.report(true, &origin, None);
+                self.receiver_changed(&origin, true, None).await;
                 tracing::debug!(%event_id, account, event = kind, attempt, status,
                     target = %target.origin(), elapsed_ms = started.elapsed().as_millis() as u64,
                     "webhook delivered");
@@ -170,8 +198,8 @@ impl Worker {
             Err(error) => {
                 count("fail", kind);
                 self.usage.add(Counter::WebhookFail);
-                self.receivers
-                    .report(false, &origin, Some(&error.to_string()));
+                self.receiver_changed(&origin, false, Some(&error.to_string()))
+                    .await;
                 let outcome = retry(delivery, message_id, Some(event_id), attempt).await;
                 let elapsed_ms = started.elapsed().as_millis() as u64;
                 let target = target.origin();
@@ -425,6 +453,7 @@ mod tests {
             accounts: AccountCache::new(store.clone(), Duration::from_millis(50)),
             usage: UsageCounters::default(),
             receivers: ReceiverHealth::new(Duration::from_secs(300)),
+            receiver_store: None,
         };
         let settled = Arc::new(Mutex::new(Vec::new()));
 

@@ -1,13 +1,15 @@
 //! `GET /v1/stats`: the gateway's version, its accounts by connection state, and usage
-//! counters over a window, read from the store so every api process answers the same.
+//! counters over a window, read from the store so every api process answers the same; and
+//! the messages on the bus's work queues, asked of the bus (shared with `GET /metrics`).
 
 use std::collections::BTreeMap;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use imapapi_common::Services;
+use imapapi_common::bus::{BusError, QueueDepth, QueueName};
 use imapapi_common::counters::{Counter, minute_of};
 use imapapi_common::error::ApiError;
-use imapapi_common::model::AccountState;
+use imapapi_common::model::{AccountState, FailingReceiver};
 use imapapi_common::store::CounterStore;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -41,7 +43,50 @@ pub struct Stats {
     /// reach the store every 2 seconds, in minute buckets: the window is rounded up to whole
     /// minutes, the current one included.
     pub counters: BTreeMap<String, u64>,
+    /// Webhook receivers failing now (3 failed deliveries in a row; cleared when one
+    /// answers again), as dispatch recorded them: their events are held back and retried.
+    pub failing_receivers: Vec<FailingReceiver>,
+    /// Messages on each work queue of the bus, as it counts them now (SQS: approximately);
+    /// `null` when the bus did not answer in time (the rest of the stats still do).
+    pub queues: Option<QueueStats>,
 }
+
+/// Messages on the bus's work queues.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueueStats {
+    /// Change events, on their way to webhooks.
+    pub events: QueueMessages,
+    /// Send jobs.
+    pub submit: QueueMessages,
+}
+
+/// How many messages one work queue holds.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueMessages {
+    /// Waiting for a consumer: deliverable now, or held for a retry's backoff or a
+    /// scheduled send.
+    pub ready: u64,
+    /// Delivered to a consumer and not settled yet; `null` where the bus cannot tell
+    /// (RabbitMQ).
+    pub in_flight: Option<u64>,
+    /// Dead letters: attempts ran out, or a permanent failure.
+    pub dead: u64,
+}
+
+impl From<QueueDepth> for QueueMessages {
+    fn from(d: QueueDepth) -> Self {
+        QueueMessages {
+            ready: d.ready,
+            in_flight: d.in_flight,
+            dead: d.dead_letters,
+        }
+    }
+}
+
+/// The longest a depth query may take: monitoring must answer within a scrape's timeout
+/// (Prometheus: 10 s by default) even when the broker hangs.
+const DEPTH_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The stats route.
 pub fn routes(services: Services) -> BoxedFilter<(Response,)> {
@@ -60,10 +105,15 @@ fn state_name(state: AccountState) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-/// The gateway's version, its accounts by connection state, and usage counters.
+/// The gateway's version, its accounts by connection state, usage counters, and the
+/// messages on the bus's work queues.
 ///
 /// `GET /v1/stats?seconds=3600` → `{version, accounts, connections: {state: count},
-/// counters: {name: count}}`, the counters over the last `seconds` (0–604800).
+/// counters: {name: count}, failingReceivers: [{target, since, error}], queues: {events:
+/// {ready, inFlight, dead}, submit: {…}}}`, the counters over the last `seconds`
+/// (0–604800). `queues` is the bus's count at the time of the call (`inFlight` is `null`
+/// on RabbitMQ, which does not tell; SQS counts approximately), or `null` when the bus
+/// does not answer.
 #[utoipa::path(
     get,
     path = "/v1/stats",
@@ -74,7 +124,7 @@ fn state_name(state: AccountState) -> String {
             description = "Window of the counters, in seconds (default 3600)"),
     ),
     responses(
-        (status = 200, description = "Version, connection counts and usage counters", body = Stats),
+        (status = 200, description = "Version, connection counts, usage counters and queue depths", body = Stats),
         (status = 400, description = "Invalid query parameter", body = ApiError),
     )
 )]
@@ -83,12 +133,45 @@ pub async fn stats(services: Services, q: Query) -> Result<Response, ApiError> {
     let seconds = q.number("seconds", 0, 604_800, 3600)?;
     let connections = accounts_by_state(&services).await?;
     let counters = usage_counters(services.store.as_ref(), seconds).await?;
+    let failing_receivers = services
+        .store
+        .failing_receivers()
+        .await
+        .map_err(store_error)?;
     Ok(json_ok(&Stats {
         version: env!("CARGO_PKG_VERSION"),
         accounts: connections.values().sum(),
         connections,
         counters,
+        failing_receivers,
+        queues: queue_depths(&services)
+            .await
+            .map(|[events, submit]| QueueStats {
+                events: events.1.into(),
+                submit: submit.1.into(),
+            }),
     }))
+}
+
+/// The depth of each work queue (events, then submit), or `None` when the bus fails or
+/// takes longer than [`DEPTH_TIMEOUT`]: logged at warn and counted in
+/// `imapapi_bus_errors_total{op="depth"}`, since monitoring must not go down with the bus
+/// it watches.
+pub async fn queue_depths(services: &Services) -> Option<[(QueueName, QueueDepth); 2]> {
+    let bus = &services.bus;
+    let both =
+        async { tokio::try_join!(bus.depth(QueueName::Events), bus.depth(QueueName::Submit)) };
+    let result = tokio::time::timeout(DEPTH_TIMEOUT, both)
+        .await
+        .unwrap_or(Err(BusError::Timeout));
+    match result {
+        Ok((events, submit)) => Some([(QueueName::Events, events), (QueueName::Submit, submit)]),
+        Err(e) => {
+            tracing::warn!(error = %e, "reading the queue depth failed");
+            metrics::counter!("imapapi_bus_errors_total", "op" => "depth").increment(1);
+            None
+        }
+    }
 }
 
 /// How many accounts are in each connection state (every state listed, 0 included).

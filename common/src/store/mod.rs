@@ -3,7 +3,7 @@
 //! only; the backend (embedded redb file, or Redis) is chosen by config.
 //!
 //! Each concern is its own trait ([`AccountStore`], [`StatusStore`], [`SettingsStore`],
-//! [`FolderStore`], [`LeaseStore`], [`NodeStore`], [`CounterStore`], [`OutboxStore`], [`TokenStore`], [`LogStore`]), so that a caller needing one of them
+//! [`FolderStore`], [`LeaseStore`], [`NodeStore`], [`CounterStore`], [`OutboxStore`], [`TokenStore`], [`ReceiverStore`], [`LogStore`]), so that a caller needing one of them
 //! takes just that one, and its test double implements just that one. [`Store`] is all of
 //! them together, implemented for every type that implements each; [`SharedStore`] is what
 //! the roles share.
@@ -20,6 +20,7 @@ mod leases;
 pub mod logs;
 mod nodes;
 mod outbox;
+mod receivers;
 mod record;
 pub mod redis;
 mod settings;
@@ -35,6 +36,7 @@ pub use leases::LeaseStore;
 pub use logs::LogStore;
 pub use nodes::NodeStore;
 pub use outbox::OutboxStore;
+pub use receivers::ReceiverStore;
 pub use settings::SettingsStore;
 pub use status::StatusStore;
 pub use tokens::TokenStore;
@@ -61,6 +63,7 @@ pub trait Store:
     + OutboxStore
     + TokenStore
     + LogStore
+    + ReceiverStore
 {
 }
 
@@ -75,6 +78,7 @@ impl<T> Store for T where
         + OutboxStore
         + TokenStore
         + LogStore
+        + ReceiverStore
 {
 }
 

@@ -19,6 +19,7 @@
 //! - `counters`: (minute since the epoch, counter name) → count
 //! - `outbox` / `outbox_mime`: queue id → queued send JSON / its MIME message
 //! - `tokens`: api access token hash → token record JSON
+//! - `receivers`: failing webhook receiver (origin) → record JSON
 //! - `logs`: (account, sequence number) → protocol log line
 //! - `idempotency` / `idempotency_expiry`: key → expiry and answer / (expiry, key), for pruning
 
@@ -29,6 +30,7 @@ mod leases;
 mod logs;
 mod nodes;
 mod outbox;
+mod receivers;
 mod settings;
 mod status;
 mod tokens;
@@ -54,6 +56,7 @@ const COUNTERS: TableDefinition<(u64, &str), u64> = TableDefinition::new("counte
 const OUTBOX: TableDefinition<&str, &[u8]> = TableDefinition::new("outbox");
 const OUTBOX_MIME: TableDefinition<&str, &[u8]> = TableDefinition::new("outbox_mime");
 const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("tokens");
+const RECEIVERS: TableDefinition<&str, &[u8]> = TableDefinition::new("receivers");
 const LOGS: TableDefinition<(&str, u64), &str> = TableDefinition::new("logs");
 const IDEMPOTENCY: TableDefinition<&str, &[u8]> = TableDefinition::new("idempotency");
 const IDEMPOTENCY_EXPIRY: TableDefinition<(u64, &str), ()> =
@@ -114,6 +117,7 @@ impl EmbeddedStore {
             txn.open_table(OUTBOX_MIME).map_err(backend)?;
             txn.open_table(IDEMPOTENCY).map_err(backend)?;
             txn.open_table(TOKENS).map_err(backend)?;
+            txn.open_table(RECEIVERS).map_err(backend)?;
             txn.open_table(LOGS).map_err(backend)?;
             txn.open_table(IDEMPOTENCY_EXPIRY).map_err(backend)?;
             // redb locks the file, so no other process can be using this store: every

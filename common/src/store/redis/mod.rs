@@ -18,6 +18,7 @@
 //! | `P:accounts:gen` | string | accounts generation counter |
 //! | `P:settings` | string | settings JSON |
 //! | `P:tokens` | hash | api access token hash → token record JSON |
+//! | `P:receivers` | hash | failing webhook receiver (origin) → record JSON |
 //! | `P:mailbox:seq` | string | last mailbox id handed out |
 //! | `P:nodes` | sorted set | live ingest node → heartbeat expiry (unix ms) |
 //! | `P:outbox`, `P:outbox:state`, `P:outbox:mime` | hashes | queue id → queued send JSON, its state, its MIME |
@@ -42,6 +43,7 @@ mod leases;
 mod logs;
 mod nodes;
 mod outbox;
+mod receivers;
 mod settings;
 mod status;
 mod tokens;
