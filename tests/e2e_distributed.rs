@@ -247,16 +247,7 @@ async fn account_lifecycle_with_webhooks(backend: Backend) {
 /// tokens on a second api process that requires auth, its first token made with
 /// `imapapi token` on the shared store.
 async fn oauth2_and_the_auth_server(backend: Backend) {
-    let os = support::OAuth2Server::ensure();
-    let dv = Dovecot::ensure();
-    let pf = support::Postfix::ensure();
-    let args = [
-        format!("--gmail.authUrl={}/auth", os.url),
-        format!("--gmail.tokenUrl={}/token", os.url),
-        format!("--gmail.profileUrl={}/gmail/v1/users/me/profile", os.url),
-        format!("--gmail.imap={}:{}", dv.host, dv.imaps_port),
-        format!("--gmail.smtp={}:{}", pf.host, pf.smtps_port),
-    ];
+    let args = oauth2::gmail_args();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let c = Cluster::start(backend, 1, 1, &args).await;
     let base = c.api.base_url();

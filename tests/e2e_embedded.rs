@@ -49,16 +49,8 @@ async fn xoauth2_with_a_bearer_token() {
 /// rig's Dovecot (implicit TLS) and Postfix (smtps).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gmail_oauth2_consent_and_renewal() {
-    let os = support::OAuth2Server::ensure();
     let dv = Dovecot::ensure();
-    let pf = support::Postfix::ensure();
-    let args = [
-        format!("--gmail.authUrl={}/auth", os.url),
-        format!("--gmail.tokenUrl={}/token", os.url),
-        format!("--gmail.profileUrl={}/gmail/v1/users/me/profile", os.url),
-        format!("--gmail.imap={}:{}", dv.host, dv.imaps_port),
-        format!("--gmail.smtp={}:{}", pf.host, pf.smtps_port),
-    ];
+    let args = oauth2::gmail_args();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let ca = dv.ca_cert.display().to_string();
     let mut gw = Gateway::spawn(

@@ -3,6 +3,7 @@
 //! counters, and the `Store` and `Bus` abstractions with their backends.
 
 pub mod bus;
+pub mod clock;
 pub mod command;
 pub mod compose;
 pub mod config;

@@ -13,6 +13,21 @@ use crate::support::{AuthReply, AuthServer, Dovecot, OAuth2Server, http, request
 
 const CONNECT: Duration = Duration::from_secs(30);
 
+/// The `gmail.*` options pointing Gmail OAuth2 at the rig: the OAuth2 server's endpoints,
+/// Dovecot's implicit TLS port and Postfix's smtps port.
+pub fn gmail_args() -> Vec<String> {
+    let os = OAuth2Server::ensure();
+    let dv = Dovecot::ensure();
+    let pf = crate::support::Postfix::ensure();
+    vec![
+        format!("--gmail.authUrl={}/auth", os.url),
+        format!("--gmail.tokenUrl={}/token", os.url),
+        format!("--gmail.profileUrl={}/gmail/v1/users/me/profile", os.url),
+        format!("--gmail.imap={}:{}", dv.host, dv.imaps_port),
+        format!("--gmail.smtp={}:{}", pf.host, pf.smtps_port),
+    ]
+}
+
 /// A user name no other test uses (Dovecot lowercases logins).
 fn fresh_user(prefix: &str) -> String {
     format!(

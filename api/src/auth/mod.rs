@@ -11,6 +11,7 @@ pub mod basic;
 mod credentials;
 pub mod scope_check;
 
+use imapapi_common::clock::now_ms;
 use imapapi_common::Services;
 use imapapi_common::error::ApiError;
 use imapapi_common::model::token::token_hash;
@@ -92,11 +93,4 @@ async fn check(
 
 fn unauthorized(reason: &'static str, message: &str) -> Refusal {
     (reason, ApiError::new(401, "Unauthorized", message))
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }

@@ -8,7 +8,7 @@
 //! `GET /oauth` answers without api credentials: the browser coming back from Google has
 //! none. What makes it safe is the signed `state` (`crate::oauth_state`).
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use imapapi_common::clock::now_ms;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use imapapi_common::Services;
@@ -22,7 +22,7 @@ use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
 use crate::error::{json_ok, respond, store_error};
-use crate::oauth_state::{PendingAccount, StateError};
+use crate::oauth_state::PendingAccount;
 use crate::openapi::tags;
 use crate::params::{Query, query};
 use crate::routes::accounts::{CreateAccountReply, store_account};
@@ -143,12 +143,8 @@ pub async fn finish_consent(services: Services, q: Query) -> Result<Response, Ap
     let code = q.required("code")?;
     let state = q.required("state")?;
     let gmail = gmail(&services).await?;
-    let pending = PendingAccount::open(state, &gmail.client.client_secret, now_ms()).map_err(
-        |e| match e {
-            StateError::Forged => ApiError::invalid("state", e),
-            StateError::Expired => ApiError::invalid("state", e),
-        },
-    )?;
+    let pending = PendingAccount::open(state, &gmail.client.client_secret, now_ms())
+        .map_err(|e| ApiError::invalid("state", e))?;
     let upstream = |e: imapapi_common::oauth2::CredentialError| {
         ApiError::new(502, "OAuthError", e.to_string())
     };
@@ -231,11 +227,4 @@ fn gmail_account(
 /// A value from a redirect, short and printable for an error message.
 fn clip(s: &str) -> String {
     s.chars().filter(|c| !c.is_control()).take(100).collect()
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }

@@ -2,7 +2,8 @@
 //! auth pair). A token is shown once, when created; only its SHA-256 hash is stored, so
 //! neither the store nor `GET /v1/tokens` can give it back.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use imapapi_common::clock::now_ms;
+use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use imapapi_common::Services;
@@ -300,13 +301,6 @@ fn rfc3339(ms: u64) -> String {
     DateTime::<Utc>::from_timestamp_millis(ms as i64)
         .unwrap_or_default()
         .to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

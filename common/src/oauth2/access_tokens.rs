@@ -13,7 +13,8 @@ use std::sync::{Arc, LazyLock, Mutex};
 use sha2::{Digest, Sha256};
 
 use super::CredentialError;
-use super::token_endpoint::{Grant, OAuth2Client, now_ms};
+use super::token_endpoint::{Grant, OAuth2Client};
+use crate::clock::now_ms;
 use crate::model::Secret;
 
 /// Refresh this long before expiry at most (a quarter of the lifetime when that is less).

@@ -2,7 +2,8 @@
 //! code in, an access token out. A refusal (`invalid_grant`: revoked, expired) is told
 //! apart from a failure to ask, since only the first needs a person to act.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use crate::clock::now_ms;
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -120,11 +121,4 @@ impl OAuth2Client {
 /// An error code from a server, kept short and printable for `lastError`.
 fn clip(s: &str) -> String {
     s.chars().filter(|c| !c.is_control()).take(100).collect()
-}
-
-pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }

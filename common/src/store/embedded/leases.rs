@@ -2,20 +2,14 @@
 //! `EmbeddedStore::write`); `holds_lease` is the check the fenced writes of the other
 //! concerns make inside their own transaction.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use crate::clock::now_ms;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use redb::{ReadableTable, WriteTransaction};
 
 use super::{EmbeddedStore, LEASES, backend};
 use crate::store::{LeaseStore, StoreError};
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
 
 fn encode_lease(owner: &str, expires_ms: u64) -> Vec<u8> {
     let mut v = Vec::with_capacity(8 + owner.len());

@@ -3,7 +3,8 @@
 //! redb serializes. Idempotency keys: `idempotency` (key → 8 bytes of expiry, unix ms big
 //! endian, then the answer) and `idempotency_expiry` ((expiry, key) → ()) to prune them.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use crate::clock::now_ms;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use redb::ReadableTable;
@@ -16,13 +17,6 @@ use crate::store::{OutboxStore, StoreError};
 /// Expired idempotency keys removed per claim: keeps the table bounded without a sweeper,
 /// and a claim's work bounded too.
 const PRUNE_PER_CLAIM: usize = 16;
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
 
 /// The expiry (unix ms) at the head of an idempotency record.
 fn expiry(record: &[u8]) -> u64 {
