@@ -389,6 +389,27 @@ async fn prometheus_metrics() {
         1.0,
     );
     at_least(r#"imapapi_ingest_accounts"#, 1.0);
+    // The queues as the bus counts them at scrape time: nothing dead, nothing to send.
+    at_least(
+        r#"imapapi_queue_messages{queue="events",state="ready"}"#,
+        0.0,
+    );
+    at_least(
+        r#"imapapi_queue_messages{queue="events",state="in_flight"}"#,
+        0.0,
+    );
+    let dead = r#"imapapi_queue_messages{queue="events",state="dead"}"#;
+    assert_eq!(sample(&text, dead), Some(0.0), "{text}");
+    let submit = r#"imapapi_queue_messages{queue="submit",state="ready"}"#;
+    assert_eq!(sample(&text, submit), Some(0.0), "{text}");
+    let (status, stats) = http("GET", &gw.url("/v1/stats"), None).await;
+    assert_eq!(status, 200, "{stats}");
+    for queue in ["events", "submit"] {
+        let counts = &stats["queues"][queue];
+        assert!(counts["ready"].is_u64(), "{stats}");
+        assert!(counts["inFlight"].is_u64(), "{stats}");
+        assert_eq!(counts["dead"], 0, "{stats}");
+    }
     // The watcher and the command connection of the listing.
     at_least(r#"imapapi_imap_connections"#, 2.0);
     at_least(r#"imapapi_imap_logins_total{result="success"}"#, 2.0);

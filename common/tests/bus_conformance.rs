@@ -19,8 +19,8 @@ use imapapi_common::bus::embedded::EmbeddedBus;
 use imapapi_common::bus::rabbitmq::RabbitBus;
 use imapapi_common::bus::sqs::{SqsBus, SqsTuning};
 use imapapi_common::bus::{
-    Bus, BusError, Consumer, DELAY_TOLERANCE, Message, QueueName, RetryOutcome, RetryPolicies,
-    RetryPolicy, WorkQueues,
+    Bus, BusError, Consumer, DELAY_TOLERANCE, Message, QueueDepth, QueueName, RetryOutcome,
+    RetryPolicies, RetryPolicy, WorkQueues,
 };
 use local_sqs::{redis_client, sqs_client, unique_prefix};
 
@@ -199,6 +199,7 @@ conformance!(
     drop_all,
     unknown_ids_touch_nothing,
     redriven_message_that_fails_again_is_dead_lettered_again,
+    depth_counts_ready_in_flight_and_dead,
 );
 
 async fn publish_consume_ack(fx: Arc<Fixture>) {
@@ -1047,4 +1048,46 @@ async fn redriven_message_that_fails_again_is_dead_lettered_again(fx: Arc<Fixtur
     assert_eq!(dead.len(), 1);
     assert_eq!((dead[0].id, dead[0].attempt), (m.id, POLICY.max_attempts));
     assert_eq!(dead[0].body, m.body);
+}
+
+/// The depth of `queue`, checked against what the test did: `ready` and `dead_letters`
+/// exactly (moto counts exactly, though SQS only promises approximate counts), and
+/// `in_flight` exactly, except on RabbitMQ, which cannot tell it.
+async fn assert_depth(fx: &Fixture, queue: QueueName, ready: u64, in_flight: u64, dead: u64) {
+    let depth = within(fx.bus().depth(queue)).await.unwrap();
+    let in_flight = (!matches!(fx, Fixture::Rabbit { .. })).then_some(in_flight);
+    let want = QueueDepth {
+        ready,
+        in_flight,
+        dead_letters: dead,
+    };
+    assert_eq!(depth, want, "depth of {}", queue.as_str());
+}
+
+/// Queue depth counts what was published as ready (a delayed message too), a delivery held
+/// unsettled as in flight (where the backend tells), a dead letter as dead, per queue.
+async fn depth_counts_ready_in_flight_and_dead(fx: Arc<Fixture>) {
+    const N: u64 = 4;
+    let bus = fx.bus();
+    for i in 0..N {
+        within(bus.publish(QueueName::Submit, msg("job", &format!("{i}"))))
+            .await
+            .unwrap();
+    }
+    let later = std::time::SystemTime::now() + Duration::from_secs(60);
+    within(bus.publish(QueueName::Events, msg("a.e", "later").not_before(later)))
+        .await
+        .unwrap();
+    assert_depth(&fx, QueueName::Submit, N, 0, 0).await;
+    assert_depth(&fx, QueueName::Events, 1, 0, 0).await;
+
+    let mut c = within(bus.consume(QueueName::Submit, 1)).await.unwrap();
+    let held = next(&mut c).await;
+    assert_depth(&fx, QueueName::Submit, N - 1, 1, 0).await;
+    within(held.dead_letter()).await.unwrap();
+    // Holding the next one keeps the counts still: prefetch 1 takes no more.
+    let held = next(&mut c).await;
+    assert_depth(&fx, QueueName::Submit, N - 2, 1, 1).await;
+    within(held.ack()).await.unwrap();
+    assert_depth(&fx, QueueName::Events, 1, 0, 0).await;
 }

@@ -153,25 +153,30 @@ pub async fn stats(services: Services, q: Query) -> Result<Response, ApiError> {
     }))
 }
 
-/// The depth of each work queue (events, then submit), or `None` when the bus fails or
-/// takes longer than [`DEPTH_TIMEOUT`]: logged at warn and counted in
-/// `imapapi_bus_errors_total{op="depth"}`, since monitoring must not go down with the bus
-/// it watches.
+/// The depth of each work queue, events then submit (see [`or_warn`] for a failing bus).
 pub async fn queue_depths(services: &Services) -> Option<[(QueueName, QueueDepth); 2]> {
     let bus = &services.bus;
-    let both =
-        async { tokio::try_join!(bus.depth(QueueName::Events), bus.depth(QueueName::Submit)) };
-    let result = tokio::time::timeout(DEPTH_TIMEOUT, both)
+    or_warn(async {
+        let (events, submit) =
+            tokio::try_join!(bus.depth(QueueName::Events), bus.depth(QueueName::Submit))?;
+        Ok([(QueueName::Events, events), (QueueName::Submit, submit)])
+    })
+    .await
+}
+
+/// What `query` found, or `None` when the bus fails or takes longer than
+/// [`DEPTH_TIMEOUT`]: logged at warn and counted in `imapapi_bus_errors_total{op="depth"}`,
+/// since monitoring must not go down with the bus it watches.
+async fn or_warn<T>(query: impl Future<Output = Result<T, BusError>>) -> Option<T> {
+    let result = tokio::time::timeout(DEPTH_TIMEOUT, query)
         .await
         .unwrap_or(Err(BusError::Timeout));
-    match result {
-        Ok((events, submit)) => Some([(QueueName::Events, events), (QueueName::Submit, submit)]),
-        Err(e) => {
+    result
+        .inspect_err(|e| {
             tracing::warn!(error = %e, "reading the queue depth failed");
             metrics::counter!("imapapi_bus_errors_total", "op" => "depth").increment(1);
-            None
-        }
-    }
+        })
+        .ok()
 }
 
 /// How many accounts are in each connection state (every state listed, 0 included).
@@ -208,4 +213,85 @@ async fn usage_counters(
         counters.insert(name, sum);
     }
     Ok(counters)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::sync::Arc;
+
+    use imapapi_common::bus::{self, Message};
+    use imapapi_common::config::{Cli, Config};
+    use imapapi_common::store;
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    /// Services on the embedded store and bus, in a directory that lives as long as the
+    /// returned handle.
+    pub(crate) async fn embedded_services() -> (Services, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let cli = Cli {
+            dbs_path: Some(dir.path().display().to_string()),
+            ..Default::default()
+        };
+        let config = Config::from_layers(&cli, &BTreeMap::new()).unwrap();
+        let store = store::open(&config).await.unwrap();
+        let bus = bus::connect(&config).await.unwrap();
+        (Services::new(Arc::new(config), store, bus), dir)
+    }
+
+    #[tokio::test]
+    async fn stats_count_the_messages_of_each_queue() {
+        let (services, _dir) = embedded_services().await;
+        for _ in 0..2 {
+            let job = Message::new("job", b"x".to_vec());
+            services.bus.publish(QueueName::Submit, job).await.unwrap();
+        }
+        let res = warp::test::request()
+            .path("/v1/stats")
+            .reply(&routes(services))
+            .await;
+        assert_eq!(res.status(), 200);
+        let stats: Value = serde_json::from_slice(res.body()).unwrap();
+        let queues = &stats["queues"];
+        assert_eq!(
+            queues["submit"],
+            json!({"ready": 2, "inFlight": 0, "dead": 0})
+        );
+        assert_eq!(
+            queues["events"],
+            json!({"ready": 0, "inFlight": 0, "dead": 0})
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failing_bus_gives_no_depth_and_is_counted() {
+        imapapi_common::prometheus::install();
+        let errors = || {
+            let series = r#"imapapi_bus_errors_total{op="depth"} "#;
+            let text = imapapi_common::prometheus::render();
+            let line = text.lines().find_map(|l| l.strip_prefix(series));
+            line.map_or(0.0, |v| v.parse::<f64>().unwrap())
+        };
+        let before = errors();
+        let failed = or_warn(async { Err::<(), _>(BusError::Closed) }).await;
+        assert!(failed.is_none());
+        assert!(errors() >= before + 1.0);
+        assert_eq!(or_warn(async { Ok(7) }).await, Some(7));
+    }
+
+    /// The document describes `queues` down to each count, from the typed answer.
+    #[test]
+    fn the_document_describes_the_queues() {
+        let doc: Value = serde_json::from_str(crate::openapi::document_json().unwrap()).unwrap();
+        let schemas = &doc["components"]["schemas"];
+        let queues = &schemas["Stats"]["properties"]["queues"];
+        assert!(queues.to_string().contains("QueueStats"), "{queues}");
+        let events = &schemas["QueueStats"]["properties"]["events"];
+        assert!(events.to_string().contains("QueueMessages"), "{events}");
+        let counts = &schemas["QueueMessages"]["properties"];
+        for name in ["ready", "inFlight", "dead"] {
+            assert!(counts[name]["description"].is_string(), "{name}: {counts}");
+        }
+    }
 }

@@ -197,6 +197,28 @@ impl From<RetryPolicy> for RetryPolicies {
     }
 }
 
+/// How many messages one work queue holds, by where they are, for monitoring (queue depth
+/// in `GET /metrics` and `GET /v1/stats`). Read without touching a message; brokers count
+/// asynchronously, so treat it as a gauge, not a ledger.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueDepth {
+    /// Waiting for a consumer: deliverable now, or held until their time (a retry's
+    /// backoff, a scheduled send). Embedded: exact. RabbitMQ: the work queue's ready
+    /// messages plus those on its delay ladder, exact at the broker. SQS: approximate
+    /// (visible plus delayed), as SQS itself counts.
+    pub ready: u64,
+    /// Delivered to a consumer and not settled yet (acked, retried or dead-lettered).
+    /// Embedded: exact, but for a message moving (published, retried) at that instant, which
+    /// may count here. SQS: approximate (not visible: received and not deleted, including
+    /// what a consumer has taken ahead of its `next`). RabbitMQ: `None`, since AMQP
+    /// reports only ready messages (the management plugin's HTTP API would tell, at the
+    /// cost of another port and credentials).
+    pub in_flight: Option<u64>,
+    /// In the queue's dead letters. Embedded and RabbitMQ: exact; SQS: approximate,
+    /// counting those a listing or redrive holds hidden for a moment too.
+    pub dead_letters: u64,
+}
+
 /// What became of a message whose delivery failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RetryOutcome {
@@ -304,6 +326,10 @@ pub trait WorkQueues: Send + Sync + 'static {
         ids: Option<&[Uuid]>,
         limit: usize,
     ) -> Result<usize, BusError>;
+    /// How many messages `queue` holds: ready, in flight, dead (see [`QueueDepth`] for what
+    /// each backend can tell). Cheap enough to call on every metrics scrape: one or two
+    /// broker round trips, no message read or moved.
+    async fn depth(&self, queue: QueueName) -> Result<QueueDepth, BusError>;
     /// Whether the backend answers now (for readiness checks): a cheap round trip to the
     /// broker where there is one.
     async fn reachable(&self) -> Result<(), BusError> {

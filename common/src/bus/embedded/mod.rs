@@ -19,10 +19,11 @@
 //! helpers), `writer.rs` (the group-commit writer and the changes it applies),
 //! `queue_state.rs` (ready and waiting messages in memory, the delay scheduler),
 //! `consume.rs` (consumers, settling, dead letters), `dead_letters.rs` (redriving and
-//! dropping dead letters), `request.rs` (request/reply).
+//! dropping dead letters), `depth.rs` (queue depth), `request.rs` (request/reply).
 
 mod consume;
 mod dead_letters;
+mod depth;
 mod queue_state;
 mod record;
 mod request;
@@ -45,7 +46,8 @@ use self::record::{backend, blocking, dead_table, delay_table, encode, index, qu
 use self::request::Incoming;
 use self::writer::{Job, Op, OpResult, WRITE_BACKLOG, writer};
 use super::{
-    BusError, Consumer, Message, NodeRequests, QueueName, RequestServer, RetryPolicies, WorkQueues,
+    BusError, Consumer, Message, NodeRequests, QueueDepth, QueueName, RequestServer, RetryPolicies,
+    WorkQueues,
 };
 use super::{lock, unix_ms};
 
@@ -217,6 +219,10 @@ impl WorkQueues for EmbeddedBus {
         limit: usize,
     ) -> Result<usize, BusError> {
         dead_letters::delete(&self.inner, queue, ids, limit).await
+    }
+
+    async fn depth(&self, queue: QueueName) -> Result<QueueDepth, BusError> {
+        depth::depth(&self.inner, queue).await
     }
 }
 

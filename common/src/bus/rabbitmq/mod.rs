@@ -22,7 +22,7 @@
 //! One file per job: `wire.rs` (a message as AMQP properties), `names.rs`, `link.rs` (the
 //! connection, confirmed publishing), `topology.rs` (declaring it), `ladder.rs` (delays),
 //! `consume.rs` (consumers, settling, dead letters), `dead_letters.rs` (redriving and
-//! dropping dead letters), `request.rs` (request/reply).
+//! dropping dead letters), `depth.rs` (queue depth), `request.rs` (request/reply).
 //!
 //! Requests go to the default exchange with routing key `<p>.node.<node>`, `mandatory`
 //! (an unroutable request comes back as basic.return: `NoRoute`), `reply_to` =
@@ -37,6 +37,7 @@
 
 mod consume;
 mod dead_letters;
+mod depth;
 mod ladder;
 mod link;
 mod names;
@@ -58,7 +59,8 @@ use self::names::Names;
 use self::request::RabbitServer;
 use self::wire::{backend, persistent, short};
 use super::{
-    BusError, Consumer, Message, NodeRequests, QueueName, RequestServer, RetryPolicies, WorkQueues,
+    BusError, Consumer, Message, NodeRequests, QueueDepth, QueueName, RequestServer, RetryPolicies,
+    WorkQueues,
 };
 
 const DIRECT_REPLY_TO: &str = "amq.rabbitmq.reply-to";
@@ -175,6 +177,10 @@ impl WorkQueues for RabbitBus {
         limit: usize,
     ) -> Result<usize, BusError> {
         dead_letters::sweep(&self.inner, queue, ids, limit, Action::Drop).await
+    }
+
+    async fn depth(&self, queue: QueueName) -> Result<QueueDepth, BusError> {
+        depth::depth(&self.inner, queue).await
     }
 
     /// A live connection (made again, with the topology, when it was lost).

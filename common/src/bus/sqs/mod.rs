@@ -22,11 +22,13 @@
 //!
 //! One file per job: `names.rs`, `topology.rs` (finding and creating queues), `wire.rs`,
 //! `batch.rs`, `link.rs` (what the parts share, sending and deleting), `consume.rs`,
-//! `visibility.rs`, `dead_letters.rs` (listing, redriving, dropping), `overflow.rs`.
+//! `visibility.rs`, `dead_letters.rs` (listing, redriving, dropping), `depth.rs` (queue
+//! depth), `overflow.rs`.
 
 mod batch;
 mod consume;
 mod dead_letters;
+mod depth;
 mod link;
 mod names;
 mod overflow;
@@ -48,7 +50,8 @@ use self::names::Names;
 use self::overflow::Overflow;
 use super::pubsub::RedisNodeRequests;
 use super::{
-    BusError, Consumer, Message, NodeRequests, QueueName, RequestServer, RetryPolicies, WorkQueues,
+    BusError, Consumer, Message, NodeRequests, QueueDepth, QueueName, RequestServer, RetryPolicies,
+    WorkQueues,
 };
 
 /// Longer than a long poll (20 s), so that a receive is never cut short.
@@ -234,6 +237,10 @@ impl WorkQueues for SqsBus {
         limit: usize,
     ) -> Result<usize, BusError> {
         dead_letters::sweep(&self.inner, queue, ids, limit, Action::Drop).await
+    }
+
+    async fn depth(&self, queue: QueueName) -> Result<QueueDepth, BusError> {
+        depth::depth(&self.inner, queue).await
     }
 
     /// SQS answers for the events queue, and Redis (node requests, large bodies) answers.
