@@ -106,6 +106,14 @@ async fn protocol_logs_of_an_account() {
     protocol_logs::protocol_logs(&gw.base_url()).await;
 }
 
+/// SMTP lines in the same logs: sends over implicit TLS and STARTTLS through the real
+/// Postfix, recorded in plain text with AUTH and the message hidden.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protocol_logs_of_sending() {
+    let gw = spawn(&[]).await;
+    protocol_logs::smtp_lines_in_the_log(&gw.base_url()).await;
+}
+
 /// Implicit TLS to Dovecot's imaps port, trusting the rig's CA.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connects_over_implicit_tls() {

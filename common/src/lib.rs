@@ -1,6 +1,7 @@
 //! What two or more imapapi roles share: configuration, the domain model and its JSON
 //! shapes, opaque ids, the api↔ingest command protocol, the MIME composer, the usage
-//! counters, and the `Store` and `Bus` abstractions with their backends.
+//! counters, the per-account protocol logs, and the `Store` and `Bus` abstractions with
+//! their backends.
 
 pub mod bus;
 pub mod clock;
@@ -15,6 +16,7 @@ pub mod model;
 pub mod net;
 pub mod oauth2;
 pub mod prometheus;
+pub mod protocol_log;
 pub mod services;
 pub mod store;
 pub mod telemetry;

@@ -13,11 +13,11 @@ use std::time::Duration;
 use imapapi_common::config::LocalAddress;
 use imapapi_common::error::ApiError;
 use imapapi_common::model::ImapConfig;
+use imapapi_common::protocol_log::ProtocolLog;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::time::Instant;
 
 use crate::connection;
-use crate::connection::log_writer::ProtocolLog;
 use crate::imap::Imap;
 use imapapi_common::oauth2::CredentialSource;
 

@@ -14,6 +14,7 @@ use imapapi_common::model::{
     AccountConfig, AccountErrorEntry, AccountState, AccountStatus, EventKind, FolderState,
 };
 use imapapi_common::oauth2::{CredentialSource, Proto};
+use imapapi_common::protocol_log::ProtocolLog;
 use rand::Rng;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
@@ -21,7 +22,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::command_pool::Login;
 use crate::connect_throttle::ConnectThrottle;
-use crate::connection::log_writer::ProtocolLog;
 use crate::connection::{self, ConnectError};
 use crate::control::{Control, ControlRequest};
 use crate::events;

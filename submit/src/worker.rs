@@ -7,8 +7,11 @@ use std::time::Duration;
 
 use imapapi_common::Services;
 use imapapi_common::bus::{BusError, Consumer, Delivery, QueueName, RetryOutcome};
-use imapapi_common::model::{AccountConfig, EventKind, OutboxEntry, OutboxState, SubmitJob};
+use imapapi_common::model::{
+    AccountConfig, EventKind, OutboxEntry, OutboxState, Settings, SubmitJob,
+};
 use imapapi_common::oauth2::{CredentialError, CredentialSource, Credentials as Login, Proto};
+use imapapi_common::protocol_log::ProtocolLog;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -207,7 +210,8 @@ async fn attempt(services: &Services, delivery: Delivery, mut entry: OutboxEntry
             return settle(delivery, &queue_id, Settle::Retry).await;
         }
     }
-    let login = match smtp_login(services, &account).await {
+    let settings = settings(services).await;
+    let login = match smtp_login(services, &account, &settings).await {
         Ok(login) => login,
         Err(SendError::Permanent(why)) => return give_up(services, delivery, entry, &why).await,
         Err(SendError::Temporary(why)) => {
@@ -217,7 +221,8 @@ async fn attempt(services: &Services, delivery: Delivery, mut entry: OutboxEntry
     };
     let local = &services.config.service.local_addresses;
     let started = std::time::Instant::now();
-    let sent = smtp::send(&smtp, login.as_ref(), local, &entry.envelope, &mime).await;
+    let log = ProtocolLog::for_account(services.store.clone(), &settings, &entry.account);
+    let sent = smtp::send(&smtp, login.as_ref(), local, &entry.envelope, &mime, log).await;
     let result = match &sent {
         Ok(_) => "sent",
         Err(SendError::Temporary(_)) => "temporary_failure",
@@ -303,20 +308,26 @@ async fn finish(
     }
 }
 
+/// The settings as a send needs them (secrets opened): read once per send, for the
+/// credentials and for whether the account's connections are logged.
+async fn settings(services: &Services) -> Settings {
+    let settings = services.store.get_settings().await.unwrap_or_default();
+    imapapi_common::crypto::open_settings_off_runtime(
+        settings,
+        services.config.service.secret.clone(),
+    )
+    .await
+}
+
 /// The SMTP login of `account`: `None` when it has no credentials (a relay that takes mail
 /// without AUTH). The auth server being down or a token endpoint unreachable is worth
 /// retrying; a refused grant (revoked consent) or no usable answer at all is not.
 async fn smtp_login(
     services: &Services,
     account: &AccountConfig,
+    settings: &Settings,
 ) -> Result<Option<Login>, SendError> {
-    let settings = services.store.get_settings().await.unwrap_or_default();
-    let settings = imapapi_common::crypto::open_settings_off_runtime(
-        settings,
-        services.config.service.secret.clone(),
-    )
-    .await;
-    let source = CredentialSource::new(account, Proto::Smtp, &settings, &services.config.gmail);
+    let source = CredentialSource::new(account, Proto::Smtp, settings, &services.config.gmail);
     if !source.configured() {
         return Ok(None);
     }

@@ -1,7 +1,7 @@
-//! `/v1/logs/:account`: the stored IMAP protocol log of an account whose connections are
+//! `/v1/logs/:account`: the stored protocol log of an account whose connections are
 //! logged (`logs` settings), as the original served it, for an operator debugging what the
-//! gateway and the account's server said to each other. Ingest records the lines (see
-//! `imapapi_ingest::connection::protocol_log`); this only reads them.
+//! gateway and the account's servers said to each other. Ingest (IMAP) and submit (SMTP)
+//! record the lines (see `imapapi_common::protocol_log`); this only reads them.
 
 use imapapi_common::Services;
 use imapapi_common::error::ApiError;
@@ -34,8 +34,9 @@ pub fn routes(services: Services) -> BoxedFilter<(Response,)> {
 ///
 /// `GET /v1/logs/:account` → `text/plain`, one line per entry, oldest first:
 /// `<ISO time> <C:|S:> <line>`, `C:` for what the gateway sent, `S:` for what the server
-/// answered, from every connection of the account (the one watching for changes and those
-/// running commands). Only the newest `logs.maxLogLines` (default 10000) are kept;
+/// answered, from every connection of the account (the one watching for changes, those
+/// running commands, and sends, whose lines start with `[smtp] `; a sent message shows as
+/// one `[message: N bytes]` line). Only the newest `logs.maxLogLines` (default 10000) are kept;
 /// credentials show as `******`, and a line with its literals is cut after 2 KiB. Empty
 /// when the account is not logged (`logs.all`, `logs.accounts`); 404 for an unknown account.
 #[utoipa::path(

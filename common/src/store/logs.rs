@@ -1,7 +1,7 @@
-//! Per-account IMAP protocol logs (`logs` settings, `GET /v1/logs/:account`), as the
-//! original kept them: the newest lines an account's connections sent and received, for an
-//! operator debugging that account. Its own trait because only ingest's log writer and the
-//! two api routes that read or reset a log use it.
+//! Per-account protocol logs (`logs` settings, `GET /v1/logs/:account`), as the original
+//! kept them: the newest lines an account's IMAP and SMTP connections sent and received, for
+//! an operator debugging that account. Its own trait because only the log writer
+//! (`crate::protocol_log`) and the two api routes that read or reset a log use it.
 //!
 //! A log is a list of opaque, already formatted lines (`<time> <C:|S:> <text>`): the store
 //! neither parses nor orders them, it keeps them in the order appended.

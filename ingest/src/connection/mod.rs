@@ -3,8 +3,6 @@
 //! the transport details (and the secrets they handle) live in one small place.
 
 pub mod auth;
-pub mod log_writer;
-pub mod protocol_log;
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -13,12 +11,11 @@ use std::time::Duration;
 use imapapi_common::config::LocalAddress;
 use imapapi_common::model::{AccountErrorEntry, ImapConfig};
 use imapapi_common::net::{NetError, tcp, tls};
+use imapapi_common::protocol_log::{Imap, ProtocolLog, Recorder, Tap};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter, ReadBuf};
 use tokio::net::TcpStream;
 
 pub use auth::Credentials;
-use log_writer::ProtocolLog;
-use protocol_log::{Recorder, Tap};
 
 /// How long connecting, the TLS handshake and authentication may take together.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -74,10 +71,10 @@ impl AsyncWrite for Stream {
 /// TCP_NODELAY, each piece was its own TLS record and segment. Every writer here flushes
 /// when a command is complete, so nothing waits in the buffer.
 #[derive(Debug)]
-pub struct Transport(BufWriter<Tap<Stream>>);
+pub struct Transport(BufWriter<Tap<Stream, Imap>>);
 
 impl Transport {
-    fn new(stream: Tap<Stream>) -> Self {
+    fn new(stream: Tap<Stream, Imap>) -> Self {
         Transport(BufWriter::new(stream))
     }
 }

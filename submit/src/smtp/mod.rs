@@ -1,12 +1,15 @@
 //! One SMTP delivery with lettre: our own socket (TCP_NODELAY, bound to one of
 //! `service.localAddresses`: lettre's pooled transport can do neither), implicit TLS or
-//! STARTTLS, AUTH, MAIL/RCPT/DATA, QUIT. A connection per message: sends are rare next to
-//! their cost on the server side, and a pooled connection would pin one local address.
+//! STARTTLS (both ours, see [`secure`]), AUTH, MAIL/RCPT/DATA, QUIT. A connection per
+//! message: sends are rare next to their cost on the server side, and a pooled connection
+//! would pin one local address. For an account whose connections are logged, the
+//! conversation goes to its protocol log (above TLS, credentials and message hidden).
 //!
 //! Every failure is classified the way the job must treat it: a 5xx answer is permanent
 //! (no retry can fix it); a 4xx answer, a connection error or a timeout is temporary.
 
-mod tls;
+mod secure;
+mod stream;
 
 use std::time::Duration;
 
@@ -14,6 +17,7 @@ use imapapi_common::config::LocalAddress;
 use imapapi_common::model::{Envelope, SmtpConfig};
 use imapapi_common::net;
 use imapapi_common::oauth2::Credentials as Login;
+use imapapi_common::protocol_log::{ProtocolLog, Recorder};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::AsyncSmtpConnection;
 use lettre::transport::smtp::extension::ClientId;
@@ -42,16 +46,17 @@ fn classify(step: &str, e: lettre::transport::smtp::Error) -> SendError {
     }
 }
 
-/// Send `mime` to the envelope's recipients through the account's SMTP server; the server's
-/// answer (`250 …`) on success.
+/// Send `mime` to the envelope's recipients through the account's SMTP server, recording
+/// the conversation in `log` when given; the server's answer (`250 …`) on success.
 pub async fn send(
     smtp: &SmtpConfig,
     credentials: Option<&Login>,
     local: &[LocalAddress],
     envelope: &Envelope,
     mime: &[u8],
+    log: Option<ProtocolLog>,
 ) -> Result<String, SendError> {
-    let delivery = deliver(smtp, credentials, local, envelope, mime);
+    let delivery = deliver(smtp, credentials, local, envelope, mime, log);
     match tokio::time::timeout(SEND_TIMEOUT, delivery).await {
         Ok(result) => result,
         Err(_) => Err(SendError::Temporary(format!(
@@ -67,38 +72,18 @@ async fn deliver(
     local: &[LocalAddress],
     envelope: &Envelope,
     mime: &[u8],
+    log: Option<ProtocolLog>,
 ) -> Result<String, SendError> {
     let smtp_envelope = lettre_envelope(envelope)?;
     let credentials = login.map(lettre_credentials);
-    let reject = smtp
-        .tls
-        .as_ref()
-        .and_then(|t| t.reject_unauthorized)
-        .unwrap_or(true);
-    let min_version = smtp.tls.as_ref().and_then(|t| t.min_version.as_deref());
     let (tcp, bound) = net::tcp::connect_from(&smtp.host, smtp.port, local)
         .await
         .map_err(|e| SendError::Temporary(e.to_string()))?;
     let hello = hello_name(bound);
-    let stream: Box<dyn lettre::transport::smtp::client::AsyncTokioStream> = if smtp.secure {
-        let tls = net::tls::handshake(tcp, &smtp.host, reject, min_version)
-            .await
-            .map_err(|e| SendError::Temporary(e.to_string()))?;
-        Box::new(tls::ImplicitTls(tls))
-    } else {
-        Box::new(tcp)
-    };
-    let mut conn = AsyncSmtpConnection::connect_with_transport(stream, &hello)
+    let stream = secure::open(tcp, smtp, &hello, log.map(Recorder::new)).await?;
+    let mut conn = AsyncSmtpConnection::connect_with_transport(Box::new(stream), &hello)
         .await
         .map_err(|e| classify("Greeting", e))?;
-    if !smtp.secure && conn.can_starttls() {
-        let params = tls::parameters(&smtp.host, reject)
-            .await
-            .map_err(SendError::Temporary)?;
-        conn.starttls(params, &hello)
-            .await
-            .map_err(|e| classify("STARTTLS", e))?;
-    }
     if let Some((credentials, mechanisms)) = &credentials {
         conn.auth(mechanisms, credentials)
             .await

@@ -1,19 +1,20 @@
 //! The protocol log writer: takes the lines that the taps of one logged account's
-//! connections record (see [`super::protocol_log`]) and appends them to the `LogStore` in
-//! batches, from a task of its own, so that an IMAP connection never waits for the store.
+//! connections record (see [`super::tap`]) and appends them to the `LogStore` in batches,
+//! from a task of its own, so that a mail connection never waits for the store.
 //!
-//! One writer per logged account and session connect: the session starts it when the
-//! settings (read at connect) say the account is logged, its command connections share it
-//! through the login they are opened with, and it ends once the last of them is gone.
+//! Ingest starts one per logged account and session connect (its command connections share
+//! it through the login they are opened with); submit starts one per logged send. Either
+//! way it ends once the last connection holding it is gone.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use imapapi_common::model::Settings;
-use imapapi_common::store::LogStore;
-use imapapi_common::store::logs::{is_logged, max_log_lines};
 use tokio::sync::mpsc;
+
+use crate::model::Settings;
+use crate::store::LogStore;
+use crate::store::logs::{is_logged, max_log_lines};
 
 /// Lines waiting for an account's writer; past this they are dropped. A full queue holds
 /// at most this many lines of at most `LINE_CAP` bytes (about 2 MiB).
@@ -26,8 +27,26 @@ const BATCH: usize = 256;
 pub enum Direction {
     /// The gateway (`C:`).
     Client,
-    /// The IMAP server (`S:`).
+    /// The mail server (`S:`).
     Server,
+}
+
+/// Which connection a line comes from. IMAP lines carry no tag, as the original's log had
+/// none; SMTP ones are tagged so that one account's log can hold both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Imap,
+    Smtp,
+}
+
+impl Protocol {
+    /// What goes before a line's text.
+    fn tag(self) -> &'static str {
+        match self {
+            Protocol::Imap => "",
+            Protocol::Smtp => "[smtp] ",
+        }
+    }
 }
 
 /// One recorded line, credentials already redacted.
@@ -36,18 +55,20 @@ pub struct Line {
     /// When its first byte went over the wire.
     pub at: DateTime<Utc>,
     pub direction: Direction,
+    pub protocol: Protocol,
     pub text: String,
 }
 
 impl Line {
-    /// As stored and served: `<ISO time> <C:|S:> <text>`.
+    /// As stored and served: `<ISO time> <C:|S:> <tag><text>`, where the tag is empty for
+    /// IMAP and `[smtp] ` for SMTP.
     fn render(&self) -> String {
         let prefix = match self.direction {
             Direction::Client => "C:",
             Direction::Server => "S:",
         };
         let at = self.at.to_rfc3339_opts(SecondsFormat::Millis, true);
-        format!("{at} {prefix} {}", self.text)
+        format!("{at} {prefix} {}{}", self.protocol.tag(), self.text)
     }
 }
 
@@ -80,8 +101,8 @@ impl ProtocolLog {
         ProtocolLog { tx, dropped }
     }
 
-    /// Hand a line to the writer. Never waits: logging must never slow IMAP down, so when
-    /// the writer is behind (its queue is full) the line is dropped and counted instead.
+    /// Hand a line to the writer. Never waits: logging must never slow a connection down,
+    /// so when the writer is behind (its queue is full) the line is dropped and counted.
     pub fn record(&self, line: Line) {
         if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(line) {
             self.dropped.fetch_add(1, Ordering::Relaxed);
@@ -123,9 +144,9 @@ mod tests {
     use std::time::Duration;
 
     use async_trait::async_trait;
-    use imapapi_common::store::StoreError;
 
     use super::*;
+    use crate::store::StoreError;
 
     /// One account's log in memory.
     #[derive(Default)]
@@ -149,6 +170,7 @@ mod tests {
         Line {
             at: Utc::now(),
             direction,
+            protocol: Protocol::Imap,
             text: text.into(),
         }
     }
@@ -170,10 +192,15 @@ mod tests {
         let log = ProtocolLog::start(store.clone(), "a".into(), 10, QUEUE);
         log.record(line(Direction::Server, "* OK ready"));
         log.record(line(Direction::Client, "A1 NOOP"));
+        log.record(Line {
+            protocol: Protocol::Smtp,
+            ..line(Direction::Client, "EHLO gw")
+        });
         drop(log);
-        let lines = stored(&store, 2).await;
+        let lines = stored(&store, 3).await;
         assert!(lines[0].ends_with("Z S: * OK ready"), "{}", lines[0]);
         assert!(lines[1].ends_with("Z C: A1 NOOP"), "{}", lines[1]);
+        assert!(lines[2].ends_with("Z C: [smtp] EHLO gw"), "{}", lines[2]);
         let at = lines[0].split(' ').next().unwrap();
         assert!(DateTime::parse_from_rfc3339(at).is_ok(), "{at}");
     }
