@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # THE test command of the project: `bash infra/test.sh [extra cargo test args]`.
 # Brings up Redis, RabbitMQ, the test Dovecot, the test OAuth2 server and the test Postfix,
-# runs every test target of the workspace under a hard time limit, then the deployment and
-# Terraform checks; exits non-zero when any of them failed.
+# runs every test target of the workspace under a hard time limit, then schemathesis and the
+# deployment and Terraform checks; exits non-zero when any of them failed.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -24,9 +24,10 @@ if (( status == 124 || status == 137 )); then
     echo "[infra] ERROR: cargo test exceeded the 25 minute limit" >&2
 fi
 
-# The deployment files and the Terraform module: linted, validated, checkov (each step
+# schemathesis against the binary's own OpenAPI document (no 5xx, responses as documented);
+# the deployment files and the Terraform module: linted, validated, checkov (each step
 # skipped with a message where its tool cannot be had here).
-for check in infra/deploy/check.sh terraform/check.sh; do
+for check in infra/schemathesis/run.sh infra/deploy/check.sh terraform/check.sh; do
     if ! timeout --kill-after=30s 15m bash "$check"; then
         echo "[infra] ERROR: $check failed" >&2
         status=1

@@ -29,8 +29,8 @@ use warp::{Filter, Reply};
 
 pub use metrics_listener::serve_metrics;
 
-/// Every route (the OpenAPI document at `/openapi.json` and `/swagger.json` included),
-/// behind basic auth when `api.auth` is set, with every rejection turned into a JSON error
+/// Every route, behind basic auth or an access token when `api.auth` or `api.requireAuth`
+/// is set (all but the public ones below), with every rejection turned into a JSON error
 /// and every request counted for `GET /v1/stats` and logged at debug (method, route, status,
 /// duration; never a body or a header, so never a secret).
 pub fn routes(
@@ -39,13 +39,16 @@ pub fn routes(
     let auth = auth::require(services.clone());
     let usage = services.counters.clone();
     // Load balancers have no credentials: the health route answers without them; nor has a
-    // browser coming back from Google's consent screen (its `state` is signed instead).
-    let health = routes::health::routes(services.clone());
-    let oauth = routes::oauth::routes(services.clone());
-    let api = routes::all(services);
-    health
-        .or(oauth)
+    // browser coming back from Google's consent screen (its `state` is signed instead), nor
+    // one opening the docs (documentation, not data: the OpenAPI document and Swagger UI).
+    let public = routes::health::routes(services.clone())
+        .or(routes::oauth::routes(services.clone()))
         .unify()
+        .or(openapi::routes(services.clone()))
+        .or(routes::docs::routes())
+        .unify();
+    let api = routes::all(services);
+    public
         .or(auth.and(api))
         .unify()
         .recover(error::handle_rejection)

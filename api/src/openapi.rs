@@ -3,8 +3,8 @@
 //! that serve it: `GET /openapi.json` and `GET /swagger.json` (the same document; the
 //! original's Swagger UI loaded `/swagger.json`).
 //!
-//! Both are behind the same basic auth as every other route when `api.auth` is set: they
-//! are public docs, but the gateway serves nothing to a client it does not trust.
+//! Both are public, like `/health`: they are documentation, not data, and Swagger UI
+//! (`/docs/`, `routes::docs`) loads `/openapi.json` before anyone has entered credentials.
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -175,8 +175,8 @@ pub struct ApiDoc;
 
 /// What every operation shares, added after generation: the optional credentials (basic
 /// auth, or an access token in the header or the query; 401 without the right ones when
-/// auth is required, 403 for a token whose scopes do not cover the route) and the 500 of a
-/// failing store.
+/// auth is required, 403 for a token whose scopes do not cover the route; neither for the
+/// public operations) and the 500 of a failing store.
 struct Conventions;
 
 impl Modify for Conventions {
@@ -203,19 +203,32 @@ impl Modify for Conventions {
         ]);
         for item in openapi.paths.paths.values_mut() {
             for operation in operations_mut(item) {
+                let public = is_public(operation);
                 let responses = &mut operation.responses.responses;
-                responses
-                    .entry("401".into())
-                    .or_insert_with(|| error_response("Missing, invalid or expired credentials"));
-                responses.entry("403".into()).or_insert_with(|| {
-                    error_response("The access token's scopes do not allow this request")
-                });
+                if !public {
+                    responses.entry("401".into()).or_insert_with(|| {
+                        error_response("Missing, invalid or expired credentials")
+                    });
+                    responses.entry("403".into()).or_insert_with(|| {
+                        error_response("The access token's scopes do not allow this request")
+                    });
+                }
                 responses
                     .entry("500".into())
                     .or_insert_with(|| error_response("Internal error (the store failed)"));
             }
         }
     }
+}
+
+/// Whether the operation says `security(())`: mounted before the auth check, so it never
+/// answers 401 or 403.
+fn is_public(operation: &Operation) -> bool {
+    operation.security.as_ref().is_some_and(|requirements| {
+        requirements
+            .iter()
+            .all(|r| *r == SecurityRequirement::default())
+    })
 }
 
 /// Every operation of a path item.
@@ -299,12 +312,13 @@ pub fn routes(_services: Services) -> BoxedFilter<(Response,)> {
 
 /// The OpenAPI document of this API.
 ///
-/// Behind the same basic auth as every other route when `api.auth` is set.
+/// Public: answered without credentials also when auth is required.
 #[utoipa::path(
     get,
     path = "/openapi.json",
     operation_id = "getOpenapiJson",
     tag = tags::DOCS,
+    security(()),
     responses((status = 200, description = "This document (OpenAPI 3.1)", body = Object)),
 )]
 pub async fn openapi_json() -> Response {
@@ -313,13 +327,13 @@ pub async fn openapi_json() -> Response {
 
 /// The OpenAPI document again, where the original's Swagger UI loaded it.
 ///
-/// The same document as `/openapi.json`, behind the same basic auth as every other route
-/// when `api.auth` is set.
+/// The same document as `/openapi.json`, public like it.
 #[utoipa::path(
     get,
     path = "/swagger.json",
     operation_id = "getSwaggerJson",
     tag = tags::DOCS,
+    security(()),
     responses((status = 200, description = "This document (OpenAPI 3.1)", body = Object)),
 )]
 pub async fn swagger_json() -> Response {

@@ -8,6 +8,10 @@
 //! must get past warp's routing (any answer but the routing 404 "Requested route was not
 //! found" or a 405), while every other method on a documented path, and a few paths that
 //! exist nowhere, must get exactly those routing answers, which checks the probe itself.
+//!
+//! Swagger UI (`/docs/`, `routes::docs`) is not an API operation: it is in neither the
+//! document nor the route table, on purpose, and is checked separately here (its prefixes
+//! stay out of both, and the router serves them).
 
 mod support;
 
@@ -234,7 +238,8 @@ async fn other_methods_and_unknown_paths_are_routing_misses() {
         ("GET", "/v1/nothing"),
         ("GET", "/v1/account/probe-account/nothing"),
         ("POST", "/v1/account/probe-account/contacts"),
-        ("GET", "/docs"),
+        ("GET", "/docs/nothing.js"),
+        ("GET", "/swagger/nothing.js"),
         ("GET", "/openapi.json/extra"),
     ] {
         assert!(
@@ -245,7 +250,29 @@ async fn other_methods_and_unknown_paths_are_routing_misses() {
 }
 
 #[tokio::test]
-async fn the_document_is_served_twice_behind_basic_auth() {
+async fn the_docs_ui_is_routed_but_not_an_operation() {
+    let h = harness().await;
+    let doc = document();
+    for prefix in routes::docs::PREFIXES {
+        let inside = |path: &str| path == *prefix || path.starts_with(&format!("{prefix}/"));
+        assert!(
+            !documented(&doc).iter().any(|(_, p)| inside(p)),
+            "{prefix} is in the document"
+        );
+        assert!(
+            !routes::table().any(|r| inside(r.path)),
+            "{prefix} is in the route table"
+        );
+        for path in [prefix.to_string(), format!("{prefix}/")] {
+            if let Some(answer) = routing_miss(&h, "GET", &path).await {
+                panic!("GET {path} is not routed: {answer}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_document_is_served_twice_without_credentials() {
     let h = harness_with(|c| {
         c.api.auth = Some(BasicAuth {
             user: "docs".into(),
@@ -255,15 +282,18 @@ async fn the_document_is_served_twice_behind_basic_auth() {
     .await;
     let credentials = format!("Basic {}", STANDARD.encode("docs:reader"));
     for path in ["/openapi.json", "/swagger.json"] {
-        let (status, _, _) = h.raw(warp::test::request().path(path)).await;
-        assert_eq!(status, 401, "{path} without credentials");
-        let req = warp::test::request()
-            .path(path)
-            .header("authorization", &credentials);
-        let res = req.reply(&imapapi_api::routes(h.services.clone())).await;
-        assert_eq!(res.status(), 200, "{path}");
-        assert_eq!(res.headers()["content-type"], "application/json");
-        let served: Value = serde_json::from_slice(res.body()).unwrap();
-        assert_eq!(served, document(), "{path}");
+        for authorization in [None, Some(&credentials)] {
+            let mut req = warp::test::request().path(path);
+            if let Some(value) = authorization {
+                req = req.header("authorization", value);
+            }
+            let res = req.reply(&imapapi_api::routes(h.services.clone())).await;
+            assert_eq!(res.status(), 200, "{path} with {authorization:?}");
+            assert_eq!(res.headers()["content-type"], "application/json");
+            let served: Value = serde_json::from_slice(res.body()).unwrap();
+            assert_eq!(served, document(), "{path}");
+        }
     }
+    let (status, _, _) = h.raw(warp::test::request().path("/v1/accounts")).await;
+    assert_eq!(status, 401, "the api itself still needs credentials");
 }

@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod attachment;
 pub mod body_stream;
 pub mod deadletters;
+pub mod docs;
 pub mod health;
 pub mod logs;
 pub mod mailbox;
