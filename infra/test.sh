@@ -24,6 +24,12 @@ if (( status == 124 || status == 137 )); then
     echo "[infra] ERROR: cargo test exceeded the 25 minute limit" >&2
 fi
 
+# The web UI in headless Chromium against the binary cargo test just built.
+if ! timeout --kill-after=30s 15m bash infra/ui-tests/run.sh; then
+    echo "[infra] ERROR: infra/ui-tests/run.sh failed" >&2
+    status=1
+fi
+
 # schemathesis against the binary's own OpenAPI document (no 5xx, responses as documented);
 # the deployment files and the Terraform module: linted, validated, checkov (each step
 # skipped with a message where its tool cannot be had here).

@@ -16,6 +16,7 @@ pub mod params;
 pub mod routes;
 pub mod smtp_check;
 pub mod transfer_decoding;
+pub mod ui;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -45,7 +46,11 @@ pub fn routes(
         .or(routes::oauth::routes(services.clone()))
         .unify()
         .or(openapi::routes(services.clone()))
+        .unify()
         .or(routes::docs::routes())
+        .unify()
+        // The web UI's page and files: public too (the data it fetches is not).
+        .or(ui::routes())
         .unify();
     let api = routes::all(services);
     public
