@@ -11,8 +11,8 @@ pub mod basic;
 mod credentials;
 pub mod scope_check;
 
-use imapapi_common::clock::now_ms;
 use imapapi_common::Services;
+use imapapi_common::clock::now_ms;
 use imapapi_common::error::ApiError;
 use imapapi_common::model::token::token_hash;
 use warp::http::Method;
