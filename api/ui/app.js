@@ -37,7 +37,8 @@ function field(label, attrs = {}, opts = {}) {
   const id = nextId('f');
   const errId = `${id}-err`;
   const tag = opts.tag || 'input';
-  const input = h(tag, { id, name: attrs.name || id, 'aria-describedby': errId, ...attrs });
+  const hintId = opts.hint ? `${id}-hint` : null;
+  const input = h(tag, { id, name: attrs.name || id, 'aria-describedby': hintId ? `${hintId} ${errId}` : errId, ...attrs });
   if (opts.options) {
     for (const o of opts.options) input.append(h('option', { value: o.value }, o.label));
   }
@@ -45,7 +46,7 @@ function field(label, attrs = {}, opts = {}) {
   const isCheck = attrs.type === 'checkbox';
   const lab = h('label', { for: id }, label);
   const wrap = h('div', { class: isCheck ? 'field check' : 'field', 'data-key': opts.key || null },
-    isCheck ? [input, lab] : [lab, input], error);
+    isCheck ? [input, lab] : [lab, input], opts.hint ? h('p', { class: 'muted hint', id: hintId }, opts.hint) : null, error);
   return { wrap, input, error };
 }
 
@@ -299,8 +300,10 @@ function barChart(data) {
 
 async function renderAccounts(root) {
   const list = h('div', {});
+  // The edit form lives outside the list, so the list's reloads leave it alone.
+  list.editor = h('section', { 'aria-label': 'Edit an account', hidden: true });
   const refresh = h('button', { type: 'button', class: 'secondary', onclick: () => act(refresh, () => loadAccounts(list)) }, 'Refresh');
-  root.append(h('div', { class: 'actions' }, refresh), list, h('h2', {}, 'Add an account'), addAccountForm(list));
+  root.append(h('div', { class: 'actions' }, refresh), list, list.editor, h('h2', {}, 'Add an account'), addAccountForm(list));
   await loadAccounts(list);
 }
 
@@ -352,7 +355,85 @@ function accountActions(a, list) {
       await loadAccounts(list);
     }),
   }, 'Delete');
-  return h('div', {}, h('div', { class: 'actions' }, reconnect, show, del), folders);
+  const edit = h('button', {
+    type: 'button', class: 'secondary', 'aria-label': `Edit ${a.account}`,
+    onclick: () => act(edit, () => openEditor(a.account, list)),
+  }, 'Edit');
+  return h('div', {}, h('div', { class: 'actions' }, edit, reconnect, show, del), folders);
+}
+
+/** The edit form of one account: name and IMAP server; an empty password keeps the stored one. */
+async function openEditor(account, list) {
+  const editor = list.editor;
+  const d = await api('GET', `/v1/account/${enc(account)}`);
+  const imapIn = d.imap || null;
+  const auth = (imapIn && imapIn.auth) || null;
+  const titleId = nextId('edit-title');
+  const name = field('Name', { name: 'name', autocomplete: 'off', value: d.name || '' }, { key: 'name' });
+  const parts = [name.wrap];
+  let f = null;
+  if (imapIn) {
+    f = {
+      host: field('Host', { name: 'imap-host', autocomplete: 'off', required: true, value: imapIn.host }, { key: 'imap.host' }),
+      port: field('Port', { name: 'imap-port', type: 'number', min: 1, max: 65535, required: true, value: imapIn.port }, { key: 'imap.port' }),
+      secure: field('TLS from the start (off: STARTTLS when offered)', { name: 'imap-secure', type: 'checkbox', checked: !!imapIn.secure },
+        { key: 'imap.secure' }),
+      user: field('User', { name: 'imap-user', autocomplete: 'off', value: auth ? auth.user : '' }, { key: 'imap.auth.user' }),
+      pass: field('Password', { name: 'imap-pass', type: 'password', autocomplete: 'new-password' },
+        { key: 'imap.auth.pass', hint: 'Leave empty to keep the stored password.' }),
+    };
+    parts.push(h('fieldset', {}, h('legend', {}, 'IMAP (reading mail)'),
+      h('div', { class: 'row' }, f.host.wrap, f.port.wrap), f.secure.wrap, h('div', { class: 'row' }, f.user.wrap, f.pass.wrap)));
+  } else {
+    parts.push(h('p', { class: 'muted' }, 'This account has no IMAP settings of its own (OAuth2): only its name can be changed here.'));
+  }
+  const save = h('button', { type: 'submit' }, 'Save changes');
+  const cancel = h('button', { type: 'button', class: 'secondary', onclick: () => closeEditor(editor) }, 'Cancel');
+  const form = h('form', { class: 'form', 'aria-labelledby': titleId }, ...parts, h('div', { class: 'actions' }, save, cancel));
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    clearErrors(form);
+    act(save, async () => {
+      const body = {};
+      const newName = name.input.value.trim();
+      if (newName !== (d.name || '')) body.name = newName;
+      if (f) {
+        const host = f.host.input.value.trim();
+        const port = Number(f.port.input.value);
+        const secure = f.secure.input.checked;
+        const user = f.user.input.value;
+        const pass = f.pass.input.value;
+        const changed = host !== imapIn.host || port !== imapIn.port || secure !== !!imapIn.secure
+          || user !== (auth ? auth.user : '') || pass !== '';
+        if (changed) {
+          // PUT replaces the whole imap object: keep what this form does not show (tls, …),
+          // and the stored secrets as read (`******`), which the API keeps as they are.
+          const imap = { ...imapIn, host, port, secure };
+          if (user || auth) {
+            imap.auth = { ...(auth || {}), user };
+            if (pass) imap.auth.pass = pass;
+          }
+          body.imap = imap;
+        }
+      }
+      if (!Object.keys(body).length) {
+        notice('Nothing changed.', true);
+        return;
+      }
+      await api('PUT', `/v1/account/${enc(account)}`, body);
+      closeEditor(editor);
+      notice(`Saved ${account}; it reconnects with the new settings.`, true);
+      await watchAccounts(list);
+    }, form);
+  });
+  editor.replaceChildren(h('h2', { id: titleId, tabindex: '-1' }, `Edit ${account}`), form);
+  editor.hidden = false;
+  name.input.focus();
+}
+
+function closeEditor(editor) {
+  editor.replaceChildren();
+  editor.hidden = true;
 }
 
 function serverFields(prefix, legend, optional) {
@@ -597,9 +678,24 @@ async function renderSettings(root) {
     { key: 'logs.all' });
   const maxLines = field('Lines kept per account', { name: 'logs-max', type: 'number', min: 1,
     value: logs.maxLogLines || '' }, { key: 'logs.maxLogLines' });
+  const authServer = field('Auth server URL', { name: 'authServer', inputmode: 'url', autocomplete: 'off',
+    value: s.authServer || '', placeholder: 'https://auth.example.com/credentials' },
+  { key: 'authServer', hint: 'Asked for the credentials of accounts with "useAuthServer". Empty: not set.' });
+  const gmailId = field('Client id', { name: 'gmailClientId', autocomplete: 'off', value: s.gmailClientId || '' },
+    { key: 'gmailClientId' });
+  const gmailSecret = field('Client secret', { name: 'gmailClientSecret', type: 'password', autocomplete: 'new-password' },
+    { key: 'gmailClientSecret',
+      hint: s.gmailClientSecret ? 'A secret is stored (not shown). Leave empty to keep it.' : 'No secret stored yet.' });
+  const gmailRedirect = field('Redirect URL', { name: 'gmailRedirectUrl', inputmode: 'url', autocomplete: 'off',
+    value: s.gmailRedirectUrl || '', placeholder: 'https://gateway.example.com/oauth' },
+  { key: 'gmailRedirectUrl', hint: "This gateway's /oauth address, as registered with Google." });
+  // What the page was loaded with: only the fields changed since are sent.
+  const loaded = { authServer: s.authServer || '', gmailClientId: s.gmailClientId || '', gmailRedirectUrl: s.gmailRedirectUrl || '' };
   const save = h('button', { type: 'submit' }, 'Save settings');
   const form = h('form', { class: 'form', 'aria-label': 'Settings' }, hook.wrap, events,
-    h('fieldset', {}, h('legend', {}, 'Protocol logs'), logAll.wrap, maxLines.wrap), save);
+    h('fieldset', {}, h('legend', {}, 'Protocol logs'), logAll.wrap, maxLines.wrap),
+    h('fieldset', {}, h('legend', {}, 'Auth server'), authServer.wrap),
+    h('fieldset', {}, h('legend', {}, 'Gmail OAuth2 client'), gmailId.wrap, gmailSecret.wrap, gmailRedirect.wrap), save);
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
     clearErrors(form);
@@ -610,7 +706,17 @@ async function renderSettings(root) {
         logs: { ...logs, all: logAll.input.checked },
       };
       if (maxLines.input.value) body.logs.maxLogLines = Number(maxLines.input.value);
+      const typed = { authServer: authServer.input.value.trim(), gmailClientId: gmailId.input.value.trim(),
+        gmailRedirectUrl: gmailRedirect.input.value.trim() };
+      for (const [k, v] of Object.entries(typed)) if (v !== loaded[k]) body[k] = v;
+      // The stored secret is never shown; it is sent only when a new one was typed.
+      if (gmailSecret.input.value) body.gmailClientSecret = gmailSecret.input.value;
       const res = await api('POST', '/v1/settings', body);
+      Object.assign(loaded, typed);
+      if (body.gmailClientSecret) {
+        gmailSecret.input.value = '';
+        gmailSecret.wrap.querySelector('.hint').textContent = 'A secret is stored (not shown). Leave empty to keep it.';
+      }
       notice(`Saved (${(res.updated || []).join(', ') || 'nothing changed'}).`, true);
     }, form);
   });
