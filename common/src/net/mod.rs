@@ -7,6 +7,7 @@ pub mod http_client;
 pub mod redis;
 pub mod tcp;
 pub mod tls;
+pub mod wire;
 
 /// Why a connection could not be made; the text says which step failed and is safe to show
 /// (it never holds a secret).

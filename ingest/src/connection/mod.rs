@@ -10,60 +10,15 @@ use std::time::Duration;
 
 use imapapi_common::config::LocalAddress;
 use imapapi_common::model::{AccountErrorEntry, ImapConfig};
+use imapapi_common::net::wire::Wire;
 use imapapi_common::net::{NetError, tcp, tls};
 use imapapi_common::protocol_log::{Imap, ProtocolLog, Recorder, Tap};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter, ReadBuf};
-use tokio::net::TcpStream;
 
 pub use auth::Credentials;
 
 /// How long connecting, the TLS handshake and authentication may take together.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The byte stream under an IMAP session: plain TCP or TLS over TCP.
-#[derive(Debug)]
-pub enum Stream {
-    Plain(TcpStream),
-    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
-}
-
-impl AsyncRead for Stream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for Stream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
-    }
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        }
-    }
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-        }
-    }
-}
 
 /// What an IMAP session runs over: the stream (recorded when the account is logged)
 /// behind a write buffer. async-imap writes a
@@ -71,10 +26,10 @@ impl AsyncWrite for Stream {
 /// TCP_NODELAY, each piece was its own TLS record and segment. Every writer here flushes
 /// when a command is complete, so nothing waits in the buffer.
 #[derive(Debug)]
-pub struct Transport(BufWriter<Tap<Stream, Imap>>);
+pub struct Transport(BufWriter<Tap<Wire, Imap>>);
 
 impl Transport {
-    fn new(stream: Tap<Stream, Imap>) -> Self {
+    fn new(stream: Tap<Wire, Imap>) -> Self {
         Transport(BufWriter::new(stream))
     }
 }
@@ -241,7 +196,7 @@ pub async fn open_transport(
     let min_version = imap.tls.as_ref().and_then(|t| t.min_version.clone());
     if imap.secure {
         let tls = tls::handshake(tcp, &imap.host, reject, min_version.as_deref()).await?;
-        let mut tls = Tap::new(Stream::Tls(Box::new(tls)), recorder);
+        let mut tls = Tap::new(Wire::Tls(Box::new(tls)), recorder);
         let greeting = read_line(&mut tls).await?;
         check_greeting(&greeting)?;
         return Ok(Transport::new(tls));
@@ -266,13 +221,10 @@ pub async fn open_transport(
         }
         let (tcp, recorder) = tcp.into_parts();
         let tls = tls::handshake(tcp, &imap.host, reject, min_version.as_deref()).await?;
-        return Ok(Transport::new(Tap::new(
-            Stream::Tls(Box::new(tls)),
-            recorder,
-        )));
+        return Ok(Transport::new(Tap::new(Wire::Tls(Box::new(tls)), recorder)));
     }
     let (tcp, recorder) = tcp.into_parts();
-    Ok(Transport::new(Tap::new(Stream::Plain(tcp), recorder)))
+    Ok(Transport::new(Tap::new(Wire::Plain(tcp), recorder)))
 }
 
 fn check_greeting(greeting: &str) -> Result<(), ConnectError> {

@@ -16,7 +16,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::SendError;
-use super::stream::{Conversation, Wire};
+use super::stream::Conversation;
+use imapapi_common::net::wire::Wire;
 
 /// The longest reply read before TLS; a real one is a few hundred bytes.
 const MAX_REPLY: usize = 16 * 1024;

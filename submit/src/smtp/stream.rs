@@ -5,56 +5,10 @@
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use imapapi_common::net::wire::Wire;
 use imapapi_common::protocol_log::{Smtp, Tap};
 use lettre::transport::smtp::client::AsyncTokioStream;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
-use tokio_rustls::client::TlsStream;
-
-/// Plain TCP or TLS over TCP.
-#[derive(Debug)]
-pub enum Wire {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
-}
-
-impl AsyncRead for Wire {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Wire::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Wire::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for Wire {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        match self.get_mut() {
-            Wire::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Wire::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
-    }
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Wire::Plain(s) => Pin::new(s).poll_flush(cx),
-            Wire::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        }
-    }
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Wire::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Wire::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-        }
-    }
-}
 
 /// What lettre is handed: the tapped wire, preceded by the server's greeting when the
 /// gateway has already read it (to negotiate STARTTLS), since lettre starts by reading one.
@@ -112,17 +66,14 @@ impl AsyncWrite for Conversation {
 
 impl AsyncTokioStream for Conversation {
     fn peer_addr(&self) -> std::io::Result<std::net::SocketAddr> {
-        match self.wire.get_ref() {
-            Wire::Plain(s) => s.peer_addr(),
-            Wire::Tls(s) => s.get_ref().0.peer_addr(),
-        }
+        self.wire.get_ref().peer_addr()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::TcpListener;
+    use tokio::net::{TcpListener, TcpStream};
 
     use super::*;
 
