@@ -641,6 +641,10 @@ pub async fn retries_then_dead_letter(base: &str, account: &str) {
             assert_eq!(e["event"]["event"], "messageNew");
             assert_eq!(e["event"]["data"]["subject"], "doomed");
             assert_ne!(e["id"], event_id.as_str());
+            assert_eq!(
+                e["attempts"], 3,
+                "dead-lettered after its three attempts: {e}"
+            );
             break;
         }
         assert!(
@@ -655,12 +659,17 @@ pub async fn retries_then_dead_letter(base: &str, account: &str) {
         .into_iter()
         .filter(|r| r.event() == Some("messageNew") && r.body["data"]["uid"] == uid)
         .count();
-    assert_eq!(attempts, 3, "three attempts before dead-lettering");
+    // Each attempt is a request unless the receiver's breaker held it back: three refusals
+    // in a row (folder events meeting the refusals count too) open it, and an attempt
+    // falling in its pause is handed back without a request.
+    assert!(
+        (1..=3).contains(&attempts),
+        "at most three requests before dead-lettering: {attempts}"
+    );
 
-    // Each failed attempt is counted (as many as the receiver refused: at least the five
-    // above, more when folder events met the refusals too), each event once however often
-    // it was tried.
-    assert!(hook.failed() >= 5, "{}", hook.failed());
+    // Each failed request is counted (as many as the receiver refused: at least the three
+    // above), each event once however often it was tried.
+    assert!(hook.failed() >= 3, "{}", hook.failed());
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let stats = loop {
         let stats = wait_counters(base, &[("events:messageNew", 2)]).await;
