@@ -397,6 +397,8 @@ async fn prometheus_metrics() {
         1.0,
     );
     at_least(r#"imapapi_ingest_accounts"#, 1.0);
+    // How long delivered events waited in their queue.
+    at_least(r#"imapapi_queue_age_seconds_count{queue="events"}"#, 1.0);
     // The queues as the bus counts them at scrape time: nothing dead, nothing to send.
     at_least(
         r#"imapapi_queue_messages{queue="events",state="ready"}"#,

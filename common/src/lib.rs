@@ -17,6 +17,7 @@ pub mod net;
 pub mod oauth2;
 pub mod prometheus;
 pub mod protocol_log;
+pub mod queue_age;
 pub mod services;
 pub mod store;
 pub mod telemetry;

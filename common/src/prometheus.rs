@@ -12,6 +12,21 @@ const SECONDS_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
 
+/// Buckets of the queue age: retries are scheduled over a day, so an event can wait hours.
+const QUEUE_AGE_BUCKETS: &[f64] = &[
+    0.01,
+    0.1,
+    1.0,
+    10.0,
+    60.0,
+    300.0,
+    1800.0,
+    3600.0,
+    4.0 * 3600.0,
+    12.0 * 3600.0,
+    86400.0,
+];
+
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
 /// Installs the recorder (once per process; later calls return the same handle). `None`
@@ -22,6 +37,12 @@ pub fn install() -> Option<&'static PrometheusHandle> {
         .get_or_init(|| {
             let builder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), SECONDS_BUCKETS)
+                .ok()?
+                // A full name wins over a suffix whatever the order.
+                .set_buckets_for_metric(
+                    Matcher::Full("imapapi_queue_age_seconds".into()),
+                    QUEUE_AGE_BUCKETS,
+                )
                 .ok()?;
             match builder.install_recorder() {
                 Ok(handle) => Some(handle),

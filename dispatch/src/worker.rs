@@ -151,6 +151,9 @@ impl Worker {
         let kind = event.event.name();
         let event_id = event.id;
         let account = event.account.as_str();
+        if let Some(age) = imapapi_common::queue_age::seconds_since(&event.date) {
+            metrics::histogram!("imapapi_queue_age_seconds", "queue" => "events").record(age);
+        }
 
         let target = match self.target_of(&event).await {
             Ok(target) => target,

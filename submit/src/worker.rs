@@ -196,6 +196,9 @@ async fn attempt(services: &Services, delivery: Delivery, mut entry: OutboxEntry
         )
         .await;
     };
+    if let Some(age) = imapapi_common::queue_age::seconds_since(&entry.created) {
+        metrics::histogram!("imapapi_queue_age_seconds", "queue" => "submit").record(age);
+    }
     entry.state = OutboxState::Sending;
     entry.attempts += 1;
     match store

@@ -661,9 +661,9 @@ pub async fn retries_then_dead_letter(base: &str, account: &str) {
         .count();
     // Each attempt is a request unless the receiver's breaker held it back: three refusals
     // in a row (folder events meeting the refusals count too) open it, and an attempt
-    // falling in its pause is handed back without a request.
+    // falling in its pause is handed back without a request, so all three may be held.
     assert!(
-        (1..=3).contains(&attempts),
+        attempts <= 3,
         "at most three requests before dead-lettering: {attempts}"
     );
 
