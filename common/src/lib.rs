@@ -21,5 +21,6 @@ pub mod queue_age;
 pub mod services;
 pub mod store;
 pub mod telemetry;
+pub mod webhook;
 
 pub use services::Services;

@@ -13,7 +13,7 @@ use std::time::Duration;
 use imapapi_common::store::{AccountStore, StoreError};
 use tokio::time::Instant;
 
-use crate::webhook::{Target, WebhookError};
+use imapapi_common::webhook::{Target, WebhookError};
 
 /// What dispatch needs of an existing account.
 #[derive(Debug)]

@@ -7,10 +7,8 @@
 pub mod account_cache;
 pub mod receiver_health;
 pub mod settings_cache;
-pub mod signature;
 #[cfg(test)]
 mod test_store;
-pub mod webhook;
 mod worker;
 
 use std::sync::Arc;
@@ -18,10 +16,6 @@ use std::sync::Arc;
 use imapapi_common::Services;
 use tokio_util::sync::CancellationToken;
 
-pub use signature::SIGNATURE_HEADER;
-pub use webhook::{
-    ATTEMPT_HEADER, EVENT_ID_HEADER, Target, USER_AGENT_VALUE, WebhookClient, WebhookError,
-};
 pub use worker::{ACCOUNT_MAX_AGE, SETTINGS_MAX_AGE};
 
 /// Run the dispatch role until `shutdown` is cancelled; deliveries in flight are finished

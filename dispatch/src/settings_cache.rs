@@ -12,7 +12,7 @@ use imapapi_common::store::{SettingsStore, StoreError};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use crate::webhook::{Target, WebhookError};
+use imapapi_common::webhook::{Target, WebhookError};
 
 /// What the worker needs from the settings, parsed once per read rather than per event.
 #[derive(Debug)]

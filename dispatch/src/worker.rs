@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 use crate::account_cache::AccountCache;
 use crate::settings_cache::SettingsCache;
-use crate::webhook::{Target, WebhookClient};
+use imapapi_common::webhook::{Target, WebhookClient};
 
 /// How old the settings may be: a settings change reaches dispatch within this time.
 pub const SETTINGS_MAX_AGE: Duration = Duration::from_secs(1);
