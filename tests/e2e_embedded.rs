@@ -270,6 +270,84 @@ async fn trace_logs_hold_no_secret() {
     assert!(!log.contains("an-encryption-key"), "secret in the log");
 }
 
+/// `POST /v1/webhooks/test` sends one signed test webhook now, to the URL given or to the
+/// one in the settings, and answers with what the receiver did; a refusal, an unreachable
+/// receiver and a missing or unusable URL are each told apart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_test_webhook_on_demand() {
+    use hmac::{Hmac, Mac};
+    let gw = spawn(&["--webhooks.signingKey=test-hook-key"]).await;
+    let url = gw.url("/v1/webhooks/test");
+    // No URL anywhere: the field to fill is named.
+    let (status, body) = http("POST", &url, Some(json!({}))).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["fields"][0]["key"], "url", "{body}");
+    let (status, body) = http("POST", &url, Some(json!({"url": "ftp://h/x"}))).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["fields"][0]["key"], "url", "{body}");
+
+    // The URL in the settings, signed like every delivery.
+    let hook = WebhookReceiver::start().await;
+    set_webhooks(&gw.base_url(), &hook).await;
+    let (status, reply) = http("POST", &url, Some(json!({}))).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["success"], true, "{reply}");
+    assert_eq!(reply["status"], 200, "{reply}");
+    assert_eq!(
+        reply["target"],
+        format!("http://{}", hook.addr()),
+        "{reply}"
+    );
+    let got = hook
+        .wait_for_event("webhookTest", Duration::from_secs(5))
+        .await
+        .expect("the test webhook arrived");
+    assert_eq!(got.body["id"], reply["id"]);
+    assert_eq!(got.header("x-imapapi-event-id"), reply["id"].as_str());
+    assert_eq!(got.header("x-imapapi-attempt"), Some("1"));
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"test-hook-key").unwrap();
+    mac.update(&got.raw);
+    let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    assert_eq!(got.header("x-webhook-signature"), Some(expected.as_str()));
+
+    // A refusal is reported with its status, and not retried.
+    hook.fail_next(1, 503);
+    let (status, reply) = http("POST", &url, Some(json!({}))).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["success"], false, "{reply}");
+    assert_eq!(reply["status"], 503, "{reply}");
+    assert_eq!(reply["error"], "receiver answered 503", "{reply}");
+    // A URL given in the body wins over the settings; nothing listening there is said so,
+    // and the path and query (which may carry a token) are never echoed.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let (status, reply) = http(
+        "POST",
+        &url,
+        Some(json!({"url": format!("http://127.0.0.1:{port}/in?token=s3cret")})),
+    )
+    .await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["success"], false, "{reply}");
+    assert!(reply["status"].is_null(), "{reply}");
+    assert!(
+        reply["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("request failed"),
+        "{reply}"
+    );
+    assert!(!reply.to_string().contains("s3cret"), "{reply}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let later: Vec<_> = hook.drain().await;
+    assert_eq!(
+        later.len(),
+        1,
+        "only the refused request: no retry, nothing queued"
+    );
+}
+
 /// With `webhooks.signingKey`, every webhook carries `X-Webhook-Signature: sha256=<hex>`,
 /// the HMAC-SHA256 of its exact body, plus the event id and the attempt number; a retry
 /// says it is the second attempt and is signed again.

@@ -61,6 +61,7 @@ use crate::routes::submit::{SubmitBody, SubmitResponse};
 use crate::routes::tokens::{CreateToken, CreatedToken, TokenDeleted, TokenInfo, TokenList};
 use crate::routes::upload::{UploadBody, UploadResponse};
 use crate::routes::verify::{CheckResult, VerifyAccount, VerifyAccountReply};
+use crate::routes::webhook_test::{WebhookTestBody, WebhookTestReply};
 use crate::routes::{self, Route};
 
 /// The tags that group the operations.
@@ -132,6 +133,7 @@ const QUERY_TOKEN: &str = "queryToken";
         routes::deadletters::list_dead_letters,
         routes::deadletters::redrive_dead_letters,
         routes::deadletters::delete_dead_letters,
+        routes::webhook_test::test_webhook,
         routes::oauth::finish_consent,
         routes::health::health,
         routes::health::ready,
@@ -157,7 +159,7 @@ const QUERY_TOKEN: &str = "queryToken";
         UploadBody, UploadResponse, UploadMessageReply, MessageReference, ReferenceAction,
         AttachmentDraft, Disposition, ContentEncoding,
         Stats, FailingReceiver, DeadLetters, DeadLetter, Event, Health, Readiness,
-        RedriveBody, DeadLettersRedriven, DeadLettersDeleted,
+        RedriveBody, DeadLettersRedriven, DeadLettersDeleted, WebhookTestBody, WebhookTestReply,
         SubmitBody, SubmitResponse, OutboxList, OutboxDeleted, OutboxEntry, OutboxState, Envelope,
         SentReference, CreateAccountOutcome, ConsentRedirect, CreateToken, CreatedToken, TokenInfo, TokenList, TokenDeleted,
     )),

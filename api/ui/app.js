@@ -691,14 +691,40 @@ async function renderSettings(root) {
   { key: 'gmailRedirectUrl', hint: "This gateway's /oauth address, as registered with Google." });
   // What the page was loaded with: only the fields changed since are sent.
   const loaded = { authServer: s.authServer || '', gmailClientId: s.gmailClientId || '', gmailRedirectUrl: s.gmailRedirectUrl || '' };
+  // Sends one webhook now to the URL in the field (saved or not) and says what came back.
+  const testButton = h('button', { type: 'button', class: 'secondary' }, 'Send a test webhook');
+  const testResult = h('p', { role: 'status', class: 'test-result' });
+  const testRow = h('div', { class: 'actions' }, testButton, testResult);
   const save = h('button', { type: 'submit' }, 'Save settings');
-  const form = h('form', { class: 'form', 'aria-label': 'Settings' }, hook.wrap, events,
+  const form = h('form', { class: 'form', 'aria-label': 'Settings' }, hook.wrap, testRow, events,
     h('fieldset', {}, h('legend', {}, 'Protocol logs'), logAll.wrap, maxLines.wrap),
     h('fieldset', {}, h('legend', {}, 'Auth server'), authServer.wrap),
     h('fieldset', {}, h('legend', {}, 'Gmail OAuth2 client'), gmailId.wrap, gmailSecret.wrap, gmailRedirect.wrap), save);
+  testButton.addEventListener('click', () => {
+    clearErrors(form);
+    testResult.textContent = 'Sending…';
+    act(testButton, async () => {
+      const url = hook.input.value.trim();
+      let r;
+      try {
+        r = await api('POST', '/v1/webhooks/test', url ? { url } : {});
+      } catch (err) {
+        testResult.textContent = '';
+        // The route names the URL `url`; here it is the webhook field.
+        for (const f of err.fields || []) if (f.key === 'url') f.key = 'webhooks';
+        throw err;
+      }
+      const took = `${r.durationMs} ms`;
+      testResult.className = `test-result ${r.success ? 'ok-text' : 'error'}`;
+      testResult.textContent = r.success
+        ? `Test webhook delivered to ${r.target}: it answered ${r.status} in ${took}.`
+        : `Test webhook to ${r.target} failed after ${took}: ${r.error}.`;
+    }, form);
+  });
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
     clearErrors(form);
+    testResult.textContent = '';
     act(save, async () => {
       const body = {
         webhooks: hook.input.value.trim(),

@@ -4,7 +4,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,6 +19,7 @@ const BINARY = path.join(ROOT, 'target/debug/imapapi');
 const ARTIFACTS = path.join(ROOT, 'target/ui-artifacts');
 const DOVECOT = '/tmp/imapapi-dovecot';
 const ADMIN = { user: 'admin', pass: 'pw' };
+const SIGNING_KEY = 'ui-test-signing-key';
 const DESKTOP = { width: 1280, height: 900 };
 const PHONE = { width: 375, height: 740 };
 
@@ -90,7 +93,7 @@ async function startGateway() {
   gateway = spawn(BINARY, [
     `--api.auth=${ADMIN.user}:${ADMIN.pass}`, `--api.port=${port}`, `--dbs.path=${dataDir}`,
     // One failed webhook attempt dead-letters the event, so the dead-letter page has rows.
-    '--queue.maxAttempts=1', '--log.format=text',
+    '--queue.maxAttempts=1', '--log.format=text', `--webhooks.signingKey=${SIGNING_KEY}`,
   ], { env: { ...process.env, IMAPAPI_EXTRA_CA: `${DOVECOT}/tls/ca.crt` }, stdio: ['ignore', 'pipe', 'pipe'] });
   const keep = (d) => { gatewayLog = (gatewayLog + d).slice(-20000); };
   gateway.stdout.on('data', keep);
@@ -401,6 +404,46 @@ test('the web UI, page by page, against the real gateway', { timeout: 300000 }, 
     assert.deepEqual(saved.webhookEvents, ['*']);
     assert.equal(saved.logs.all, true);
     await checkPage('settings');
+  });
+
+  await t.test('settings: a test webhook reaches a receiver, signed; an unreachable one is reported', async () => {
+    await go('settings');
+    const send = page.getByRole('button', { name: 'Send a test webhook' });
+    const result = page.locator('.test-result');
+    // The saved URL: nothing listens there.
+    await send.click();
+    await result.getByText(/^Test webhook to http:\/\/127\.0\.0\.1:\d+ failed after \d+ ms: request failed/).waitFor();
+    // A receiver typed into the field but not saved: the test goes there.
+    const got = [];
+    const receiver = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => { body += d; });
+      req.on('end', () => { got.push({ headers: req.headers, body }); res.end('ok'); });
+    });
+    await new Promise((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = receiver.address().port;
+      await page.getByLabel('Webhook URL').fill(`http://127.0.0.1:${port}/test-hook`);
+      await send.click();
+      await result.getByText(new RegExp(`^Test webhook delivered to http://127\\.0\\.0\\.1:${port}: it answered 200 in \\d+ ms\\.$`)).waitFor();
+      assert.equal(got.length, 1, 'one request');
+      const event = JSON.parse(got[0].body);
+      assert.equal(event.event, 'webhookTest');
+      assert.equal(got[0].headers['x-imapapi-event-id'], event.id);
+      const signature = `sha256=${crypto.createHmac('sha256', SIGNING_KEY).update(got[0].body).digest('hex')}`;
+      assert.equal(got[0].headers['x-webhook-signature'], signature, 'signed as real deliveries are');
+      await checkPage('settings-test-webhook');
+      assert.equal((await rest('GET', '/v1/settings')).webhooks, `http://127.0.0.1:${hookPort}/hook`,
+        'a tested URL is not saved');
+      // An unusable URL is named at the field.
+      await page.getByLabel('Webhook URL').fill('ftp://127.0.0.1/x');
+      await send.click();
+      await page.locator('[data-key="webhooks"] .error').getByText(/not http or https/).waitFor();
+      // The next step saves this form: it must hold the stored URL again.
+      await page.getByLabel('Webhook URL').fill(`http://127.0.0.1:${hookPort}/hook`);
+    } finally {
+      receiver.close();
+    }
   });
 
   await t.test('settings: auth server and Gmail client; a bad URL errs at its field; saved values survive a reload', async () => {

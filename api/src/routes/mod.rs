@@ -24,6 +24,7 @@ pub mod text;
 pub mod tokens;
 pub mod upload;
 pub mod verify;
+pub mod webhook_test;
 
 use std::convert::Infallible;
 
@@ -164,6 +165,10 @@ pub const RESOURCES: &[Resource] = &[
     Resource {
         filter: deadletters::routes,
         routes: deadletters::ROUTES,
+    },
+    Resource {
+        filter: webhook_test::routes,
+        routes: webhook_test::ROUTES,
     },
     Resource {
         filter: oauth::routes,
