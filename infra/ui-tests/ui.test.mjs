@@ -617,6 +617,27 @@ test('the web UI, page by page, against the real gateway', { timeout: 300000 }, 
     await page.getByText('No accounts yet').waitFor();
   });
 
+  await t.test('Swagger UI at /docs: bundled, and "Try it out" works with API auth on', async () => {
+    await page.goto(`${base}/docs/`);
+    const op = page.locator('#operations-Service-getV1Stats');
+    await op.waitFor({ timeout: 20000 });
+    await page.locator('.auth-wrapper button.authorize').click();
+    const basic = page.locator('.modal-ux .auth-container', { hasText: 'basicAuth' });
+    await basic.locator('input[type=text]').fill(ADMIN.user);
+    await basic.locator('input[type=password]').fill(ADMIN.pass);
+    await basic.locator('button.modal-btn.authorize').click();
+    await basic.getByText('Authorized').waitFor();
+    await basic.locator('button.btn-done').click();
+    await op.locator('.opblock-summary-control').click();
+    await op.getByRole('button', { name: 'Try it out' }).click();
+    await op.getByRole('button', { name: 'Execute' }).click();
+    const status = op.locator('.live-responses-table .response .response-col_status').first();
+    await status.waitFor({ timeout: 15000 });
+    assert.equal((await status.textContent()).trim(), '200', 'the call went through with the credentials');
+    assert.match(await op.locator('.live-responses-table .microlight').first().textContent(), /"version"/);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'docs-try-it-out.png'), fullPage: false });
+  });
+
   await t.test('nothing remote was loaded and no script error happened', () => {
     assert.deepEqual(remoteRequests, [], `remote requests and how they failed: ${JSON.stringify(remoteFailures)}`);
     assert.deepEqual(pageErrors, []);
