@@ -72,6 +72,20 @@ function fmtDate(s) {
   return Number.isNaN(d.getTime()) ? s : d.toLocaleString();
 }
 
+/** `3 d 4 h`, `5 h 2 min`, `42 s`: the two largest units are enough to read at a glance. */
+function fmtUptime(seconds) {
+  const s = Number(seconds) || 0;
+  const units = [['d', 86400], ['h', 3600], ['min', 60], ['s', 1]];
+  const parts = [];
+  let rest = s;
+  for (const [name, size] of units) {
+    const n = Math.floor(rest / size);
+    rest -= n * size;
+    if (n || (parts.length === 0 && size === 1)) parts.push(`${n} ${name}`);
+  }
+  return parts.slice(0, 2).join(' ');
+}
+
 function fmtAddr(a) {
   if (!a) return '';
   const list = Array.isArray(a) ? a : [a];
@@ -239,7 +253,7 @@ async function renderOverview(root) {
   const c = stats.counters || {};
   const events = Object.entries(c).filter(([k]) => k.startsWith('events:')).reduce((s, [, v]) => s + v, 0);
   root.append(
-    h('p', {}, 'Gateway version ', h('strong', {}, stats.version)),
+    h('p', {}, 'Gateway version ', h('strong', {}, stats.version), ', up ', h('strong', {}, fmtUptime(stats.uptime)), '.'),
     h('div', { class: 'cards' },
       card('Accounts', stats.accounts),
       card('Events (last hour)', events),

@@ -1,6 +1,7 @@
 //! The handles every role is started with.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::bus::SharedBus;
 use crate::config::Config;
@@ -16,6 +17,8 @@ pub struct Services {
     pub bus: SharedBus,
     /// Counts for `GET /v1/stats`, flushed to the store by the process's flusher task.
     pub counters: UsageCounters,
+    /// When this process made its services: its uptime counts from here.
+    pub started: Instant,
 }
 
 impl Services {
@@ -26,6 +29,7 @@ impl Services {
             store,
             bus,
             counters: UsageCounters::default(),
+            started: Instant::now(),
         }
     }
 }

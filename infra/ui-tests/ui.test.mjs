@@ -301,6 +301,7 @@ test('the web UI, page by page, against the real gateway', { timeout: 300000 }, 
     await page.getByLabel('Password', { exact: true }).press('Enter');
     await page.getByText('Gateway version').waitFor();
     await page.locator('svg.chart').waitFor();
+    await page.getByText(/, up \d+ (s|min)/).waitFor();
     assert.match(await page.locator('svg.chart').getAttribute('aria-label'), /connected: 0/);
     await checkPage('overview');
   });
@@ -648,4 +649,29 @@ test('the web UI, page by page, against the real gateway', { timeout: 300000 }, 
     assert.deepEqual(unexpected, []);
     assert.ok(!gatewayLog.includes(mailUser.pass), 'the gateway never logs the mail password');
   });
+});
+
+test('with API auth off the UI opens without asking for credentials', { timeout: 60000 }, async () => {
+  const port = await freePort();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imapapi-ui-open-'));
+  const open = spawn(BINARY, [`--api.port=${port}`, `--dbs.path=${dir}`, '--log.format=text'], { stdio: 'ignore' });
+  const url = `http://127.0.0.1:${port}`;
+  const tab = await browser.newPage({ viewport: DESKTOP });
+  try {
+    await waitFor('the gateway without auth to answer /health', async () => {
+      if (open.exitCode !== null) throw new Error(`gateway exited with ${open.exitCode}`);
+      return (await fetch(`${url}/health`, { signal: AbortSignal.timeout(2000) })).ok;
+    }, 30000, 200);
+    await tab.goto(`${url}/`);
+    await tab.getByText('Gateway version').waitFor({ timeout: 15000 });
+    assert.equal(await tab.locator('#signin').isHidden(), true, 'no sign-in form');
+    await tab.goto(`${url}/#/accounts`);
+    await tab.getByText('No accounts yet').waitFor({ timeout: 15000 });
+    await tab.screenshot({ path: path.join(ARTIFACTS, 'no-auth-accounts.png'), fullPage: true });
+  } finally {
+    await tab.close().catch(() => {});
+    open.kill('SIGTERM');
+    await Promise.race([new Promise((r) => open.once('exit', r)), sleep(10000)]);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -561,6 +561,10 @@ pub async fn account_tools(base: &str, account: &str) {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(r["version"].is_string(), "{r}");
+    assert!(
+        r["uptime"].is_u64(),
+        "seconds since the api process started: {r}"
+    );
     assert_eq!(r["connections"]["connected"], r["accounts"], "{r}");
 
     let imap = dv.imap_account_json(&user, false);

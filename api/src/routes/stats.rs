@@ -31,6 +31,8 @@ pub const ROUTES: &[Route] = &[Route::get("/v1/stats")];
 pub struct Stats {
     /// The gateway's version.
     pub version: &'static str,
+    /// Seconds since this api process started (each process of a deployment has its own).
+    pub uptime: u64,
     /// Registered accounts.
     pub accounts: usize,
     /// Accounts per connection state (`connected`, `connecting`, `authenticationError`, …);
@@ -108,7 +110,7 @@ fn state_name(state: AccountState) -> String {
 /// The gateway's version, its accounts by connection state, usage counters, and the
 /// messages on the bus's work queues.
 ///
-/// `GET /v1/stats?seconds=3600` → `{version, accounts, connections: {state: count},
+/// `GET /v1/stats?seconds=3600` → `{version, uptime, accounts, connections: {state: count},
 /// counters: {name: count}, failingReceivers: [{target, since, error}], queues: {events:
 /// {ready, inFlight, dead}, submit: {…}}}`, the counters over the last `seconds`
 /// (0–604800). `queues` is the bus's count at the time of the call (`inFlight` is `null`
@@ -140,6 +142,7 @@ pub async fn stats(services: Services, q: Query) -> Result<Response, ApiError> {
         .map_err(store_error)?;
     Ok(json_ok(&Stats {
         version: env!("CARGO_PKG_VERSION"),
+        uptime: services.started.elapsed().as_secs(),
         accounts: connections.values().sum(),
         connections,
         counters,
