@@ -8,6 +8,7 @@
 //! test keeps its database number on either backend.
 
 mod access;
+mod identity;
 mod oauth2;
 mod pipeline;
 mod routes;
@@ -385,6 +386,28 @@ async fn second_ingest_takes_over(backend: Backend) {
         .await;
         assert_eq!(status, 200, "{account} served after takeover: {page}");
     }
+
+    // A change announced again, after a reconnect or by another process taking the
+    // account over, keeps its event id (see tests/identity/).
+    identity::reconnect_announces_under_the_same_id(
+        dv, &base, &mut conn, &hook, "share0", &users[0],
+    )
+    .await;
+    let (copy, uid, first) = identity::new_message_with_copy_before(
+        dv,
+        &mut conn,
+        &hook,
+        "share1",
+        &users[1],
+        "said twice by two",
+    )
+    .await;
+    copy.put_back(&mut conn).await;
+    // The only ingest left dies; a new one takes the accounts over and resyncs share1 from
+    // the copied state.
+    c.ingest[1].kill();
+    c.add_ingest().await;
+    identity::expect_same_id_again(&hook, "share1", uid, &first).await;
     c.finish().await;
 }
 

@@ -183,6 +183,7 @@ fn folder(path: &str, mailbox_id: u32, uid_next: u32) -> FolderState {
         delimiter: Some("/".into()),
         messages: 3,
         first_sync_pending: false,
+        generation: 0,
     }
 }
 

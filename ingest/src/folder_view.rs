@@ -57,6 +57,7 @@ mod tests {
             delimiter: None,
             messages: 0,
             first_sync_pending: false,
+            generation: 0,
         }
     }
 

@@ -18,7 +18,7 @@ use imapapi_common::model::{EventKind, FolderState, Settings};
 use imapapi_common::store::{SharedStore, StoreError};
 
 use crate::decode::{self, FetchItems};
-use crate::events::{self, FolderRef};
+use crate::events::{self, FlagChange, FolderRef};
 use crate::imap::{Imap, ImapError, Listed, num_set};
 use crate::index::{FolderIndex, flag_changes};
 
@@ -185,6 +185,9 @@ struct Committer<'a> {
     /// Reset pending: the first commit drops the old chunks.
     reset: bool,
     pending: usize,
+    /// The generation of the state last committed (or loaded): what changes found now are
+    /// found from, and so part of their event ids.
+    generation: u64,
 }
 
 impl Committer<'_> {
@@ -194,16 +197,22 @@ impl Committer<'_> {
         index: &mut FolderIndex,
     ) -> Result<(), SyncError> {
         let chunks = index.take_dirty();
+        let generation = self.generation + 1;
+        let state = FolderState {
+            generation,
+            ..state.clone()
+        };
         let ok = self
             .ctx
             .store()
-            .commit_folder(self.ctx.account, self.ctx.node, state, self.reset, &chunks)
+            .commit_folder(self.ctx.account, self.ctx.node, &state, self.reset, &chunks)
             .await?;
         if !ok {
             return Err(SyncError::LeaseLost);
         }
         self.reset = false;
         self.pending = 0;
+        self.generation = generation;
         Ok(())
     }
 
@@ -249,6 +258,7 @@ pub async fn sync_folder(
         account: ctx.account,
         path: &folder.path,
         special_use: folder.special_use.as_deref(),
+        uid_validity,
     };
 
     let first_sync = owes_mailbox_new(stored.as_ref(), uid_validity);
@@ -344,6 +354,7 @@ pub async fn sync_folder(
         delimiter: folder.delimiter.clone(),
         messages: index.len() as u32,
         first_sync_pending: first_sync,
+        generation: stored.as_ref().map_or(0, |s| s.generation),
     };
     if stored.is_none() || reset {
         // Until the first full pass completes, QRESYNC must not be used from this state.
@@ -353,6 +364,7 @@ pub async fn sync_folder(
         ctx,
         reset,
         pending: 0,
+        generation: progress.generation,
     };
 
     for uid in &diff.removed {
@@ -366,11 +378,14 @@ pub async fn sync_folder(
     }
     for (uid, old, new) in &diff.updated {
         let changes = flag_changes(old, new);
-        events::publish(
-            ctx.services,
-            &events::message_updated(&fref, mailbox_id, *uid, &changes),
-        )
-        .await?;
+        let change = FlagChange {
+            mailbox_id,
+            uid: *uid,
+            generation: committer.generation,
+            flags: new,
+            changes: &changes,
+        };
+        events::publish(ctx.services, &events::message_updated(&fref, change)).await?;
         index.set(*uid, new);
         committer.step(&progress, &mut index).await?;
     }
@@ -431,7 +446,7 @@ pub async fn sync_folder(
                     _ => false,
                 };
             if wanted && let Some(entry) = decode::event_entry(mailbox_id, f, ctx.settings) {
-                events::publish(ctx.services, &events::message_new(&fref, entry)).await?;
+                events::publish(ctx.services, &events::message_new(&fref, uid, entry)).await?;
             }
             index.set(uid, &flags);
             committer.step(&progress, &mut index).await?;
@@ -457,6 +472,7 @@ pub async fn sync_folder(
     }
     let before_commit = started.elapsed();
     committer.commit(&progress, &mut index).await?;
+    progress.generation = committer.generation;
     tracing::debug!(
         account = ctx.account,
         path = %folder.path,
@@ -535,6 +551,7 @@ pub async fn sync_account(
             account: ctx.account,
             path: &s.path,
             special_use: s.special_use.as_deref(),
+            uid_validity: s.uid_validity,
         };
         let event = events::mailbox(
             &fref,
@@ -638,6 +655,7 @@ mod tests {
             delimiter: None,
             messages: 9,
             first_sync_pending,
+            generation: 0,
         }
     }
 

@@ -5,6 +5,7 @@
 use imapapi_common::Services;
 use imapapi_common::bus::{Message, QueueName};
 use imapapi_common::counters::Counter;
+use imapapi_common::model::event_id::change_id;
 use imapapi_common::model::{Event, EventKind, OutboxEntry};
 use serde_json::json;
 
@@ -25,7 +26,18 @@ pub async fn publish(services: &Services, entry: &OutboxEntry, kind: EventKind, 
             "envelope": entry.envelope,
         }),
     };
-    let event = Event::new(&entry.account, kind, None, data);
+    // A send's events are named by its queue id (and attempt): announced again after a
+    // crash between the send and the ack, they keep their ids.
+    let attempt = match kind {
+        EventKind::MessageDeliveryError => entry.attempts,
+        _ => 0,
+    };
+    let id = change_id(
+        &entry.account,
+        kind,
+        &[entry.queue_id.as_str().into(), attempt.into()],
+    );
+    let event = Event::new(&entry.account, kind, None, data).with_id(id);
     let body = match serde_json::to_vec(&event) {
         Ok(b) => b,
         Err(e) => {

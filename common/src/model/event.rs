@@ -77,7 +77,8 @@ impl EventKind {
     }
 }
 
-/// One change event. `id` is unique per event (consumers drop duplicates by it).
+/// One change event. `id` names the change: every announcement of one change carries the
+/// same id (see [`super::event_id`]); consumers drop duplicates by it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Event {
@@ -118,6 +119,12 @@ impl Event {
             event,
             data,
         }
+    }
+
+    /// The same event under `id`, the id of the change it announces.
+    pub fn with_id(mut self, id: Uuid) -> Self {
+        self.id = id;
+        self
     }
 
     /// Routing key on the events exchange: `<account>.<event>`, the account id escaped by

@@ -28,4 +28,10 @@ pub struct FolderState {
     /// crash still announces the folder when it completes (at least once, like every event).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub first_sync_pending: bool,
+    /// How many times this state was committed. Flag-change events include it in their id:
+    /// a change announced again from the same stored state (after a crash, a reconnect, a
+    /// handover) keeps its id, while the same flags changing again later, after a commit,
+    /// get a new one. 0 in states stored before it existed.
+    #[serde(default)]
+    pub generation: u64,
 }

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod event;
+pub mod event_id;
 pub mod folder;
 pub mod mailbox;
 pub mod message;
