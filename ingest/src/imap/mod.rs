@@ -13,6 +13,7 @@ use imap_proto::{AttributeValue, Capability, MailboxDatum, Response, ResponseCod
 use crate::connection::ImapSession;
 
 mod open_connections;
+mod position;
 pub mod wire;
 pub mod write;
 
