@@ -62,6 +62,7 @@ async fn commands_round_trip_through_the_owner() {
                         "flagged": false, "size": 4334, "subject": "Test message"
                     }]))
                     .unwrap(),
+                    next_cursor: None,
                 }))
                 .unwrap(),
                 _ => error_reply(ApiError::not_found("Message was not found")),
@@ -98,7 +99,8 @@ async fn commands_round_trip_through_the_owner() {
             kind: ListMessages {
                 path: "INBOX".into(),
                 page: 0,
-                page_size: 20
+                page_size: 20,
+                cursor: None,
             }
             .into()
         }
@@ -351,6 +353,7 @@ async fn search_pages_like_the_listing() {
                 "flagged": false, "size": 4334, "subject": "Test message"
             }]))
             .unwrap(),
+            next_cursor: None,
         })
     }))
     .await;

@@ -123,6 +123,34 @@ fn the_document_is_openapi_3_with_unique_operation_ids() {
 }
 
 /// Every `$ref` in `value`.
+/// Listings and searches document `cursor` beside `page`, and their reply `nextCursor`.
+#[test]
+fn listings_document_their_cursor() {
+    let doc = document();
+    for (path, method) in [
+        ("/v1/account/{account}/messages", "get"),
+        ("/v1/account/{account}/search", "post"),
+    ] {
+        let params = doc["paths"][path][method]["parameters"]
+            .as_array()
+            .expect("parameters");
+        let cursor = params
+            .iter()
+            .find(|p| p["name"] == "cursor")
+            .unwrap_or_else(|| panic!("{method} {path} documents no cursor"));
+        assert_eq!(cursor["in"], "query");
+        assert_ne!(cursor["required"], true);
+        assert!(params.iter().any(|p| p["name"] == "page"));
+    }
+    let list = &doc["components"]["schemas"]["MessageList"];
+    assert!(list["properties"]["nextCursor"].is_object(), "{list}");
+    let required = list["required"].as_array().expect("required");
+    assert!(!required.iter().any(|r| r == "nextCursor"), "{list}");
+    for field in ["total", "page", "pages", "messages"] {
+        assert!(required.iter().any(|r| r == field), "{field}: {list}");
+    }
+}
+
 fn refs<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
     match value {
         Value::Object(map) => {

@@ -101,6 +101,7 @@ fn list_messages(path: &str) -> ListMessages {
         path: path.into(),
         page: 0,
         page_size: 20,
+        cursor: None,
     }
 }
 

@@ -3,7 +3,8 @@
 //! by the owning ingest. Input is checked here first, so a bad request never reaches IMAP.
 
 use imapapi_common::Services;
-use imapapi_common::command::{GetMessage, ListMessages, TextType};
+use imapapi_common::command::cursor::CURSOR_FIELD;
+use imapapi_common::command::{GetMessage, ListCursor, ListMessages, TextType};
 use imapapi_common::error::ApiError;
 use imapapi_common::model::{MessageDetails, MessageList};
 use utoipa::IntoParams;
@@ -51,8 +52,10 @@ pub fn routes(services: Services) -> BoxedFilter<(Response,)> {
 /// List the messages of a folder.
 ///
 /// `GET /v1/account/:account/messages?path=INBOX&page=0&pageSize=20`: one page of a
-/// folder, newest first → `{total, page, pages, messages}`. `path` is required; `pageSize`
-/// is 1–1000 (default 20); `page` counts from 0.
+/// folder, newest first → `{total, page, pages, messages, nextCursor}`. `path` is required;
+/// `pageSize` is 1–1000 (default 20); `page` counts from 0. `?cursor=<nextCursor>` instead
+/// of `page` gives the messages below the previous page, so mail arriving while a client
+/// pages does not shift the next page; `nextCursor` is absent on the last page.
 #[utoipa::path(
     get,
     path = "/v1/account/{account}/messages",
@@ -65,7 +68,7 @@ pub fn routes(services: Services) -> BoxedFilter<(Response,)> {
     responses(
         (status = 200, description = "One page of the folder, newest first", body = MessageList),
         (status = 400, description = "Invalid query parameter or account id", body = ApiError),
-        (status = 404, description = "Unknown account or folder", body = ApiError),
+        (status = 404, description = "Unknown account or folder, or a cursor made before the folder's UIDVALIDITY changed (`FolderReset`)", body = ApiError),
         CommandErrors,
     )
 )]
@@ -81,11 +84,13 @@ pub async fn list_messages(
         path: page.path,
         page: page.page,
         page_size: page.page_size,
+        cursor: page.cursor,
     };
     Ok(json_ok(&send(&services, &id, request).await?))
 }
 
-/// The folder and page of a listing or a search: `?path=&page=&pageSize=`, nothing else.
+/// The folder and page of a listing or a search: `?path=&page=&pageSize=`, or `cursor`
+/// (a previous page's `nextCursor`) instead of `page`; nothing else.
 #[derive(Debug, Clone, PartialEq, Eq, IntoParams)]
 #[into_params(parameter_in = Query, rename_all = "camelCase")]
 pub struct PageQuery {
@@ -98,21 +103,44 @@ pub struct PageQuery {
     /// Messages per page.
     #[param(required = false, default = 20, minimum = 1, maximum = 1000)]
     pub page_size: u32,
+    /// A previous page's `nextCursor`, instead of `page`: the next `pageSize` messages below
+    /// that page, newest first, however much mail arrived since. 404 `FolderReset` when the
+    /// folder's UIDVALIDITY changed since the cursor was made.
+    #[param(required = false, value_type = Option<String>, max_length = 64, example = "AWVT8QAAAAAq")]
+    pub cursor: Option<ListCursor>,
 }
 
 impl PageQuery {
     /// `path` is required; `page` counts from 0 (at most 1048576, as the original);
-    /// `pageSize` is 1–1000, 20 by default.
+    /// `pageSize` is 1–1000, 20 by default; `cursor` is one this API made, and not given
+    /// with a `page` other than 0.
     pub fn parse(q: &Query) -> Result<Self, ApiError> {
-        q.only(&["path", "page", "pageSize"])?;
+        q.only(&["path", "page", "pageSize", CURSOR_FIELD])?;
         let path = q.required("path")?.to_string();
         check_mailbox_path("path", &path)?;
+        let page = q.number("page", 0, 1_048_576, 0)? as u32;
         Ok(PageQuery {
             path,
-            page: q.number("page", 0, 1_048_576, 0)? as u32,
+            page,
             page_size: q.number("pageSize", 1, 1000, 20)? as u32,
+            cursor: cursor_of(q, page)?,
         })
     }
+}
+
+/// The decoded `cursor`, if given; 400 naming it beside a `page` other than 0 (the two
+/// would say different things about where the page starts).
+fn cursor_of(q: &Query, page: u32) -> Result<Option<ListCursor>, ApiError> {
+    let Some(raw) = q.get(CURSOR_FIELD) else {
+        return Ok(None);
+    };
+    if page != 0 {
+        return Err(ApiError::invalid(
+            CURSOR_FIELD,
+            "is not allowed together with \"page\"",
+        ));
+    }
+    ListCursor::decode(raw).map(Some)
 }
 
 /// Read one message.

@@ -48,7 +48,8 @@ pub fn routes(services: Services) -> BoxedFilter<(Response,)> {
 /// Search a folder.
 ///
 /// `POST /v1/account/:account/search?path=INBOX&page=0&pageSize=20` with `{"search":
-/// {...}}` → `{total, page, pages, messages}`, newest first, as the folder listing.
+/// {...}}` → `{total, page, pages, messages, nextCursor}`, newest first, as the folder
+/// listing; `cursor` instead of `page` gives the matches below the previous page.
 /// 400 naming the parameter or criterion (`search.uid`), 404 for an unknown account.
 #[utoipa::path(
     post,
@@ -60,7 +61,7 @@ pub fn routes(services: Services) -> BoxedFilter<(Response,)> {
     responses(
         (status = 200, description = "One page of the matches, newest first", body = MessageList),
         (status = 400, description = "Invalid criterion, query parameter or account id", body = ApiError),
-        (status = 404, description = "Unknown account or folder", body = ApiError),
+        (status = 404, description = "Unknown account or folder, or a cursor made before the folder's UIDVALIDITY changed (`FolderReset`)", body = ApiError),
         (status = 413, description = "Body larger than `api.maxSize`", body = ApiError),
         CommandErrors,
     )
@@ -79,6 +80,7 @@ pub async fn search(
         path: page.path,
         page: page.page,
         page_size: page.page_size,
+        cursor: page.cursor,
         query: body.search,
     };
     Ok(json_ok(&send(&services, &id, request).await?))

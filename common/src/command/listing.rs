@@ -1,5 +1,5 @@
 //! Paged message listings: a whole folder, or the messages matching a search. Both page
-//! newest first (`page` from 0).
+//! newest first, by `page` (from 0) or by a `cursor` (the UIDs below the previous page).
 
 use std::collections::BTreeMap;
 
@@ -9,6 +9,7 @@ use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
 use utoipa::{PartialSchema, ToSchema};
 
+use crate::command::cursor::ListCursor;
 use crate::error::ApiError;
 
 /// `GET /v1/account/:id/messages?path=&page=&pageSize=`.
@@ -18,6 +19,9 @@ pub struct ListMessages {
     pub path: String,
     pub page: u32,
     pub page_size: u32,
+    /// Page by UID instead of `page` (which is then 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<ListCursor>,
 }
 
 /// `POST /v1/account/:id/search?path=&page=&pageSize=` with `{"search": {...}}`.
@@ -27,6 +31,9 @@ pub struct Search {
     pub path: String,
     pub page: u32,
     pub page_size: u32,
+    /// Page by UID instead of `page` (which is then 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<ListCursor>,
     pub query: SearchQuery,
 }
 

@@ -9,6 +9,7 @@
 pub mod body;
 pub mod client;
 pub mod control;
+pub mod cursor;
 pub mod listing;
 pub mod mailbox;
 pub mod message;
@@ -23,6 +24,7 @@ use crate::error::ApiError;
 
 pub use body::{BodyChunk, PartInfo, ReadBody};
 pub use control::{Close, Done, Reconnect};
+pub use cursor::ListCursor;
 pub use listing::{ListMessages, Search, SearchQuery};
 pub use mailbox::{
     CreateMailbox, CreateMailboxReply, DeleteMailbox, DeleteMailboxReply, ListMailboxes,
@@ -207,6 +209,7 @@ mod tests {
                 path: "INBOX".into(),
                 page: 1,
                 page_size: 20,
+                cursor: None,
             }
             .into(),
         };

@@ -120,13 +120,25 @@ pub struct MessageListEntry {
     pub headers: Option<BTreeMap<String, Vec<String>>>,
 }
 
-/// `GET /v1/account/:id/messages` response.
+/// `GET /v1/account/:id/messages` response (and a search's).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct MessageList {
+    /// Messages in the folder (for a search: matches).
     pub total: u32,
+    /// This page's number, from 0; with a cursor, the page it starts in (the newer
+    /// messages divided by `pageSize`).
     pub page: u32,
     pub pages: u32,
     pub messages: Vec<MessageListEntry>,
+    /// Give it as `cursor` for the next page: the messages below this one, unshifted by
+    /// mail that arrives meanwhile. Absent on the last page.
+    #[serde(
+        rename = "nextCursor",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(example = "AWVT8QAAAAAq")]
+    pub next_cursor: Option<String>,
 }
 
 /// `GET /v1/account/:id/message/:message` response.

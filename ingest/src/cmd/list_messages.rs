@@ -1,7 +1,9 @@
 //! `ListMessages`: one page of a folder, newest first, fetched by sequence number so the
-//! page costs the same in a 100-message folder as in a 100,000-message one.
+//! page costs the same in a 100-message folder as in a 100,000-message one. A page by
+//! cursor (the messages below a UID) finds that UID's sequence number first
+//! ([`Imap::count_below`](crate::imap::Imap::count_below)), then fetches the same way.
 
-use imapapi_common::command::ListMessages;
+use imapapi_common::command::{ListCursor, ListMessages};
 use imapapi_common::model::{MessageList, MessageListEntry};
 
 use super::{CommandCx, CommandError, Execute};
@@ -46,19 +48,75 @@ pub async fn entries(
     Ok(messages)
 }
 
+/// Sequence numbers of the page below a cursor, newest first: the `page_size` messages
+/// up to `below` (how many have a lower UID than the cursor). `None` when there are none.
+pub fn cursor_range(below: u32, page_size: u32) -> Option<(u32, u32)> {
+    (below > 0).then(|| (below.saturating_sub(page_size.max(1) - 1).max(1), below))
+}
+
+/// The page number a cursor's page starts in: the messages newer than it, in pages.
+pub fn page_of(total: u32, below: u32, page_size: u32) -> u32 {
+    total.saturating_sub(below) / page_size.max(1)
+}
+
+/// `nextCursor` of a page whose lowest message has `lowest` as UID: absent when nothing is
+/// older (`more` is false) or the page is empty.
+pub fn next_cursor(uid_validity: u32, lowest: Option<u32>, more: bool) -> Option<String> {
+    let below = lowest.filter(|_| more)?;
+    Some(
+        ListCursor {
+            uid_validity,
+            below,
+        }
+        .encode(),
+    )
+}
+
+/// 404 `FolderReset` when the cursor was made under another UIDVALIDITY.
+pub fn check_cursor(cursor: Option<ListCursor>, uid_validity: u32) -> Result<(), CommandError> {
+    match cursor.and_then(|c| c.folder_reset(uid_validity)) {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
+}
+
+/// Where a page starts: its page number and sequence range (`None`: past the end).
+async fn locate(
+    cx: &mut CommandCx<'_>,
+    cmd: &ListMessages,
+) -> Result<(u32, Option<(u32, u32)>), CommandError> {
+    let Some(cursor) = cmd.cursor else {
+        let range = page_range(cx.imap.exists, cmd.page, cmd.page_size);
+        return Ok((cmd.page, range));
+    };
+    let below = cx.imap.count_below(cursor.below).await?;
+    Ok((
+        page_of(cx.imap.exists, below, cmd.page_size),
+        cursor_range(below, cmd.page_size),
+    ))
+}
+
 impl Execute for ListMessages {
     async fn execute(self, cx: &mut CommandCx<'_>) -> Result<MessageList, CommandError> {
-        cx.select_path(&self.path, false).await?;
+        let validity = cx.select_path(&self.path, false).await?;
+        check_cursor(self.cursor, validity)?;
         let mailbox_id = cx.mailbox_id(&self.path).await?;
-        let total = cx.imap.exists;
-        let messages = match page_range(total, self.page, self.page_size) {
+        let (page, range) = locate(cx, &self).await?;
+        let mut messages = match range {
             Some((lo, hi)) => entries(cx, mailbox_id, &format!("FETCH {lo}:{hi}")).await?,
             None => Vec::new(),
         };
+        // Never a message at or above the cursor, whatever the folder did meanwhile.
+        if let Some(c) = self.cursor {
+            messages.retain(|m| m.uid < c.below);
+        }
+        let more = range.is_some_and(|(lo, _)| lo > 1);
+        let total = cx.imap.exists;
         Ok(MessageList {
             total,
-            page: self.page,
+            page,
             pages: page_count(total, self.page_size),
+            next_cursor: next_cursor(validity, messages.last().map(|m| m.uid), more),
             messages,
         })
     }
@@ -77,6 +135,31 @@ mod tests {
         assert_eq!(page_range(0, 0, 20), None);
         assert_eq!(page_range(20, 0, 20), Some((1, 20)));
         assert_eq!(page_range(5, u32::MAX, 1000), None);
+    }
+
+    #[test]
+    fn cursor_pages_end_at_the_message_below_it() {
+        assert_eq!(cursor_range(45, 20), Some((26, 45)));
+        assert_eq!(cursor_range(5, 20), Some((1, 5)));
+        assert_eq!(cursor_range(20, 20), Some((1, 20)));
+        assert_eq!(cursor_range(0, 20), None);
+        assert_eq!(page_of(50, 45, 20), 0);
+        assert_eq!(page_of(50, 30, 20), 1);
+        assert_eq!(page_of(50, 0, 20), 2);
+    }
+
+    #[test]
+    fn next_cursor_only_when_older_mail_is_left() {
+        let c = next_cursor(7, Some(30), true).unwrap();
+        assert_eq!(
+            ListCursor::decode(&c).unwrap(),
+            ListCursor {
+                uid_validity: 7,
+                below: 30
+            }
+        );
+        assert_eq!(next_cursor(7, Some(30), false), None);
+        assert_eq!(next_cursor(7, None, true), None);
     }
 
     #[test]

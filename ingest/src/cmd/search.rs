@@ -1,4 +1,5 @@
-//! `Search`: the contract's criteria as a `UID SEARCH`, paged newest first like a listing.
+//! `Search`: the contract's criteria as a `UID SEARCH`, paged newest first like a listing,
+//! by page number or by cursor (the matches below a UID).
 //!
 //! Every value is typed by the API and goes out quoted or as a literal (`wire::Arg`), and
 //! only our own keywords are text, so no input can add IMAP syntax to the command.
@@ -9,7 +10,7 @@ use imapapi_common::command::{Search, SearchQuery};
 use imapapi_common::error::ApiError;
 use imapapi_common::model::MessageList;
 
-use super::list_messages::{entries, page_count};
+use super::list_messages::{check_cursor, entries, next_cursor, page_count};
 use super::{CommandCx, CommandError, Execute};
 use crate::imap::{Arg, num_set};
 
@@ -141,6 +142,19 @@ pub fn criteria(q: &SearchQuery, caps: SearchCaps) -> Result<(Vec<Arg>, bool), A
     Ok((out, utf8))
 }
 
+/// Where a page of matches starts, in `uids` (newest first): its page number and the index
+/// of its first match. A cursor's page starts at the first match below the cursor.
+pub fn match_page(uids: &[u32], cmd: &Search) -> (u32, usize) {
+    let size = cmd.page_size.max(1);
+    match cmd.cursor {
+        Some(c) => {
+            let newer = uids.partition_point(|u| *u >= c.below);
+            (u32::try_from(newer).unwrap_or(u32::MAX) / size, newer)
+        }
+        None => (cmd.page, (cmd.page as usize).saturating_mul(size as usize)),
+    }
+}
+
 impl Execute for Search {
     async fn execute(self, cx: &mut CommandCx<'_>) -> Result<MessageList, CommandError> {
         self.query.validate()?;
@@ -150,25 +164,32 @@ impl Execute for Search {
             condstore: cx.imap.has("CONDSTORE"),
         };
         let (keys, utf8) = criteria(&self.query, caps)?;
-        cx.select_path(&self.path, false).await?;
+        let validity = cx.select_path(&self.path, false).await?;
+        check_cursor(self.cursor, validity)?;
         let mailbox_id = cx.mailbox_id(&self.path).await?;
         let mut uids = cx.imap.uid_search(keys, utf8).await?;
         uids.sort_unstable_by(|a, b| b.cmp(a));
         uids.dedup();
         let total = u32::try_from(uids.len()).unwrap_or(u32::MAX);
-        let size = self.page_size.max(1) as usize;
-        let start = (self.page as usize).saturating_mul(size);
-        let page: Vec<u32> = uids.iter().skip(start).take(size).copied().collect();
+        let (page_no, start) = match_page(&uids, &self);
+        let page: Vec<u32> = uids
+            .iter()
+            .skip(start)
+            .take(self.page_size.max(1) as usize)
+            .copied()
+            .collect();
         let messages = if page.is_empty() {
             Vec::new()
         } else {
             entries(cx, mailbox_id, &format!("UID FETCH {}", num_set(&page))).await?
         };
+        let more = start + page.len() < uids.len();
         Ok(MessageList {
             total,
-            page: self.page,
+            page: page_no,
             pages: page_count(total, self.page_size),
             messages,
+            next_cursor: next_cursor(validity, page.last().copied(), more),
         })
     }
 }
@@ -216,6 +237,26 @@ mod tests {
             line(&q, SearchCaps::default()),
             "SUBJECT \"x\\\") UID 1:* (\""
         );
+    }
+
+    #[test]
+    fn a_cursor_page_starts_below_the_cursor() {
+        let uids = [90, 70, 50, 30, 10];
+        let cmd = |page, cursor: Option<u32>| Search {
+            path: "INBOX".into(),
+            page,
+            page_size: 2,
+            cursor: cursor.map(|below| imapapi_common::command::ListCursor {
+                uid_validity: 1,
+                below,
+            }),
+            query: SearchQuery::default(),
+        };
+        assert_eq!(match_page(&uids, &cmd(1, None)), (1, 2));
+        assert_eq!(match_page(&uids, &cmd(0, Some(50))), (1, 3));
+        assert_eq!(match_page(&uids, &cmd(0, Some(51))), (1, 2));
+        assert_eq!(match_page(&uids, &cmd(0, Some(95))), (0, 0));
+        assert_eq!(match_page(&uids, &cmd(0, Some(10))), (2, 5));
     }
 
     #[test]
