@@ -435,6 +435,7 @@ async fn message_and_mailbox_routes(backend: Backend) {
     routes::changing_messages(&base, "changer").await;
     routes::managing_mailboxes(&base, "folders").await;
     routes::searching(&base, "searcher").await;
+    routes::paging_by_cursor(&base, "pager").await;
     routes::account_tools(&base, "tools").await;
     routes::stale_ids(&base, "stale").await;
     routes::uploading(&base, "uploader").await;

@@ -783,6 +783,12 @@ async fn searching() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paging_by_cursor() {
+    let gw = spawn(&[]).await;
+    routes::paging_by_cursor(&gw.base_url(), "pager").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn account_tools() {
     let gw = spawn(&[]).await;
     routes::account_tools(&gw.base_url(), "tools").await;

@@ -534,6 +534,156 @@ pub async fn searching(base: &str, account: &str) {
     imap.logout().await.unwrap();
 }
 
+/// The uids of a listing or search page, in its order.
+fn page_uids(page: &Value) -> Vec<u32> {
+    page["messages"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no messages: {page}"))
+        .iter()
+        .map(|m| m["uid"].as_u64().unwrap() as u32)
+        .collect()
+}
+
+/// Follow `nextCursor` from `first` to the last page (which has none); every uid seen, in
+/// order. `get` answers one page for a `cursor`.
+async fn walk_cursor<F, Fut>(first: &Value, get: F) -> Vec<u32>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = (u16, Value)>,
+{
+    let mut seen = page_uids(first);
+    let mut next = first["nextCursor"].as_str().map(String::from);
+    let mut pages = 1;
+    while let Some(cursor) = next {
+        let (status, page) = get(cursor).await;
+        assert_eq!(status, 200, "{page}");
+        seen.extend(page_uids(&page));
+        next = page["nextCursor"].as_str().map(String::from);
+        assert!(next.is_some() || page.get("nextCursor").is_none(), "{page}");
+        pages += 1;
+        assert!(pages < 20, "the cursor walk does not end: {page}");
+    }
+    seen
+}
+
+/// Paging by cursor: mail arriving between pages, and the cursor's own message expunged,
+/// neither shift nor repeat the next page (paging by number does shift); the search pages
+/// by cursor too; a cursor beside `page`, a malformed one (400 naming `cursor`) and one from
+/// another UIDVALIDITY (404 `FolderReset`) are refused.
+pub async fn paging_by_cursor(base: &str, account: &str) {
+    let dv = Dovecot::ensure();
+    let user = connected_account(base, account).await;
+    let mut imap = ImapTestClient::connect(dv, &user).await.unwrap();
+    let mut older = Vec::new();
+    for i in 0..25 {
+        let raw = mail(&format!("older {i}"), "paged");
+        older.push(imap.append("INBOX", &raw).await.unwrap());
+    }
+    let newest_first = |uids: &[u32]| uids.iter().rev().copied().collect::<Vec<_>>();
+    let list = |query: String| {
+        let url = format!("{base}/v1/account/{account}/messages?path=INBOX&pageSize=10{query}");
+        async move { http("GET", &url, None).await }
+    };
+
+    let (status, first) = list(String::new()).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(page_uids(&first), newest_first(&older[15..]));
+    assert_eq!(
+        (first["total"].as_u64(), first["pages"].as_u64()),
+        (Some(25), Some(3))
+    );
+    assert!(first["nextCursor"].is_string(), "{first}");
+    let (_, second_by_number) = list("&page=1".into()).await;
+    assert_eq!(page_uids(&second_by_number), newest_first(&older[5..15]));
+
+    for i in 0..5 {
+        imap.append(
+            "INBOX",
+            &mail(&format!("newer {i}"), "arrived while paging"),
+        )
+        .await
+        .unwrap();
+    }
+    let (_, shifted) = list("&page=1".into()).await;
+    assert_eq!(
+        page_uids(&shifted),
+        newest_first(&older[10..20]),
+        "page=1 shifts by the 5 new messages"
+    );
+    // The cursor names the lowest uid of the first page: gone, its place is still found.
+    imap.expunge_uid("INBOX", older[15]).await.unwrap();
+
+    let (status, second) = list(format!("&cursor={}", first["nextCursor"].as_str().unwrap())).await;
+    assert_eq!(status, 200, "{second}");
+    assert_eq!(
+        page_uids(&second),
+        newest_first(&older[5..15]),
+        "no shift by cursor"
+    );
+    assert_eq!(
+        (second["total"].as_u64(), second["page"].as_u64()),
+        (Some(29), Some(1))
+    );
+    let seen = walk_cursor(&first, |c| list(format!("&cursor={c}"))).await;
+    assert_eq!(seen, newest_first(&older), "nothing skipped or repeated");
+
+    let search = |query: String| {
+        let url = format!("{base}/v1/account/{account}/search?path=INBOX&pageSize=7{query}");
+        async move { http("POST", &url, Some(json!({"search": {"subject": "older"}}))).await }
+    };
+    let (status, matches) = search(String::new()).await;
+    assert_eq!(status, 200, "{matches}");
+    assert_eq!(matches["total"], 24, "{matches}");
+    imap.append("INBOX", &mail("older still, but new", "x"))
+        .await
+        .unwrap();
+    let found = walk_cursor(&matches, |c| search(format!("&cursor={c}"))).await;
+    let mut left = older.clone();
+    left.retain(|u| *u != older[15]);
+    assert_eq!(found, newest_first(&left), "the search by cursor");
+
+    cursor_refusals(
+        base,
+        account,
+        &mut imap,
+        first["nextCursor"].as_str().unwrap(),
+    )
+    .await;
+    imap.logout().await.unwrap();
+}
+
+/// The refused cursors of [`paging_by_cursor`]: beside `page`, malformed, from another
+/// UIDVALIDITY.
+async fn cursor_refusals(base: &str, account: &str, imap: &mut ImapTestClient, cursor: &str) {
+    let url = |query: &str| format!("{base}/v1/account/{account}/messages?path=INBOX{query}");
+    let validity = imap.select("INBOX").await.unwrap().uid_validity.unwrap();
+    let foreign = imapapi_common::command::ListCursor {
+        uid_validity: validity.wrapping_add(1),
+        below: 10,
+    }
+    .encode();
+    for (query, status) in [
+        (format!("&page=1&cursor={cursor}"), 400),
+        ("&cursor=not-a-cursor".to_string(), 400),
+        ("&cursor=".to_string(), 400),
+        (format!("&cursor={cursor}A"), 400),
+        (format!("&cursor={foreign}"), 404),
+    ] {
+        let (got, body) = http("GET", &url(&query), None).await;
+        assert_error(got, &body, status);
+        if status == 400 {
+            assert_eq!(body["fields"][0]["key"], "cursor", "{query}: {body}");
+        } else {
+            assert_eq!(body["code"], "FolderReset", "{query}: {body}");
+        }
+    }
+    let search_url =
+        format!("{base}/v1/account/{account}/search?path=INBOX&page=2&cursor={cursor}");
+    let (got, body) = http("POST", &search_url, Some(json!({"search": {}}))).await;
+    assert_error(got, &body, 400);
+    assert_eq!(body["fields"][0]["key"], "cursor", "{body}");
+}
+
 /// Reconnect, stats and verifyAccount.
 pub async fn account_tools(base: &str, account: &str) {
     let dv = Dovecot::ensure();
