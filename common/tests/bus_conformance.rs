@@ -19,8 +19,8 @@ use imapapi_common::bus::embedded::EmbeddedBus;
 use imapapi_common::bus::rabbitmq::RabbitBus;
 use imapapi_common::bus::sqs::{SqsBus, SqsTuning};
 use imapapi_common::bus::{
-    Bus, BusError, Consumer, DELAY_TOLERANCE, Message, QueueDepth, QueueName, RetryOutcome,
-    RetryPolicies, RetryPolicy, WorkQueues,
+    Bus, BusError, Consumer, DELAY_TOLERANCE, Message, NoticeListener, QueueDepth, QueueName,
+    RetryOutcome, RetryPolicies, RetryPolicy, WorkQueues,
 };
 use local_sqs::{redis_client, sqs_client, unique_prefix};
 
@@ -67,6 +67,7 @@ enum Fixture {
         bus: Arc<RabbitBus>,
     },
     Sqs {
+        prefix: String,
         bus: Arc<SqsBus>,
     },
 }
@@ -93,30 +94,49 @@ impl Fixture {
     }
 
     async fn sqs() -> Fixture {
-        let bus = within(SqsBus::with_client(
+        let prefix = unique_prefix();
+        let bus = Arc::new(Self::sqs_bus(&prefix).await);
+        Fixture::Sqs { prefix, bus }
+    }
+
+    async fn sqs_bus(prefix: &str) -> SqsBus {
+        within(SqsBus::with_client(
             sqs_client(),
-            &unique_prefix(),
+            prefix,
             POLICIES,
             redis_client(),
             SqsTuning::default(),
         ))
         .await
-        .expect("an SQS server must be reachable at IMAPAPI_TEST_SQS, and Redis");
-        Fixture::Sqs { bus: Arc::new(bus) }
+        .expect("an SQS server must be reachable at IMAPAPI_TEST_SQS, and Redis")
+    }
+
+    /// Another handle on the same queues, as a second process would open them: its own
+    /// connections to the broker (the embedded bus has no second process: itself).
+    async fn peer(&self) -> Arc<dyn Bus> {
+        match self {
+            Fixture::Embedded { bus, .. } => bus.clone(),
+            Fixture::Rabbit { prefix, .. } => Arc::new(
+                within(RabbitBus::connect(&amqp_url(), prefix, POLICIES))
+                    .await
+                    .unwrap(),
+            ),
+            Fixture::Sqs { prefix, .. } => Arc::new(Self::sqs_bus(prefix).await),
+        }
     }
 
     fn bus(&self) -> Arc<dyn Bus> {
         match self {
             Fixture::Embedded { bus, .. } => bus.clone(),
             Fixture::Rabbit { bus, .. } => bus.clone(),
-            Fixture::Sqs { bus } => bus.clone(),
+            Fixture::Sqs { bus, .. } => bus.clone(),
         }
     }
 
     async fn cleanup(&self) {
         match self {
             Fixture::Rabbit { bus, .. } => within(bus.delete_topology()).await.unwrap(),
-            Fixture::Sqs { bus } => within(bus.delete_topology()).await.unwrap(),
+            Fixture::Sqs { bus, .. } => within(bus.delete_topology()).await.unwrap(),
             Fixture::Embedded { .. } => {}
         }
     }
@@ -200,6 +220,9 @@ conformance!(
     unknown_ids_touch_nothing,
     redriven_message_that_fails_again_is_dead_lettered_again,
     depth_counts_ready_in_flight_and_dead,
+    notices_reach_every_listener,
+    notices_without_listeners_are_fine,
+    many_notices_merge_and_end,
 );
 
 async fn publish_consume_ack(fx: Arc<Fixture>) {
@@ -525,6 +548,65 @@ async fn request_without_server_has_no_route(fx: Arc<Fixture>) {
         }
     })
     .await;
+}
+
+/// Whether `listener` reports a notice within `wait`.
+async fn noticed(listener: &mut Box<dyn NoticeListener>, wait: Duration) -> bool {
+    match tokio::time::timeout(wait, listener.next()).await {
+        Ok(result) => {
+            result.expect("listener failed");
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// Every listener, in this process or another, gets each notice: a broadcast, not a work
+/// queue; and a listener hears nothing when nothing was announced.
+async fn notices_reach_every_listener(fx: Arc<Fixture>) {
+    let bus = fx.bus();
+    let peer = fx.peer().await;
+    let mut here = within(bus.listen_accounts_changed()).await.unwrap();
+    let mut there = within(peer.listen_accounts_changed()).await.unwrap();
+    assert!(
+        !noticed(&mut here, QUIET).await,
+        "a notice nobody announced"
+    );
+    within(bus.announce_accounts_changed()).await.unwrap();
+    assert!(noticed(&mut here, SOON).await);
+    assert!(noticed(&mut there, SOON).await);
+    // From the other side too.
+    within(peer.announce_accounts_changed()).await.unwrap();
+    assert!(noticed(&mut here, SOON).await);
+    assert!(noticed(&mut there, SOON).await);
+    assert!(!noticed(&mut here, QUIET).await);
+}
+
+/// Nobody listening is no error, and a listener that went away does not block others.
+async fn notices_without_listeners_are_fine(fx: Arc<Fixture>) {
+    let bus = fx.bus();
+    within(bus.announce_accounts_changed()).await.unwrap();
+    let gone = within(bus.listen_accounts_changed()).await.unwrap();
+    drop(gone);
+    let mut kept = within(bus.listen_accounts_changed()).await.unwrap();
+    within(bus.announce_accounts_changed()).await.unwrap();
+    assert!(noticed(&mut kept, SOON).await);
+}
+
+/// A burst of notices to a listener that does not take them reaches it as at least one
+/// notice, and then stops: the backlog is drained, none is left over for later.
+async fn many_notices_merge_and_end(fx: Arc<Fixture>) {
+    let bus = fx.bus();
+    let mut listener = within(bus.listen_accounts_changed()).await.unwrap();
+    for _ in 0..50 {
+        within(bus.announce_accounts_changed()).await.unwrap();
+    }
+    assert!(noticed(&mut listener, SOON).await);
+    let mut more = 0;
+    while noticed(&mut listener, QUIET).await {
+        more += 1;
+        assert!(more < 50, "more notices than were announced");
+    }
 }
 
 #[tokio::test]

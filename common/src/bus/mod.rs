@@ -1,10 +1,12 @@
 //! The `Bus`: durable work queues (events, submit jobs) with at-least-once delivery,
 //! delayed delivery (`Message::not_before`), retries with exponential backoff per queue, and
 //! a dead-letter queue (reached when attempts run out, or at once for a permanent
-//! failure); and request/reply commands to a named ingest node. Every role talks to this
-//! trait only; the backend (in-process, or RabbitMQ) is chosen by config.
+//! failure); request/reply commands to a named ingest node; and notices broadcast to every
+//! ingest process (`notices.rs`). Every role talks to this trait only; the backend
+//! (in-process, RabbitMQ, or SQS with Redis) is chosen by config.
 
 pub mod embedded;
+mod notices;
 pub mod pubsub;
 pub mod rabbitmq;
 pub mod sqs;
@@ -16,6 +18,8 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use crate::config::Config;
+
+pub use self::notices::{AccountNotices, NoticeListener};
 
 /// Why a bus operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -354,11 +358,11 @@ pub trait NodeRequests: Send + Sync + 'static {
     async fn serve(&self, node: &str) -> Result<Box<dyn RequestServer>, BusError>;
 }
 
-/// The message bus shared by all roles: both concerns at once, implemented for every type
+/// The message bus shared by all roles: every concern at once, implemented for every type
 /// that implements each.
-pub trait Bus: WorkQueues + NodeRequests {}
+pub trait Bus: WorkQueues + NodeRequests + AccountNotices {}
 
-impl<T> Bus for T where T: WorkQueues + NodeRequests {}
+impl<T> Bus for T where T: WorkQueues + NodeRequests + AccountNotices {}
 
 /// Locks a mutex whose data stays valid even if a holder panicked (every critical section
 /// of the bus leaves it consistent).

@@ -19,11 +19,13 @@
 //! helpers), `writer.rs` (the group-commit writer and the changes it applies),
 //! `queue_state.rs` (ready and waiting messages in memory, the delay scheduler),
 //! `consume.rs` (consumers, settling, dead letters), `dead_letters.rs` (redriving and
-//! dropping dead letters), `depth.rs` (queue depth), `request.rs` (request/reply).
+//! dropping dead letters), `depth.rs` (queue depth), `request.rs` (request/reply),
+//! `notices.rs` (notices to every listener).
 
 mod consume;
 mod dead_letters;
 mod depth;
+mod notices;
 mod queue_state;
 mod record;
 mod request;
@@ -37,7 +39,7 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use redb::{Database, ReadableTable};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 use uuid::Uuid;
 
 use self::consume::EmbeddedConsumer;
@@ -46,8 +48,8 @@ use self::record::{backend, blocking, dead_table, delay_table, encode, index, qu
 use self::request::Incoming;
 use self::writer::{Job, Op, OpResult, WRITE_BACKLOG, writer};
 use super::{
-    BusError, Consumer, Message, NodeRequests, QueueDepth, QueueName, RequestServer, RetryPolicies,
-    WorkQueues,
+    AccountNotices, BusError, Consumer, Message, NodeRequests, NoticeListener, QueueDepth,
+    QueueName, RequestServer, RetryPolicies, WorkQueues,
 };
 use super::{lock, unix_ms};
 
@@ -61,6 +63,7 @@ struct Inner {
     next_seq: AtomicU64,
     queues: [Arc<QueueState>; 2],
     nodes: Mutex<HashMap<String, mpsc::Sender<Incoming>>>,
+    notices: broadcast::Sender<()>,
 }
 
 impl Inner {
@@ -159,6 +162,7 @@ impl EmbeddedBus {
                 next_seq: AtomicU64::new(max_seq + 1),
                 queues,
                 nodes: Mutex::new(HashMap::new()),
+                notices: notices::channel(),
             }),
         })
     }
@@ -239,5 +243,19 @@ impl NodeRequests for EmbeddedBus {
 
     async fn serve(&self, node: &str) -> Result<Box<dyn RequestServer>, BusError> {
         Ok(Box::new(request::serve(&self.inner, node)?))
+    }
+}
+
+#[async_trait]
+impl AccountNotices for EmbeddedBus {
+    async fn announce_accounts_changed(&self) -> Result<(), BusError> {
+        notices::announce(&self.inner.notices);
+        Ok(())
+    }
+
+    async fn listen_accounts_changed(&self) -> Result<Box<dyn NoticeListener>, BusError> {
+        Ok(Box::new(notices::EmbeddedListener(
+            self.inner.notices.subscribe(),
+        )))
     }
 }

@@ -1,10 +1,12 @@
 //! Request/reply to a named ingest node over Redis pub/sub: the [`NodeRequests`] transport
-//! of a deployment whose work queues have no reply path (SQS), which has a Redis anyway.
+//! of a deployment whose work queues have no reply path (SQS), which has a Redis anyway;
+//! and, for the same deployment, the notices to every ingest process (`notices.rs`).
 //!
 //! | channel | who subscribes | carries |
 //! | --- | --- | --- |
 //! | `<p>:node:<node>` | the node serving requests (one subscription per `serve`) | requests (`frame.rs`) |
 //! | `<p>:reply:<uuid>` | one requesting bus | replies, matched by correlation id |
+//! | `<p>:accounts` | every ingest process (one subscription each) | "the accounts changed" notices (empty payload) |
 //!
 //! `PUBLISH` answers how many subscribers received the request, so a node nobody serves is
 //! `NoRoute` at once, as RabbitMQ's `mandatory` flag gives. Nothing is stored: a request
@@ -13,6 +15,7 @@
 //! alone keeps deployments (and tests) on one Redis apart.
 
 mod frame;
+mod notices;
 mod replies;
 mod server;
 
@@ -22,6 +25,7 @@ use async_trait::async_trait;
 use redis::aio::ConnectionManager;
 
 use self::frame::RequestFrame;
+pub use self::notices::RedisNotices;
 use self::replies::ReplyRouter;
 use self::server::PubSubServer;
 use super::{BusError, NodeRequests, RequestServer};

@@ -12,6 +12,7 @@
 //! | `<p>.<q>.delay.<ms>` | durable queue, `x-message-ttl` = `<ms>`, dead-letters to `<p>.<q>` | one step of the delay ladder (`ladder.rs`): `<ms>` = 100 × 2^k for k in 0..22; retries and scheduled messages wait here |
 //! | `<p>.<q>.dlq` | durable queue | messages whose attempts ran out |
 //! | `<p>.node.<node>` | exclusive, auto-delete queue | requests for one ingest node; gone when that node goes |
+//! | `<p>.accounts` | durable **fanout exchange** | notices to every ingest process ("the accounts changed"); each listener binds an exclusive, auto-delete queue of its own, named by the broker |
 //!
 //! Messages are persistent (delivery mode 2) and every publish waits for the broker's
 //! confirm. Properties: `message_id` = the message's UUID (kept across retries, so
@@ -22,7 +23,8 @@
 //! One file per job: `wire.rs` (a message as AMQP properties), `names.rs`, `link.rs` (the
 //! connection, confirmed publishing), `topology.rs` (declaring it), `ladder.rs` (delays),
 //! `consume.rs` (consumers, settling, dead letters), `dead_letters.rs` (redriving and
-//! dropping dead letters), `depth.rs` (queue depth), `request.rs` (request/reply).
+//! dropping dead letters), `depth.rs` (queue depth), `request.rs` (request/reply),
+//! `notices.rs` (notices to every listener).
 //!
 //! Requests go to the default exchange with routing key `<p>.node.<node>`, `mandatory`
 //! (an unroutable request comes back as basic.return: `NoRoute`), `reply_to` =
@@ -41,6 +43,7 @@ mod depth;
 mod ladder;
 mod link;
 mod names;
+mod notices;
 mod request;
 mod topology;
 mod wire;
@@ -59,8 +62,8 @@ use self::names::Names;
 use self::request::RabbitServer;
 use self::wire::{backend, persistent, short};
 use super::{
-    BusError, Consumer, Message, NodeRequests, QueueDepth, QueueName, RequestServer, RetryPolicies,
-    WorkQueues,
+    AccountNotices, BusError, Consumer, Message, NodeRequests, NoticeListener, QueueDepth,
+    QueueName, RequestServer, RetryPolicies, WorkQueues,
 };
 
 const DIRECT_REPLY_TO: &str = "amq.rabbitmq.reply-to";
@@ -109,10 +112,11 @@ impl RabbitBus {
                 .await
                 .map_err(backend)?;
         }
-        let exchange = self.inner.names.exchange();
-        ch.exchange_delete(short(exchange)?, ExchangeDeleteOptions::default())
-            .await
-            .map_err(backend)?;
+        for exchange in [self.inner.names.exchange(), self.inner.names.notices()] {
+            ch.exchange_delete(short(exchange)?, ExchangeDeleteOptions::default())
+                .await
+                .map_err(backend)?;
+        }
         let _ = ch.close(200, "OK".into()).await;
         Ok(())
     }
@@ -208,5 +212,22 @@ impl NodeRequests for RabbitBus {
         };
         server.subscribe().await?;
         Ok(Box::new(server))
+    }
+}
+
+#[async_trait]
+impl AccountNotices for RabbitBus {
+    async fn announce_accounts_changed(&self) -> Result<(), BusError> {
+        notices::announce(&self.inner).await
+    }
+
+    async fn listen_accounts_changed(&self) -> Result<Box<dyn NoticeListener>, BusError> {
+        let mut listener = notices::RabbitListener {
+            inner: self.inner.clone(),
+            sub: None,
+        };
+        // Bound before returning, so notices announced after this reach the listener.
+        listener.subscribe().await?;
+        Ok(Box::new(listener))
     }
 }

@@ -24,6 +24,10 @@ impl Names {
     pub fn dlq(&self, q: QueueName) -> String {
         format!("{}.{}.dlq", self.prefix, q.as_str())
     }
+    /// The fanout exchange of the notices to every ingest process (`notices.rs`).
+    pub fn notices(&self) -> String {
+        format!("{}.accounts", self.prefix)
+    }
     pub fn node(&self, node: &str) -> String {
         format!("{}.node.{}", self.prefix, node)
     }

@@ -40,6 +40,17 @@ impl Inner {
         )
         .await
         .map_err(backend)?;
+        ch.exchange_declare(
+            short(n.notices())?,
+            ExchangeKind::Fanout,
+            ExchangeDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .map_err(backend)?;
         for q in QUEUES {
             let main = n.queue(q);
             ch.queue_declare(short(main.clone())?, durable, FieldTable::default())

@@ -1,6 +1,6 @@
 //! The Amazon SQS `Bus` (aws-sdk-sqs), chosen by `--queue.url=sqs://<prefix>`: work queues
-//! on SQS, and request/reply to ingest nodes over the deployment's Redis (`bus::pubsub`),
-//! since SQS has no reply path. Region, credentials and endpoint come from the standard
+//! on SQS, and request/reply to ingest nodes and notices to every ingest process over the
+//! deployment's Redis (`bus::pubsub`), since SQS has no reply path and no broadcast. Region, credentials and endpoint come from the standard
 //! AWS environment (`AWS_REGION`, `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` or a role,
 //! `AWS_ENDPOINT_URL_SQS` for a local server).
 //!
@@ -48,10 +48,10 @@ use self::dead_letters::Action;
 use self::link::Inner;
 use self::names::Names;
 use self::overflow::Overflow;
-use super::pubsub::RedisNodeRequests;
+use super::pubsub::{RedisNodeRequests, RedisNotices};
 use super::{
-    BusError, Consumer, Message, NodeRequests, QueueDepth, QueueName, RequestServer, RetryPolicies,
-    WorkQueues,
+    AccountNotices, BusError, Consumer, Message, NodeRequests, NoticeListener, QueueDepth,
+    QueueName, RequestServer, RetryPolicies, WorkQueues,
 };
 
 /// Longer than a long poll (20 s), so that a receive is never cut short.
@@ -79,6 +79,7 @@ impl Default for SqsTuning {
 pub struct SqsBus {
     inner: Arc<Inner>,
     requests: Arc<RedisNodeRequests>,
+    notices: Arc<RedisNotices>,
 }
 
 /// A client for an SQS-compatible server at `endpoint` on this machine (moto's, for tests,
@@ -167,6 +168,7 @@ impl SqsBus {
             con: con.clone(),
             prefix: names.redis(),
         };
+        let notices = RedisNotices::new(redis.clone(), con.clone(), &names.redis());
         let requests = RedisNodeRequests::new(redis, con, &names.redis());
         Ok(SqsBus {
             inner: Arc::new(Inner::new(
@@ -178,6 +180,7 @@ impl SqsBus {
                 visibility_secs,
             )),
             requests: Arc::new(requests),
+            notices: Arc::new(notices),
         })
     }
 
@@ -270,5 +273,16 @@ impl NodeRequests for SqsBus {
 
     async fn serve(&self, node: &str) -> Result<Box<dyn RequestServer>, BusError> {
         self.requests.serve(node).await
+    }
+}
+
+#[async_trait]
+impl AccountNotices for SqsBus {
+    async fn announce_accounts_changed(&self) -> Result<(), BusError> {
+        self.notices.announce_accounts_changed().await
+    }
+
+    async fn listen_accounts_changed(&self) -> Result<Box<dyn NoticeListener>, BusError> {
+        self.notices.listen_accounts_changed().await
     }
 }
