@@ -17,6 +17,7 @@ pub mod imap;
 pub mod index;
 pub mod message;
 pub mod owned_accounts_metric;
+pub mod pickup;
 pub mod router;
 pub mod session;
 pub mod supervisor;

@@ -1,6 +1,7 @@
 //! Which accounts this node runs: leases in the store decide ownership, so several ingest
 //! processes share the accounts and take over a dead one's once its leases expire. Bus
-//! requests for the running accounts are served by `router`.
+//! requests for the running accounts are served by `router`. Accounts are scanned every
+//! `ingest.scanInterval`, and at once when the api announces a change (`pickup`).
 
 use crate::owned_accounts_metric::OwnedAccountsMetric;
 use std::collections::{HashMap, HashSet};
@@ -17,6 +18,7 @@ use crate::command_pool::{CommandPool, PoolLimits};
 use crate::connect_throttle::ConnectThrottle;
 use crate::control::CONTROL_QUEUE;
 use crate::folder_view::folder_view;
+use crate::pickup::{PICKUP_GAP, Pickup};
 use crate::router::{AccountHandle, Routes, route_requests};
 use crate::session::{Session, SessionEnd, SessionLinks};
 
@@ -341,6 +343,18 @@ impl Supervisor {
         }
     }
 
+    /// One scan with what goes with it: lease renewal and the accounts-held gauges.
+    async fn round(&mut self, scans: u32) {
+        if let Err(e) = self.scan(scans).await {
+            tracing::warn!(error = %e, "account scan failed");
+        }
+        self.renew().await;
+        if let Some(metric) = &mut self.owned_metric {
+            metric.tick(self.running.len()).await;
+        }
+        metrics::gauge!("imapapi_ingest_accounts").set(self.running.len() as f64);
+    }
+
     /// Run until `shutdown`; then stop every session and release the leases.
     pub async fn run(mut self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let server = self.services.bus.serve(&self.node).await?;
@@ -358,20 +372,23 @@ impl Supervisor {
             .max(Duration::from_millis(50));
         let mut tick = tokio::time::interval(scan_every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut pickup = Pickup::new(PICKUP_GAP.min(scan_every));
+        let listener =
+            crate::pickup::listen(self.services.bus.clone(), pickup.signal(), shutdown.clone())
+                .await;
         let mut scans = 0u32;
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = tick.tick() => {
-                    if let Err(e) = self.scan(scans).await {
-                        tracing::warn!(error = %e, "account scan failed");
-                    }
+                    self.round(scans).await;
                     scans = scans.wrapping_add(1);
-                    self.renew().await;
-                    if let Some(metric) = &mut self.owned_metric {
-                        metric.tick(self.running.len()).await;
-                    }
-                    metrics::gauge!("imapapi_ingest_accounts").set(self.running.len() as f64);
+                    pickup.scanned();
+                }
+                // An account was created, changed or deleted: look now, not at the tick.
+                _ = pickup.due() => {
+                    self.round(scans).await;
+                    pickup.scanned();
                 }
                 Some(done) = self.tasks.join_next(), if !self.tasks.is_empty() => {
                     match done {
@@ -381,6 +398,7 @@ impl Supervisor {
                 }
             }
         }
+        listener.abort();
         let accounts: Vec<String> = self.running.keys().cloned().collect();
         for a in &accounts {
             self.stop(a);
