@@ -5,6 +5,7 @@
 //! owns the account and waits for the reply. Any number of api processes can run side by
 //! side since none of them keeps state of its own.
 
+mod announce;
 mod answering;
 pub mod auth;
 pub mod body;

@@ -1,6 +1,7 @@
 //! `/v1/account` and `/v1/accounts`: registering, updating, listing, reading and deleting
-//! accounts. These touch only the store; the owning ingest is told about updates and
-//! deletions so it reconnects or lets go at once rather than on its next scan. Bodies are
+//! accounts. These touch only the store; every ingest is told that the accounts changed,
+//! so a new account is taken at once rather than on the next scan, and the owning ingest
+//! is told about updates and deletions so it reconnects or lets go at once. Bodies are
 //! strict (an unknown key anywhere is a 400 naming it) and take the original's
 //! `imap`/`smtp`/`oauth2: false` for "not set".
 
@@ -485,6 +486,7 @@ pub async fn store_account(
         .put_account(&account)
         .await
         .map_err(store_error)?;
+    crate::announce::accounts_changed(&services, &id);
     if existed {
         reconnect(&services, &id).await;
     }
@@ -559,6 +561,7 @@ pub async fn update_account(
         .put_account(&account)
         .await
         .map_err(store_error)?;
+    crate::announce::accounts_changed(&services, &id);
     reconnect(&services, &id).await;
     tracing::info!(account = %id, "account updated");
     Ok(json_ok(&UpdateAccountReply { account: id }))
@@ -697,6 +700,7 @@ pub async fn delete_account(services: Services, raw_id: String) -> Result<Respon
             "Account \"{id}\" was not found"
         )));
     }
+    crate::announce::accounts_changed(&services, &id);
     notify(&services, owner, &id, Close {});
     tracing::info!(account = %id, "account deleted");
     Ok(json_ok(&DeleteAccountReply {
