@@ -10,6 +10,7 @@
 mod access;
 mod identity;
 mod oauth2;
+mod pickup;
 mod pipeline;
 mod routes;
 mod sending;
@@ -100,6 +101,7 @@ on_each_backend!(
     three_hundred_accounts_survive_a_kill_and_a_join,
     webhook_retries_then_dead_letter,
     oauth2_and_the_auth_server,
+    changes_are_picked_up_at_once,
 );
 
 /// One isolated deployment: its own Redis database and queue prefix.
@@ -171,15 +173,22 @@ impl Cluster {
     /// Each test takes its own Redis database number (1–15; 9 and 10 are the benchmarks';
     /// 0 is the store conformance suite's) so tests can run side by side.
     async fn start(backend: Backend, db: u8, ingests: usize, extra: &[&str]) -> Cluster {
-        let redis = redis_url(backend, db);
+        Self::start_on(backend, redis_url(backend, db), ingests, extra).await
+    }
+
+    /// A cluster whose store is the Redis database at `redis` (flushed first). `extra` may
+    /// set its own `--ingest.leaseTtl`.
+    async fn start_on(backend: Backend, redis: String, ingests: usize, extra: &[&str]) -> Cluster {
         flush(&redis).await;
         let prefix = format!("imapapi-test-{}", support::unique_suffix());
         let mut args = vec![
             format!("--dbs.redis={redis}"),
             format!("--queue.url={}", backend.queue_url(&prefix)),
             format!("--queue.prefix={prefix}"),
-            "--ingest.leaseTtl=3s".to_string(),
         ];
+        if !extra.iter().any(|a| a.starts_with("--ingest.leaseTtl=")) {
+            args.push("--ingest.leaseTtl=3s".to_string());
+        }
         if backend == Backend::Sqs {
             // A killed process's messages come back after this (RabbitMQ requeues them at
             // once); short, as the lease TTL above, so that crash scenarios take seconds.
@@ -240,6 +249,25 @@ async fn account_lifecycle_with_webhooks(backend: Backend) {
     let (status, ready) = http("GET", &format!("{}/ready", c.api.base_url()), None).await;
     assert_eq!(status, 200, "{ready}");
     pipeline::account_lifecycle(&c.api.base_url(), "example").await;
+    c.finish().await;
+}
+
+/// With a 30 s scan interval, a new, changed or re-registered account still takes effect
+/// within seconds: the api's notice reaches ingest through the backend (a fanout exchange on
+/// RabbitMQ, Redis pub/sub beside SQS).
+///
+/// Every database of the RabbitMQ half's Redis is taken, so both halves of this scenario
+/// keep their store on the SQS half's Redis, where no other test uses databases 0 and 3
+/// (3 is the RabbitMQ half's single-process checks' on its own Redis): 3 for SQS, 0 for
+/// RabbitMQ.
+async fn changes_are_picked_up_at_once(backend: Backend) {
+    let db = match backend {
+        Backend::Rabbit => 0,
+        Backend::Sqs => 3,
+    };
+    let redis = format!("{}/{db}", Backend::Sqs.redis_base().trim_end_matches('/'));
+    let c = Cluster::start_on(backend, redis, 1, pickup::ARGS).await;
+    pickup::changes_are_picked_up_at_once(&c.api.base_url()).await;
     c.finish().await;
 }
 

@@ -4,6 +4,7 @@
 mod access;
 mod deadletters;
 mod oauth2;
+mod pickup;
 mod pipeline;
 mod protocol_logs;
 mod routes;
@@ -32,6 +33,14 @@ async fn account_lifecycle_with_webhooks() {
 
 /// Access tokens on a gateway that requires auth and has no basic auth pair: the first
 /// token made with `imapapi token`, the others over REST.
+/// With a 30 s scan interval, a new, changed or re-registered account still takes effect
+/// within seconds: the api tells ingest at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_are_picked_up_at_once() {
+    let gw = spawn(pickup::ARGS).await;
+    pickup::changes_are_picked_up_at_once(&gw.base_url()).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn access_tokens_and_scopes() {
     let mut gw = spawn(&["--api.requireAuth=true"]).await;
