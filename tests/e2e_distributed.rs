@@ -268,7 +268,79 @@ async fn changes_are_picked_up_at_once(backend: Backend) {
     let redis = format!("{}/{db}", Backend::Sqs.redis_base().trim_end_matches('/'));
     let c = Cluster::start_on(backend, redis, 1, pickup::ARGS).await;
     pickup::changes_are_picked_up_at_once(&c.api.base_url()).await;
+    if backend == Backend::Rabbit {
+        a_refused_notice_fails_no_call(&c).await;
+    }
     c.finish().await;
+}
+
+/// A notice the broker refuses (its exchange deleted under the running cluster) fails no
+/// API call: it is counted in `imapapi_bus_errors_total{op="notify"}`. The account is
+/// picked up anyway once ingest listens again: after a lost connection its listener binds
+/// anew and scans for what it may have missed.
+async fn a_refused_notice_fails_no_call(c: &Cluster) {
+    let conn = lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default())
+        .await
+        .unwrap();
+    let ch = conn.create_channel().await.unwrap();
+    let exchange = format!("{}.accounts", c.prefix);
+    ch.exchange_delete(exchange.as_str().into(), Default::default())
+        .await
+        .unwrap();
+    let _ = conn.close(200, "OK".into()).await;
+
+    let base = c.api.base_url();
+    let dv = Dovecot::ensure();
+    let user = dv.create_user("refused");
+    let body = account_body(dv, "refused", &user);
+    let (status, reply) = http("POST", &format!("{base}/v1/account"), Some(body)).await;
+    assert_eq!(status, 200, "{reply}");
+    let series = r#"imapapi_bus_errors_total{op="notify"} "#;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = support::request(
+            "GET",
+            &c.api.url("/metrics"),
+            &[],
+            bytes::Bytes::new(),
+            None,
+        )
+        .await
+        .unwrap();
+        let text = String::from_utf8_lossy(&r.body).to_string();
+        if text.lines().any(|l| l.starts_with(series)) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "not counted: {text}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    kill_connections(&c.prefix).await;
+    wait_state(&base, "refused", "connected", Duration::from_secs(10)).await;
+}
+
+/// Close every RabbitMQ connection of the cluster with queue prefix `prefix`.
+async fn kill_connections(prefix: &str) {
+    let out = tokio::process::Command::new("rabbitmqctl")
+        .args(["list_connections", "-q", "pid", "client_properties"])
+        .output()
+        .await
+        .expect("rabbitmqctl runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let name = format!("imapapi {prefix}");
+    let pids: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(&name))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert!(!pids.is_empty(), "no connection named {name}: {text}");
+    for pid in pids {
+        let status = tokio::process::Command::new("rabbitmqctl")
+            .args(["close_connection", pid, "test: connection loss"])
+            .status()
+            .await
+            .unwrap();
+        assert!(status.success());
+    }
 }
 
 /// XOAUTH2 with a bearer token, Gmail OAuth2 run by the gateway (consent on the api,
