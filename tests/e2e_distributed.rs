@@ -539,6 +539,7 @@ async fn message_and_mailbox_routes(backend: Backend) {
     routes::account_tools(&base, "tools").await;
     routes::stale_ids(&base, "stale").await;
     routes::uploading(&base, "uploader").await;
+    routes::changes_feed(&base, "feed").await;
     c.finish().await;
 }
 

@@ -792,6 +792,12 @@ async fn searching() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_feed() {
+    let gw = spawn(&[]).await;
+    routes::changes_feed(&gw.base_url(), "feed").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paging_by_cursor() {
     let gw = spawn(&[]).await;
     routes::paging_by_cursor(&gw.base_url(), "pager").await;

@@ -45,6 +45,7 @@ use crate::routes::accounts::{
     AccountDetails, AccountList, AccountListEntry, CreateAccountOutcome, CreateAccountReply,
     CreateState, DeleteAccountReply, UpdateAccount, UpdateAccountReply,
 };
+use crate::routes::changes::{CannotCalculateChanges, Changes};
 use crate::routes::deadletters::{
     DeadLetter, DeadLetters, DeadLettersDeleted, DeadLettersRedriven, RedriveBody,
 };
@@ -134,6 +135,7 @@ const QUERY_TOKEN: &str = "queryToken";
         routes::deadletters::redrive_dead_letters,
         routes::deadletters::delete_dead_letters,
         routes::webhook_test::test_webhook,
+        routes::changes::get_changes,
         routes::oauth::finish_consent,
         routes::health::health,
         routes::health::ready,
@@ -160,6 +162,7 @@ const QUERY_TOKEN: &str = "queryToken";
         AttachmentDraft, Disposition, ContentEncoding,
         Stats, FailingReceiver, DeadLetters, DeadLetter, Event, Health, Readiness,
         RedriveBody, DeadLettersRedriven, DeadLettersDeleted, WebhookTestBody, WebhookTestReply,
+        Changes, CannotCalculateChanges,
         SubmitBody, SubmitResponse, OutboxList, OutboxDeleted, OutboxEntry, OutboxState, Envelope,
         SentReference, CreateAccountOutcome, ConsentRedirect, CreateToken, CreatedToken, TokenInfo, TokenList, TokenDeleted,
     )),

@@ -63,6 +63,7 @@ async fn commands_round_trip_through_the_owner() {
                     }]))
                     .unwrap(),
                     next_cursor: None,
+                    state: None,
                 }))
                 .unwrap(),
                 _ => error_reply(ApiError::not_found("Message was not found")),
@@ -354,6 +355,7 @@ async fn search_pages_like_the_listing() {
             }]))
             .unwrap(),
             next_cursor: None,
+            state: None,
         })
     }))
     .await;

@@ -142,6 +142,8 @@ conformance!(
     failing_receivers_are_set_and_cleared,
     logs_keep_the_newest_lines_in_order,
     logs_only_for_existing_accounts_and_gone_with_them,
+    changes_are_numbered_kept_newest_and_read_after_a_state,
+    changes_only_for_existing_accounts_and_gone_with_them,
 );
 
 const TTL: Duration = Duration::from_secs(30);
@@ -1284,4 +1286,87 @@ async fn failing_receivers_are_set_and_cleared(f: Fixture) {
         f.store.failing_receivers().await.unwrap(),
         vec![failing("https://b:443", "503")]
     );
+}
+
+fn event(n: u32) -> Vec<u8> {
+    format!(r#"{{"n":{n},"note":"a:b"}}"#).into_bytes()
+}
+
+async fn changes_are_numbered_kept_newest_and_read_after_a_state(f: Fixture) {
+    let s = &f.store;
+    s.put_account(&account("a")).await.unwrap();
+    s.put_account(&account("b")).await.unwrap();
+    let empty = s.changes_since("a", 0, 10).await.unwrap();
+    assert_eq!((empty.floor, empty.current), (0, 0), "no history yet");
+    assert!(empty.changes.is_empty() && !empty.has_more);
+
+    let mut a = Vec::new();
+    for n in 0..5 {
+        a.push(s.append_change("a", &event(n), 4).await.unwrap().unwrap());
+        // Another account's changes take numbers in between: numbers are gateway-wide.
+        s.append_change("b", &event(100 + n), 4)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    assert!(
+        a.windows(2).all(|w| w[1] > w[0] + 1),
+        "growing, shared: {a:?}"
+    );
+    // Four kept: the first one dropped, its number the floor.
+    let page = s.changes_since("a", 0, 100).await.unwrap();
+    assert_eq!(page.floor, a[0]);
+    assert_eq!(page.current, a[4]);
+    let got: Vec<u64> = page.changes.iter().map(|c| c.seq).collect();
+    assert_eq!(got, a[1..].to_vec());
+    assert_eq!(page.changes[0].event, event(1), "stored byte for byte");
+    // After a state, with a limit.
+    let page = s.changes_since("a", a[1], 2).await.unwrap();
+    let got: Vec<u64> = page.changes.iter().map(|c| c.seq).collect();
+    assert_eq!(got, vec![a[2], a[3]]);
+    assert!(page.has_more);
+    let page = s.changes_since("a", a[3], 2).await.unwrap();
+    assert_eq!(page.changes.len(), 1);
+    assert!(!page.has_more);
+    // Up to date, and the state alone.
+    let page = s.changes_since("a", a[4], 10).await.unwrap();
+    assert!(page.changes.is_empty() && !page.has_more);
+    let state = s.changes_since("a", u64::MAX, 0).await.unwrap();
+    assert_eq!((state.floor, state.current), (a[0], a[4]));
+    assert!(state.changes.is_empty());
+    // The other account's history is its own.
+    let b = s.changes_since("b", 0, 100).await.unwrap();
+    assert_eq!(b.changes.len(), 4);
+    assert!(b.changes.iter().all(|c| !a.contains(&c.seq)));
+}
+
+async fn changes_only_for_existing_accounts_and_gone_with_them(f: Fixture) {
+    let s = &f.store;
+    assert_eq!(s.append_change("ghost", &event(0), 10).await.unwrap(), None);
+    s.put_account(&account("acc")).await.unwrap();
+    let first = s.append_change("acc", &event(1), 1).await.unwrap().unwrap();
+    let second = s.append_change("acc", &event(2), 1).await.unwrap().unwrap();
+    assert_eq!(s.changes_since("acc", 0, 10).await.unwrap().floor, first);
+    assert!(s.delete_account("acc").await.unwrap());
+    let gone = s.changes_since("acc", 0, 10).await.unwrap();
+    assert_eq!(
+        (gone.floor, gone.current),
+        (0, 0),
+        "dropped with the account"
+    );
+    assert!(gone.changes.is_empty());
+    assert_eq!(s.append_change("acc", &event(3), 10).await.unwrap(), None);
+    assert_eq!(
+        f.account_keys(),
+        Vec::<String>::new(),
+        "no key outlives its account"
+    );
+    // Registered again, its numbers continue past every number handed out before.
+    s.put_account(&account("acc")).await.unwrap();
+    let again = s
+        .append_change("acc", &event(4), 10)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(again > second);
 }

@@ -10,6 +10,8 @@ use imapapi_common::counters::Counter;
 use imapapi_common::ids::MessageId;
 use imapapi_common::model::event_id::{IdPart, change_id};
 use imapapi_common::model::{AccountErrorEntry, Event, EventKind, FlagChanges, OrFalse};
+use imapapi_common::store::StoreError;
+use imapapi_common::store::changes::DEFAULT_MAX_CHANGES;
 use serde_json::json;
 
 /// Where a message event happened.
@@ -145,9 +147,30 @@ pub fn connection_error(account: &str, kind: EventKind, error: &AccountErrorEntr
     Event::new(account, kind, None, data)
 }
 
-/// Publish one event on the events queue, and count it for `GET /v1/stats`.
-pub async fn publish(services: &Services, event: &Event) -> Result<(), BusError> {
-    let body = serde_json::to_vec(event).map_err(|e| BusError::Backend(e.to_string()))?;
+/// Why an event could not be published.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// The changes history could not record it.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Bus(#[from] BusError),
+}
+
+/// Record one event in the account's changes history, then publish it on the events queue
+/// with the state the history gave it, and count it for `GET /v1/stats`. Recorded first,
+/// so that a consumer never sees a state the feed does not know; a failure of either is an
+/// error, so the change is announced again later (under the same id) rather than missing
+/// from the history.
+pub async fn publish(services: &Services, mut event: Event) -> Result<(), PublishError> {
+    let recorded = serde_json::to_vec(&event).map_err(|e| BusError::Backend(e.to_string()))?;
+    let state = services
+        .store
+        .append_change(&event.account, &recorded, DEFAULT_MAX_CHANGES)
+        .await?;
+    // None: the account is gone; dispatch drops its events anyway.
+    event.state = state.map(|s| s.to_string());
+    let body = serde_json::to_vec(&event).map_err(|e| BusError::Backend(e.to_string()))?;
     services
         .bus
         .publish(QueueName::Events, Message::new(event.routing_key(), body))

@@ -176,7 +176,7 @@ impl Session {
         }
     }
 
-    async fn publish(&self, event: &imapapi_common::model::Event) {
+    async fn publish(&self, event: imapapi_common::model::Event) {
         if let Err(e) = events::publish(&self.services, event).await {
             tracing::warn!(account = %self.account, error = %e, "cannot publish event");
         }
@@ -193,7 +193,7 @@ impl Session {
             code = ?error.server_response_code, "connection failed");
         let key = (kind, error.clone());
         if self.last_error.as_ref() != Some(&key) {
-            self.publish(&events::connection_error(&self.account, kind, error))
+            self.publish(events::connection_error(&self.account, kind, error))
                 .await;
             self.last_error = Some(key);
         }
@@ -314,7 +314,7 @@ impl Session {
                         local: self.services.config.service.local_addresses.clone(),
                         log: log.clone(),
                     })));
-                    self.publish(&success).await;
+                    self.publish(success).await;
                     if !self.status(AccountState::Connected, None).await {
                         imap.logout().await;
                         return SessionEnd::LeaseLost;

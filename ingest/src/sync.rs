@@ -40,6 +40,15 @@ pub enum SyncError {
     LeaseLost,
 }
 
+impl From<events::PublishError> for SyncError {
+    fn from(e: events::PublishError) -> Self {
+        match e {
+            events::PublishError::Store(e) => SyncError::Store(e),
+            events::PublishError::Bus(e) => SyncError::Bus(e),
+        }
+    }
+}
+
 /// What a sync needs to know besides the connection.
 pub struct SyncCtx<'a> {
     pub services: &'a Services,
@@ -285,7 +294,7 @@ pub async fn sync_folder(
                 Some(uid_validity),
                 Some(s.uid_validity),
             );
-            events::publish(ctx.services, &event).await?;
+            events::publish(ctx.services, event).await?;
             reset = true;
             baseline = true;
             (ctx.store().allocate_mailbox_id().await?, FolderIndex::new())
@@ -370,7 +379,7 @@ pub async fn sync_folder(
     for uid in &diff.removed {
         events::publish(
             ctx.services,
-            &events::message_deleted(&fref, mailbox_id, *uid),
+            events::message_deleted(&fref, mailbox_id, *uid),
         )
         .await?;
         index.remove(*uid);
@@ -385,7 +394,7 @@ pub async fn sync_folder(
             flags: new,
             changes: &changes,
         };
-        events::publish(ctx.services, &events::message_updated(&fref, change)).await?;
+        events::publish(ctx.services, events::message_updated(&fref, change)).await?;
         index.set(*uid, new);
         committer.step(&progress, &mut index).await?;
     }
@@ -446,7 +455,7 @@ pub async fn sync_folder(
                     _ => false,
                 };
             if wanted && let Some(entry) = decode::event_entry(mailbox_id, f, ctx.settings) {
-                events::publish(ctx.services, &events::message_new(&fref, uid, entry)).await?;
+                events::publish(ctx.services, events::message_new(&fref, uid, entry)).await?;
             }
             index.set(uid, &flags);
             committer.step(&progress, &mut index).await?;
@@ -467,7 +476,7 @@ pub async fn sync_folder(
             Some(uid_validity),
             None,
         );
-        events::publish(ctx.services, &event).await?;
+        events::publish(ctx.services, event).await?;
         progress.first_sync_pending = false;
     }
     let before_commit = started.elapsed();
@@ -560,7 +569,7 @@ pub async fn sync_account(
             Some(s.uid_validity),
             None,
         );
-        events::publish(ctx.services, &event).await?;
+        events::publish(ctx.services, event).await?;
         if !ctx
             .store()
             .delete_folder(ctx.account, ctx.node, &s.path)

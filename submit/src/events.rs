@@ -7,6 +7,7 @@ use imapapi_common::bus::{Message, QueueName};
 use imapapi_common::counters::Counter;
 use imapapi_common::model::event_id::change_id;
 use imapapi_common::model::{Event, EventKind, OutboxEntry};
+use imapapi_common::store::changes::DEFAULT_MAX_CHANGES;
 use serde_json::json;
 
 /// Publish one event about `entry`; a failure is logged, since the send itself is done.
@@ -37,7 +38,8 @@ pub async fn publish(services: &Services, entry: &OutboxEntry, kind: EventKind, 
         kind,
         &[entry.queue_id.as_str().into(), attempt.into()],
     );
-    let event = Event::new(&entry.account, kind, None, data).with_id(id);
+    let mut event = Event::new(&entry.account, kind, None, data).with_id(id);
+    event.state = record(services, &event).await;
     let body = match serde_json::to_vec(&event) {
         Ok(b) => b,
         Err(e) => {
@@ -59,6 +61,24 @@ pub async fn publish(services: &Services, entry: &OutboxEntry, kind: EventKind, 
             metrics::counter!("imapapi_bus_errors_total", "op" => "publish").increment(1);
             tracing::error!(queue_id = %entry.queue_id, event = kind.name(), %error,
                 "send event not published")
+        }
+    }
+}
+
+/// Record `event` in the account's changes history; its state, or `None` when that failed
+/// (logged: the send is done, and its event still goes out).
+async fn record(services: &Services, event: &Event) -> Option<String> {
+    let recorded = serde_json::to_vec(event).ok()?;
+    match services
+        .store
+        .append_change(&event.account, &recorded, DEFAULT_MAX_CHANGES)
+        .await
+    {
+        Ok(state) => state.map(|s| s.to_string()),
+        Err(error) => {
+            tracing::error!(event = event.event.name(), %error,
+                "send event not recorded in the changes history");
+            None
         }
     }
 }

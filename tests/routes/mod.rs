@@ -4,9 +4,12 @@
 
 #![allow(dead_code)]
 
+mod changes_feed;
 pub mod corpus;
 
 use std::time::Duration;
+
+pub use changes_feed::changes_feed;
 
 use serde_json::{Value, json};
 

@@ -15,7 +15,9 @@ use warp::reply::Response;
 use crate::error::{json_ok, respond};
 use crate::openapi::{CommandErrors, tags};
 use crate::params::{Query, query};
-use crate::routes::{Route, account_id, check_mailbox_path, message_id, require_account, with};
+use crate::routes::{
+    Route, account_id, change_state, check_mailbox_path, message_id, require_account, with,
+};
 use imapapi_common::command::client::send;
 
 /// The routes of this module, as the OpenAPI document spells them.
@@ -86,7 +88,11 @@ pub async fn list_messages(
         page_size: page.page_size,
         cursor: page.cursor,
     };
-    Ok(json_ok(&send(&services, &id, request).await?))
+    // Read before the listing: a change made while it runs comes after this state.
+    let state = change_state(&services, &id).await?;
+    let mut list = send(&services, &id, request).await?;
+    list.state = Some(state);
+    Ok(json_ok(&list))
 }
 
 /// The folder and page of a listing or a search: `?path=&page=&pageSize=`, or `cursor`
@@ -184,7 +190,10 @@ pub async fn get_message(
         max_bytes,
         text_type,
     };
-    Ok(json_ok(&send(&services, &id, request).await?))
+    let state = change_state(&services, &id).await?;
+    let mut details = send(&services, &id, request).await?;
+    details.state = Some(state);
+    Ok(json_ok(&details))
 }
 
 /// The text options of message details and text downloads: `?maxBytes=&textType=`,

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod attachment;
 pub mod body_stream;
+pub mod changes;
 pub mod deadletters;
 pub mod docs;
 pub mod health;
@@ -167,6 +168,10 @@ pub const RESOURCES: &[Resource] = &[
         routes: deadletters::ROUTES,
     },
     Resource {
+        filter: changes::routes,
+        routes: changes::ROUTES,
+    },
+    Resource {
         filter: webhook_test::routes,
         routes: webhook_test::ROUTES,
     },
@@ -240,6 +245,16 @@ pub async fn require_account(services: &Services, id: &str) -> Result<AccountCon
         .await
         .map_err(store_error)?
         .ok_or_else(|| ApiError::not_found(format!("Account \"{id}\" was not found")))
+}
+
+/// The account's current changes state (see `changes.rs`), for the replies that carry it.
+pub async fn change_state(services: &Services, id: &str) -> Result<String, ApiError> {
+    let page = services
+        .store
+        .changes_since(id, u64::MAX, 0)
+        .await
+        .map_err(store_error)?;
+    Ok(page.current.to_string())
 }
 
 /// Longest folder path accepted (as the original's listing: 1024 characters).

@@ -16,7 +16,7 @@ use crate::error::{json_ok, respond};
 use crate::openapi::{CommandErrors, tags};
 use crate::params::{Query, query};
 use crate::routes::messages::PageQuery;
-use crate::routes::{Route, account_id, require_account, with};
+use crate::routes::{Route, account_id, change_state, require_account, with};
 use imapapi_common::command::client::send;
 
 /// The routes of this module, as the OpenAPI document spells them.
@@ -83,5 +83,8 @@ pub async fn search(
         cursor: page.cursor,
         query: body.search,
     };
-    Ok(json_ok(&send(&services, &id, request).await?))
+    let state = change_state(&services, &id).await?;
+    let mut found = send(&services, &id, request).await?;
+    found.state = Some(state);
+    Ok(json_ok(&found))
 }

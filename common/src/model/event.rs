@@ -99,6 +99,10 @@ pub struct Event {
     /// What changed; its shape depends on `event`.
     #[serde(default)]
     pub data: serde_json::Value,
+    /// The account's state once this change is counted: `since` for
+    /// `GET /v1/account/:account/changes`. Absent when the history could not record it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
 }
 
 impl Event {
@@ -118,6 +122,7 @@ impl Event {
             special_use: None,
             event,
             data,
+            state: None,
         }
     }
 

@@ -139,6 +139,10 @@ pub struct MessageList {
     )]
     #[schema(example = "AWVT8QAAAAAq")]
     pub next_cursor: Option<String>,
+    /// The account's state when the listing was read: `since` for
+    /// `GET /v1/account/:account/changes` to follow what changes after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
 }
 
 /// `GET /v1/account/:id/message/:message` response.
@@ -192,6 +196,10 @@ pub struct MessageDetails {
     pub headers: BTreeMap<String, Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<TextContent>,
+    /// The account's state when the message was read: `since` for
+    /// `GET /v1/account/:account/changes`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
 }
 
 #[cfg(test)]

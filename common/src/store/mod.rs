@@ -3,7 +3,7 @@
 //! only; the backend (embedded redb file, or Redis) is chosen by config.
 //!
 //! Each concern is its own trait ([`AccountStore`], [`StatusStore`], [`SettingsStore`],
-//! [`FolderStore`], [`LeaseStore`], [`NodeStore`], [`CounterStore`], [`OutboxStore`], [`TokenStore`], [`ReceiverStore`], [`LogStore`]), so that a caller needing one of them
+//! [`FolderStore`], [`LeaseStore`], [`NodeStore`], [`CounterStore`], [`OutboxStore`], [`TokenStore`], [`ReceiverStore`], [`LogStore`], [`ChangeStore`]), so that a caller needing one of them
 //! takes just that one, and its test double implements just that one. [`Store`] is all of
 //! them together, implemented for every type that implements each; [`SharedStore`] is what
 //! the roles share.
@@ -13,6 +13,7 @@
 //! old owner is refused instead of resurrecting stale state.
 
 mod accounts;
+pub mod changes;
 pub mod counters;
 pub mod embedded;
 mod folders;
@@ -30,6 +31,7 @@ mod tokens;
 use std::sync::Arc;
 
 pub use accounts::AccountStore;
+pub use changes::ChangeStore;
 pub use counters::CounterStore;
 pub use folders::{FolderStore, IndexChunk, IndexChunkUpdate};
 pub use leases::LeaseStore;
@@ -64,6 +66,7 @@ pub trait Store:
     + TokenStore
     + LogStore
     + ReceiverStore
+    + ChangeStore
 {
 }
 
@@ -78,6 +81,7 @@ impl<T> Store for T where
         + OutboxStore
         + TokenStore
         + LogStore
+        + ChangeStore
         + ReceiverStore
 {
 }

@@ -117,6 +117,7 @@ impl Execute for ListMessages {
             page,
             pages: page_count(total, self.page_size),
             next_cursor: next_cursor(validity, messages.last().map(|m| m.uid), more),
+            state: None,
             messages,
         })
     }

@@ -190,6 +190,7 @@ impl Execute for Search {
             pages: page_count(total, self.page_size),
             messages,
             next_cursor: next_cursor(validity, page.last().copied(), more),
+            state: None,
         })
     }
 }

@@ -279,6 +279,7 @@ pub fn details(
         headers: msg.as_ref().map(headers::map_of).unwrap_or_default(),
         // Text only when asked for (`textType`), as the original.
         text: text_type.map(|t| text_content(message, &leaves, max_bytes, t)),
+        state: None,
     }
 }
 
@@ -332,6 +333,7 @@ pub fn details_from_structure(
         attachments: e.attachments,
         headers,
         text,
+        state: None,
     }
 }
 

@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use redb::ReadableTable;
 
+use super::changes::drop_changes;
 use super::folders::{drop_chunks, folder_paths};
 use super::logs::drop_log;
 use super::{ACCOUNTS, CHUNKS, EmbeddedStore, FOLDERS, LEASES, META, STATUS, backend, bump};
@@ -73,6 +74,7 @@ impl AccountStore for EmbeddedStore {
                 folders.remove((id, path.as_str())).map_err(backend)?;
             }
             drop_log(txn, id)?;
+            drop_changes(txn, id)?;
             if existed {
                 bump(txn, GENERATION)?;
             }

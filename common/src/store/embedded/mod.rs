@@ -24,6 +24,7 @@
 //! - `idempotency` / `idempotency_expiry`: key → expiry and answer / (expiry, key), for pruning
 
 mod accounts;
+mod changes;
 mod counters;
 mod folders;
 mod leases;
@@ -58,6 +59,8 @@ const OUTBOX_MIME: TableDefinition<&str, &[u8]> = TableDefinition::new("outbox_m
 const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("tokens");
 const RECEIVERS: TableDefinition<&str, &[u8]> = TableDefinition::new("receivers");
 const LOGS: TableDefinition<(&str, u64), &str> = TableDefinition::new("logs");
+const CHANGES: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("changes");
+const CHANGE_FLOORS: TableDefinition<&str, u64> = TableDefinition::new("change_floors");
 const IDEMPOTENCY: TableDefinition<&str, &[u8]> = TableDefinition::new("idempotency");
 const IDEMPOTENCY_EXPIRY: TableDefinition<(u64, &str), ()> =
     TableDefinition::new("idempotency_expiry");
@@ -119,6 +122,8 @@ impl EmbeddedStore {
             txn.open_table(TOKENS).map_err(backend)?;
             txn.open_table(RECEIVERS).map_err(backend)?;
             txn.open_table(LOGS).map_err(backend)?;
+            txn.open_table(CHANGES).map_err(backend)?;
+            txn.open_table(CHANGE_FLOORS).map_err(backend)?;
             txn.open_table(IDEMPOTENCY_EXPIRY).map_err(backend)?;
             // redb locks the file, so no other process can be using this store: every
             // lease in it belonged to an earlier run of this process (one that crashed, or

@@ -9,12 +9,13 @@ use crate::model::AccountConfig;
 use crate::store::record::{decode, encode};
 use crate::store::{AccountStore, StoreError};
 
-/// KEYS: accounts, generation, status, lease, folders, log. ARGV: id, index key prefix.
+/// KEYS: accounts, generation, status, lease, folders, log, changes, changes floor. ARGV: id,
+/// index key prefix.
 /// Index keys are derived from the folders hash inside the script, which is why it needs a
 /// standalone Redis (see the module comment).
 pub(super) const DELETE_ACCOUNT: &str = r"
 local existed = redis.call('HDEL', KEYS[1], ARGV[1])
-redis.call('UNLINK', KEYS[3], KEYS[4], KEYS[6])
+redis.call('UNLINK', KEYS[3], KEYS[4], KEYS[6], KEYS[7], KEYS[8])
 for _, f in ipairs(redis.call('HKEYS', KEYS[5])) do
   redis.call('UNLINK', ARGV[2] .. f)
 end
@@ -67,6 +68,8 @@ impl AccountStore for RedisStore {
             .key(self.acct(id, "lease"))
             .key(self.acct(id, "folders"))
             .key(self.acct(id, "log"))
+            .key(self.acct(id, "changes"))
+            .key(self.acct(id, "changes:floor"))
             .arg(id)
             .arg(self.index_prefix(id))
             .invoke_async(&mut self.con.clone())

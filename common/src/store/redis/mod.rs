@@ -37,6 +37,7 @@
 //! replicas), not Redis Cluster.
 
 mod accounts;
+mod changes;
 mod counters;
 mod folders;
 mod leases;
@@ -71,6 +72,8 @@ pub struct RedisStore {
     delete_account: Script,
     update_outbox: Script,
     append_log: Script,
+    append_change: Script,
+    read_changes: Script,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -134,6 +137,8 @@ impl RedisStore {
             delete_account: Script::new(accounts::DELETE_ACCOUNT),
             update_outbox: Script::new(outbox::UPDATE_OUTBOX),
             append_log: Script::new(logs::APPEND_LOG),
+            append_change: Script::new(changes::APPEND_CHANGE),
+            read_changes: Script::new(changes::READ_CHANGES),
         })
     }
 

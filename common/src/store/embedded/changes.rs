@@ -1,0 +1,141 @@
+//! The changes feed, in the `changes` table ((account, number) → event JSON) with each
+//! account's floor in `change_floors`; numbers come from the `changes:seq` counter in
+//! `meta`, shared by every account. Trimming removes from the front.
+
+use async_trait::async_trait;
+use redb::{ReadableTable, WriteTransaction};
+
+use super::{ACCOUNTS, CHANGE_FLOORS, CHANGES, EmbeddedStore, backend, bump};
+use crate::store::changes::{ChangePage, MAX_CHANGES_PER_READ, StoredChange};
+use crate::store::{ChangeStore, StoreError};
+
+/// Drop the history of `account`, inside the caller's transaction (account deletion).
+pub(super) fn drop_changes(txn: &WriteTransaction, account: &str) -> Result<(), StoreError> {
+    txn.open_table(CHANGES)
+        .map_err(backend)?
+        .retain_in::<(&str, u64), _>((account, 0)..=(account, u64::MAX), |_, _| false)
+        .map_err(backend)?;
+    txn.open_table(CHANGE_FLOORS)
+        .map_err(backend)?
+        .remove(account)
+        .map_err(backend)?;
+    Ok(())
+}
+
+/// Keep the newest `max` changes of `account`; the new floor when some were dropped.
+fn trim(txn: &WriteTransaction, account: &str, max: u64) -> Result<(), StoreError> {
+    let mut changes = txn.open_table(CHANGES).map_err(backend)?;
+    let kept = changes
+        .range::<(&str, u64)>((account, 0)..=(account, u64::MAX))
+        .map_err(backend)?
+        .count() as u64;
+    let Some(over) = kept.checked_sub(max).filter(|n| *n > 0) else {
+        return Ok(());
+    };
+    let mut dropped = Vec::new();
+    for row in changes
+        .range::<(&str, u64)>((account, 0)..=(account, u64::MAX))
+        .map_err(backend)?
+        .take(over as usize)
+    {
+        dropped.push(row.map_err(backend)?.0.value().1);
+    }
+    for seq in &dropped {
+        changes.remove((account, *seq)).map_err(backend)?;
+    }
+    if let Some(highest) = dropped.last() {
+        txn.open_table(CHANGE_FLOORS)
+            .map_err(backend)?
+            .insert(account, *highest)
+            .map_err(backend)?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl ChangeStore for EmbeddedStore {
+    async fn append_change(
+        &self,
+        account: &str,
+        event: &[u8],
+        max: u64,
+    ) -> Result<Option<u64>, StoreError> {
+        let account = account.to_string();
+        let event = event.to_vec();
+        // Not durable: the folder commit that follows each batch of events is, and makes
+        // everything before it durable too (see `EmbeddedStore::write`).
+        self.write(false, move |txn| {
+            let id = account.as_str();
+            let exists = txn
+                .open_table(ACCOUNTS)
+                .map_err(backend)?
+                .get(id)
+                .map_err(backend)?
+                .is_some();
+            if !exists {
+                return Ok(None);
+            }
+            let seq = bump(txn, "changes:seq")?;
+            txn.open_table(CHANGES)
+                .map_err(backend)?
+                .insert((id, seq), event.as_slice())
+                .map_err(backend)?;
+            trim(txn, id, max.max(1))?;
+            Ok(Some(seq))
+        })
+        .await
+    }
+
+    async fn changes_since(
+        &self,
+        account: &str,
+        since: u64,
+        limit: usize,
+    ) -> Result<ChangePage, StoreError> {
+        let account = account.to_string();
+        let limit = limit.min(MAX_CHANGES_PER_READ);
+        self.read(move |txn| {
+            let id = account.as_str();
+            let floor = txn
+                .open_table(CHANGE_FLOORS)
+                .map_err(backend)?
+                .get(id)
+                .map_err(backend)?
+                .map_or(0, |v| v.value());
+            let table = txn.open_table(CHANGES).map_err(backend)?;
+            let newest = match table
+                .range::<(&str, u64)>((id, 0)..=(id, u64::MAX))
+                .map_err(backend)?
+                .next_back()
+            {
+                Some(row) => Some(row.map_err(backend)?.0.value().1),
+                None => None,
+            };
+            let mut changes = Vec::new();
+            let mut has_more = false;
+            if since < u64::MAX {
+                for row in table
+                    .range::<(&str, u64)>((id, since + 1)..=(id, u64::MAX))
+                    .map_err(backend)?
+                {
+                    if changes.len() == limit {
+                        has_more = true;
+                        break;
+                    }
+                    let (key, value) = row.map_err(backend)?;
+                    changes.push(StoredChange {
+                        seq: key.value().1,
+                        event: value.value().to_vec(),
+                    });
+                }
+            }
+            Ok(ChangePage {
+                floor,
+                current: newest.unwrap_or(floor).max(floor),
+                changes,
+                has_more,
+            })
+        })
+        .await
+    }
+}
