@@ -279,6 +279,144 @@ async fn trace_logs_hold_no_secret() {
     assert!(!log.contains("an-encryption-key"), "secret in the log");
 }
 
+/// With NOTIFY, a change in any folder reaches the webhook at once, not at the next resync
+/// (600 s here): new mail in Sent and in a nested folder, a flag change there, a folder
+/// another client created after connect, once mail arrives in it; a folder renamed and one
+/// deleted through the api.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_folder_in_real_time() {
+    let dv = Dovecot::ensure();
+    let gw = spawn(&[]).await;
+    let base = gw.base_url();
+    let hook = WebhookReceiver::start().await;
+    set_webhooks(&base, &hook).await;
+    let user = dv.create_user("everywhere");
+    let mut imap = ImapTestClient::connect(dv, &user).await.unwrap();
+    imap.create_mailbox("Projects").await.unwrap();
+    imap.create_mailbox("Projects/Alpha").await.unwrap();
+    let mut body = account_body(dv, "everywhere", &user);
+    body["imap"]["resyncDelay"] = json!(600);
+    let (status, b) = http("POST", &gw.url("/v1/account"), Some(body)).await;
+    assert_eq!(status, 200, "{b}");
+    wait_state(&base, "everywhere", "connected", Duration::from_secs(30)).await;
+    expect_event(&hook, "everywhere", "mailboxNew", |r| {
+        r.body["path"] == "INBOX"
+    })
+    .await;
+    while hook.next_within(Duration::from_millis(700)).await.is_some() {}
+
+    let within = Duration::from_secs(3);
+    let mut timings = Vec::new();
+    let mut timed = async |what: &str, got: Option<support::Received>, at: std::time::Instant| {
+        let got = got.unwrap_or_else(|| panic!("{what}: no webhook within {within:?}"));
+        timings.push(format!(
+            "{what} {} ms",
+            got.at.duration_since(at).as_millis()
+        ));
+        got
+    };
+    let wait = |event: &'static str, path: &'static str| {
+        let hook = &hook;
+        async move {
+            hook.wait_for(
+                move |r| r.event() == Some(event) && r.body["path"] == path,
+                within,
+            )
+            .await
+        }
+    };
+
+    let at = std::time::Instant::now();
+    imap.append("Sent", &mail("sent copy", "x")).await.unwrap();
+    timed("Sent messageNew", wait("messageNew", "Sent").await, at).await;
+
+    let at = std::time::Instant::now();
+    let uid = imap
+        .append("Projects/Alpha", &mail("nested", "y"))
+        .await
+        .unwrap();
+    timed(
+        "nested messageNew",
+        wait("messageNew", "Projects/Alpha").await,
+        at,
+    )
+    .await;
+
+    let at = std::time::Instant::now();
+    imap.add_flags("Projects/Alpha", uid, "\\Flagged")
+        .await
+        .unwrap();
+    let got = timed(
+        "nested messageUpdated",
+        wait("messageUpdated", "Projects/Alpha").await,
+        at,
+    )
+    .await;
+    assert_eq!(
+        got.body["data"]["changes"]["flags"]["added"],
+        json!(["\\Flagged"])
+    );
+
+    let at = std::time::Instant::now();
+    imap.create_mailbox("Later").await.unwrap();
+    imap.append("Later", &mail("in a new folder", "z"))
+        .await
+        .unwrap();
+    timed(
+        "new folder mailboxNew",
+        wait("mailboxNew", "Later").await,
+        at,
+    )
+    .await;
+    assert!(
+        hook.wait_for(
+            |r| r.event() == Some("messageNew") && r.body["path"] == "Later",
+            within
+        )
+        .await
+        .is_some(),
+        "the new folder's mail is announced"
+    );
+
+    let at = std::time::Instant::now();
+    let (status, r) = http(
+        "PUT",
+        &gw.url("/v1/account/everywhere/mailbox"),
+        Some(json!({"path": "Later", "newPath": ["Renamed"]})),
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+    timed(
+        "renamed: old mailboxDeleted",
+        wait("mailboxDeleted", "Later").await,
+        at,
+    )
+    .await;
+    timed(
+        "renamed: new mailboxNew",
+        wait("mailboxNew", "Renamed").await,
+        at,
+    )
+    .await;
+
+    let at = std::time::Instant::now();
+    let (status, r) = http(
+        "DELETE",
+        &gw.url("/v1/account/everywhere/mailbox?path=Renamed"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+    timed(
+        "deleted mailboxDeleted",
+        wait("mailboxDeleted", "Renamed").await,
+        at,
+    )
+    .await;
+    println!("change -> webhook: {}", timings.join(", "));
+    imap.logout().await.ok();
+}
+
 /// `POST /v1/webhooks/test` sends one signed test webhook now, to the URL given or to the
 /// one in the settings, and answers with what the receiver did; a refusal, an unreachable
 /// receiver and a missing or unusable URL are each told apart.

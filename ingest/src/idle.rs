@@ -1,6 +1,8 @@
 //! Waiting for changes on the watched folder: IDLE (RFC 2177) driven by hand so that it
 //! can be interrupted at once by a control request, the poll timer or shutdown, and so every
-//! notification (EXISTS, EXPUNGE, FETCH, VANISHED) is seen rather than dropped.
+//! notification (EXISTS, EXPUNGE, FETCH, VANISHED) is seen rather than dropped. With NOTIFY
+//! set, what it reports about other folders (STATUS, LIST) wakes the wait too and is kept in
+//! `imap.notices` for the session.
 
 use std::time::Duration;
 
@@ -9,6 +11,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::control::ControlRequest;
+use crate::imap::notices::{Notice, classify};
 use crate::imap::{Imap, ImapError};
 
 /// Servers may drop an IDLE after 30 minutes; renew well before.
@@ -23,6 +26,8 @@ const ACK_TIMEOUT: Duration = Duration::from_secs(30);
 pub enum Wake {
     /// The server reported a change to the selected folder.
     Changed,
+    /// NOTIFY reported changes in other folders (kept in `imap.notices`).
+    Folders,
     /// A control request (reconnect, close) arrived for this account.
     Control(ControlRequest),
     /// The wait time ran out (poll or IDLE renewal due).
@@ -35,7 +40,8 @@ pub enum Wake {
 enum Ack {
     Continue,
     Done,
-    Other(bool),
+    /// Anything else: whether it changed the selected folder, and a notice it carries.
+    Other(bool, Option<Notice>),
 }
 
 fn is_change(r: &Response<'_>) -> bool {
@@ -60,13 +66,15 @@ async fn wait_without_idle(
     }
 }
 
-/// Read until a change notification arrives. Cancel-safe: partial reads stay buffered.
-async fn until_change(imap: &mut Imap) -> Result<(), ImapError> {
+/// Read until a change notification arrives: one for the selected folder, or a NOTIFY
+/// notice about another (kept in `imap.notices`). Cancel-safe: partial reads stay buffered.
+async fn until_change(imap: &mut Imap) -> Result<Wake, ImapError> {
     loop {
-        let (change, bye) = imap
+        let (change, notice, bye) = imap
             .read(|r| {
                 (
                     is_change(r),
+                    classify(r, false),
                     matches!(
                         r,
                         Response::Data {
@@ -77,8 +85,12 @@ async fn until_change(imap: &mut Imap) -> Result<(), ImapError> {
                 )
             })
             .await?;
+        let folders = imap.note_notice(notice);
         if change {
-            return Ok(());
+            return Ok(Wake::Changed);
+        }
+        if folders {
+            return Ok(Wake::Folders);
         }
         if bye {
             return Err(ImapError::Lost("server closed the connection".into()));
@@ -105,7 +117,7 @@ pub async fn wait(
             imap.read(|r| match r {
                 Response::Continue(_) => Ack::Continue,
                 Response::Done { tag: t, .. } if *t == tag => Ack::Done,
-                other => Ack::Other(is_change(other)),
+                other => Ack::Other(is_change(other), classify(other, false)),
             }),
         )
         .await
@@ -113,14 +125,19 @@ pub async fn wait(
         match step {
             Ack::Continue => break,
             Ack::Done => return Err(ImapError::Refused("IDLE refused".into())),
-            Ack::Other(c) => changed |= c,
+            Ack::Other(c, notice) => {
+                changed |= c;
+                imap.note_notice(notice);
+            }
         }
     }
     let wake = if changed {
         Wake::Changed
+    } else if imap.notices.pending() {
+        Wake::Folders
     } else {
         tokio::select! {
-            r = until_change(imap) => { r?; Wake::Changed }
+            r = until_change(imap) => r?,
             req = rx.recv() => req.map(Wake::Control).unwrap_or(Wake::Stop),
             _ = tokio::time::sleep(max.min(IDLE_RENEW)) => Wake::Timeout,
             _ = cancel.cancelled() => Wake::Stop,
@@ -133,7 +150,7 @@ pub async fn wait(
             ACK_TIMEOUT,
             imap.read(|r| match r {
                 Response::Done { tag: t, .. } if *t == tag => Ack::Done,
-                other => Ack::Other(is_change(other)),
+                other => Ack::Other(is_change(other), classify(other, false)),
             }),
         )
         .await
@@ -141,11 +158,14 @@ pub async fn wait(
         match step {
             Ack::Done => break,
             Ack::Continue => {}
-            Ack::Other(c) => late_change |= c,
+            Ack::Other(c, notice) => {
+                late_change |= c;
+                imap.note_notice(notice);
+            }
         }
     }
     Ok(match wake {
-        Wake::Timeout if late_change => Wake::Changed,
+        Wake::Timeout | Wake::Folders if late_change => Wake::Changed,
         w => w,
     })
 }

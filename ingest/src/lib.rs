@@ -16,6 +16,7 @@ pub mod idle;
 pub mod imap;
 pub mod index;
 pub mod message;
+pub mod notified;
 pub mod owned_accounts_metric;
 pub mod pickup;
 pub mod router;

@@ -28,6 +28,7 @@ use crate::events;
 use crate::folder_view::FolderPublisher;
 use crate::idle::{self, Wake};
 use crate::imap::{Imap, ImapError};
+use crate::notified;
 use crate::sync::{self, FolderInfo, SyncCtx, SyncError};
 
 /// Poll interval of folders other than the IDLEd one, unless the account sets `resyncDelay`.
@@ -412,7 +413,13 @@ impl Session {
         };
         let only = cfg.path.as_deref().filter(|p| *p != "*");
         let mut states: BTreeMap<String, FolderState> = BTreeMap::new();
-        let folders = sync::sync_account(imap, &ctx, only, &mut states, true, None).await?;
+        // Changes in every folder as they happen, where the server can tell (NOTIFY);
+        // elsewhere the watched folder's IDLE and the periodic resync of the rest. Not for
+        // an account limited to one folder. Set before the first sync, so that nothing
+        // changing while it runs is missed (what it reports is synced after).
+        let notify = only.is_none() && imap.enable_notify().await;
+        tracing::debug!(account = %account, notify, "watching");
+        let mut folders = sync::sync_account(imap, &ctx, only, &mut states, true, None).await?;
         published.publish(&states);
         // syncTime tells users (and the benchmark) that the initial sync is complete.
         let synced = AccountStatus {
@@ -450,7 +457,7 @@ impl Session {
                     settings: &settings,
                     notify_from,
                 };
-                sync::sync_account(
+                folders = sync::sync_account(
                     imap,
                     &ctx,
                     only,
@@ -459,6 +466,8 @@ impl Session {
                     watched.as_ref().map(|w| w.path.as_str()),
                 )
                 .await?;
+                // What NOTIFY reported meanwhile is covered by this pass.
+                imap.notices.take();
                 // Before the waiters hear of it: they look for a folder this pass found.
                 published.publish(&states);
                 next_poll = Instant::now() + resync;
@@ -466,6 +475,21 @@ impl Session {
                 for w in waiters.drain(..) {
                     let _ = w.send(());
                 }
+            }
+            if imap.notices.pending() {
+                refresh_settings(services, &mut settings).await;
+                let ctx = SyncCtx {
+                    services,
+                    node,
+                    account,
+                    settings: &settings,
+                    notify_from,
+                };
+                let watched_path = watched.as_ref().map(|w| w.path.as_str());
+                let wanted =
+                    notified::sync(imap, &ctx, &mut folders, &mut states, watched_path).await?;
+                need_sync |= wanted;
+                published.publish(&states);
             }
             let Some(w) = &watched else {
                 // Nothing to IDLE on: just wait for commands and the poll.
@@ -498,6 +522,8 @@ impl Session {
             let max = next_poll.saturating_duration_since(Instant::now());
             match idle::wait(imap, rx, cancel, max).await? {
                 Wake::Changed => need_sync = true,
+                // Taken at the top of the loop.
+                Wake::Folders => {}
                 Wake::Control(req) => {
                     if let Some(exit) = obey(req, &mut waiters, &mut next_poll) {
                         return Ok(exit);

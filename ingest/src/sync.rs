@@ -592,7 +592,17 @@ pub async fn sync_account(
             if skip == Some(f.path.as_str()) {
                 continue;
             }
-            let st = imap.status(&f.path).await?;
+            let st = match imap.status(&f.path).await {
+                Ok(st) => st,
+                // Deleted since it was listed (by the api's own connection, say): the next
+                // pass no longer lists it and announces it gone.
+                Err(ImapError::Refused(e)) => {
+                    tracing::debug!(account = ctx.account, path = %f.path, error = %e,
+                        "folder gone before its STATUS");
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
             let unchanged = st.uid_validity.is_none_or(|v| v == p.uid_validity)
                 && st.uid_next.is_none_or(|n| n == p.uid_next)
                 && st.messages.is_none_or(|m| m == p.messages)
@@ -604,7 +614,15 @@ pub async fn sync_account(
                 continue;
             }
         }
-        let state = sync_folder(imap, ctx, f, prev, baseline).await?;
+        let state = match sync_folder(imap, ctx, f, prev, baseline).await {
+            Ok(state) => state,
+            Err(SyncError::Imap(ImapError::Refused(e))) => {
+                tracing::warn!(account = ctx.account, path = %f.path, error = %e,
+                    "folder refused; left for the next pass");
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         states.insert(f.path.clone(), state);
     }
     Ok(folders)

@@ -104,10 +104,12 @@ async fn expect_delivery(hook: &WebhookReceiver, letter: &Value) {
         .await
         .unwrap_or_else(|| panic!("{event_id} not delivered again within {WAIT:?}"));
     assert_eq!(got.body, letter["event"], "the same event");
-    assert_eq!(
-        got.header("x-imapapi-attempt"),
-        Some("1"),
-        "attempts start over"
+    // Attempts start over: 1, or 2 when the receiver's breaker, still open from the
+    // refusals, held the first back (a redrive that kept counting would start at 3).
+    let attempt = got.header("x-imapapi-attempt");
+    assert!(
+        matches!(attempt, Some("1" | "2")),
+        "attempts start over: {attempt:?}"
     );
 }
 

@@ -18,11 +18,14 @@ impl Execute for CreateMailbox {
             });
         }
         match cx.imap.create(&path).await {
-            Ok(()) => Ok(CreateMailboxReply {
-                path,
-                mailbox_id: None,
-                created: true,
-            }),
+            Ok(()) => {
+                cx.folders_changed();
+                Ok(CreateMailboxReply {
+                    path,
+                    mailbox_id: None,
+                    created: true,
+                })
+            }
             Err(ImapError::Refused(m)) => Err(ApiError::new(400, "CreateFailed", m).into()),
             Err(e) => Err(e.into()),
         }

@@ -16,10 +16,13 @@ impl Execute for DeleteMailbox {
             return Err(ApiError::not_found(format!("Mailbox \"{path}\" was not found")).into());
         }
         match cx.imap.delete(&path).await {
-            Ok(()) => Ok(DeleteMailboxReply {
-                path,
-                deleted: true,
-            }),
+            Ok(()) => {
+                cx.folders_changed();
+                Ok(DeleteMailboxReply {
+                    path,
+                    deleted: true,
+                })
+            }
             Err(ImapError::Refused(m)) => Err(ApiError::new(400, "DeleteFailed", m).into()),
             Err(e) => Err(e.into()),
         }

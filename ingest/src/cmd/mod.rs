@@ -216,6 +216,19 @@ impl CommandCx<'_> {
         Ok(0)
     }
 
+    /// Tell the account's watcher that folders were created, renamed or deleted here, so it
+    /// announces them now rather than at its next resync (NOTIFY cannot report renames to
+    /// this parser, and a server without NOTIFY reports none). Not waited for.
+    pub fn folders_changed(&self) {
+        if let Some(session) = &self.session {
+            let (done, _) = oneshot::channel();
+            let _ = session.try_send(ControlRequest {
+                control: Control::Resync,
+                done,
+            });
+        }
+    }
+
     /// Resolve a message id and select its folder (read-write when `write`). 404 when the
     /// folder is gone or its UIDVALIDITY changed since the id was made.
     pub async fn target(&mut self, message: &str, write: bool) -> Result<Target, CommandError> {

@@ -22,11 +22,14 @@ impl Execute for RenameMailbox {
             .into());
         }
         match cx.imap.rename(&path, &new_path).await {
-            Ok(()) => Ok(RenameMailboxReply {
-                path,
-                new_path,
-                renamed: true,
-            }),
+            Ok(()) => {
+                cx.folders_changed();
+                Ok(RenameMailboxReply {
+                    path,
+                    new_path,
+                    renamed: true,
+                })
+            }
             Err(ImapError::Refused(m)) => Err(ApiError::new(400, "RenameFailed", m).into()),
             Err(e) => Err(e.into()),
         }

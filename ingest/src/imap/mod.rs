@@ -12,6 +12,7 @@ use imap_proto::{AttributeValue, Capability, MailboxDatum, Response, ResponseCod
 
 use crate::connection::ImapSession;
 
+pub mod notices;
 mod open_connections;
 mod position;
 pub mod wire;
@@ -231,6 +232,10 @@ pub struct Imap {
     /// EXPUNGE, VANISHED) during some command since it was selected: whatever state was read
     /// from it may be stale. Reset by every SELECT/EXAMINE.
     pub changed: bool,
+    /// What NOTIFY reported about other folders, waiting for the session.
+    pub notices: notices::FolderNotices,
+    /// The command running is a LIST, LSUB or STATUS of ours: its answers are no notices.
+    own_listing: bool,
 }
 
 fn lost(e: impl std::fmt::Display) -> ImapError {
@@ -264,6 +269,8 @@ impl Imap {
             selected_validity: None,
             exists: 0,
             changed: false,
+            notices: notices::FolderNotices::default(),
+            own_listing: false,
         };
         let mut caps = HashSet::new();
         imap.exec("CAPABILITY", |r| {
@@ -306,8 +313,38 @@ impl Imap {
     where
         F: FnMut(&Response<'_>, &[u8]),
     {
+        let verb = command.split(' ').next().unwrap_or_default();
+        self.own_listing = ["LIST", "LSUB", "STATUS"]
+            .iter()
+            .any(|v| verb.eq_ignore_ascii_case(v));
         let id = self.session.run_command(command).await.map_err(lost)?;
-        self.complete(id, f).await
+        let done = self.complete(id, f).await;
+        self.own_listing = false;
+        done
+    }
+
+    /// Set NOTIFY (RFC 5465) for every personal folder, so that changes anywhere are
+    /// reported on this connection; whether the server took it. Without flag changes in
+    /// other folders when it refuses those.
+    pub async fn enable_notify(&mut self) -> bool {
+        if !self.has("NOTIFY") {
+            return false;
+        }
+        for command in [notices::NOTIFY_SET, notices::NOTIFY_SET_NO_FLAGS] {
+            match self.exec(command, |_| {}).await {
+                Ok(_) => {
+                    self.notices.enabled = true;
+                    return true;
+                }
+                Err(e) => tracing::debug!(error = %e, command, "NOTIFY refused"),
+            }
+        }
+        false
+    }
+
+    /// Keep a NOTIFY notice about another folder read outside a command (during IDLE).
+    pub fn note_notice(&mut self, notice: Option<notices::Notice>) -> bool {
+        self.notices.enabled && self.notices.add(notice)
     }
 
     /// Send a command made of text and literals (APPEND bodies, non-ASCII search strings),
@@ -436,8 +473,12 @@ impl Imap {
         result
     }
 
-    /// Keep the selected mailbox's message count current and note that it changed.
+    /// Keep the selected mailbox's message count current and note that it changed; keep
+    /// what NOTIFY says of other folders.
     fn track(&mut self, r: &Response<'_>) {
+        if self.notices.enabled {
+            self.notices.add(notices::classify(r, self.own_listing));
+        }
         match r {
             Response::MailboxData(MailboxDatum::Exists(n)) => {
                 self.exists = *n;
