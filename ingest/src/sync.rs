@@ -271,68 +271,15 @@ pub async fn sync_folder(
     };
 
     let first_sync = owes_mailbox_new(stored.as_ref(), uid_validity);
-    let mut reset = false;
-    let mut baseline = baseline;
-    let (mailbox_id, mut index) = match &stored {
-        Some(s) if s.uid_validity == uid_validity => {
-            let chunks = ctx.store().load_index(ctx.account, &folder.path).await?;
-            match FolderIndex::from_chunks(&chunks) {
-                Ok(i) => (s.mailbox_id, i),
-                Err(e) => {
-                    tracing::warn!(account = ctx.account, path = %folder.path, error = %e, "stored index unreadable; rebuilding without events");
-                    reset = true;
-                    baseline = true;
-                    (s.mailbox_id, FolderIndex::new())
-                }
-            }
-        }
-        Some(s) => {
-            let event = events::mailbox(
-                &fref,
-                EventKind::MailboxReset,
-                folder.delimiter.as_deref(),
-                Some(uid_validity),
-                Some(s.uid_validity),
-            );
-            events::publish(ctx.services, event).await?;
-            reset = true;
-            baseline = true;
-            (ctx.store().allocate_mailbox_id().await?, FolderIndex::new())
-        }
-        None => (ctx.store().allocate_mailbox_id().await?, FolderIndex::new()),
-    };
+    let Loaded {
+        mailbox_id,
+        mut index,
+        reset,
+        baseline,
+    } = load(ctx, &fref, folder, stored.as_ref(), baseline).await?;
 
     let qresync_used = known.is_some() && imap.qresync && !reset;
-    let diff = if qresync_used {
-        let mut changed: Vec<(u32, Vec<String>)> = std::mem::take(&mut sel.fetched)
-            .into_iter()
-            .filter_map(|f| Some((f.uid()?, f.into_flags()?)))
-            .collect();
-        let prev_next = stored.as_ref().map(|s| s.uid_next).unwrap_or(1).max(1);
-        if sel.uid_next.is_some_and(|n| n > prev_next) && sel.exists > 0 {
-            let newer = imap
-                .fetch(&format!("UID FETCH {prev_next}:* (UID FLAGS)"))
-                .await?;
-            changed.extend(
-                newer
-                    .into_iter()
-                    .filter_map(|f| Some((f.uid()?, f.into_flags()?)))
-                    .filter(|(u, _)| *u >= prev_next),
-            );
-        }
-        diff_changes(&index, &sel.vanished, changed)
-    } else {
-        let server: Vec<(u32, Vec<String>)> = if sel.exists > 0 {
-            imap.fetch("UID FETCH 1:* (UID FLAGS)")
-                .await?
-                .into_iter()
-                .filter_map(|f| Some((f.uid()?, f.into_flags().unwrap_or_default())))
-                .collect()
-        } else {
-            Vec::new()
-        };
-        diff_full(&index, server)
-    };
+    let diff = read_diff(imap, &mut sel, &index, stored.as_ref(), qresync_used).await?;
 
     tracing::debug!(
         account = ctx.account,
@@ -376,14 +323,170 @@ pub async fn sync_folder(
         generation: progress.generation,
     };
 
+    apply_changes(ctx, &fref, &diff, &progress, &mut index, &mut committer).await?;
+
+    announce_new(
+        imap,
+        ctx,
+        &fref,
+        diff.new,
+        baseline,
+        &progress,
+        &mut index,
+        &mut committer,
+    )
+    .await?;
+
+    progress.uid_next = sel
+        .uid_next
+        .unwrap_or_else(|| index.max_uid().map(|u| u + 1).unwrap_or(1));
+    progress.highest_modseq = sel.highest_modseq;
+    progress.messages = index.len() as u32;
+    if first_sync {
+        // After the folder's messageNew events, before the commit that ends the debt.
+        let event = events::mailbox(
+            &fref,
+            EventKind::MailboxNew,
+            folder.delimiter.as_deref(),
+            Some(uid_validity),
+            None,
+        );
+        events::publish(ctx.services, event).await?;
+        progress.first_sync_pending = false;
+    }
+    let before_commit = started.elapsed();
+    committer.commit(&progress, &mut index).await?;
+    progress.generation = committer.generation;
+    tracing::debug!(
+        account = ctx.account,
+        path = %folder.path,
+        messages = progress.messages,
+        total_ms = started.elapsed().as_millis() as u64,
+        last_commit_ms = (started.elapsed() - before_commit).as_millis() as u64,
+        "folder synced"
+    );
+    Ok(progress)
+}
+
+/// A folder's index as the sync starts from it.
+struct Loaded {
+    mailbox_id: u32,
+    index: FolderIndex,
+    /// The folder starts over (UIDVALIDITY changed, or its stored index is unreadable).
+    reset: bool,
+    /// Existing mail is not announced (the account's first sync, or a reset).
+    baseline: bool,
+}
+
+/// Load the stored index of a folder whose UIDVALIDITY is `fref.uid_validity`: the stored
+/// one when it matches, else a new empty one under a new mailbox id (announcing
+/// `mailboxReset` when the UIDVALIDITY changed).
+async fn load(
+    ctx: &SyncCtx<'_>,
+    fref: &FolderRef<'_>,
+    folder: &FolderInfo,
+    stored: Option<&FolderState>,
+    baseline: bool,
+) -> Result<Loaded, SyncError> {
+    let uid_validity = fref.uid_validity;
+    let mut reset = false;
+    let mut baseline = baseline;
+    let (mailbox_id, index) = match stored {
+        Some(s) if s.uid_validity == uid_validity => {
+            let chunks = ctx.store().load_index(ctx.account, &folder.path).await?;
+            match FolderIndex::from_chunks(&chunks) {
+                Ok(i) => (s.mailbox_id, i),
+                Err(e) => {
+                    tracing::warn!(account = ctx.account, path = %folder.path, error = %e, "stored index unreadable; rebuilding without events");
+                    reset = true;
+                    baseline = true;
+                    (s.mailbox_id, FolderIndex::new())
+                }
+            }
+        }
+        Some(s) => {
+            let event = events::mailbox(
+                fref,
+                EventKind::MailboxReset,
+                folder.delimiter.as_deref(),
+                Some(uid_validity),
+                Some(s.uid_validity),
+            );
+            events::publish(ctx.services, event).await?;
+            reset = true;
+            baseline = true;
+            (ctx.store().allocate_mailbox_id().await?, FolderIndex::new())
+        }
+        None => (ctx.store().allocate_mailbox_id().await?, FolderIndex::new()),
+    };
+    Ok(Loaded {
+        mailbox_id,
+        index,
+        reset,
+        baseline,
+    })
+}
+
+/// What changed in the selected folder since `index`: with QRESYNC, only what the
+/// server reported on EXAMINE (plus anything past the stored UIDNEXT); otherwise a full
+/// `UID FETCH 1:* (UID FLAGS)` compared entry by entry.
+async fn read_diff(
+    imap: &mut Imap,
+    sel: &mut crate::imap::Selected,
+    index: &FolderIndex,
+    stored: Option<&FolderState>,
+    qresync_used: bool,
+) -> Result<Diff, SyncError> {
+    Ok(if qresync_used {
+        let mut changed: Vec<(u32, Vec<String>)> = std::mem::take(&mut sel.fetched)
+            .into_iter()
+            .filter_map(|f| Some((f.uid()?, f.into_flags()?)))
+            .collect();
+        let prev_next = stored.map(|s| s.uid_next).unwrap_or(1).max(1);
+        if sel.uid_next.is_some_and(|n| n > prev_next) && sel.exists > 0 {
+            let newer = imap
+                .fetch(&format!("UID FETCH {prev_next}:* (UID FLAGS)"))
+                .await?;
+            changed.extend(
+                newer
+                    .into_iter()
+                    .filter_map(|f| Some((f.uid()?, f.into_flags()?)))
+                    .filter(|(u, _)| *u >= prev_next),
+            );
+        }
+        diff_changes(index, &sel.vanished, changed)
+    } else {
+        let server: Vec<(u32, Vec<String>)> = if sel.exists > 0 {
+            imap.fetch("UID FETCH 1:* (UID FLAGS)")
+                .await?
+                .into_iter()
+                .filter_map(|f| Some((f.uid()?, f.into_flags().unwrap_or_default())))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        diff_full(index, server)
+    })
+}
+
+/// Announce and apply removed and flag-changed messages, committing in batches.
+async fn apply_changes(
+    ctx: &SyncCtx<'_>,
+    fref: &FolderRef<'_>,
+    diff: &Diff,
+    progress: &FolderState,
+    index: &mut FolderIndex,
+    committer: &mut Committer<'_>,
+) -> Result<(), SyncError> {
+    let mailbox_id = progress.mailbox_id;
     for uid in &diff.removed {
         events::publish(
             ctx.services,
-            events::message_deleted(&fref, mailbox_id, *uid),
+            events::message_deleted(fref, mailbox_id, *uid),
         )
         .await?;
         index.remove(*uid);
-        committer.step(&progress, &mut index).await?;
+        committer.step(progress, index).await?;
     }
     for (uid, old, new) in &diff.updated {
         let changes = flag_changes(old, new);
@@ -394,24 +497,42 @@ pub async fn sync_folder(
             flags: new,
             changes: &changes,
         };
-        events::publish(ctx.services, events::message_updated(&fref, change)).await?;
+        events::publish(ctx.services, events::message_updated(fref, change)).await?;
         index.set(*uid, new);
-        committer.step(&progress, &mut index).await?;
+        committer.step(progress, index).await?;
     }
 
+    Ok(())
+}
+
+/// Index the new messages, announcing those a `messageNew` is owed for (all of them,
+/// except on an account's first sync, where only mail received since `notifyFrom` is),
+/// fetched in batches and committed as they go.
+#[allow(clippy::too_many_arguments)]
+async fn announce_new(
+    imap: &mut Imap,
+    ctx: &SyncCtx<'_>,
+    fref: &FolderRef<'_>,
+    new: Vec<(u32, Vec<String>)>,
+    baseline: bool,
+    progress: &FolderState,
+    index: &mut FolderIndex,
+    committer: &mut Committer<'_>,
+) -> Result<(), SyncError> {
+    let mailbox_id = progress.mailbox_id;
     // New messages: announced unless this is a first sync, where only mail received after
     // `notifyFrom` is.
     let announce: HashSet<u32> = if !baseline {
-        diff.new.iter().map(|(u, _)| *u).collect()
-    } else if let Some(from) = ctx.notify_from.filter(|_| !diff.new.is_empty()) {
+        new.iter().map(|(u, _)| *u).collect()
+    } else if let Some(from) = ctx.notify_from.filter(|_| !new.is_empty()) {
         // Only mail received since `notifyFrom` is fetched in full and announced.
-        recent_uids(imap, &diff.new, from).await?
+        recent_uids(imap, &new, from).await?
     } else {
         HashSet::new()
     };
     let mut quiet = Vec::new();
     let mut loud = Vec::new();
-    for (uid, flags) in &diff.new {
+    for (uid, flags) in &new {
         if announce.contains(uid) {
             loud.push(*uid);
         } else {
@@ -455,42 +576,14 @@ pub async fn sync_folder(
                     _ => false,
                 };
             if wanted && let Some(entry) = decode::event_entry(mailbox_id, f, ctx.settings) {
-                events::publish(ctx.services, events::message_new(&fref, uid, entry)).await?;
+                events::publish(ctx.services, events::message_new(fref, uid, entry)).await?;
             }
             index.set(uid, &flags);
-            committer.step(&progress, &mut index).await?;
+            committer.step(progress, index).await?;
         }
     }
 
-    progress.uid_next = sel
-        .uid_next
-        .unwrap_or_else(|| index.max_uid().map(|u| u + 1).unwrap_or(1));
-    progress.highest_modseq = sel.highest_modseq;
-    progress.messages = index.len() as u32;
-    if first_sync {
-        // After the folder's messageNew events, before the commit that ends the debt.
-        let event = events::mailbox(
-            &fref,
-            EventKind::MailboxNew,
-            folder.delimiter.as_deref(),
-            Some(uid_validity),
-            None,
-        );
-        events::publish(ctx.services, event).await?;
-        progress.first_sync_pending = false;
-    }
-    let before_commit = started.elapsed();
-    committer.commit(&progress, &mut index).await?;
-    progress.generation = committer.generation;
-    tracing::debug!(
-        account = ctx.account,
-        path = %folder.path,
-        messages = progress.messages,
-        total_ms = started.elapsed().as_millis() as u64,
-        last_commit_ms = (started.elapsed() - before_commit).as_millis() as u64,
-        "folder synced"
-    );
-    Ok(progress)
+    Ok(())
 }
 
 /// The uids among `new` (ascending) received at or after `from`. Mail arrives in uid
