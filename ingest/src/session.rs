@@ -417,7 +417,7 @@ impl Session {
         // elsewhere the watched folder's IDLE and the periodic resync of the rest. Not for
         // an account limited to one folder. Set before the first sync, so that nothing
         // changing while it runs is missed (what it reports is synced after).
-        let notify = only.is_none() && imap.enable_notify().await;
+        let notify = services.config.ingest.notify && only.is_none() && imap.enable_notify().await;
         tracing::debug!(account = %account, notify, "watching");
         let mut folders = sync::sync_account(imap, &ctx, only, &mut states, true, None).await?;
         published.publish(&states);

@@ -93,6 +93,7 @@ pub fn config(dir: &Path) -> Config {
             command_connections: 2,
             command_connections_max: 10,
             command_idle: Duration::from_secs(60),
+            notify: true,
         },
         webhooks: WebhooksConfig {
             timeout: Duration::from_secs(5),

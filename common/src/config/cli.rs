@@ -151,6 +151,9 @@ pub struct Cli {
     /// Idle time before a command connection is closed [env: INGEST_COMMAND_IDLE] [default: 2m]
     #[arg(long = "ingest.commandIdle", global = true, value_name = "DURATION")]
     pub ingest_command_idle: Option<String>,
+    /// Hear of changes in every folder at once where the IMAP server has NOTIFY; false: IDLE on INBOX and the periodic resync only [env: INGEST_NOTIFY] [default: true]
+    #[arg(long = "ingest.notify", global = true, value_name = "BOOL")]
+    pub ingest_notify: Option<String>,
     /// Publish the accounts this process holds as the CloudWatch metric <NAMESPACE>/OwnedAccounts (Embedded Metric Format on stdout); unset: off [env: INGEST_EMF_NAMESPACE]
     #[arg(long = "ingest.emfNamespace", global = true, value_name = "NAMESPACE")]
     pub ingest_emf_namespace: Option<String>,
@@ -226,6 +229,7 @@ impl Cli {
             "ingest.commandConnections" => &self.ingest_command_connections,
             "ingest.commandConnectionsMax" => &self.ingest_command_connections_max,
             "ingest.commandIdle" => &self.ingest_command_idle,
+            "ingest.notify" => &self.ingest_notify,
             "ingest.emfNamespace" => &self.ingest_emf_namespace,
             "ingest.emfDimensions" => &self.ingest_emf_dimensions,
             "ingest.emfInterval" => &self.ingest_emf_interval,

@@ -45,6 +45,7 @@ pub const OPTIONS: &[(&str, &str)] = &[
         "INGEST_COMMAND_CONNECTIONS_MAX",
     ),
     ("ingest.commandIdle", "INGEST_COMMAND_IDLE"),
+    ("ingest.notify", "INGEST_NOTIFY"),
     ("ingest.emfNamespace", "INGEST_EMF_NAMESPACE"),
     ("ingest.emfDimensions", "INGEST_EMF_DIMENSIONS"),
     ("ingest.emfInterval", "INGEST_EMF_INTERVAL"),
@@ -172,6 +173,8 @@ pub struct IngestConfig {
     pub command_connections_max: usize,
     /// How long an unused command connection stays open.
     pub command_idle: Duration,
+    /// Set NOTIFY on watching connections where the server has it.
+    pub notify: bool,
     /// The owned-accounts metric for CloudWatch; `None`: not written.
     pub emf: Option<EmfMetric>,
 }
@@ -435,6 +438,11 @@ impl Config {
             Some("true") => true,
             Some(v) => return Err(bad("api.requireAuth", v, "true or false")),
         };
+        let notify = match get("ingest.notify") {
+            None | Some("true") => true,
+            Some("false") => false,
+            Some(v) => return Err(bad("ingest.notify", v, "true or false")),
+        };
         let mut local_addresses = Vec::new();
         if let Some(list) = get("service.localAddresses") {
             for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
@@ -577,6 +585,7 @@ impl Config {
                 command_connections: command_connections as usize,
                 command_connections_max: command_connections_max as usize,
                 command_idle: duration("ingest.commandIdle")?,
+                notify,
                 emf,
             },
             webhooks: WebhooksConfig {
@@ -640,6 +649,15 @@ mod tests {
         );
         let c = Config::from_layers(&cli(&["--queue.maxRetryDelay=5m"]), &BTreeMap::new()).unwrap();
         assert_eq!(c.queue.submit_retry.max_delay, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn notify_is_on_unless_turned_off() {
+        let layers = |args: &[&str]| Config::from_layers(&cli(args), &BTreeMap::new());
+        assert!(layers(&[]).unwrap().ingest.notify);
+        assert!(!layers(&["--ingest.notify=false"]).unwrap().ingest.notify);
+        let e = layers(&["--ingest.notify=maybe"]).unwrap_err().to_string();
+        assert!(e.contains("ingest.notify"), "{e}");
     }
 
     #[test]
