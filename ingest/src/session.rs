@@ -449,14 +449,7 @@ impl Session {
                 return Ok(exit);
             }
             if Instant::now() >= next_poll {
-                refresh_settings(services, &mut settings).await;
-                let ctx = SyncCtx {
-                    services,
-                    node,
-                    account,
-                    settings: &settings,
-                    notify_from,
-                };
+                let ctx = fresh_ctx(services, node, account, &mut settings, notify_from).await;
                 folders = sync::sync_account(
                     imap,
                     &ctx,
@@ -477,14 +470,7 @@ impl Session {
                 }
             }
             if imap.notices.pending() {
-                refresh_settings(services, &mut settings).await;
-                let ctx = SyncCtx {
-                    services,
-                    node,
-                    account,
-                    settings: &settings,
-                    notify_from,
-                };
+                let ctx = fresh_ctx(services, node, account, &mut settings, notify_from).await;
                 let watched_path = watched.as_ref().map(|w| w.path.as_str());
                 let wanted =
                     notified::sync(imap, &ctx, &mut folders, &mut states, watched_path).await?;
@@ -506,14 +492,7 @@ impl Session {
             };
             if need_sync || imap.selected.as_deref() != Some(w.path.as_str()) {
                 let prev = states.get(&w.path).cloned();
-                refresh_settings(services, &mut settings).await;
-                let ctx = SyncCtx {
-                    services,
-                    node,
-                    account,
-                    settings: &settings,
-                    notify_from,
-                };
+                let ctx = fresh_ctx(services, node, account, &mut settings, notify_from).await;
                 let state = sync::sync_folder(imap, &ctx, w, prev, false).await?;
                 states.insert(w.path.clone(), state);
                 published.publish(&states);
@@ -533,6 +512,24 @@ impl Session {
                 Wake::Stop => return Ok(Exit::Stopped),
             }
         }
+    }
+}
+
+/// A sync context with the settings as stored now (see [`refresh_settings`]).
+async fn fresh_ctx<'a>(
+    services: &'a Services,
+    node: &'a str,
+    account: &'a str,
+    settings: &'a mut imapapi_common::model::Settings,
+    notify_from: Option<DateTime<Utc>>,
+) -> SyncCtx<'a> {
+    refresh_settings(services, settings).await;
+    SyncCtx {
+        services,
+        node,
+        account,
+        settings,
+        notify_from,
     }
 }
 

@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use redb::{ReadableTable, WriteTransaction};
 
-use super::{ACCOUNTS, CHANGE_FLOORS, CHANGES, EmbeddedStore, backend, bump};
+use super::{CHANGE_FLOORS, CHANGES, EmbeddedStore, account_exists, backend, bump};
 use crate::store::changes::{ChangePage, MAX_CHANGES_PER_READ, StoredChange};
 use crate::store::{ChangeStore, StoreError};
 
@@ -66,13 +66,7 @@ impl ChangeStore for EmbeddedStore {
         // everything before it durable too (see `EmbeddedStore::write`).
         self.write(false, move |txn| {
             let id = account.as_str();
-            let exists = txn
-                .open_table(ACCOUNTS)
-                .map_err(backend)?
-                .get(id)
-                .map_err(backend)?
-                .is_some();
-            if !exists {
+            if !account_exists(txn, id)? {
                 return Ok(None);
             }
             let seq = bump(txn, "changes:seq")?;

@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use redb::{ReadableTable, Table, WriteTransaction};
 
-use super::{ACCOUNTS, EmbeddedStore, LOGS, backend};
+use super::{EmbeddedStore, LOGS, account_exists, backend};
 use crate::store::{LogStore, StoreError};
 
 /// The first sequence number kept and the next one to write (equal when the log is empty).
@@ -58,13 +58,7 @@ impl LogStore for EmbeddedStore {
         // Not durable: see `EmbeddedStore::write`.
         self.write(false, move |txn| {
             let id = account.as_str();
-            let exists = txn
-                .open_table(ACCOUNTS)
-                .map_err(backend)?
-                .get(id)
-                .map_err(backend)?
-                .is_some();
-            if !exists {
+            if !account_exists(txn, id)? {
                 return Ok(false);
             }
             let mut logs = txn.open_table(LOGS).map_err(backend)?;

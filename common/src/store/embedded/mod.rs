@@ -86,6 +86,17 @@ fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
+/// Whether `account` is registered, inside a write (so that a write for an account deleted
+/// meanwhile cannot bring its data back).
+fn account_exists(txn: &WriteTransaction, account: &str) -> Result<bool, StoreError> {
+    Ok(txn
+        .open_table(ACCOUNTS)
+        .map_err(backend)?
+        .get(account)
+        .map_err(backend)?
+        .is_some())
+}
+
 fn bump(txn: &WriteTransaction, key: &str) -> Result<u64, StoreError> {
     let mut meta = txn.open_table(META).map_err(backend)?;
     let next = meta
