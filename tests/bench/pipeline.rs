@@ -11,7 +11,7 @@
 //! BENCH_PARTS=latency cargo bench --bench pipeline
 //! ```
 //!
-//! Parts (`BENCH_PARTS`, comma separated, default all three):
+//! Parts (`BENCH_PARTS`, comma separated, default all five):
 //! - `sync`: initial sync of an INBOX of `BENCH_MESSAGES` (100,000) messages: a bare
 //!   `UID FETCH 1:* (UID FLAGS)` against the gateway's initial sync, on the embedded store
 //!   and on Redis (store memory per indexed message, Redis commands per sync).
@@ -20,6 +20,12 @@
 //! - `memory`: RSS of an `imapapi ingest` process per idle account, with `BENCH_ACCOUNTS`
 //!   (1,000) accounts connected, on Redis + RabbitMQ; then all of them at once after a
 //!   restart (time until connected, and the ingest's CPU meanwhile).
+//! - `folders`: APPEND → webhook in INBOX, Sent and a nested `Projects/Alpha` of one account
+//!   (`resyncDelay` 600 s, so only NOTIFY/IDLE can bring the events), `BENCH_SAMPLES` each,
+//!   beside a bare client with the gateway's `NOTIFY SET` idling on INBOX (EXISTS for INBOX,
+//!   STATUS for the others): Dovecot's own notify delay per folder kind and ours on top.
+//! - `register`: `POST /v1/account` → `connected` and → the first `mailboxNew` webhook, one
+//!   account at a time, `BENCH_REGISTRATIONS` (20) of them.
 //!
 //! Backends, all on this machine only:
 //! - Dovecot: a private instance of the rig's `infra/dovecot/start.sh` in
@@ -83,16 +89,18 @@ struct Opts {
     messages: usize,
     samples: usize,
     accounts: usize,
+    registrations: usize,
     amqp: String,
 }
 
 impl Opts {
     fn from_env() -> Opts {
         Opts {
-            parts: env_parts("sync,latency,memory"),
+            parts: env_parts("sync,latency,memory,folders,register"),
             messages: env_num("BENCH_MESSAGES", 100_000).max(1),
             samples: env_num("BENCH_SAMPLES", 200).max(1),
             accounts: env_num("BENCH_ACCOUNTS", 1_000).max(1),
+            registrations: env_num("BENCH_REGISTRATIONS", 20).max(1),
             amqp: std::env::var("BENCH_AMQP")
                 .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into()),
         }
@@ -1015,6 +1023,353 @@ async fn all_at_once(report: &Report, base: &str, ingest: &mut Gateway, n: usize
 }
 
 // ---------------------------------------------------------------------------------------
+// Part 4: APPEND → webhook in every folder (NOTIFY)
+// ---------------------------------------------------------------------------------------
+
+/// The folder kinds of part `folders`: a label for the report and the folder's path.
+const FOLDER_KINDS: [(&str, &str); 3] = [
+    ("INBOX", "INBOX"),
+    ("Sent", "Sent"),
+    ("nested", "Projects/Alpha"),
+];
+
+/// The folder a bare NOTIFY/IDLE response tells about: EXISTS for the selected INBOX, a
+/// `STATUS` for any other folder (RFC 5465 announces those so).
+fn notice_folder(r: &Response<'_>) -> Option<String> {
+    match r {
+        Response::MailboxData(MailboxDatum::Exists(_)) => Some("INBOX".into()),
+        Response::MailboxData(MailboxDatum::Status { mailbox, .. }) => Some(mailbox.to_string()),
+        _ => None,
+    }
+}
+
+/// A bare client doing on the wire what the gateway's watching connection does: `NOTIFY
+/// SET` for the selected and every personal folder, INBOX examined with CONDSTORE, IDLE.
+/// Sends (folder, when) for every notice until `stop`, so its times are Dovecot's own share
+/// of the delay in each folder.
+async fn notify_watch(
+    mut session: BareSession,
+    tx: mpsc::UnboundedSender<(String, Instant)>,
+    mut stop: oneshot::Receiver<()>,
+    ready: oneshot::Sender<()>,
+) -> Result<()> {
+    timeout(
+        IMAP_TIMEOUT,
+        session.run_command_and_check_ok(
+            "NOTIFY SET (selected (MessageNew MessageExpunge FlagChange)) \
+             (personal (MessageNew MessageExpunge FlagChange))",
+        ),
+    )
+    .await?
+    .context("NOTIFY SET refused")?;
+    timeout(
+        IMAP_TIMEOUT,
+        session.run_command_and_check_ok("EXAMINE INBOX (CONDSTORE)"),
+    )
+    .await??;
+    while session.unsolicited_responses.try_recv().is_ok() {}
+    let mut idle = session.idle();
+    timeout(IMAP_TIMEOUT, idle.init()).await??;
+    let _ = ready.send(());
+    loop {
+        let (fut, interrupt) = idle.wait_with_timeout(Duration::from_secs(120));
+        tokio::select! {
+            r = fut => match r? {
+                IdleResponse::NewData(d) => {
+                    if let Some(folder) = notice_folder(d.parsed()) {
+                        let _ = tx.send((folder, Instant::now()));
+                    }
+                }
+                IdleResponse::Timeout => {}
+                IdleResponse::ManualInterrupt => break,
+            },
+            _ = &mut stop => {
+                drop(interrupt);
+                break;
+            }
+        }
+    }
+    let _ = timeout(IMAP_TIMEOUT, idle.done()).await;
+    Ok(())
+}
+
+/// When the bare client next heard of `folder` (notices of other folders are skipped).
+async fn wait_notice(
+    rx: &mut mpsc::UnboundedReceiver<(String, Instant)>,
+    folder: &str,
+) -> Result<Instant> {
+    let found = async {
+        while let Some((f, at)) = rx.recv().await {
+            if f == folder {
+                return Ok(at);
+            }
+        }
+        bail!("bare NOTIFY client stopped")
+    };
+    timeout(EVENT_TIMEOUT, found)
+        .await
+        .with_context(|| format!("bare NOTIFY client heard nothing of {folder}"))?
+}
+
+/// The times of one folder kind, in ms, sorted by [`FolderTimes::sort`].
+#[derive(Default)]
+struct FolderTimes {
+    /// APPEND → webhook.
+    hook: Vec<f64>,
+    /// APPEND → bare NOTIFY/IDLE notice.
+    bare: Vec<f64>,
+    /// webhook − bare notice: the gateway's own share.
+    ours: Vec<f64>,
+}
+
+impl FolderTimes {
+    fn sort(&mut self) {
+        for v in [&mut self.hook, &mut self.bare, &mut self.ours] {
+            v.sort_by(f64::total_cmp);
+        }
+    }
+}
+
+/// What one APPEND to `folder` takes to reach the webhook and the bare client, from t0.
+struct Sample {
+    hook: Duration,
+    bare: Duration,
+}
+
+/// APPEND one message to `folder`, then wait for its `messageNew` webhook (that path and
+/// uid) and the bare client's notice of that folder.
+async fn folder_sample(
+    appender: &mut ImapTestClient,
+    hook: &WebhookReceiver,
+    notices: &mut mpsc::UnboundedReceiver<(String, Instant)>,
+    account: &str,
+    folder: &str,
+    i: usize,
+) -> Result<Sample> {
+    // Leftovers of the previous round must not be taken for this round's.
+    hook.drain().await;
+    while notices.try_recv().is_ok() {}
+    let msg = mail(&format!("folders {folder} {i}"), "timing");
+    let t0 = Instant::now();
+    let uid = appender.append(folder, &msg).await?;
+    let (acc, path) = (account.to_string(), folder.to_string());
+    let got = hook
+        .wait_for(
+            move |r| {
+                r.body["account"] == acc.as_str()
+                    && r.event() == Some("messageNew")
+                    && r.body["path"] == path.as_str()
+                    && r.body["data"]["uid"] == uid
+            },
+            EVENT_TIMEOUT,
+        )
+        .await
+        .ok_or_else(|| {
+            anyhow!("no messageNew webhook for {folder} uid {uid} within {EVENT_TIMEOUT:?}")
+        })?;
+    let bare_at = wait_notice(notices, folder).await?;
+    Ok(Sample {
+        hook: got.at.saturating_duration_since(t0),
+        bare: bare_at.saturating_duration_since(t0),
+    })
+}
+
+/// `samples` timed APPENDs to `folder` after a few untimed ones.
+async fn folder_times(
+    appender: &mut ImapTestClient,
+    hook: &WebhookReceiver,
+    notices: &mut mpsc::UnboundedReceiver<(String, Instant)>,
+    account: &str,
+    folder: &str,
+    samples: usize,
+) -> Result<FolderTimes> {
+    let warmup = 3;
+    let mut times = FolderTimes::default();
+    let f = |d: Duration| d.as_secs_f64() * 1000.0;
+    for i in 0..warmup + samples {
+        let s = folder_sample(appender, hook, notices, account, folder, i).await?;
+        if i < warmup {
+            continue;
+        }
+        times.hook.push(f(s.hook));
+        times.bare.push(f(s.bare));
+        times.ours.push(f(s.hook) - f(s.bare));
+    }
+    times.sort();
+    Ok(times)
+}
+
+/// The report lines of one folder kind, and the goal: the gateway adds under 100 ms (p50)
+/// to what Dovecot's NOTIFY itself takes.
+fn report_folder(report: &Report, kind: &str, t: &FolderTimes) {
+    const P: &str = "folders";
+    let line = |v: &[f64]| format!("p50 {:.1} ms, p99 {:.1} ms", pct(v, 50.0), pct(v, 99.0));
+    let n = t.hook.len();
+    report.info(
+        P,
+        format!("{kind}: (a) APPEND → webhook ({n} msgs)"),
+        line(&t.hook),
+    );
+    report.info(
+        P,
+        format!("{kind}: (b) APPEND → bare NOTIFY/IDLE notice"),
+        line(&t.bare),
+    );
+    report.info(
+        P,
+        format!("{kind}: (c) webhook − bare (ours)"),
+        line(&t.ours),
+    );
+    let p50 = pct(&t.ours, 50.0);
+    report.check(
+        P,
+        format!("{kind}: (c) ours p50"),
+        format!("{p50:.1} ms"),
+        "< 100 ms",
+        p50 < 100.0,
+    );
+}
+
+/// Starts [`notify_watch`] on a new bare session and waits until it idles.
+async fn start_notify_watch(
+    dv: &Dovecot,
+    user: &TestUser,
+) -> Result<(
+    mpsc::UnboundedReceiver<(String, Instant)>,
+    oneshot::Sender<()>,
+    tokio::task::JoinHandle<Result<()>>,
+)> {
+    let (tx, notices) = mpsc::unbounded_channel();
+    let (stop_tx, stop_rx) = oneshot::channel();
+    let (ready_tx, ready_rx) = oneshot::channel();
+    let watcher = tokio::spawn(notify_watch(
+        bare_session(dv, user, true).await?,
+        tx,
+        stop_rx,
+        ready_tx,
+    ));
+    timeout(IMAP_TIMEOUT, ready_rx)
+        .await
+        .context("bare NOTIFY/IDLE did not start")??;
+    Ok((notices, stop_tx, watcher))
+}
+
+async fn part_folders(opts: &Opts, report: &Report) -> Result<()> {
+    let dv = Dovecot::ensure();
+    let user = dv.create_user("bench-fold");
+    let gw = spawn_gateway(dv, None, &[]).await;
+    let base = gw.base_url();
+    let hook = WebhookReceiver::start().await;
+    set_webhooks(&base, &hook).await;
+
+    let mut appender = ImapTestClient::connect(dv, &user).await?;
+    appender.create_mailbox("Projects").await?;
+    appender.create_mailbox("Projects/Alpha").await?;
+    let account = format!("bench-fold-{}", support::unique_suffix());
+    let mut body = account_body(dv, &account, &user);
+    // No periodic resync within the run: only NOTIFY/IDLE can explain a fast webhook.
+    body["imap"]["resyncDelay"] = serde_json::json!(600);
+    register(&base, body).await?;
+    wait_connected(&base, &account, Duration::from_secs(60)).await?;
+    wait_synced(&base, &account, Duration::from_secs(60)).await?;
+
+    let (mut notices, stop, watcher) = start_notify_watch(dv, &user).await?;
+    for (kind, folder) in FOLDER_KINDS {
+        let t = folder_times(
+            &mut appender,
+            &hook,
+            &mut notices,
+            &account,
+            folder,
+            opts.samples,
+        )
+        .await?;
+        report_folder(report, kind, &t);
+    }
+    let _ = stop.send(());
+    let _ = timeout(Duration::from_secs(30), watcher).await;
+    let _ = appender.logout().await;
+    report.note(
+        "folders: the account has resyncDelay 600 s, so every webhook came from NOTIFY/IDLE; \
+         the bare client sets the gateway's NOTIFY, EXAMINEs INBOX (CONDSTORE) and IDLEs: \
+         EXISTS for INBOX, STATUS for the others",
+    );
+    remove_mail(dv, &user);
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Part 5: registration → first sync
+// ---------------------------------------------------------------------------------------
+
+/// One registration, timed from just before `POST /v1/account`: until the account shows
+/// `connected` (polled every 10 ms) and until its first `mailboxNew` webhook, which the
+/// first sync sends as it lists the folders.
+async fn registration_sample(
+    dv: &Dovecot,
+    base: &str,
+    hook: &WebhookReceiver,
+    i: usize,
+) -> Result<(Duration, Duration)> {
+    let user = dv.create_user("bench-reg");
+    let account = format!("bench-reg-{i}-{}", support::unique_suffix());
+    hook.drain().await;
+    let t0 = Instant::now();
+    register(base, account_body(dv, &account, &user)).await?;
+    let acc = account.clone();
+    let first_folder = hook.wait_for(
+        move |r| r.body["account"] == acc.as_str() && r.event() == Some("mailboxNew"),
+        Duration::from_secs(60),
+    );
+    let (connected, folder) = tokio::join!(
+        wait_connected(base, &account, Duration::from_secs(60)),
+        first_folder
+    );
+    let folder = folder.ok_or_else(|| anyhow!("{account}: no mailboxNew within 60 s"))?;
+    Ok((
+        connected?.saturating_duration_since(t0),
+        folder.at.saturating_duration_since(t0),
+    ))
+}
+
+async fn part_register(opts: &Opts, report: &Report) -> Result<()> {
+    const P: &str = "register";
+    let dv = Dovecot::ensure();
+    let gw = spawn_gateway(dv, None, &[]).await;
+    let base = gw.base_url();
+    let hook = WebhookReceiver::start().await;
+    set_webhooks(&base, &hook).await;
+
+    let mut connected = Vec::new();
+    let mut first_folder = Vec::new();
+    for i in 0..opts.registrations {
+        let (c, f) = registration_sample(dv, &base, &hook, i).await?;
+        connected.push(c.as_secs_f64() * 1000.0);
+        first_folder.push(f.as_secs_f64() * 1000.0);
+    }
+    for v in [&mut connected, &mut first_folder] {
+        v.sort_by(f64::total_cmp);
+    }
+    let n = connected.len();
+    let line = |v: &[f64]| format!("p50 {:.1} ms, max {:.1} ms", pct(v, 50.0), v[n - 1]);
+    report.info(
+        P,
+        format!("POST /v1/account → connected ({n} accounts)"),
+        line(&connected),
+    );
+    report.info(
+        P,
+        "POST /v1/account → first mailboxNew",
+        line(&first_folder),
+    );
+    report.note(
+        "register: one account at a time on a fresh gateway (default ingest.scanInterval; the api \
+         tells ingest at once); `connected` is polled every 10 ms",
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
 // Main
 // ---------------------------------------------------------------------------------------
 
@@ -1062,8 +1417,20 @@ fn main() {
                     })
                     .await;
                 }
+                "folders" => {
+                    run_part("folders", &report, move |r| async move {
+                        part_folders(&o, &r).await
+                    })
+                    .await;
+                }
+                "register" => {
+                    run_part("register", &report, move |r| async move {
+                        part_register(&o, &r).await
+                    })
+                    .await;
+                }
                 other => report.note(format!(
-                    "unknown part {other:?} skipped (known: sync, latency, memory)"
+                    "unknown part {other:?} skipped (known: sync, latency, memory, folders, register)"
                 )),
             }
         }
