@@ -417,6 +417,56 @@ async fn every_folder_in_real_time() {
     imap.logout().await.ok();
 }
 
+/// Without NOTIFY (`ingest.notify=false`), a folder in `ingest.idleFolders` gets an IDLE
+/// connection of its own: new mail in Sent reaches the webhook at once; a folder not listed
+/// waits for the resync (600 s here), INBOX keeps its own IDLE.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extra_idle_connections_without_notify() {
+    let dv = Dovecot::ensure();
+    let gw = spawn(&["--ingest.notify=false", "--ingest.idleFolders=\\Sent"]).await;
+    let base = gw.base_url();
+    let hook = WebhookReceiver::start().await;
+    set_webhooks(&base, &hook).await;
+    let user = dv.create_user("idlers");
+    let mut body = account_body(dv, "idlers", &user);
+    body["imap"]["resyncDelay"] = json!(600);
+    let (status, b) = http("POST", &gw.url("/v1/account"), Some(body)).await;
+    assert_eq!(status, 200, "{b}");
+    wait_state(&base, "idlers", "connected", Duration::from_secs(30)).await;
+    expect_event(&hook, "idlers", "mailboxNew", |r| r.body["path"] == "INBOX").await;
+    while hook.next_within(Duration::from_millis(700)).await.is_some() {}
+
+    let mut imap = ImapTestClient::connect(dv, &user).await.unwrap();
+    let within = Duration::from_secs(3);
+    for folder in ["Sent", "INBOX", "Sent"] {
+        let uid = imap.append(folder, &mail("watched", "x")).await.unwrap();
+        let got = hook
+            .wait_for(
+                move |r| {
+                    r.event() == Some("messageNew")
+                        && r.body["path"] == folder
+                        && r.body["data"]["uid"] == uid
+                },
+                within,
+            )
+            .await;
+        assert!(got.is_some(), "{folder}: no messageNew within {within:?}");
+    }
+    // Drafts has no connection of its own and NOTIFY is off: nothing until the resync.
+    imap.append("Drafts", &mail("unwatched", "y"))
+        .await
+        .unwrap();
+    let early = hook
+        .wait_for(|r| r.body["path"] == "Drafts", Duration::from_secs(2))
+        .await;
+    assert!(
+        early.is_none(),
+        "Drafts is not watched: {:?}",
+        early.map(|r| r.body)
+    );
+    imap.logout().await.ok();
+}
+
 /// `POST /v1/webhooks/test` sends one signed test webhook now, to the URL given or to the
 /// one in the settings, and answers with what the receiver did; a refusal, an unreachable
 /// receiver and a missing or unusable URL are each told apart.

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use imap_proto::{MailboxDatum, Response};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::control::ControlRequest;
@@ -98,12 +98,14 @@ async fn until_change(imap: &mut Imap) -> Result<Wake, ImapError> {
     }
 }
 
-/// IDLE on the selected folder for at most `max`.
+/// IDLE on the selected folder for at most `max`; `folders`, when given, ends the wait as
+/// `Wake::Folders` (the extra IDLE connections of `folder_watch.rs` heard of a change).
 pub async fn wait(
     imap: &mut Imap,
     rx: &mut mpsc::Receiver<ControlRequest>,
     cancel: &CancellationToken,
     max: Duration,
+    folders: Option<&Notify>,
 ) -> Result<Wake, ImapError> {
     if !imap.has("IDLE") {
         return Ok(wait_without_idle(rx, cancel, max).await);
@@ -136,8 +138,15 @@ pub async fn wait(
     } else if imap.notices.pending() {
         Wake::Folders
     } else {
+        let folder_wake = async {
+            match folders {
+                Some(n) => n.notified().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             r = until_change(imap) => r?,
+            _ = folder_wake => Wake::Folders,
             req = rx.recv() => req.map(Wake::Control).unwrap_or(Wake::Stop),
             _ = tokio::time::sleep(max.min(IDLE_RENEW)) => Wake::Timeout,
             _ = cancel.cancelled() => Wake::Stop,

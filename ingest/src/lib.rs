@@ -12,6 +12,7 @@ pub mod control;
 pub mod decode;
 pub mod events;
 pub mod folder_view;
+pub mod folder_watch;
 pub mod idle;
 pub mod imap;
 pub mod index;

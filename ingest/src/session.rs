@@ -26,7 +26,9 @@ use crate::connection::{self, ConnectError};
 use crate::control::{Control, ControlRequest};
 use crate::events;
 use crate::folder_view::FolderPublisher;
+use crate::folder_watch::{self, FolderWakes};
 use crate::idle::{self, Wake};
+use crate::imap::notices::Notice;
 use crate::imap::{Imap, ImapError};
 use crate::notified;
 use crate::sync::{self, FolderInfo, SyncCtx, SyncError};
@@ -400,6 +402,7 @@ impl Session {
             cancel,
             rx,
             folders: published,
+            login,
             ..
         } = self;
         let notify_from = parse_notify_from(cfg.notify_from.as_deref());
@@ -421,6 +424,21 @@ impl Session {
         tracing::debug!(account = %account, notify, "watching");
         let mut folders = sync::sync_account(imap, &ctx, only, &mut states, true, None).await?;
         published.publish(&states);
+        // Without NOTIFY, the folders asked for get IDLE connections of their own; they stop
+        // with this connection.
+        let wakes = Arc::new(FolderWakes::default());
+        let watchers = cancel.child_token();
+        let _stop_watchers = watchers.clone().drop_guard();
+        let idle_folders = &services.config.ingest.idle_folders;
+        if !notify && only.is_none() && !idle_folders.is_empty() {
+            let watched_path = watched_folder(&folders, only).map(|w| w.path);
+            let paths = folder_watch::resolve(idle_folders, &folders, watched_path.as_deref());
+            let current = login.borrow().clone();
+            if let Some(current) = current {
+                tracing::debug!(account = %account, ?paths, "extra IDLE connections");
+                folder_watch::spawn(account, current, paths, wakes.clone(), watchers);
+            }
+        }
         // syncTime tells users (and the benchmark) that the initial sync is complete.
         let synced = AccountStatus {
             state: AccountState::Connected,
@@ -469,6 +487,9 @@ impl Session {
                     let _ = w.send(());
                 }
             }
+            for path in wakes.take() {
+                imap.notices.add(Some(Notice::Folder(path)));
+            }
             if imap.notices.pending() {
                 let ctx = fresh_ctx(services, node, account, &mut settings, notify_from).await;
                 let watched_path = watched.as_ref().map(|w| w.path.as_str());
@@ -499,7 +520,7 @@ impl Session {
                 need_sync = false;
             }
             let max = next_poll.saturating_duration_since(Instant::now());
-            match idle::wait(imap, rx, cancel, max).await? {
+            match idle::wait(imap, rx, cancel, max, Some(&wakes.notify)).await? {
                 Wake::Changed => need_sync = true,
                 // Taken at the top of the loop.
                 Wake::Folders => {}

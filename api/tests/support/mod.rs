@@ -94,6 +94,7 @@ pub fn config(dir: &Path) -> Config {
             command_connections_max: 10,
             command_idle: Duration::from_secs(60),
             notify: true,
+            idle_folders: Vec::new(),
         },
         webhooks: WebhooksConfig {
             timeout: Duration::from_secs(5),

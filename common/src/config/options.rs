@@ -46,6 +46,7 @@ pub const OPTIONS: &[(&str, &str)] = &[
     ),
     ("ingest.commandIdle", "INGEST_COMMAND_IDLE"),
     ("ingest.notify", "INGEST_NOTIFY"),
+    ("ingest.idleFolders", "INGEST_IDLE_FOLDERS"),
     ("ingest.emfNamespace", "INGEST_EMF_NAMESPACE"),
     ("ingest.emfDimensions", "INGEST_EMF_DIMENSIONS"),
     ("ingest.emfInterval", "INGEST_EMF_INTERVAL"),
@@ -175,6 +176,9 @@ pub struct IngestConfig {
     pub command_idle: Duration,
     /// Set NOTIFY on watching connections where the server has it.
     pub notify: bool,
+    /// Without NOTIFY: folders (special use like `\Sent`, or paths) watched by IDLE
+    /// connections of their own.
+    pub idle_folders: Vec<String>,
     /// The owned-accounts metric for CloudWatch; `None`: not written.
     pub emf: Option<EmfMetric>,
 }
@@ -586,6 +590,15 @@ impl Config {
                 command_connections_max: command_connections_max as usize,
                 command_idle: duration("ingest.commandIdle")?,
                 notify,
+                idle_folders: get("ingest.idleFolders")
+                    .map(|list| {
+                        list.split(',')
+                            .map(str::trim)
+                            .filter(|f| !f.is_empty())
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
                 emf,
             },
             webhooks: WebhooksConfig {
