@@ -1338,6 +1338,15 @@ async fn changes_are_numbered_kept_newest_and_read_after_a_state(f: Fixture) {
     let b = s.changes_since("b", 0, 100).await.unwrap();
     assert_eq!(b.changes.len(), 4);
     assert!(b.changes.iter().all(|c| !a.contains(&c.seq)));
+    // Trimmed on every append of a long run: always the newest `max`.
+    let mut more = Vec::new();
+    for n in 0..10 {
+        more.push(s.append_change("b", &event(200 + n), 3).await.unwrap().unwrap());
+    }
+    let b = s.changes_since("b", 0, 100).await.unwrap();
+    let kept: Vec<u64> = b.changes.iter().map(|c| c.seq).collect();
+    assert_eq!(kept, more[7..].to_vec());
+    assert_eq!(b.floor, more[6]);
 }
 
 async fn changes_only_for_existing_accounts_and_gone_with_them(f: Fixture) {

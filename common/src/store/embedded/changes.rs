@@ -1,6 +1,7 @@
 //! The changes feed, in the `changes` table ((account, number) → event JSON) with each
-//! account's floor in `change_floors`; numbers come from the `changes:seq` counter in
-//! `meta`, shared by every account. Trimming removes from the front.
+//! account's floor and row count in `change_floors`, so that an append knows without
+//! counting whether to trim; numbers come from the `changes:seq` counter in `meta`, shared
+//! by every account. Trimming removes from the front.
 
 use async_trait::async_trait;
 use redb::{ReadableTable, WriteTransaction};
@@ -22,33 +23,42 @@ pub(super) fn drop_changes(txn: &WriteTransaction, account: &str) -> Result<(), 
     Ok(())
 }
 
-/// Keep the newest `max` changes of `account`; the new floor when some were dropped.
-fn trim(txn: &WriteTransaction, account: &str, max: u64) -> Result<(), StoreError> {
-    let mut changes = txn.open_table(CHANGES).map_err(backend)?;
-    let kept = changes
-        .range::<(&str, u64)>((account, 0)..=(account, u64::MAX))
+/// The floor and row count of `account` (0, 0 when it has no history).
+fn floor_and_count(
+    floors: &impl ReadableTable<&'static str, (u64, u64)>,
+    account: &str,
+) -> Result<(u64, u64), StoreError> {
+    Ok(floors
+        .get(account)
         .map_err(backend)?
-        .count() as u64;
-    let Some(over) = kept.checked_sub(max).filter(|n| *n > 0) else {
-        return Ok(());
-    };
-    let mut dropped = Vec::new();
-    for row in changes
-        .range::<(&str, u64)>((account, 0)..=(account, u64::MAX))
-        .map_err(backend)?
-        .take(over as usize)
-    {
-        dropped.push(row.map_err(backend)?.0.value().1);
-    }
-    for seq in &dropped {
-        changes.remove((account, *seq)).map_err(backend)?;
-    }
-    if let Some(highest) = dropped.last() {
-        txn.open_table(CHANGE_FLOORS)
+        .map_or((0, 0), |v| v.value()))
+}
+
+/// Count one more change of `account` and keep its newest `max`, raising the floor to the
+/// highest number dropped.
+fn count_and_trim(txn: &WriteTransaction, account: &str, max: u64) -> Result<(), StoreError> {
+    let mut floors = txn.open_table(CHANGE_FLOORS).map_err(backend)?;
+    let (mut floor, count) = floor_and_count(&floors, account)?;
+    let count = count + 1;
+    let over = count.saturating_sub(max);
+    if over > 0 {
+        let mut changes = txn.open_table(CHANGES).map_err(backend)?;
+        let mut dropped = Vec::new();
+        for row in changes
+            .range::<(&str, u64)>((account, 0)..=(account, u64::MAX))
             .map_err(backend)?
-            .insert(account, *highest)
-            .map_err(backend)?;
+            .take(over as usize)
+        {
+            dropped.push(row.map_err(backend)?.0.value().1);
+        }
+        for seq in &dropped {
+            changes.remove((account, *seq)).map_err(backend)?;
+        }
+        floor = dropped.last().copied().unwrap_or(floor).max(floor);
     }
+    floors
+        .insert(account, (floor, count - over))
+        .map_err(backend)?;
     Ok(())
 }
 
@@ -74,7 +84,7 @@ impl ChangeStore for EmbeddedStore {
                 .map_err(backend)?
                 .insert((id, seq), event.as_slice())
                 .map_err(backend)?;
-            trim(txn, id, max.max(1))?;
+            count_and_trim(txn, id, max.max(1))?;
             Ok(Some(seq))
         })
         .await
@@ -90,12 +100,7 @@ impl ChangeStore for EmbeddedStore {
         let limit = limit.min(MAX_CHANGES_PER_READ);
         self.read(move |txn| {
             let id = account.as_str();
-            let floor = txn
-                .open_table(CHANGE_FLOORS)
-                .map_err(backend)?
-                .get(id)
-                .map_err(backend)?
-                .map_or(0, |v| v.value());
+            let (floor, _) = floor_and_count(&txn.open_table(CHANGE_FLOORS).map_err(backend)?, id)?;
             let table = txn.open_table(CHANGES).map_err(backend)?;
             let newest = match table
                 .range::<(&str, u64)>((id, 0)..=(id, u64::MAX))

@@ -60,7 +60,8 @@ const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("tokens");
 const RECEIVERS: TableDefinition<&str, &[u8]> = TableDefinition::new("receivers");
 const LOGS: TableDefinition<(&str, u64), &str> = TableDefinition::new("logs");
 const CHANGES: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("changes");
-const CHANGE_FLOORS: TableDefinition<&str, u64> = TableDefinition::new("change_floors");
+/// Per account: (floor, rows kept).
+const CHANGE_FLOORS: TableDefinition<&str, (u64, u64)> = TableDefinition::new("change_heads");
 const IDEMPOTENCY: TableDefinition<&str, &[u8]> = TableDefinition::new("idempotency");
 const IDEMPOTENCY_EXPIRY: TableDefinition<(u64, &str), ()> =
     TableDefinition::new("idempotency_expiry");
