@@ -1341,7 +1341,12 @@ async fn changes_are_numbered_kept_newest_and_read_after_a_state(f: Fixture) {
     // Trimmed on every append of a long run: always the newest `max`.
     let mut more = Vec::new();
     for n in 0..10 {
-        more.push(s.append_change("b", &event(200 + n), 3).await.unwrap().unwrap());
+        more.push(
+            s.append_change("b", &event(200 + n), 3)
+                .await
+                .unwrap()
+                .unwrap(),
+        );
     }
     let b = s.changes_since("b", 0, 100).await.unwrap();
     let kept: Vec<u64> = b.changes.iter().map(|c| c.seq).collect();

@@ -457,6 +457,9 @@ async fn queue_one(base: &str, account: &str, user: &TestUser, subject: &str) ->
 pub async fn temporary_failures_are_retried(base: &str, account: &str) {
     let hook = WebhookReceiver::start().await;
     set_webhooks(base, &hook).await;
+    // Dispatch reads the settings through a cache of up to 1 s: the first refusal comes
+    // within that, and would go to the receiver set before this one.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
     let flaky = ScriptedSmtp::start(Script::TemporaryFirst(2));
     let user = scripted_account(base, account, &flaky).await;
     let queue_id = queue_one(base, account, &user, "retried").await;
