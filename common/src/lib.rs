@@ -11,6 +11,7 @@ pub mod config;
 pub mod counters;
 pub mod crypto;
 pub mod error;
+pub mod event_sink;
 pub mod ids;
 pub mod model;
 pub mod net;

@@ -5,13 +5,12 @@
 //! a fresh id.
 
 use imapapi_common::Services;
-use imapapi_common::bus::{BusError, Message, QueueName};
-use imapapi_common::counters::Counter;
+use imapapi_common::bus::BusError;
+use imapapi_common::event_sink;
 use imapapi_common::ids::MessageId;
 use imapapi_common::model::event_id::{IdPart, change_id};
 use imapapi_common::model::{AccountErrorEntry, Event, EventKind, FlagChanges, OrFalse};
 use imapapi_common::store::StoreError;
-use imapapi_common::store::changes::DEFAULT_MAX_CHANGES;
 use serde_json::json;
 
 /// Where a message event happened.
@@ -163,23 +162,9 @@ pub enum PublishError {
 /// error, so the change is announced again later (under the same id) rather than missing
 /// from the history.
 pub async fn publish(services: &Services, mut event: Event) -> Result<(), PublishError> {
-    let recorded = serde_json::to_vec(&event).map_err(|e| BusError::Backend(e.to_string()))?;
-    let state = services
-        .store
-        .append_change(&event.account, &recorded, DEFAULT_MAX_CHANGES)
-        .await?;
     // None: the account is gone; dispatch drops its events anyway.
-    event.state = state.map(|s| s.to_string());
-    let body = serde_json::to_vec(&event).map_err(|e| BusError::Backend(e.to_string()))?;
-    services
-        .bus
-        .publish(QueueName::Events, Message::new(event.routing_key(), body))
-        .await
-        .inspect_err(|_| {
-            metrics::counter!("imapapi_bus_errors_total", "op" => "publish").increment(1);
-        })?;
-    services.counters.add(Counter::Event(event.event));
-    metrics::counter!("imapapi_events_published_total", "event" => event.event.name()).increment(1);
+    event.state = event_sink::record(services, &event).await?;
+    event_sink::send(services, &event).await?;
     Ok(())
 }
 

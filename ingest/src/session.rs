@@ -424,20 +424,22 @@ impl Session {
         tracing::debug!(account = %account, notify, "watching");
         let mut folders = sync::sync_account(imap, &ctx, only, &mut states, true, None).await?;
         published.publish(&states);
-        // Without NOTIFY, the folders asked for get IDLE connections of their own; they stop
-        // with this connection.
+        let watched = watched_folder(&folders, only);
         let wakes = Arc::new(FolderWakes::default());
         let watchers = cancel.child_token();
         let _stop_watchers = watchers.clone().drop_guard();
-        let idle_folders = &services.config.ingest.idle_folders;
-        if !notify && only.is_none() && !idle_folders.is_empty() {
-            let watched_path = watched_folder(&folders, only).map(|w| w.path);
-            let paths = folder_watch::resolve(idle_folders, &folders, watched_path.as_deref());
+        if !notify && only.is_none() {
             let current = login.borrow().clone();
-            if let Some(current) = current {
-                tracing::debug!(account = %account, ?paths, "extra IDLE connections");
-                folder_watch::spawn(account, current, paths, wakes.clone(), watchers);
-            }
+            let watched_path = watched.as_ref().map(|w| w.path.as_str());
+            start_folder_watchers(
+                services,
+                account,
+                current,
+                &folders,
+                watched_path,
+                &wakes,
+                watchers,
+            );
         }
         // syncTime tells users (and the benchmark) that the initial sync is complete.
         let synced = AccountStatus {
@@ -448,7 +450,6 @@ impl Session {
         if let Err(e) = services.store.set_status(account, node, &synced).await {
             tracing::warn!(account = %account, error = %e, "cannot write status");
         }
-        let watched = watched_folder(&folders, only);
         // The initial sync leaves the watched folder selected and current unless the server
         // reported changes after it was read; only then does it need another pass.
         let mut need_sync = watched
@@ -534,6 +535,26 @@ impl Session {
             }
         }
     }
+}
+
+/// Without NOTIFY, the folders of `ingest.idleFolders` get IDLE connections of their own
+/// (see `folder_watch.rs`); they stop with `stop`, when the watching connection ends.
+fn start_folder_watchers(
+    services: &Services,
+    account: &str,
+    login: Option<Arc<Login>>,
+    folders: &[FolderInfo],
+    watched: Option<&str>,
+    wakes: &Arc<FolderWakes>,
+    stop: CancellationToken,
+) {
+    let wanted = &services.config.ingest.idle_folders;
+    let Some(login) = login.filter(|_| !wanted.is_empty()) else {
+        return;
+    };
+    let paths = folder_watch::resolve(wanted, folders, watched);
+    tracing::debug!(account = %account, ?paths, "extra IDLE connections");
+    folder_watch::spawn(account, login, paths, wakes.clone(), stop);
 }
 
 /// A sync context with the settings as stored now (see [`refresh_settings`]).

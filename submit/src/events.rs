@@ -3,11 +3,9 @@
 //! webhooks and queue consumers get them the same way.
 
 use imapapi_common::Services;
-use imapapi_common::bus::{Message, QueueName};
-use imapapi_common::counters::Counter;
+use imapapi_common::event_sink;
 use imapapi_common::model::event_id::change_id;
 use imapapi_common::model::{Event, EventKind, OutboxEntry};
-use imapapi_common::store::changes::DEFAULT_MAX_CHANGES;
 use serde_json::json;
 
 /// Publish one event about `entry`; a failure is logged, since the send itself is done.
@@ -39,46 +37,17 @@ pub async fn publish(services: &Services, entry: &OutboxEntry, kind: EventKind, 
         &[entry.queue_id.as_str().into(), attempt.into()],
     );
     let mut event = Event::new(&entry.account, kind, None, data).with_id(id);
-    event.state = record(services, &event).await;
-    let body = match serde_json::to_vec(&event) {
-        Ok(b) => b,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot encode a send event");
-            return;
-        }
-    };
-    match services
-        .bus
-        .publish(QueueName::Events, Message::new(event.routing_key(), body))
-        .await
-    {
-        Ok(()) => {
-            services.counters.add(Counter::Event(kind));
-            metrics::counter!("imapapi_events_published_total", "event" => kind.name())
-                .increment(1);
-        }
+    event.state = match event_sink::record(services, &event).await {
+        Ok(state) => state,
+        // Its event still goes out, without a state.
         Err(error) => {
-            metrics::counter!("imapapi_bus_errors_total", "op" => "publish").increment(1);
             tracing::error!(queue_id = %entry.queue_id, event = kind.name(), %error,
-                "send event not published")
-        }
-    }
-}
-
-/// Record `event` in the account's changes history; its state, or `None` when that failed
-/// (logged: the send is done, and its event still goes out).
-async fn record(services: &Services, event: &Event) -> Option<String> {
-    let recorded = serde_json::to_vec(event).ok()?;
-    match services
-        .store
-        .append_change(&event.account, &recorded, DEFAULT_MAX_CHANGES)
-        .await
-    {
-        Ok(state) => state.map(|s| s.to_string()),
-        Err(error) => {
-            tracing::error!(event = event.event.name(), %error,
                 "send event not recorded in the changes history");
             None
         }
+    };
+    if let Err(error) = event_sink::send(services, &event).await {
+        tracing::error!(queue_id = %entry.queue_id, event = kind.name(), %error,
+            "send event not published");
     }
 }

@@ -29,28 +29,23 @@ impl Inner {
             durable: true,
             ..Default::default()
         };
-        ch.exchange_declare(
-            short(n.exchange())?,
-            ExchangeKind::Topic,
-            ExchangeDeclareOptions {
-                durable: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .map_err(backend)?;
-        ch.exchange_declare(
-            short(n.notices())?,
-            ExchangeKind::Fanout,
-            ExchangeDeclareOptions {
-                durable: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .map_err(backend)?;
+        // The events exchange consumers bind to, and the fanout of account notices.
+        for (name, kind) in [
+            (n.exchange(), ExchangeKind::Topic),
+            (n.notices(), ExchangeKind::Fanout),
+        ] {
+            ch.exchange_declare(
+                short(name)?,
+                kind,
+                ExchangeDeclareOptions {
+                    durable: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .map_err(backend)?;
+        }
         for q in QUEUES {
             let main = n.queue(q);
             ch.queue_declare(short(main.clone())?, durable, FieldTable::default())
