@@ -3,6 +3,8 @@
 //! the transport details (and the secrets they handle) live in one small place.
 
 pub mod auth;
+mod list_filter;
+mod list_rewrite;
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -16,21 +18,23 @@ use imapapi_common::protocol_log::{Imap, ProtocolLog, Recorder, Tap};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter, ReadBuf};
 
 pub use auth::Credentials;
+use list_filter::Filtered;
 
 /// How long connecting, the TLS handshake and authentication may take together.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What an IMAP session runs over: the stream (recorded when the account is logged)
-/// behind a write buffer. async-imap writes a
+/// behind a write buffer, its responses through the [`list_filter`] (which makes NOTIFY's
+/// rename announcements readable; the log records what the server sent). async-imap writes a
 /// command as four pieces (tag, space, text, CRLF) and then flushes; unbuffered, with
 /// TCP_NODELAY, each piece was its own TLS record and segment. Every writer here flushes
 /// when a command is complete, so nothing waits in the buffer.
 #[derive(Debug)]
-pub struct Transport(BufWriter<Tap<Wire, Imap>>);
+pub struct Transport(Filtered<BufWriter<Tap<Wire, Imap>>>);
 
 impl Transport {
     fn new(stream: Tap<Wire, Imap>) -> Self {
-        Transport(BufWriter::new(stream))
+        Transport(Filtered::new(BufWriter::new(stream)))
     }
 }
 
