@@ -217,8 +217,8 @@ impl CommandCx<'_> {
     }
 
     /// Tell the account's watcher that folders were created, renamed or deleted here, so it
-    /// announces them now rather than at its next resync (NOTIFY cannot report renames to
-    /// this parser, and a server without NOTIFY reports none). Not waited for.
+    /// announces them now rather than at its next resync (a server without NOTIFY, or
+    /// refusing its `MailboxName`, reports none). Not waited for.
     pub fn folders_changed(&self) {
         if let Some(session) = &self.session {
             let (done, _) = oneshot::channel();

@@ -234,8 +234,8 @@ pub struct Imap {
     pub changed: bool,
     /// What NOTIFY reported about other folders, waiting for the session.
     pub notices: notices::FolderNotices,
-    /// The command running is a LIST, LSUB or STATUS of ours: its answers are no notices.
-    own_listing: bool,
+    /// The LIST, LSUB or STATUS of ours running: its answers are no notices.
+    asking: notices::Asking,
 }
 
 fn lost(e: impl std::fmt::Display) -> ImapError {
@@ -270,7 +270,7 @@ impl Imap {
             exists: 0,
             changed: false,
             notices: notices::FolderNotices::default(),
-            own_listing: false,
+            asking: notices::Asking::Nothing,
         };
         let mut caps = HashSet::new();
         imap.exec("CAPABILITY", |r| {
@@ -313,24 +313,34 @@ impl Imap {
     where
         F: FnMut(&Response<'_>, &[u8]),
     {
-        let verb = command.split(' ').next().unwrap_or_default();
-        self.own_listing = ["LIST", "LSUB", "STATUS"]
-            .iter()
-            .any(|v| verb.eq_ignore_ascii_case(v));
         let id = self.session.run_command(command).await.map_err(lost)?;
-        let done = self.complete(id, f).await;
-        self.own_listing = false;
+        self.complete(id, f).await
+    }
+
+    /// [`Imap::exec`] for a command whose answers look like NOTIFY notices.
+    async fn exec_asking<F>(
+        &mut self,
+        asking: notices::Asking,
+        command: &str,
+        f: F,
+    ) -> Result<Completion, ImapError>
+    where
+        F: FnMut(&Response<'_>),
+    {
+        self.asking = asking;
+        let done = self.exec(command, f).await;
+        self.asking = notices::Asking::Nothing;
         done
     }
 
-    /// Set NOTIFY (RFC 5465) for every personal folder, so that changes anywhere are
-    /// reported on this connection; whether the server took it. Without flag changes in
-    /// other folders when it refuses those.
+    /// Set NOTIFY (RFC 5465) for every personal folder, so that changes anywhere (mail and
+    /// folders) are reported on this connection; whether the server took it. Without what
+    /// it refuses of flag changes in other folders and folder names.
     pub async fn enable_notify(&mut self) -> bool {
         if !self.has("NOTIFY") {
             return false;
         }
-        for command in [notices::NOTIFY_SET, notices::NOTIFY_SET_NO_FLAGS] {
+        for command in notices::NOTIFY_SETS {
             match self.exec(command, |_| {}).await {
                 Ok(_) => {
                     self.notices.enabled = true;
@@ -477,7 +487,8 @@ impl Imap {
     /// what NOTIFY says of other folders.
     fn track(&mut self, r: &Response<'_>) {
         if self.notices.enabled {
-            self.notices.add(notices::classify(r, self.own_listing));
+            let ours = self.asking.answered_by(r);
+            self.notices.add(notices::classify(r, ours));
         }
         match r {
             Response::MailboxData(MailboxDatum::Exists(n)) => {
@@ -561,7 +572,7 @@ impl Imap {
 
     async fn list_cmd(&mut self, cmd: &str) -> Result<Vec<Listed>, ImapError> {
         let mut out = Vec::new();
-        self.exec(cmd, |r| {
+        self.exec_asking(notices::Asking::List, cmd, |r| {
             if let Response::MailboxData(MailboxDatum::List(l)) = r {
                 out.push(Listed {
                     path: l.name.to_string(),
@@ -714,31 +725,31 @@ impl Imap {
         Ok(out)
     }
 
-    /// STATUS of one folder: (messages, uidnext, uidvalidity, highestmodseq).
+    /// STATUS of one folder: (messages, uidnext, uidvalidity, highestmodseq). The answer is
+    /// the STATUS naming it; a NOTIFY notice about another folder sent meanwhile is kept as
+    /// a notice (should a server name the folder otherwise, its one STATUS is the answer).
     pub async fn status(&mut self, path: &str) -> Result<FolderStatus, ImapError> {
         let items = if self.has("CONDSTORE") {
             "(MESSAGES UIDNEXT UIDVALIDITY HIGHESTMODSEQ)"
         } else {
             "(MESSAGES UIDNEXT UIDVALIDITY)"
         };
-        let mut st = FolderStatus::default();
-        self.exec(&format!("STATUS {} {items}", wire::mailbox(path)?), |r| {
-            if let Response::MailboxData(MailboxDatum::Status { status, .. }) = r {
-                for a in status {
-                    match a {
-                        imap_proto::StatusAttribute::Messages(n) => st.messages = Some(*n),
-                        imap_proto::StatusAttribute::UidNext(n) => st.uid_next = Some(*n),
-                        imap_proto::StatusAttribute::UidValidity(n) => st.uid_validity = Some(*n),
-                        imap_proto::StatusAttribute::HighestModSeq(n) => {
-                            st.highest_modseq = Some(*n)
-                        }
-                        _ => {}
-                    }
+        let wire_path = crate::utf7::to_wire(path);
+        let command = format!("STATUS {} {items}", wire::mailbox(path)?);
+        let (mut named, mut other) = (None, None);
+        let asking = notices::Asking::Status(wire_path.clone());
+        self.exec_asking(asking, &command, |r| {
+            if let Response::MailboxData(MailboxDatum::Status { mailbox, status }) = r {
+                let st = Some(FolderStatus::from_attributes(status));
+                if *mailbox == wire_path {
+                    named = st;
+                } else {
+                    other = st;
                 }
             }
         })
         .await?;
-        Ok(st)
+        Ok(named.or(other).unwrap_or_default())
     }
 
     /// LOGOUT, best effort.
@@ -754,6 +765,22 @@ pub struct FolderStatus {
     pub uid_next: Option<u32>,
     pub uid_validity: Option<u32>,
     pub highest_modseq: Option<u64>,
+}
+
+impl FolderStatus {
+    fn from_attributes(attributes: &[imap_proto::StatusAttribute]) -> Self {
+        let mut st = FolderStatus::default();
+        for a in attributes {
+            match a {
+                imap_proto::StatusAttribute::Messages(n) => st.messages = Some(*n),
+                imap_proto::StatusAttribute::UidNext(n) => st.uid_next = Some(*n),
+                imap_proto::StatusAttribute::UidValidity(n) => st.uid_validity = Some(*n),
+                imap_proto::StatusAttribute::HighestModSeq(n) => st.highest_modseq = Some(*n),
+                _ => {}
+            }
+        }
+        st
+    }
 }
 
 #[cfg(test)]

@@ -1,26 +1,31 @@
 //! What NOTIFY (RFC 5465) reports about folders other than the selected one: a `STATUS` for
-//! a folder whose messages or flags changed (and a `LIST` for folder changes, should a
-//! server send one unasked). They can arrive at any time, during IDLE or in the middle of another command
-//! (a sync's FETCH), so every response read on the watching connection is looked at and
-//! the folders to sync are kept here until the session takes them.
+//! a folder whose messages or flags changed, a `LIST` for a folder created, deleted or
+//! renamed (the rename's extended data is made readable by the transport's
+//! `list_filter`). They can arrive at any time, during IDLE or in the middle of another
+//! command (a sync's FETCH), so every response read on the watching connection is looked
+//! at and the folders to sync are kept here until the session takes them.
 
 use std::collections::BTreeSet;
 
 use imap_proto::{MailboxDatum, Response};
 
-/// The `NOTIFY SET` that watches every personal folder: new, expunged and flag-changed
-/// messages (EXISTS/EXPUNGE/FETCH for the selected one, STATUS for the others). Not
-/// `MailboxName`: a rename is announced as `LIST … ("OLDNAME" (…))`, extended data the
-/// response parser (imap-proto) cannot read, which would end the connection. Folders
-/// created, renamed or deleted by other clients are found by the periodic resync, or when
-/// mail arrives in a new one (its STATUS names a folder the list lacks); those changed
-/// through the api tell the watcher at once.
-pub const NOTIFY_SET: &str = "NOTIFY SET (selected (MessageNew MessageExpunge FlagChange)) \
-     (personal (MessageNew MessageExpunge FlagChange))";
-
-/// The same without flag changes in other folders, for a server that refuses those
-/// (flags there are then found by the periodic resync).
-pub const NOTIFY_SET_NO_FLAGS: &str = "NOTIFY SET (selected (MessageNew MessageExpunge FlagChange)) (personal (MessageNew MessageExpunge))";
+/// The `NOTIFY SET`s the watching connection asks for, the first the server takes: new,
+/// expunged and flag-changed messages (EXISTS/EXPUNGE/FETCH for the selected folder,
+/// STATUS for the others) and folders created, deleted or renamed (`MailboxName`, LIST) in
+/// every personal folder. A server refusing flag changes elsewhere, or folder names, gets
+/// the same without them: what it does not report is found by the periodic resync (and
+/// folder changes made through the api wake the watcher anyway). Not `SubscriptionChange`:
+/// subscriptions are read when asked for, and each would cost a pass over the folder list.
+pub const NOTIFY_SETS: [&str; 4] = [
+    "NOTIFY SET (selected (MessageNew MessageExpunge FlagChange)) \
+     (personal (MessageNew MessageExpunge FlagChange MailboxName))",
+    "NOTIFY SET (selected (MessageNew MessageExpunge FlagChange)) \
+     (personal (MessageNew MessageExpunge MailboxName))",
+    "NOTIFY SET (selected (MessageNew MessageExpunge FlagChange)) \
+     (personal (MessageNew MessageExpunge FlagChange))",
+    "NOTIFY SET (selected (MessageNew MessageExpunge FlagChange)) \
+     (personal (MessageNew MessageExpunge))",
+];
 
 /// One notification about another folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,9 +37,9 @@ pub enum Notice {
 }
 
 /// The notice `r` carries, if it is one. `STATUS` and `LIST` are notices only when not the
-/// answer to a command of our own (`own_listing`).
-pub fn classify(r: &Response<'_>, own_listing: bool) -> Option<Notice> {
-    if own_listing {
+/// answer to a command of our own (`ours`, see [`Asking`]).
+pub fn classify(r: &Response<'_>, ours: bool) -> Option<Notice> {
+    if ours {
         return None;
     }
     match r {
@@ -43,6 +48,39 @@ pub fn classify(r: &Response<'_>, own_listing: bool) -> Option<Notice> {
         }
         Response::MailboxData(MailboxDatum::List(_)) => Some(Notice::Listing),
         _ => None,
+    }
+}
+
+/// The command of ours running whose answers look like notices: a LIST (or LSUB) or the
+/// STATUS of one folder. A notice sent in the middle of it still counts, unless it could
+/// be the answer: the STATUS of another folder, or a LIST of a folder gone
+/// (`\NonExistent`, which listing every folder never answers). A folder created just as
+/// we list may pass for an answer; the listing then has it anyway, unless the server
+/// listed before creating it (then the periodic resync finds it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Asking {
+    #[default]
+    Nothing,
+    List,
+    /// The folder's name as sent (modified UTF-7).
+    Status(String),
+}
+
+impl Asking {
+    /// Whether `r` may be the answer to this command rather than a notice.
+    pub fn answered_by(&self, r: &Response<'_>) -> bool {
+        match (self, r) {
+            (Asking::List, Response::MailboxData(MailboxDatum::List(l))) => {
+                !l.name_attributes.iter().any(|a| {
+                    matches!(a, imap_proto::NameAttribute::Extension(e)
+                        if e.eq_ignore_ascii_case("\\NonExistent"))
+                })
+            }
+            (Asking::Status(path), Response::MailboxData(MailboxDatum::Status { mailbox, .. })) => {
+                mailbox.as_ref() == path.as_str()
+            }
+            _ => false,
+        }
     }
 }
 
@@ -103,6 +141,22 @@ mod tests {
         assert_eq!(classify(&list, false), Some(Notice::Listing));
         let exists = parse(b"* 5 EXISTS\r\n");
         assert_eq!(classify(&exists, false), None);
+    }
+
+    #[test]
+    fn only_what_may_answer_our_command_is_ours() {
+        let sent = parse(b"* STATUS \"Sent\" (MESSAGES 3 UIDNEXT 4)\r\n");
+        let other = parse(b"* STATUS Archive (MESSAGES 3 UIDNEXT 4)\r\n");
+        let listed = parse(b"* LIST (\\HasNoChildren) \"/\" New\r\n");
+        let gone = parse(b"* LIST (\\NonExistent) \"/\" Old\r\n");
+        let status = Asking::Status("Sent".into());
+        assert!(status.answered_by(&sent));
+        assert!(!status.answered_by(&other));
+        assert!(!status.answered_by(&listed));
+        assert!(Asking::List.answered_by(&listed));
+        assert!(!Asking::List.answered_by(&gone));
+        assert!(!Asking::List.answered_by(&sent));
+        assert!(!Asking::Nothing.answered_by(&listed));
     }
 
     #[test]
