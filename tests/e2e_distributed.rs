@@ -8,6 +8,7 @@
 //! test keeps its database number on either backend.
 
 mod access;
+mod folder_notices;
 mod identity;
 mod oauth2;
 mod pickup;
@@ -526,7 +527,8 @@ async fn webhook_retries_then_dead_letter(backend: Backend) {
 }
 
 /// Every message and mailbox route through separate api and ingest processes: commands
-/// and 1 MiB body ranges cross the queue and its request path.
+/// and 1 MiB body ranges cross the queue and its request path; then folders changed by
+/// another client reach the webhook through the ingest process's NOTIFY.
 async fn message_and_mailbox_routes(backend: Backend) {
     let c = Cluster::start(backend, 15, 1, &[]).await;
     let base = c.api.base_url();
@@ -540,6 +542,7 @@ async fn message_and_mailbox_routes(backend: Backend) {
     routes::stale_ids(&base, "stale").await;
     routes::uploading(&base, "uploader").await;
     routes::changes_feed(&base, "feed").await;
+    folder_notices::changed_by_another_client(&base, "renames").await;
     c.finish().await;
 }
 

@@ -3,6 +3,7 @@
 
 mod access;
 mod deadletters;
+mod folder_notices;
 mod oauth2;
 mod pickup;
 mod pipeline;
@@ -415,6 +416,15 @@ async fn every_folder_in_real_time() {
     .await;
     println!("change -> webhook: {}", timings.join(", "));
     imap.logout().await.ok();
+}
+
+/// With NOTIFY, folders another client creates, renames or deletes reach the webhook at
+/// once (the resync is 600 s away), and reading NOTIFY's rename announcements does not
+/// cost the watching connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn folders_changed_elsewhere_in_real_time() {
+    let gw = spawn(&[]).await;
+    folder_notices::changed_by_another_client(&gw.base_url(), "renames").await;
 }
 
 /// Without NOTIFY (`ingest.notify=false`), a folder in `ingest.idleFolders` gets an IDLE

@@ -298,6 +298,17 @@ impl ImapTestClient {
         Ok(())
     }
 
+    pub async fn rename_mailbox(&mut self, from: &str, to: &str) -> Result<()> {
+        if self.selected.as_deref() == Some(from) {
+            self.select("INBOX").await?;
+        }
+        timeout(IMAP_TIMEOUT, self.session.rename(from, to))
+            .await
+            .context("RENAME timed out")??;
+        self.drain();
+        Ok(())
+    }
+
     pub async fn delete_mailbox(&mut self, folder: &str) -> Result<()> {
         if self.selected.as_deref() == Some(folder) {
             self.select("INBOX").await?;
