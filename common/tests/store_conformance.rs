@@ -144,6 +144,7 @@ conformance!(
     logs_only_for_existing_accounts_and_gone_with_them,
     changes_are_numbered_kept_newest_and_read_after_a_state,
     changes_only_for_existing_accounts_and_gone_with_them,
+    changes_appended_in_batches_keep_the_single_form_invariants,
 );
 
 const TTL: Duration = Duration::from_secs(30);
@@ -1383,4 +1384,77 @@ async fn changes_only_for_existing_accounts_and_gone_with_them(f: Fixture) {
         .unwrap()
         .unwrap();
     assert!(again > second);
+}
+
+fn events(range: std::ops::Range<u32>) -> Vec<Vec<u8>> {
+    range.map(event).collect()
+}
+
+fn seqs(page: &imapapi_common::store::changes::ChangePage) -> Vec<u64> {
+    page.changes.iter().map(|c| c.seq).collect()
+}
+
+async fn changes_appended_in_batches_keep_the_single_form_invariants(f: Fixture) {
+    let s = &f.store;
+    assert_eq!(
+        s.append_changes("ghost", events(0..3), 10).await.unwrap(),
+        None
+    );
+    s.put_account(&account("a")).await.unwrap();
+    s.put_account(&account("b")).await.unwrap();
+    assert_eq!(
+        s.append_changes("a", Vec::new(), 10).await.unwrap(),
+        Some(Vec::new()),
+        "an empty batch records nothing"
+    );
+    let first = s
+        .append_changes("a", events(0..5), 10)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.len(), 5);
+    assert!(first.windows(2).all(|w| w[1] > w[0]), "in order: {first:?}");
+    let between = s.append_change("b", &event(99), 10).await.unwrap().unwrap();
+    let second = s
+        .append_changes("a", events(5..8), 10)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(first[4] < between && between < second[0], "gateway-wide");
+    let page = s.changes_since("a", 0, 100).await.unwrap();
+    assert_eq!(seqs(&page), [first.clone(), second.clone()].concat());
+    let stored: Vec<Vec<u8>> = page.changes.iter().map(|c| c.event.clone()).collect();
+    assert_eq!(stored, events(0..8), "byte for byte, in order");
+    assert_eq!((page.floor, page.current), (0, second[2]));
+
+    // A batch past `max` keeps the newest `max`, its own older events dropped too.
+    let big = s
+        .append_changes("b", events(0..7), 3)
+        .await
+        .unwrap()
+        .unwrap();
+    let b = s.changes_since("b", 0, 100).await.unwrap();
+    assert_eq!(seqs(&b), big[4..].to_vec());
+    assert_eq!((b.floor, b.current), (big[3], big[6]));
+    // A long run of batches over a full history: always the newest `max`.
+    let mut all = Vec::new();
+    for round in 0..20 {
+        let batch = events(round * 50..round * 50 + 50);
+        all.extend(s.append_changes("a", batch, 120).await.unwrap().unwrap());
+    }
+    let page = s.changes_since("a", 0, 1000).await.unwrap();
+    assert_eq!(seqs(&page), all[all.len() - 120..].to_vec());
+    assert_eq!(page.floor, all[all.len() - 121]);
+    assert_eq!(page.changes[0].event, event(880));
+
+    assert!(s.delete_account("a").await.unwrap());
+    assert!(s.delete_account("b").await.unwrap());
+    assert_eq!(s.append_changes("a", events(0..2), 10).await.unwrap(), None);
+    let gone = s.changes_since("a", 0, 10).await.unwrap();
+    assert_eq!(
+        (gone.floor, gone.current),
+        (0, 0),
+        "nothing for a gone account"
+    );
+    assert_eq!(f.account_keys(), Vec::<String>::new());
 }

@@ -43,15 +43,33 @@ pub struct ChangePage {
 /// The stored changes of every account.
 #[async_trait]
 pub trait ChangeStore: Send + Sync + 'static {
-    /// Append `event` to the history of `account` under the next gateway-wide number and
-    /// keep the newest `max` (at least 1); the number, or `None` when the account does not
-    /// exist (a session still closing after a deletion must not bring a history back).
+    /// Append `events` to the history of `account`, in order, under the next gateway-wide
+    /// numbers (consecutive within the batch), and keep the newest `max` (at least 1): one
+    /// round trip (one script, one transaction) whatever the number of events, so a folder
+    /// sync records a batch of changes at the cost of one. The number of each event, in
+    /// order, or `None` when the account does not exist (nothing is recorded then: a
+    /// session still closing after a deletion must not bring a history back). An empty
+    /// batch records nothing and answers an empty list without asking the backend.
+    async fn append_changes(
+        &self,
+        account: &str,
+        events: Vec<Vec<u8>>,
+        max: u64,
+    ) -> Result<Option<Vec<u64>>, StoreError>;
+
+    /// [`ChangeStore::append_changes`] of one event: its number, or `None` when the
+    /// account does not exist.
     async fn append_change(
         &self,
         account: &str,
         event: &[u8],
         max: u64,
-    ) -> Result<Option<u64>, StoreError>;
+    ) -> Result<Option<u64>, StoreError> {
+        let numbers = self
+            .append_changes(account, vec![event.to_vec()], max)
+            .await?;
+        Ok(numbers.and_then(|n| n.first().copied()))
+    }
 
     /// The changes of `account` numbered above `since`, oldest first, at most `limit`
     /// (capped at [`MAX_CHANGES_PER_READ`]; 0 reads only the floor and current state).

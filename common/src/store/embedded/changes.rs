@@ -1,12 +1,13 @@
 //! The changes feed, in the `changes` table ((account, number) → event JSON) with each
 //! account's floor and row count in `change_floors`, so that an append knows without
 //! counting whether to trim; numbers come from the `changes:seq` counter in `meta`, shared
-//! by every account. Trimming removes from the front.
+//! by every account. Trimming removes from the front. A batch of changes is one write
+//! transaction: one counter bump, its rows, one trim.
 
 use async_trait::async_trait;
 use redb::{ReadableTable, WriteTransaction};
 
-use super::{CHANGE_FLOORS, CHANGES, EmbeddedStore, account_exists, backend, bump};
+use super::{CHANGE_FLOORS, CHANGES, EmbeddedStore, account_exists, backend, bump_by};
 use crate::store::changes::{ChangePage, MAX_CHANGES_PER_READ, StoredChange};
 use crate::store::{ChangeStore, StoreError};
 
@@ -34,12 +35,17 @@ fn floor_and_count(
         .map_or((0, 0), |v| v.value()))
 }
 
-/// Count one more change of `account` and keep its newest `max`, raising the floor to the
-/// highest number dropped.
-fn count_and_trim(txn: &WriteTransaction, account: &str, max: u64) -> Result<(), StoreError> {
+/// Count `added` more changes of `account` and keep its newest `max`, raising the floor to
+/// the highest number dropped.
+fn count_and_trim(
+    txn: &WriteTransaction,
+    account: &str,
+    added: u64,
+    max: u64,
+) -> Result<(), StoreError> {
     let mut floors = txn.open_table(CHANGE_FLOORS).map_err(backend)?;
     let (mut floor, count) = floor_and_count(&floors, account)?;
-    let count = count + 1;
+    let count = count + added;
     let over = count.saturating_sub(max);
     if over > 0 {
         let mut changes = txn.open_table(CHANGES).map_err(backend)?;
@@ -64,14 +70,16 @@ fn count_and_trim(txn: &WriteTransaction, account: &str, max: u64) -> Result<(),
 
 #[async_trait]
 impl ChangeStore for EmbeddedStore {
-    async fn append_change(
+    async fn append_changes(
         &self,
         account: &str,
-        event: &[u8],
+        events: Vec<Vec<u8>>,
         max: u64,
-    ) -> Result<Option<u64>, StoreError> {
+    ) -> Result<Option<Vec<u64>>, StoreError> {
+        if events.is_empty() {
+            return Ok(Some(Vec::new()));
+        }
         let account = account.to_string();
-        let event = event.to_vec();
         // Not durable: the folder commit that follows each batch of events is, and makes
         // everything before it durable too (see `EmbeddedStore::write`).
         self.write(false, move |txn| {
@@ -79,13 +87,18 @@ impl ChangeStore for EmbeddedStore {
             if !account_exists(txn, id)? {
                 return Ok(None);
             }
-            let seq = bump(txn, "changes:seq")?;
-            txn.open_table(CHANGES)
-                .map_err(backend)?
-                .insert((id, seq), event.as_slice())
-                .map_err(backend)?;
-            count_and_trim(txn, id, max.max(1))?;
-            Ok(Some(seq))
+            let added = events.len() as u64;
+            let last = bump_by(txn, "changes:seq", added)?;
+            let numbers: Vec<u64> = (last - added + 1..=last).collect();
+            let mut table = txn.open_table(CHANGES).map_err(backend)?;
+            for (seq, event) in numbers.iter().zip(&events) {
+                table
+                    .insert((id, *seq), event.as_slice())
+                    .map_err(backend)?;
+            }
+            drop(table);
+            count_and_trim(txn, id, added, max.max(1))?;
+            Ok(Some(numbers))
         })
         .await
     }

@@ -99,13 +99,18 @@ fn account_exists(txn: &WriteTransaction, account: &str) -> Result<bool, StoreEr
 }
 
 fn bump(txn: &WriteTransaction, key: &str) -> Result<u64, StoreError> {
+    bump_by(txn, key, 1)
+}
+
+/// Add `n` to the counter `key`; its new value, the last of the `n` numbers taken.
+fn bump_by(txn: &WriteTransaction, key: &str, n: u64) -> Result<u64, StoreError> {
     let mut meta = txn.open_table(META).map_err(backend)?;
     let next = meta
         .get(key)
         .map_err(backend)?
         .map(|v| v.value())
         .unwrap_or(0)
-        .checked_add(1)
+        .checked_add(n)
         .ok_or_else(|| StoreError::Corrupt(format!("counter {key} overflowed")))?;
     meta.insert(key, next).map_err(backend)?;
     Ok(next)

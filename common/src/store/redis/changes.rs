@@ -1,7 +1,8 @@
 //! The changes feed (`P:acct:{E(id)}:changes`: a sorted set scored by change number, each
 //! member `<number>:<event JSON>` so that equal events stay apart; `…:changes:floor`: the
-//! highest number dropped), numbered by `P:changes:seq`. An append is one script so that
-//! the existence check, the number, the add and the trim cannot interleave with a deletion;
+//! highest number dropped), numbered by `P:changes:seq`. An append (of one change or a
+//! batch) is one script so that the existence check, the numbers, the adds and the trim
+//! cannot interleave with a deletion, and a batch costs one round trip;
 //! a read is one script so that floor, current state and changes agree.
 
 use async_trait::async_trait;
@@ -10,18 +11,24 @@ use super::{RedisStore, backend};
 use crate::store::changes::{ChangePage, MAX_CHANGES_PER_READ, StoredChange};
 use crate::store::{ChangeStore, StoreError};
 
-/// KEYS: accounts, seq, changes, floor. ARGV: id, changes to keep (at least 1), event.
-/// -1 for an account that is gone.
-pub(super) const APPEND_CHANGE: &str = r"
+/// KEYS: accounts, seq, changes, floor. ARGV: id, changes to keep (at least 1), then the
+/// events (at least one). The first of their consecutive numbers, or -1 for an account
+/// that is gone. The trim pops from the front by count (ZCARD is O(1)), never counting rows.
+pub(super) const APPEND_CHANGES: &str = r"
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return -1 end
-local seq = redis.call('INCR', KEYS[2])
-redis.call('ZADD', KEYS[3], seq, seq .. ':' .. ARGV[3])
+local n = #ARGV - 2
+local last = redis.call('INCRBY', KEYS[2], n)
+local first = last - n + 1
+for i = 1, n do
+  local seq = first + i - 1
+  redis.call('ZADD', KEYS[3], seq, seq .. ':' .. ARGV[i + 2])
+end
 local over = redis.call('ZCARD', KEYS[3]) - tonumber(ARGV[2])
 if over > 0 then
   local popped = redis.call('ZPOPMIN', KEYS[3], over)
   redis.call('SET', KEYS[4], popped[#popped])
 end
-return seq
+return first
 ";
 
 /// KEYS: changes, floor. ARGV: since (exclusive), limit + 1. Answers floor, newest number
@@ -64,25 +71,32 @@ fn number(reply: Option<&Vec<u8>>) -> Result<u64, StoreError> {
 
 #[async_trait]
 impl ChangeStore for RedisStore {
-    async fn append_change(
+    async fn append_changes(
         &self,
         account: &str,
-        event: &[u8],
+        events: Vec<Vec<u8>>,
         max: u64,
-    ) -> Result<Option<u64>, StoreError> {
-        let seq: i64 = self
-            .append_change
-            .key(self.global("accounts"))
-            .key(self.global("changes:seq"))
+    ) -> Result<Option<Vec<u64>>, StoreError> {
+        if events.is_empty() {
+            return Ok(Some(Vec::new()));
+        }
+        let added = events.len() as u64;
+        let mut call = self.append_changes.key(self.global("accounts"));
+        call.key(self.global("changes:seq"))
             .key(self.acct(account, "changes"))
             .key(self.acct(account, "changes:floor"))
             .arg(account)
-            .arg(max.max(1))
-            .arg(event)
+            .arg(max.max(1));
+        for event in &events {
+            call.arg(event.as_slice());
+        }
+        let first: i64 = call
             .invoke_async(&mut self.con.clone())
             .await
             .map_err(backend)?;
-        Ok(u64::try_from(seq).ok())
+        Ok(u64::try_from(first)
+            .ok()
+            .map(|first| (first..first + added).collect()))
     }
 
     async fn changes_since(

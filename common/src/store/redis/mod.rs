@@ -72,7 +72,7 @@ pub struct RedisStore {
     delete_account: Script,
     update_outbox: Script,
     append_log: Script,
-    append_change: Script,
+    append_changes: Script,
     read_changes: Script,
 }
 
@@ -137,7 +137,7 @@ impl RedisStore {
             delete_account: Script::new(accounts::DELETE_ACCOUNT),
             update_outbox: Script::new(outbox::UPDATE_OUTBOX),
             append_log: Script::new(logs::APPEND_LOG),
-            append_change: Script::new(changes::APPEND_CHANGE),
+            append_changes: Script::new(changes::APPEND_CHANGES),
             read_changes: Script::new(changes::READ_CHANGES),
         })
     }
