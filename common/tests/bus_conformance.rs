@@ -223,6 +223,9 @@ conformance!(
     notices_reach_every_listener,
     notices_without_listeners_are_fine,
     many_notices_merge_and_end,
+    batch_is_delivered_once_each_in_order,
+    batch_holds_its_delayed_messages,
+    batch_beyond_one_call_with_large_bodies,
 );
 
 async fn publish_consume_ack(fx: Arc<Fixture>) {
@@ -1172,4 +1175,110 @@ async fn depth_counts_ready_in_flight_and_dead(fx: Arc<Fixture>) {
     assert_depth(&fx, QueueName::Submit, N - 2, 1, 1).await;
     within(held.ack()).await.unwrap();
     assert_depth(&fx, QueueName::Events, 1, 0, 0).await;
+}
+
+/// Whether a single consumer sees messages in publish order on this backend (SQS standard
+/// queues promise no order).
+fn keeps_order(fx: &Fixture) -> bool {
+    !matches!(fx, Fixture::Sqs { .. })
+}
+
+/// Every delivery until `n` distinct messages came, acked; fails on a second delivery of any.
+async fn take_all(c: &mut Box<dyn Consumer>, n: usize) -> Vec<Message> {
+    let mut got: Vec<Message> = Vec::new();
+    while got.len() < n {
+        let d = next(c).await;
+        assert!(
+            got.iter().all(|m| m.id != d.message.id),
+            "delivered twice: {}",
+            d.message.key
+        );
+        got.push(d.message.clone());
+        within(d.ack()).await.unwrap();
+    }
+    got
+}
+
+/// A batch is accepted whole and each of its messages delivered once, in batch order where
+/// the backend keeps order; an empty batch is a no-op.
+async fn batch_is_delivered_once_each_in_order(fx: Arc<Fixture>) {
+    let bus = fx.bus();
+    within(bus.publish_batch(QueueName::Events, Vec::new()))
+        .await
+        .unwrap();
+    let sent: Vec<Message> = (0..25)
+        .map(|i| msg(&format!("acc{}.messageNew", i % 3), &format!("m{i}")))
+        .collect();
+    within(bus.publish_batch(QueueName::Events, sent.clone()))
+        .await
+        .unwrap();
+    let mut c = within(bus.consume(QueueName::Events, 30)).await.unwrap();
+    let got = take_all(&mut c, sent.len()).await;
+    if keeps_order(&fx) {
+        assert_eq!(got, sent);
+    } else {
+        let ids = |v: &[Message]| v.iter().map(|m| m.id).collect::<HashSet<_>>();
+        assert_eq!(ids(&got), ids(&sent));
+        for m in &got {
+            assert_eq!(Some(m), sent.iter().find(|s| s.id == m.id));
+        }
+    }
+    assert_nothing(&mut c).await;
+}
+
+/// A message of a batch with a time waits for it while the rest are delivered at once.
+async fn batch_holds_its_delayed_messages(fx: Arc<Fixture>) {
+    let bus = fx.bus();
+    let wait = Duration::from_millis(1_300);
+    let published = Instant::now();
+    let later = msg("job", "later").not_before(std::time::SystemTime::now() + wait);
+    let now: Vec<Message> = (0..3).map(|i| msg("job", &format!("now{i}"))).collect();
+    let batch = vec![
+        now[0].clone(),
+        later.clone(),
+        now[1].clone(),
+        now[2].clone(),
+    ];
+    within(bus.publish_batch(QueueName::Submit, batch))
+        .await
+        .unwrap();
+    let mut c = within(bus.consume(QueueName::Submit, 8)).await.unwrap();
+    let first = take_all(&mut c, 3).await;
+    let ids: HashSet<_> = first.iter().map(|m| m.id).collect();
+    assert_eq!(
+        ids,
+        now.iter().map(|m| m.id).collect(),
+        "the undelayed first"
+    );
+    let d = next(&mut c).await;
+    let waited = published.elapsed();
+    assert_eq!(d.message.id, later.id);
+    assert!(
+        waited + DELAY_TOLERANCE >= wait,
+        "delivered after {waited:?}, asked for {wait:?}"
+    );
+    within(d.ack()).await.unwrap();
+    assert_nothing(&mut c).await;
+}
+
+/// More messages than one SQS call takes, two of them larger than an SQS message: all
+/// delivered, bodies byte for byte.
+async fn batch_beyond_one_call_with_large_bodies(fx: Arc<Fixture>) {
+    let bus = fx.bus();
+    let big: Vec<u8> = (0..300 * 1024u32).map(|i| (i * 7 % 251) as u8).collect();
+    let sent: Vec<Message> = (0..37)
+        .map(|i| match i {
+            5 | 30 => Message::new(format!("acc.big{i}"), big.clone()),
+            _ => msg("acc.e", &"x".repeat(i * 100)),
+        })
+        .collect();
+    within(bus.publish_batch(QueueName::Submit, sent.clone()))
+        .await
+        .unwrap();
+    let mut c = within(bus.consume(QueueName::Submit, 40)).await.unwrap();
+    let got = take_all(&mut c, sent.len()).await;
+    for m in &sent {
+        assert_eq!(Some(m), got.iter().find(|g| g.id == m.id), "{}", m.key);
+    }
+    assert_nothing(&mut c).await;
 }

@@ -293,6 +293,15 @@ pub trait WorkQueues: Send + Sync + 'static {
     /// Durably enqueue a message; returns once the backend has accepted it. A message with
     /// `not_before` in the future is held until then.
     async fn publish(&self, queue: QueueName, message: Message) -> Result<(), BusError>;
+    /// Durably enqueue `messages` at the cost of far fewer round trips than one
+    /// [`WorkQueues::publish`] each (embedded: one transaction; RabbitMQ: every publish
+    /// sent, then the broker's confirms awaited together; SQS: `SendMessageBatch`, ten per
+    /// call). Returns once the backend has accepted every one; an error means some may have
+    /// been accepted and others not, so the caller publishes the batch again (consumers
+    /// drop the duplicates by id). A single consumer sees them in this order where the
+    /// backend keeps order (embedded, RabbitMQ; not SQS standard queues).
+    async fn publish_batch(&self, queue: QueueName, messages: Vec<Message>)
+    -> Result<(), BusError>;
     /// Start consuming a queue with at most `prefetch` unsettled deliveries.
     async fn consume(&self, queue: QueueName, prefetch: u16)
     -> Result<Box<dyn Consumer>, BusError>;

@@ -13,7 +13,8 @@
 //!
 //! Writes (publish, ack, retry) go through one writer that commits whatever is waiting in
 //! a single transaction (group commit): each call still returns only after its change is
-//! durable, but concurrent publishers and ackers share the cost of the sync.
+//! durable, but concurrent publishers and ackers share the cost of the sync. A published
+//! batch is one job, so it is always stored whole, in one transaction.
 //!
 //! One file per job: `record.rs` (table names, the stored form of a message, small
 //! helpers), `writer.rs` (the group-commit writer and the changes it applies),
@@ -46,7 +47,7 @@ use self::consume::EmbeddedConsumer;
 use self::queue_state::{QueueState, Ready, Waiting, scheduler};
 use self::record::{backend, blocking, dead_table, delay_table, encode, index, queue_table};
 use self::request::Incoming;
-use self::writer::{Job, Op, OpResult, WRITE_BACKLOG, writer};
+use self::writer::{Entry, Job, Op, OpResult, WRITE_BACKLOG, writer};
 use super::{
     AccountNotices, BusError, Consumer, Message, NodeRequests, NoticeListener, QueueDepth,
     QueueName, RequestServer, RetryPolicies, WorkQueues,
@@ -81,17 +82,42 @@ impl Inner {
         result.await.map_err(|_| BusError::Closed)?
     }
 
-    fn make_ready(&self, q: QueueName, seq: u64) {
+    /// Hand just-stored messages, (sequence number, due unix ms), to consumers: ready at
+    /// once, or waiting for their time. One lock of each set for the whole batch (never both
+    /// at once: the scheduler takes them the other way round).
+    fn release(&self, q: QueueName, stored: &[(u64, Option<u64>)]) {
         let state = self.queue(q);
-        lock(&state.ready).insert(seq);
-        state.notify.notify_waiters();
+        let mut ready = false;
+        {
+            let mut set = lock(&state.ready);
+            for (seq, _) in stored.iter().filter(|(_, due)| due.is_none()) {
+                ready |= set.insert(*seq);
+            }
+        }
+        if ready {
+            state.notify.notify_waiters();
+        }
+        let mut waiting = false;
+        {
+            let mut set = lock(&state.waiting);
+            for (seq, due) in stored {
+                if let Some(due) = due {
+                    waiting |= set.insert((*due, *seq));
+                }
+            }
+        }
+        if waiting {
+            state.schedule.notify_one();
+        }
+    }
+
+    fn make_ready(&self, q: QueueName, seq: u64) {
+        self.release(q, &[(seq, None)]);
     }
 
     /// Deliver `seq` once `due` (unix ms) has come.
     fn make_waiting(&self, q: QueueName, seq: u64, due: u64) {
-        let state = self.queue(q);
-        lock(&state.waiting).insert((due, seq));
-        state.schedule.notify_one();
+        self.release(q, &[(seq, Some(due))]);
     }
 }
 
@@ -171,23 +197,37 @@ impl EmbeddedBus {
 #[async_trait]
 impl WorkQueues for EmbeddedBus {
     async fn publish(&self, queue: QueueName, message: Message) -> Result<(), BusError> {
-        let seq = self.inner.next_seq.fetch_add(1, Ordering::Relaxed);
-        let record = encode(&message);
-        let due = (message.wait(SystemTime::now()) > Duration::ZERO)
-            .then(|| message.not_before.map(unix_ms))
-            .flatten();
-        self.inner
-            .write(Op::Publish {
-                queue,
-                seq,
-                record,
-                due,
-            })
-            .await?;
-        match due {
-            Some(due) => self.inner.make_waiting(queue, seq, due),
-            None => self.inner.make_ready(queue, seq),
+        self.publish_batch(queue, vec![message]).await
+    }
+
+    /// One writer job, so the whole batch lands in one transaction (and one commit).
+    async fn publish_batch(
+        &self,
+        queue: QueueName,
+        messages: Vec<Message>,
+    ) -> Result<(), BusError> {
+        if messages.is_empty() {
+            return Ok(());
         }
+        let first = self
+            .inner
+            .next_seq
+            .fetch_add(messages.len() as u64, Ordering::Relaxed);
+        let now = SystemTime::now();
+        let entries: Vec<Entry> = messages
+            .iter()
+            .zip(first..)
+            .map(|(message, seq)| Entry {
+                seq,
+                record: encode(message),
+                due: (message.wait(now) > Duration::ZERO)
+                    .then(|| message.not_before.map(unix_ms))
+                    .flatten(),
+            })
+            .collect();
+        let stored: Vec<(u64, Option<u64>)> = entries.iter().map(|e| (e.seq, e.due)).collect();
+        self.inner.write(Op::Publish { queue, entries }).await?;
+        self.inner.release(queue, &stored);
         Ok(())
     }
 

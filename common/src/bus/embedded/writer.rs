@@ -18,14 +18,20 @@ const WRITE_BATCH: usize = 256;
 /// Writes waiting for the writer; when full, publishers wait (backpressure).
 pub(super) const WRITE_BACKLOG: usize = 1024;
 
+/// One message to store.
+pub(super) struct Entry {
+    pub seq: u64,
+    pub record: Vec<u8>,
+    /// Unix ms before which it is not delivered.
+    pub due: Option<u64>,
+}
+
 /// A change to the stored queues.
 pub(super) enum Op {
+    /// Store messages (one, or a publisher's whole batch) in the same transaction.
     Publish {
         queue: QueueName,
-        seq: u64,
-        record: Vec<u8>,
-        /// Unix ms before which it is not delivered.
-        due: Option<u64>,
+        entries: Vec<Entry>,
     },
     Ack {
         queue: QueueName,
@@ -50,17 +56,16 @@ pub(super) type Job = (Op, oneshot::Sender<OpResult>);
 /// and the whole batch fails; `Ok(Err(..))` fails only this op, which changed nothing.
 fn apply(txn: &redb::WriteTransaction, op: &Op) -> Result<OpResult, BusError> {
     match *op {
-        Op::Publish {
-            queue,
-            seq,
-            ref record,
-            due,
-        } => {
+        Op::Publish { queue, ref entries } => {
             let mut table = txn.open_table(queue_table(queue)).map_err(backend)?;
-            table.insert(seq, record.as_slice()).map_err(backend)?;
-            if let Some(due) = due {
-                let mut delays = txn.open_table(delay_table(queue)).map_err(backend)?;
-                delays.insert(seq, due).map_err(backend)?;
+            let mut delays = txn.open_table(delay_table(queue)).map_err(backend)?;
+            for entry in entries {
+                table
+                    .insert(entry.seq, entry.record.as_slice())
+                    .map_err(backend)?;
+                if let Some(due) = entry.due {
+                    delays.insert(entry.seq, due).map_err(backend)?;
+                }
             }
             Ok(Ok(None))
         }

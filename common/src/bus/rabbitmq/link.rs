@@ -1,14 +1,14 @@
 //! The connection: one per bus, reconnected (and the topology declared again) by the first
 //! call that finds it lost, with a confirm-mode channel for publishing and one for requests
-//! and their direct replies. Also the one way messages are published: confirmed, and to the
-//! place a message belongs (its work queue, the delay ladder, or the dead letters).
+//! and their direct replies. Also where a retried or redriven message goes (its work queue,
+//! the delay ladder, or the dead letters); the publishing itself is in `publish.rs`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use futures::StreamExt;
-use lapin::options::{BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions};
+use lapin::options::{BasicConsumeOptions, ConfirmSelectOptions};
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 use tokio::sync::oneshot;
@@ -16,7 +16,8 @@ use tokio::sync::oneshot;
 use super::DIRECT_REPLY_TO;
 use super::ladder;
 use super::names::Names;
-use super::wire::{backend, persistent, short};
+use super::publish::Outgoing;
+use super::wire::{backend, persistent};
 use crate::bus::lock;
 use crate::bus::{BusError, Message, QueueName, RetryPolicies};
 
@@ -122,46 +123,37 @@ impl Inner {
         props: BasicProperties,
         mandatory: bool,
     ) -> Result<(), BusError> {
-        let link = self.link().await?;
-        let confirm = link
-            .publish
-            .basic_publish(
-                short(exchange)?,
-                short(routing_key)?,
-                BasicPublishOptions {
-                    mandatory,
-                    ..Default::default()
-                },
-                body,
-                props,
-            )
-            .await
-            .map_err(backend)?
-            .await
-            .map_err(backend)?;
-        if confirm.is_nack() {
-            return Err(BusError::Backend(format!(
-                "RabbitMQ refused the message for {routing_key}"
-            )));
-        }
-        if confirm.take_message().is_some() {
-            return Err(BusError::Backend(format!(
-                "no queue for {routing_key} on exchange '{exchange}'"
-            )));
-        }
-        Ok(())
+        self.publish_all(vec![Outgoing {
+            exchange: exchange.to_string(),
+            routing_key: routing_key.to_string(),
+            mandatory,
+            body,
+            props,
+        }])
+        .await
     }
 
-    /// Put `message` where it waits for delivery: the delay ladder while it must wait, else
+    /// Where `message` waits for delivery: the delay ladder while it must wait, else
     /// `queue` itself (for events, our own queue only: a retry or a delayed hop is not a new
     /// event for the consumers users bound to the exchange).
-    pub async fn requeue(&self, queue: QueueName, message: &Message) -> Result<(), BusError> {
+    pub fn waiting_place<'a>(&self, queue: QueueName, message: &'a Message) -> Outgoing<'a> {
         let names = &self.names;
         let target = match ladder::step_for(message.wait(SystemTime::now())) {
             Some(step) => names.delay(queue, step),
             None => names.queue(queue),
         };
-        self.publish_confirmed("", &target, &message.body, persistent(message), true)
+        Outgoing {
+            exchange: String::new(),
+            routing_key: target,
+            mandatory: true,
+            body: &message.body,
+            props: persistent(message),
+        }
+    }
+
+    /// Put `message` where it waits for delivery ([`Inner::waiting_place`]).
+    pub async fn requeue(&self, queue: QueueName, message: &Message) -> Result<(), BusError> {
+        self.publish_all(vec![self.waiting_place(queue, message)])
             .await
     }
 

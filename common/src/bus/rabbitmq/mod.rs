@@ -15,16 +15,18 @@
 //! | `<p>.accounts` | durable **fanout exchange** | notices to every ingest process ("the accounts changed"); each listener binds an exclusive, auto-delete queue of its own, named by the broker |
 //!
 //! Messages are persistent (delivery mode 2) and every publish waits for the broker's
-//! confirm. Properties: `message_id` = the message's UUID (kept across retries, so
-//! consumers can drop duplicates); headers `key` (the routing key, which delay queues
-//! lose), `attempt` (failed deliveries so far, 0 on first delivery) and, on a message that
-//! must wait, `not-before` (unix ms).
+//! confirm; a batch is sent whole before its confirms are awaited together. Properties:
+//! `message_id` = the message's UUID (kept across retries, so consumers can drop
+//! duplicates); headers `key` (the routing key, which delay queues lose), `attempt` (failed
+//! deliveries so far, 0 on first delivery) and, on a message that must wait, `not-before`
+//! (unix ms).
 //!
 //! One file per job: `wire.rs` (a message as AMQP properties), `names.rs`, `link.rs` (the
-//! connection, confirmed publishing), `topology.rs` (declaring it), `ladder.rs` (delays),
-//! `consume.rs` (consumers, settling, dead letters), `dead_letters.rs` (redriving and
-//! dropping dead letters), `depth.rs` (queue depth), `request.rs` (request/reply),
-//! `notices.rs` (notices to every listener).
+//! connection, where retries go), `publish.rs` (confirmed publishing, one message or a
+//! batch), `topology.rs` (declaring it), `ladder.rs` (delays), `consume.rs` (consumers,
+//! settling, dead letters), `dead_letters.rs` (redriving and dropping dead letters),
+//! `depth.rs` (queue depth), `request.rs` (request/reply), `notices.rs` (notices to every
+//! listener).
 //!
 //! Requests go to the default exchange with routing key `<p>.node.<node>`, `mandatory`
 //! (an unroutable request comes back as basic.return: `NoRoute`), `reply_to` =
@@ -44,12 +46,13 @@ mod ladder;
 mod link;
 mod names;
 mod notices;
+mod publish;
 mod request;
 mod topology;
 mod wire;
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
@@ -60,7 +63,7 @@ use self::dead_letters::Action;
 use self::link::Inner;
 use self::names::Names;
 use self::request::RabbitServer;
-use self::wire::{backend, persistent, short};
+use self::wire::{backend, short};
 use super::{
     AccountNotices, BusError, Consumer, Message, NodeRequests, NoticeListener, QueueDepth,
     QueueName, RequestServer, RetryPolicies, WorkQueues,
@@ -125,24 +128,21 @@ impl RabbitBus {
 #[async_trait]
 impl WorkQueues for RabbitBus {
     async fn publish(&self, queue: QueueName, message: Message) -> Result<(), BusError> {
-        if ladder::step_for(message.wait(SystemTime::now())).is_some() {
-            return self.inner.requeue(queue, &message).await;
-        }
-        let n = &self.inner.names;
-        let props = persistent(&message);
-        match queue {
-            // Not mandatory: our own queue is bound with `#`, so it always routes.
-            QueueName::Events => {
-                self.inner
-                    .publish_confirmed(&n.exchange(), &message.key, &message.body, props, false)
-                    .await
-            }
-            QueueName::Submit => {
-                self.inner
-                    .publish_confirmed("", &n.queue(queue), &message.body, props, true)
-                    .await
-            }
-        }
+        self.inner
+            .publish_all(vec![self.inner.outgoing(queue, &message)])
+            .await
+    }
+
+    async fn publish_batch(
+        &self,
+        queue: QueueName,
+        messages: Vec<Message>,
+    ) -> Result<(), BusError> {
+        let batch = messages
+            .iter()
+            .map(|m| self.inner.outgoing(queue, m))
+            .collect();
+        self.inner.publish_all(batch).await
     }
 
     async fn consume(

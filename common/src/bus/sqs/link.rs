@@ -63,23 +63,28 @@ impl Inner {
         message: &Message,
         body_ref: Option<&str>,
     ) -> Result<(), BusError> {
-        let body = match body_ref {
-            Some(key) => {
-                self.overflow.renew(key).await?;
-                WireBody::Stored(key.to_string())
-            }
-            None => {
-                let inline = WireBody::inline(&message.body);
-                if inline.too_large() {
-                    WireBody::Stored(self.overflow.put(&message.body).await?)
-                } else {
-                    inline
-                }
-            }
-        };
+        let body = self.wire_body(message, body_ref).await?;
         let out = Outgoing::new(message, body, std::time::SystemTime::now());
         let weight = out.weight();
         self.sender(url)?.submit(out, weight).await
+    }
+
+    /// How `message` travels: its body inline, or in Redis when too large; a body already
+    /// stored (`body_ref`, a retry) stays there, kept for another retention period.
+    pub async fn wire_body(
+        &self,
+        message: &Message,
+        body_ref: Option<&str>,
+    ) -> Result<WireBody, BusError> {
+        if let Some(key) = body_ref {
+            self.overflow.renew(key).await?;
+            return Ok(WireBody::Stored(key.to_string()));
+        }
+        let inline = WireBody::inline(&message.body);
+        if inline.too_large() {
+            return Ok(WireBody::Stored(self.overflow.put(&message.body).await?));
+        }
+        Ok(inline)
     }
 
     /// Deletes a received message (settles it for good).
@@ -151,30 +156,38 @@ fn send_flush(client: &Client, url: &str) -> Flush<Outgoing> {
     let (client, url) = (client.clone(), url.to_string());
     Arc::new(move |items: Vec<Outgoing>| {
         let (client, url) = (client.clone(), url.clone());
-        Box::pin(async move {
-            let n = items.len();
-            let entries = items
-                .into_iter()
-                .enumerate()
-                .map(|(i, o)| {
-                    SendMessageBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .message_body(o.body)
-                        .delay_seconds(o.delay_seconds)
-                        .set_message_attributes(Some(o.attributes))
-                        .build()
-                        .expect("id and body are set")
-                })
-                .collect();
-            let sent = client
-                .send_message_batch()
-                .queue_url(&url)
-                .set_entries(Some(entries))
-                .send()
-                .await;
-            outcomes(n, "send_message_batch", sent.as_ref().map(|o| o.failed()))
-        })
+        Box::pin(async move { send_entries(&client, &url, items).await })
     })
+}
+
+/// One `SendMessageBatch` call of `items` (at most ten, within the byte cap) to the queue at
+/// `url`; the outcome of each, in order.
+pub(super) async fn send_entries(
+    client: &Client,
+    url: &str,
+    items: Vec<Outgoing>,
+) -> Vec<Result<(), BusError>> {
+    let n = items.len();
+    let entries = items
+        .into_iter()
+        .enumerate()
+        .map(|(i, o)| {
+            SendMessageBatchRequestEntry::builder()
+                .id(i.to_string())
+                .message_body(o.body)
+                .delay_seconds(o.delay_seconds)
+                .set_message_attributes(Some(o.attributes))
+                .build()
+                .expect("id and body are set")
+        })
+        .collect();
+    let sent = client
+        .send_message_batch()
+        .queue_url(url)
+        .set_entries(Some(entries))
+        .send()
+        .await;
+    outcomes(n, "send_message_batch", sent.as_ref().map(|o| o.failed()))
 }
 
 fn delete_flush(client: &Client, url: &str) -> Flush<String> {

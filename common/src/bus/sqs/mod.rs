@@ -15,15 +15,16 @@
 //! Work queues keep messages 14 days, hide a received message for 30 s and renew that
 //! while a handler works on it (`visibility.rs`). A message carries its id, routing key,
 //! attempt count and not-before time as message attributes (`wire.rs`). Sends and deletes
-//! go out in batch calls (`batch.rs`); receives take up to 10 at a time by long polling.
+//! go out in batch calls (`batch.rs` gathers single calls, `publish.rs` cuts a caller's
+//! batch); receives take up to 10 at a time by long polling.
 //! Delays: SQS delays at most 15 minutes, in whole seconds; a delay is rounded up (never
 //! early) and a longer one takes several hops (`consume.rs`). Bodies over 200 KiB are kept
 //! in Redis (`overflow.rs`). Standard queues deliver at least once and in no strict order.
 //!
 //! One file per job: `names.rs`, `topology.rs` (finding and creating queues), `wire.rs`,
-//! `batch.rs`, `link.rs` (what the parts share, sending and deleting), `consume.rs`,
-//! `visibility.rs`, `dead_letters.rs` (listing, redriving, dropping), `depth.rs` (queue
-//! depth), `overflow.rs`.
+//! `batch.rs`, `publish.rs`, `link.rs` (what the parts share, sending and deleting),
+//! `consume.rs`, `visibility.rs`, `dead_letters.rs` (listing, redriving, dropping),
+//! `depth.rs` (queue depth), `overflow.rs`.
 
 mod batch;
 mod consume;
@@ -32,6 +33,7 @@ mod depth;
 mod link;
 mod names;
 mod overflow;
+mod publish;
 mod topology;
 mod visibility;
 mod wire;
@@ -206,6 +208,14 @@ impl WorkQueues for SqsBus {
         self.inner
             .send(self.inner.urls.work(queue), &message, None)
             .await
+    }
+
+    async fn publish_batch(
+        &self,
+        queue: QueueName,
+        messages: Vec<Message>,
+    ) -> Result<(), BusError> {
+        publish::publish_batch(&self.inner, self.inner.urls.work(queue), &messages).await
     }
 
     async fn consume(
