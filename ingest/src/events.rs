@@ -5,12 +5,10 @@
 //! a fresh id.
 
 use imapapi_common::Services;
-use imapapi_common::bus::BusError;
 use imapapi_common::event_sink;
 use imapapi_common::ids::MessageId;
 use imapapi_common::model::event_id::{IdPart, change_id};
 use imapapi_common::model::{AccountErrorEntry, Event, EventKind, FlagChanges, OrFalse};
-use imapapi_common::store::StoreError;
 use serde_json::json;
 
 /// Where a message event happened.
@@ -146,26 +144,17 @@ pub fn connection_error(account: &str, kind: EventKind, error: &AccountErrorEntr
     Event::new(account, kind, None, data)
 }
 
-/// Why an event could not be published.
-#[derive(Debug, thiserror::Error)]
-pub enum PublishError {
-    /// The changes history could not record it.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Bus(#[from] BusError),
-}
+pub use imapapi_common::event_sink::PublishError;
 
 /// Record one event in the account's changes history, then publish it on the events queue
-/// with the state the history gave it, and count it for `GET /v1/stats`. Recorded first,
-/// so that a consumer never sees a state the feed does not know; a failure of either is an
-/// error, so the change is announced again later (under the same id) rather than missing
-/// from the history.
-pub async fn publish(services: &Services, mut event: Event) -> Result<(), PublishError> {
-    // None: the account is gone; dispatch drops its events anyway.
-    event.state = event_sink::record(services, &event).await?;
-    event_sink::send(services, &event).await?;
-    Ok(())
+/// with the state the history gave it (see [`event_sink::publish`]).
+pub async fn publish(services: &Services, event: Event) -> Result<(), PublishError> {
+    event_sink::publish(services, vec![event]).await
+}
+
+/// [`publish`] for a batch: one store round trip and one bus batch for all of them.
+pub async fn publish_all(services: &Services, events: Vec<Event>) -> Result<(), PublishError> {
+    event_sink::publish(services, events).await
 }
 
 #[cfg(test)]

@@ -3,10 +3,11 @@
 //!
 //! With QRESYNC the server reports only what changed since the stored HIGHESTMODSEQ
 //! (VANISHED and changed FETCH FLAGS); otherwise `UID FETCH 1:* (UID FLAGS)` is diffed
-//! against the stored index. Events are published before the commit that records them,
-//! so a crash in between repeats events rather than losing them. A folder's first sync (new
-//! folder, the account's first sync, or after `mailboxReset`) ends with `mailboxNew`, after
-//! that folder's `messageNew` events, as the original did.
+//! against the stored index. Events are published before the commit that records them, in
+//! one batch per commit (or per [`EVENT_BATCH`]), so a crash in between repeats events
+//! rather than losing them. A folder's first sync (new folder, the account's first sync,
+//! or after `mailboxReset`) ends with `mailboxNew`, after that folder's `messageNew`
+//! events, as the original did.
 
 use std::collections::{BTreeMap, HashSet};
 use std::ops::RangeInclusive;
@@ -14,7 +15,7 @@ use std::ops::RangeInclusive;
 use chrono::{DateTime, Utc};
 use imapapi_common::Services;
 use imapapi_common::bus::BusError;
-use imapapi_common::model::{EventKind, FolderState, Settings};
+use imapapi_common::model::{Event, EventKind, FolderState, Settings};
 use imapapi_common::store::{SharedStore, StoreError};
 
 use crate::decode::{self, FetchItems};
@@ -24,6 +25,9 @@ use crate::index::{FolderIndex, flag_changes};
 
 /// Index changes committed per store write: a constant number of round trips per batch.
 pub const COMMIT_BATCH: usize = 5_000;
+/// Events held for one publish at most: those of a commit batch go out together before its
+/// commit, in several publishes when there are more (bounding what waits in memory).
+const EVENT_BATCH: usize = 1_000;
 /// Messages per FETCH of listing data for new messages.
 const FETCH_BATCH: usize = 100;
 
@@ -188,7 +192,9 @@ pub fn diff_changes(
     d
 }
 
-/// Writes a folder's state and index in batches, fenced by the lease.
+/// Writes a folder's state and index in batches, fenced by the lease, each commit after
+/// the events of its changes are published (as one batch: one store and one bus round trip
+/// rather than one each per event).
 struct Committer<'a> {
     ctx: &'a SyncCtx<'a>,
     /// Reset pending: the first commit drops the old chunks.
@@ -197,14 +203,36 @@ struct Committer<'a> {
     /// The generation of the state last committed (or loaded): what changes found now are
     /// found from, and so part of their event ids.
     generation: u64,
+    /// Events of the changes applied since the last commit and not published yet.
+    events: Vec<Event>,
 }
 
 impl Committer<'_> {
+    /// Hold `event` for the publish before the next commit.
+    async fn announce(&mut self, event: Event) -> Result<(), SyncError> {
+        self.events.push(event);
+        if self.events.len() >= EVENT_BATCH {
+            self.publish().await?;
+        }
+        Ok(())
+    }
+
+    /// Publish the events held. Dropped on failure: the sync fails before the commit, and
+    /// the next one finds the same changes and announces them again under the same ids.
+    async fn publish(&mut self) -> Result<(), SyncError> {
+        if !self.events.is_empty() {
+            events::publish_all(self.ctx.services, std::mem::take(&mut self.events)).await?;
+        }
+        Ok(())
+    }
+
     async fn commit(
         &mut self,
         state: &FolderState,
         index: &mut FolderIndex,
     ) -> Result<(), SyncError> {
+        // Published before the commit that records their changes (at-least-once).
+        self.publish().await?;
         let chunks = index.take_dirty();
         let generation = self.generation + 1;
         let state = FolderState {
@@ -321,9 +349,10 @@ pub async fn sync_folder(
         reset,
         pending: 0,
         generation: progress.generation,
+        events: Vec::new(),
     };
 
-    apply_changes(ctx, &fref, &diff, &progress, &mut index, &mut committer).await?;
+    apply_changes(&fref, &diff, &progress, &mut index, &mut committer).await?;
 
     announce_new(
         imap,
@@ -351,7 +380,7 @@ pub async fn sync_folder(
             Some(uid_validity),
             None,
         );
-        events::publish(ctx.services, event).await?;
+        committer.announce(event).await?;
         progress.first_sync_pending = false;
     }
     let before_commit = started.elapsed();
@@ -471,7 +500,6 @@ async fn read_diff(
 
 /// Announce and apply removed and flag-changed messages, committing in batches.
 async fn apply_changes(
-    ctx: &SyncCtx<'_>,
     fref: &FolderRef<'_>,
     diff: &Diff,
     progress: &FolderState,
@@ -480,11 +508,9 @@ async fn apply_changes(
 ) -> Result<(), SyncError> {
     let mailbox_id = progress.mailbox_id;
     for uid in &diff.removed {
-        events::publish(
-            ctx.services,
-            events::message_deleted(fref, mailbox_id, *uid),
-        )
-        .await?;
+        committer
+            .announce(events::message_deleted(fref, mailbox_id, *uid))
+            .await?;
         index.remove(*uid);
         committer.step(progress, index).await?;
     }
@@ -497,7 +523,9 @@ async fn apply_changes(
             flags: new,
             changes: &changes,
         };
-        events::publish(ctx.services, events::message_updated(fref, change)).await?;
+        committer
+            .announce(events::message_updated(fref, change))
+            .await?;
         index.set(*uid, new);
         committer.step(progress, index).await?;
     }
@@ -576,7 +604,9 @@ async fn announce_new(
                     _ => false,
                 };
             if wanted && let Some(entry) = decode::event_entry(mailbox_id, f, ctx.settings) {
-                events::publish(ctx.services, events::message_new(fref, uid, entry)).await?;
+                committer
+                    .announce(events::message_new(fref, uid, entry))
+                    .await?;
             }
             index.set(uid, &flags);
             committer.step(progress, index).await?;
@@ -648,21 +678,27 @@ pub async fn sync_account(
         .filter(|s| !folders.iter().any(|f| f.path == s.path))
         .cloned()
         .collect();
+    // All announced in one batch, before any of them is forgotten.
+    let deleted = gone
+        .iter()
+        .map(|s| {
+            let fref = FolderRef {
+                account: ctx.account,
+                path: &s.path,
+                special_use: s.special_use.as_deref(),
+                uid_validity: s.uid_validity,
+            };
+            events::mailbox(
+                &fref,
+                EventKind::MailboxDeleted,
+                s.delimiter.as_deref(),
+                Some(s.uid_validity),
+                None,
+            )
+        })
+        .collect();
+    events::publish_all(ctx.services, deleted).await?;
     for s in gone {
-        let fref = FolderRef {
-            account: ctx.account,
-            path: &s.path,
-            special_use: s.special_use.as_deref(),
-            uid_validity: s.uid_validity,
-        };
-        let event = events::mailbox(
-            &fref,
-            EventKind::MailboxDeleted,
-            s.delimiter.as_deref(),
-            Some(s.uid_validity),
-            None,
-        );
-        events::publish(ctx.services, event).await?;
         if !ctx
             .store()
             .delete_folder(ctx.account, ctx.node, &s.path)
@@ -724,6 +760,7 @@ pub async fn sync_account(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use imapapi_common::bus::QueueName;
 
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|x| x.to_string()).collect()
@@ -803,6 +840,107 @@ mod tests {
         }))
         .unwrap();
         assert!(!old.first_sync_pending);
+    }
+
+    /// Services on a temporary directory (embedded store and bus), with account `acc` whose
+    /// lease `node` holds.
+    async fn services(dir: &std::path::Path) -> Services {
+        use imapapi_common::config::{Cli, Config};
+        let layers = BTreeMap::from([("DATA_DIR".to_string(), dir.display().to_string())]);
+        let config = Config::from_layers(&Cli::default(), &layers).unwrap();
+        let store = imapapi_common::store::open(&config).await.unwrap();
+        let bus = imapapi_common::bus::connect(&config).await.unwrap();
+        let account = serde_json::from_value(serde_json::json!({
+            "account": "acc", "name": "Acc",
+            "imap": {"host": "127.0.0.1", "port": 1, "auth": {"user": "u", "pass": "p"}}
+        }))
+        .unwrap();
+        store.put_account(&account).await.unwrap();
+        let ttl = std::time::Duration::from_secs(60);
+        assert!(store.acquire_lease("acc", "node", ttl).await.unwrap());
+        Services::new(std::sync::Arc::new(config), store, bus)
+    }
+
+    /// The numbers of the account's recorded changes, read page by page.
+    async fn recorded(services: &Services) -> Vec<u64> {
+        let mut numbers: Vec<u64> = Vec::new();
+        loop {
+            let since = numbers.last().copied().unwrap_or(0);
+            let page = services
+                .store
+                .changes_since("acc", since, 1000)
+                .await
+                .unwrap();
+            numbers.extend(page.changes.iter().map(|c| c.seq));
+            if !page.has_more {
+                return numbers;
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_commit_publishes_its_events_as_one_batch_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let services = services(dir.path()).await;
+        let settings = Settings::default();
+        let ctx = SyncCtx {
+            services: &services,
+            node: "node",
+            account: "acc",
+            settings: &settings,
+            notify_from: None,
+        };
+        let mut committer = Committer {
+            ctx: &ctx,
+            reset: true,
+            pending: 0,
+            generation: 0,
+            events: Vec::new(),
+        };
+        let fref = FolderRef {
+            account: "acc",
+            path: "INBOX",
+            special_use: None,
+            uid_validity: 7,
+        };
+        let mut index = FolderIndex::new();
+        for uid in 1..=3 {
+            index.set(uid, &[]);
+            let event = events::message_deleted(&fref, 1, uid);
+            committer.announce(event).await.unwrap();
+        }
+        assert!(
+            recorded(&services).await.is_empty(),
+            "held until the commit"
+        );
+        let mut state = state(7, false);
+        committer.commit(&state, &mut index).await.unwrap();
+        let numbers = recorded(&services).await;
+        assert_eq!(numbers.len(), 3);
+        let mut queue = services.bus.consume(QueueName::Events, 10).await.unwrap();
+        for (uid, number) in (1..=3).zip(&numbers) {
+            let d = tokio::time::timeout(std::time::Duration::from_secs(10), queue.next())
+                .await
+                .unwrap()
+                .unwrap();
+            let event: serde_json::Value = serde_json::from_slice(&d.message.body).unwrap();
+            assert_eq!(event["data"]["uid"], uid, "in the order announced");
+            assert_eq!(event["state"], number.to_string());
+            d.ack().await.unwrap();
+        }
+        let stored = services.store.list_folders("acc").await.unwrap();
+        assert_eq!(stored.len(), 1, "committed after");
+
+        // A long run goes out in bounded publishes before its commit.
+        for uid in 0..=EVENT_BATCH as u32 {
+            let event = events::message_deleted(&fref, 1, 100 + uid);
+            committer.announce(event).await.unwrap();
+        }
+        assert_eq!(recorded(&services).await.len(), 3 + EVENT_BATCH);
+        assert_eq!(committer.events.len(), 1);
+        state.uid_next = 200;
+        committer.commit(&state, &mut index).await.unwrap();
+        assert_eq!(recorded(&services).await.len(), 4 + EVENT_BATCH);
     }
 
     #[test]
