@@ -533,6 +533,7 @@ async fn message_and_mailbox_routes(backend: Backend) {
     let c = Cluster::start(backend, 15, 1, &[]).await;
     let base = c.api.base_url();
     routes::reading(&base, "reader").await;
+    routes::reading_again(&base, "rereader").await;
     routes::large_bodies(&base, "large").await;
     routes::changing_messages(&base, "changer").await;
     routes::managing_mailboxes(&base, "folders").await;

@@ -965,6 +965,14 @@ async fn reading_messages_and_the_mime_corpus() {
     routes::reading(&gw.base_url(), "reader").await;
 }
 
+/// Listings and details read again show the server's flags now, and never a message of a
+/// folder deleted since (ingest's message cache).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reading_again_shows_what_the_server_has_now() {
+    let gw = spawn(&[]).await;
+    routes::reading_again(&gw.base_url(), "rereader").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_bodies_stream_whole() {
     let gw = spawn(&[]).await;

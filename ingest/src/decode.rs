@@ -5,10 +5,10 @@
 use chrono::{DateTime, FixedOffset, Utc};
 use imap_proto::AttributeValue;
 use imapapi_common::command::TextType;
-use imapapi_common::model::{MessageDetails, MessageListEntry, Settings};
+use imapapi_common::model::{MessageDetails, MessageListEntry, Settings, TextInfo};
 
 use crate::imap::{Fetched, Imap, flags_of};
-use crate::message::{self, Meta, ServerIds};
+use crate::message::{self, Fresh, Meta, ServerIds};
 
 /// Base FETCH items of a listing entry: BODYSTRUCTURE and just the header fields a listing
 /// shows, cheap for a whole page. Real mail carries kilobytes of Received, DKIM and ARC
@@ -79,6 +79,14 @@ impl FetchItems {
     /// Items of a `messageNew` entry whose text is wanted too.
     pub fn list_with_text(self) -> String {
         self.with(LIST_ITEMS_WITH_TEXT)
+    }
+
+    /// Items of what can change about a message: its flags, and Gmail's labels.
+    pub fn fresh(self) -> &'static str {
+        match self.ids {
+            IdSource::Gmail => "(UID FLAGS X-GM-LABELS)",
+            IdSource::None | IdSource::ObjectId => "(UID FLAGS)",
+        }
     }
 
     fn with(self, base: &str) -> String {
@@ -234,6 +242,24 @@ pub fn list_entry_of(mailbox_id: u32, attrs: &[AttributeValue<'_>]) -> Option<Me
     Some(message::list_entry(meta, section(attrs), body))
 }
 
+/// The flags and labels of a FETCH of [`FetchItems::fresh`] (none without a UID).
+pub fn fresh_of(attrs: &[AttributeValue<'_>]) -> Option<Fresh> {
+    let mut fresh = Fresh::default();
+    let mut uid = None;
+    for a in attrs {
+        match a {
+            AttributeValue::Uid(u) => uid = Some(*u),
+            AttributeValue::Flags(f) => fresh.flags = flags_of(f),
+            AttributeValue::GmailLabels(l) => {
+                fresh.labels = Some(l.iter().map(|l| l.to_string()).collect())
+            }
+            _ => {}
+        }
+    }
+    fresh.uid = uid?;
+    Some(fresh)
+}
+
 /// `messageNew.data`: the listing entry (with `sender`, `replyTo`, `answered` and the
 /// server's ids, as the details have them) plus the `notifyHeaders` headers and, with
 /// `notifyText`, the text cut at `notifyTextSize` (fetched with
@@ -264,13 +290,12 @@ pub fn event_entry(mailbox_id: u32, f: &Fetched, settings: &Settings) -> Option<
     Some(value)
 }
 
-/// Message details from a FETCH of [`FetchItems::details`] (header and BODYSTRUCTURE) and
-/// the text read apart, if asked for.
+/// Message details without text from a FETCH of [`FetchItems::details`] (header and
+/// BODYSTRUCTURE), and the [`TextInfo`] a text read apart goes under.
 pub fn details_from_structure(
     mailbox_id: u32,
     f: &Fetched,
-    text: Option<imapapi_common::command::TextReply>,
-) -> Option<MessageDetails> {
+) -> Option<(MessageDetails, Option<TextInfo>)> {
     let uid = f.uid()?;
     let flags = f.flags().unwrap_or_default();
     f.with_attrs(|attrs| {
@@ -278,12 +303,7 @@ pub fn details_from_structure(
             AttributeValue::BodyStructure(b) => Some(b),
             _ => None,
         });
-        message::details_from_structure(
-            meta(mailbox_id, uid, &flags, attrs),
-            section(attrs),
-            body,
-            text,
-        )
+        message::details_and_text_info(meta(mailbox_id, uid, &flags, attrs), section(attrs), body)
     })
 }
 

@@ -17,6 +17,7 @@ pub mod idle;
 pub mod imap;
 pub mod index;
 pub mod message;
+pub mod message_cache;
 pub mod notified;
 pub mod owned_accounts_metric;
 pub mod pickup;

@@ -16,6 +16,7 @@ use crate::cmd::{self, CommandCx};
 use crate::command_pool::CommandPool;
 use crate::control::{Control, ControlRequest};
 use crate::folder_view::FolderView;
+use crate::message_cache::MessageCache;
 
 /// How to reach one running account.
 #[derive(Clone)]
@@ -24,6 +25,8 @@ pub struct AccountHandle {
     pub pool: Arc<CommandPool>,
     /// The folders as the account's session last stored them.
     pub folders: FolderView,
+    /// This process's decoded messages (one cache for every account).
+    pub cache: Arc<MessageCache>,
 }
 
 /// The running accounts of this node, shared with the supervisor that starts and stops them.
@@ -161,6 +164,7 @@ async fn attempt(
         folders: Some(handle.folders.clone()),
         account,
         session: Some(handle.control.clone()),
+        cache: &handle.cache,
     };
     let outcome = cmd::execute(kind, &mut cx).await;
     if outcome.connection_lost {

@@ -3,6 +3,7 @@
 //! requests for the running accounts are served by `router`. Accounts are scanned every
 //! `ingest.scanInterval`, and at once when the api announces a change (`pickup`).
 
+use crate::message_cache::MessageCache;
 use crate::owned_accounts_metric::OwnedAccountsMetric;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -61,6 +62,8 @@ pub struct Supervisor {
     throttle: ConnectThrottle,
     /// The accounts held, for an autoscaler (`ingest.emfNamespace`).
     owned_metric: Option<OwnedAccountsMetric>,
+    /// Decoded messages, shared by every account's commands (`ingest.messageCache`).
+    message_cache: Arc<MessageCache>,
 }
 
 /// How long a node counts as alive after its last heartbeat: a few scans, so a node that
@@ -82,6 +85,7 @@ impl Supervisor {
             ingest.command_idle,
         );
         let owned_metric = ingest.emf.clone().map(OwnedAccountsMetric::new);
+        let message_cache = MessageCache::new(ingest.message_cache);
         Supervisor {
             services,
             node,
@@ -96,6 +100,7 @@ impl Supervisor {
             last_share: 0,
             throttle: ConnectThrottle::default(),
             owned_metric,
+            message_cache,
         }
     }
 
@@ -126,6 +131,7 @@ impl Supervisor {
                     control: tx,
                     pool,
                     folders,
+                    cache: self.message_cache.clone(),
                 },
             );
         let id = account.to_string();

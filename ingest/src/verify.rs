@@ -9,6 +9,7 @@ use imapapi_common::oauth2::{CredentialSource, Proto};
 use crate::cmd::{CommandCx, Execute};
 use crate::connection::{self, ConnectError};
 use crate::imap::Imap;
+use crate::message_cache::MessageCache;
 
 fn failed(code: &str, error: String) -> VerifyImapReply {
     VerifyImapReply {
@@ -90,6 +91,7 @@ pub async fn verify(request: VerifyImap, services: &Services) -> VerifyImapReply
             folders: None,
             account: "",
             session: None,
+            cache: &MessageCache::new(0),
         };
         match (ListMailboxes {}).execute(&mut cx).await {
             Ok(list) => reply.mailboxes = Some(list.mailboxes),

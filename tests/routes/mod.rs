@@ -6,10 +6,12 @@
 
 mod changes_feed;
 pub mod corpus;
+mod reading_again;
 
 use std::time::Duration;
 
 pub use changes_feed::changes_feed;
+pub use reading_again::reading_again;
 
 use serde_json::{Value, json};
 

@@ -95,6 +95,7 @@ pub fn config(dir: &Path) -> Config {
             command_idle: Duration::from_secs(60),
             notify: true,
             idle_folders: Vec::new(),
+            message_cache: 0,
         },
         webhooks: WebhooksConfig {
             timeout: Duration::from_secs(5),

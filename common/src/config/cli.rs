@@ -154,6 +154,9 @@ pub struct Cli {
     /// Hear of changes in every folder at once where the IMAP server has NOTIFY; false: IDLE on INBOX and the periodic resync only [env: INGEST_NOTIFY] [default: true]
     #[arg(long = "ingest.notify", global = true, value_name = "BOOL")]
     pub ingest_notify: Option<String>,
+    /// Memory for decoded messages, so listings and details of mail already read ask the server for flags only; 0: off [env: INGEST_MESSAGE_CACHE] [default: 32M]
+    #[arg(long = "ingest.messageCache", global = true, value_name = "SIZE")]
+    pub ingest_message_cache: Option<String>,
     /// Without NOTIFY, folders that get an IDLE connection of their own besides INBOX, by special use or path: "\\Sent,Archive" [env: INGEST_IDLE_FOLDERS] [default: none]
     #[arg(long = "ingest.idleFolders", global = true, value_name = "LIST")]
     pub ingest_idle_folders: Option<String>,
@@ -233,6 +236,7 @@ impl Cli {
             "ingest.commandConnectionsMax" => &self.ingest_command_connections_max,
             "ingest.commandIdle" => &self.ingest_command_idle,
             "ingest.notify" => &self.ingest_notify,
+            "ingest.messageCache" => &self.ingest_message_cache,
             "ingest.idleFolders" => &self.ingest_idle_folders,
             "ingest.emfNamespace" => &self.ingest_emf_namespace,
             "ingest.emfDimensions" => &self.ingest_emf_dimensions,

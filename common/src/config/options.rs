@@ -46,6 +46,7 @@ pub const OPTIONS: &[(&str, &str)] = &[
     ),
     ("ingest.commandIdle", "INGEST_COMMAND_IDLE"),
     ("ingest.notify", "INGEST_NOTIFY"),
+    ("ingest.messageCache", "INGEST_MESSAGE_CACHE"),
     ("ingest.idleFolders", "INGEST_IDLE_FOLDERS"),
     ("ingest.emfNamespace", "INGEST_EMF_NAMESPACE"),
     ("ingest.emfDimensions", "INGEST_EMF_DIMENSIONS"),
@@ -179,6 +180,8 @@ pub struct IngestConfig {
     /// Without NOTIFY: folders (special use like `\Sent`, or paths) watched by IDLE
     /// connections of their own.
     pub idle_folders: Vec<String>,
+    /// Bytes of decoded messages kept for listings and details (0: none).
+    pub message_cache: u64,
     /// The owned-accounts metric for CloudWatch; `None`: not written.
     pub emf: Option<EmfMetric>,
 }
@@ -541,6 +544,13 @@ impl Config {
                 interval: duration("ingest.emfInterval")?.max(Duration::from_secs(1)),
             }),
         };
+        let message_cache = parse_size(req("ingest.messageCache")?).ok_or_else(|| {
+            bad(
+                "ingest.messageCache",
+                get("ingest.messageCache").unwrap_or_default(),
+                "a size such as 32M, or 0",
+            )
+        })?;
         let node_id = match get("ingest.nodeId") {
             Some(id) => id.to_string(),
             None => format!("ingest-{}", uuid::Uuid::new_v4().simple()),
@@ -590,6 +600,7 @@ impl Config {
                 command_connections_max: command_connections_max as usize,
                 command_idle: duration("ingest.commandIdle")?,
                 notify,
+                message_cache,
                 idle_folders: get("ingest.idleFolders")
                     .map(|list| {
                         list.split(',')
@@ -671,6 +682,18 @@ mod tests {
         assert!(!layers(&["--ingest.notify=false"]).unwrap().ingest.notify);
         let e = layers(&["--ingest.notify=maybe"]).unwrap_err().to_string();
         assert!(e.contains("ingest.notify"), "{e}");
+        assert_eq!(layers(&[]).unwrap().ingest.message_cache, 32 << 20);
+        assert_eq!(
+            layers(&["--ingest.messageCache=0"])
+                .unwrap()
+                .ingest
+                .message_cache,
+            0
+        );
+        let e = layers(&["--ingest.messageCache=lots"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("ingest.messageCache"), "{e}");
     }
 
     #[test]

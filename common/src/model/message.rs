@@ -65,7 +65,7 @@ pub struct AttachmentEntry {
 }
 
 /// One entry of `GET /v1/account/:id/messages` (and `messageNew.data`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageListEntry {
     pub id: String,

@@ -17,7 +17,9 @@ impl Execute for DeleteMessage {
         match trash.filter(|trash| *trash != t.folder.path) {
             Some(trash) => {
                 // LIST may have moved nothing, but make sure the folder is still selected.
-                cx.imap.ensure_selected(&t.folder.path, true).await?;
+                cx.imap
+                    .ensure_open(&t.folder.path, true, Some(t.folder.uid_validity))
+                    .await?;
                 let (_, id) = move_to(cx, t.id.uid, &trash).await?;
                 Ok(DeleteMessageReply {
                     deleted: false,

@@ -2,38 +2,133 @@
 //! labels where it has them, and its text when `textType` asks for it. Built from the
 //! header block and BODYSTRUCTURE plus partial FETCHes of the text parts: the body is never
 //! fetched whole, so a message with a 25 MB attachment answers as fast as a small one.
+//! Details read before come from the [`MessageCache`](crate::message_cache::MessageCache)
+//! with fresh flags: the server is asked for `UID FLAGS` (and the text) only.
 
-use imapapi_common::command::GetMessage;
+use std::sync::Arc;
+
+use imapapi_common::command::{GetMessage, TextType};
 use imapapi_common::error::ApiError;
 use imapapi_common::model::MessageDetails;
 
 use super::get_text::read_text;
 use super::{CommandCx, CommandError, Execute};
 use crate::decode::{self, FetchItems};
-use crate::message::partial;
+use crate::message;
+use crate::message::partial::{self, TextPart};
+use crate::message_cache::{CachedDetails, FolderKey};
+
+fn not_found() -> CommandError {
+    CommandError::from(ApiError::not_found("Message was not found"))
+}
+
+/// The parts of the message text `text_type` wants, of all its plain and html parts.
+fn wanted_parts(all: &[TextPart], text_type: TextType) -> Vec<TextPart> {
+    all.iter()
+        .filter(|p| {
+            if p.html {
+                text_type.wants_html()
+            } else {
+                text_type.wants_plain()
+            }
+        })
+        .cloned()
+        .collect()
+}
+
+/// The details of `uid` (selected) with their flags: from the cache with a FETCH of the
+/// flags, or fetched whole and kept.
+async fn details_of(
+    cx: &mut CommandCx<'_>,
+    folder: FolderKey<'_>,
+    uid: u32,
+) -> Result<(MessageDetails, Arc<CachedDetails>), CommandError> {
+    let items = FetchItems::of(cx.imap);
+    if let Some(cached) = cx.cache.details(folder, uid) {
+        let fresh = cx
+            .imap
+            .fetch_decoded(
+                &format!("UID FETCH {uid} {}", items.fresh()),
+                decode::fresh_of,
+            )
+            .await?
+            .into_iter()
+            .find(|f| f.uid == uid)
+            .ok_or_else(not_found)?;
+        return Ok((fresh.details(&cached.details), cached));
+    }
+    let fetched = cx
+        .imap
+        .fetch_full(&format!("UID FETCH {uid} {}", items.details()))
+        .await?;
+    let f = fetched
+        .iter()
+        .find(|f| f.uid() == Some(uid))
+        .ok_or_else(not_found)?;
+    let text_parts = decode::with_bodystructure(f, |bs| partial::text_parts(bs, TextType::All))
+        .unwrap_or_default();
+    let (details, text_info) =
+        decode::details_from_structure(folder.mailbox_id, f).ok_or_else(not_found)?;
+    let read = CachedDetails {
+        details: details.clone(),
+        text_info,
+        text_parts,
+    };
+    let kept = if folder.mailbox_id != 0 {
+        cx.cache.put_details(folder, read)
+    } else {
+        Arc::new(read)
+    };
+    Ok((details, kept))
+}
 
 impl Execute for GetMessage {
     async fn execute(self, cx: &mut CommandCx<'_>) -> Result<MessageDetails, CommandError> {
         let t = cx.target(&self.message, false).await?;
-        let uid = t.id.uid;
-        let items = FetchItems::of(cx.imap).details();
-        let fetched = cx
-            .imap
-            .fetch_full(&format!("UID FETCH {uid} {items}"))
-            .await?;
-        let not_found = || CommandError::from(ApiError::not_found("Message was not found"));
-        let f = fetched
-            .iter()
-            .find(|f| f.uid() == Some(uid))
-            .ok_or_else(not_found)?;
-        let text = match self.text_type {
-            Some(text_type) => {
-                let parts = decode::with_bodystructure(f, |bs| partial::text_parts(bs, text_type))
-                    .unwrap_or_default();
-                Some(read_text(cx, uid, parts, self.max_bytes).await?)
-            }
-            None => None,
+        let folder = FolderKey {
+            account: cx.account,
+            mailbox_id: t.id.mailbox_id,
+            uid_validity: t.folder.uid_validity,
         };
-        decode::details_from_structure(t.id.mailbox_id, f, text).ok_or_else(not_found)
+        let uid = t.id.uid;
+        let (mut details, cached) = details_of(cx, folder, uid).await?;
+        if let Some(text_type) = self.text_type {
+            let parts = wanted_parts(&cached.text_parts, text_type);
+            let text = read_text(cx, uid, parts, self.max_bytes).await?;
+            details.text = Some(message::text_under(cached.text_info.as_ref(), text));
+        }
+        Ok(details)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::Wire;
+
+    fn part(name: &str, html: bool) -> TextPart {
+        TextPart {
+            part: name.into(),
+            html,
+            wire: Wire {
+                encoding: "7bit".into(),
+                charset: None,
+            },
+            size: 10,
+        }
+    }
+
+    #[test]
+    fn text_types_pick_their_parts_in_order() {
+        let all = [part("1", false), part("2", true), part("3", false)];
+        let names = |t| {
+            wanted_parts(&all, t)
+                .into_iter()
+                .map(|p| p.part)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(TextType::Plain), ["1", "3"]);
+        assert_eq!(names(TextType::Html), ["2"]);
+        assert_eq!(names(TextType::All), ["1", "2", "3"]);
     }
 }

@@ -6,8 +6,13 @@
 use imapapi_common::command::{ListCursor, ListMessages};
 use imapapi_common::model::{MessageList, MessageListEntry};
 
+use std::sync::Arc;
+
 use super::{CommandCx, CommandError, Execute};
 use crate::decode::{self, FetchItems};
+use crate::imap::num_set;
+use crate::message::Fresh;
+use crate::message_cache::FolderKey;
 
 /// Sequence numbers of one page, newest first: pages count from the end of the folder.
 /// Returns `None` for a page past the end.
@@ -27,25 +32,92 @@ pub fn page_count(total: u32, page_size: u32) -> u32 {
     total.div_ceil(page_size.max(1)).max(1)
 }
 
-/// Fetch listing entries for a sequence or uid set (`FETCH 1:20` / `UID FETCH 5,9`),
-/// newest first, with the ids and labels the server has (see [`FetchItems`]). A folder
-/// that was never synced has no mailbox id yet: its entries get id 0, which resolves to
-/// nothing rather than to a wrong message.
+/// Listing entries for a sequence or uid set (`FETCH 1:20` / `UID FETCH 5,9`), newest
+/// first, with the ids and labels the server has (see [`FetchItems`]). In a folder whose
+/// entries were read before, the flags (and labels) are fetched first and only the messages
+/// not in the [`MessageCache`](crate::message_cache::MessageCache) are fetched whole;
+/// otherwise everything is fetched in one round trip and kept. A folder that was never
+/// synced has no mailbox id yet: its entries get id 0, which resolves to nothing rather
+/// than to a wrong message, and are not kept.
 pub async fn entries(
+    cx: &mut CommandCx<'_>,
+    folder: FolderKey<'_>,
+    fetch: &str,
+) -> Result<Vec<MessageListEntry>, CommandError> {
+    let cacheable = folder.mailbox_id != 0 && cx.cache.enabled();
+    let mut messages = if cacheable && cx.cache.is_warm(folder) {
+        entries_over_cache(cx, folder, fetch).await?
+    } else {
+        let fetched = fetch_whole(cx, folder.mailbox_id, fetch).await?;
+        if cacheable {
+            for e in &fetched {
+                cx.cache.put_entry(folder, e);
+            }
+        }
+        fetched
+    };
+    messages.sort_by_key(|m| std::cmp::Reverse(m.uid));
+    Ok(messages)
+}
+
+/// Every listing item of `fetch`, decoded as each response is read: one parse, and no
+/// response kept.
+async fn fetch_whole(
     cx: &mut CommandCx<'_>,
     mailbox_id: u32,
     fetch: &str,
 ) -> Result<Vec<MessageListEntry>, CommandError> {
     let items = FetchItems::of(cx.imap).list();
-    // Decoded as each response is read: one parse, and no response kept.
-    let mut messages = cx
+    Ok(cx
         .imap
         .fetch_decoded(&format!("{fetch} {items}"), |attrs| {
             decode::list_entry_of(mailbox_id, attrs)
         })
+        .await?)
+}
+
+/// The flags of `fetch`, laid over cached entries; the messages not cached fetched whole
+/// (by UID) and kept. A message expunged between the two FETCHes is left out.
+async fn entries_over_cache(
+    cx: &mut CommandCx<'_>,
+    folder: FolderKey<'_>,
+    fetch: &str,
+) -> Result<Vec<MessageListEntry>, CommandError> {
+    let items = FetchItems::of(cx.imap).fresh();
+    let fresh = cx
+        .imap
+        .fetch_decoded(&format!("{fetch} {items}"), decode::fresh_of)
         .await?;
-    messages.sort_by_key(|m| std::cmp::Reverse(m.uid));
-    Ok(messages)
+    let mut found: Vec<(Fresh, Option<Arc<MessageListEntry>>)> = fresh
+        .into_iter()
+        .map(|f| {
+            let cached = cx.cache.entry(folder, f.uid);
+            (f, cached)
+        })
+        .collect();
+    let missing: Vec<u32> = found
+        .iter()
+        .filter(|(_, c)| c.is_none())
+        .map(|(f, _)| f.uid)
+        .collect();
+    if !missing.is_empty() {
+        let fetched = fetch_whole(
+            cx,
+            folder.mailbox_id,
+            &format!("UID FETCH {}", num_set(&missing)),
+        )
+        .await?;
+        for e in &fetched {
+            let kept = cx.cache.put_entry(folder, e);
+            if let Some(slot) = found.iter_mut().find(|(f, _)| f.uid == e.uid) {
+                slot.1 = Some(kept);
+            }
+        }
+    }
+    Ok(found
+        .into_iter()
+        .filter_map(|(fresh, cached)| Some(fresh.entry(cached.as_deref()?)))
+        .collect())
 }
 
 /// Sequence numbers of the page below a cursor, newest first: the `page_size` messages
@@ -100,10 +172,14 @@ impl Execute for ListMessages {
     async fn execute(self, cx: &mut CommandCx<'_>) -> Result<MessageList, CommandError> {
         let validity = cx.select_path(&self.path, false).await?;
         check_cursor(self.cursor, validity)?;
-        let mailbox_id = cx.mailbox_id(&self.path).await?;
+        let folder = FolderKey {
+            account: cx.account,
+            mailbox_id: cx.mailbox_id(&self.path).await?,
+            uid_validity: validity,
+        };
         let (page, range) = locate(cx, &self).await?;
         let mut messages = match range {
-            Some((lo, hi)) => entries(cx, mailbox_id, &format!("FETCH {lo}:{hi}")).await?,
+            Some((lo, hi)) => entries(cx, folder, &format!("FETCH {lo}:{hi}")).await?,
             None => Vec::new(),
         };
         // Never a message at or above the cursor, whatever the folder did meanwhile.

@@ -37,6 +37,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::control::{Control, ControlRequest};
 use crate::folder_view::{FolderList, FolderView};
 use crate::imap::{Imap, ImapError};
+use crate::message_cache::MessageCache;
 
 pub use list_messages::{page_count, page_range};
 
@@ -50,6 +51,8 @@ pub struct CommandCx<'a> {
     pub folders: Option<FolderView>,
     pub account: &'a str,
     pub session: Option<mpsc::Sender<ControlRequest>>,
+    /// Decoded messages of this process's accounts, read before.
+    pub cache: &'a MessageCache,
 }
 
 /// How long a command waits for the session to sync a folder it has not seen yet.
@@ -240,7 +243,8 @@ impl CommandCx<'_> {
             .find(|f| f.mailbox_id == id.mailbox_id)
             .cloned()
             .ok_or_else(message_not_found)?;
-        let validity = match self.imap.ensure_selected(&folder.path, write).await {
+        let expected = Some(folder.uid_validity);
+        let validity = match self.imap.ensure_open(&folder.path, write, expected).await {
             Ok(v) => v,
             Err(ImapError::Refused(_)) => return Err(message_not_found()),
             Err(e) => return Err(e.into()),
@@ -262,7 +266,8 @@ impl CommandCx<'_> {
 
     /// Select `path` (a folder path from the API), mapping a refusal to 404.
     pub async fn select_path(&mut self, path: &str, write: bool) -> Result<u32, CommandError> {
-        match self.imap.ensure_selected(path, write).await {
+        let expected = self.folder_by_path(path).await?.map(|f| f.uid_validity);
+        match self.imap.ensure_selected(path, write, expected).await {
             Ok(v) => Ok(v),
             Err(ImapError::Refused(_)) => Err(ApiError::not_found("Mailbox was not found").into()),
             Err(e) => Err(e.into()),

@@ -13,6 +13,7 @@ use imapapi_common::model::MessageList;
 use super::list_messages::{check_cursor, entries, next_cursor, page_count};
 use super::{CommandCx, CommandError, Execute};
 use crate::imap::{Arg, num_set};
+use crate::message_cache::FolderKey;
 
 /// What the server can search by, beyond IMAP4rev1.
 #[derive(Debug, Clone, Copy, Default)]
@@ -166,7 +167,11 @@ impl Execute for Search {
         let (keys, utf8) = criteria(&self.query, caps)?;
         let validity = cx.select_path(&self.path, false).await?;
         check_cursor(self.cursor, validity)?;
-        let mailbox_id = cx.mailbox_id(&self.path).await?;
+        let folder = FolderKey {
+            account: cx.account,
+            mailbox_id: cx.mailbox_id(&self.path).await?,
+            uid_validity: validity,
+        };
         let mut uids = cx.imap.uid_search(keys, utf8).await?;
         uids.sort_unstable_by(|a, b| b.cmp(a));
         uids.dedup();
@@ -181,7 +186,7 @@ impl Execute for Search {
         let messages = if page.is_empty() {
             Vec::new()
         } else {
-            entries(cx, mailbox_id, &format!("UID FETCH {}", num_set(&page))).await?
+            entries(cx, folder, &format!("UID FETCH {}", num_set(&page))).await?
         };
         let more = start + page.len() < uids.len();
         Ok(MessageList {

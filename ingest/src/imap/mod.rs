@@ -603,10 +603,46 @@ impl Imap {
     /// Make `path` the selected folder, read-write when `write`, reusing the current
     /// selection when it will do. Returns its UIDVALIDITY. A reused selection is brought up
     /// to date with NOOP so `exists` counts mail that arrived since.
-    pub async fn ensure_selected(&mut self, path: &str, write: bool) -> Result<u32, ImapError> {
-        let reusable = self.selected.as_deref() == Some(path) && (self.selected_rw || !write);
+    ///
+    /// `expected` is the UIDVALIDITY the account's watcher last saw for the folder: a
+    /// selection made under another one is not reused. A folder deleted and made again
+    /// under the same name by another client does not always end a selection of the old
+    /// one (Dovecot goes on answering from it), so only a fresh SELECT sees the new folder.
+    pub async fn ensure_selected(
+        &mut self,
+        path: &str,
+        write: bool,
+        expected: Option<u32>,
+    ) -> Result<u32, ImapError> {
+        self.open_for(path, write, expected, true).await
+    }
+
+    /// Like [`Imap::ensure_selected`] without the NOOP, for commands that name messages by
+    /// UID and never read `exists`: the one round trip a reused selection costs them is
+    /// their own command, which reports the changes since along with its answer.
+    pub async fn ensure_open(
+        &mut self,
+        path: &str,
+        write: bool,
+        expected: Option<u32>,
+    ) -> Result<u32, ImapError> {
+        self.open_for(path, write, expected, false).await
+    }
+
+    async fn open_for(
+        &mut self,
+        path: &str,
+        write: bool,
+        expected: Option<u32>,
+        count: bool,
+    ) -> Result<u32, ImapError> {
+        let reusable = self.selected.as_deref() == Some(path)
+            && (self.selected_rw || !write)
+            && expected.is_none_or(|e| self.selected_validity == Some(e));
         if let (true, Some(validity)) = (reusable, self.selected_validity) {
-            self.exec("NOOP", |_| {}).await?;
+            if count {
+                self.exec("NOOP", |_| {}).await?;
+            }
             return Ok(validity);
         }
         let sel = if write {

@@ -22,6 +22,8 @@ use imapapi_common::model::message::{
 use mail_parser::{Message, MessageParser};
 
 pub use headers::header_map;
+/// How a part is stored on the server (what a partial FETCH of it must be decoded with).
+pub use parts::Wire;
 use parts::{Kind, Leaf};
 
 /// Ids and labels the server assigns (Gmail `X-GM-MSGID`/`X-GM-THRID`/`X-GM-LABELS`, or
@@ -49,16 +51,8 @@ impl Meta<'_> {
     fn id(&self) -> MessageId {
         MessageId::new(self.mailbox_id, self.uid)
     }
-    fn has_flag(&self, flag: &str) -> bool {
-        self.flags.iter().any(|f| f.eq_ignore_ascii_case(flag))
-    }
     fn states(&self) -> States {
-        States {
-            draft: self.has_flag("\\Draft"),
-            unseen: !self.has_flag("\\Seen"),
-            flagged: self.has_flag("\\Flagged"),
-            answered: self.has_flag("\\Answered"),
-        }
+        States::of(self.flags)
     }
 }
 
@@ -68,6 +62,58 @@ struct States {
     unseen: bool,
     flagged: bool,
     answered: bool,
+}
+
+impl States {
+    fn of(flags: &[String]) -> States {
+        let has = |flag: &str| flags.iter().any(|f| f.eq_ignore_ascii_case(flag));
+        States {
+            draft: has("\\Draft"),
+            unseen: !has("\\Seen"),
+            flagged: has("\\Flagged"),
+            answered: has("\\Answered"),
+        }
+    }
+}
+
+/// What can change about a message, read fresh on every call and laid over what a cached
+/// entry or details keep (`message_cache`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fresh {
+    pub uid: u32,
+    pub flags: Vec<String>,
+    /// Gmail's labels; `None` on servers without them.
+    pub labels: Option<Vec<String>>,
+}
+
+impl Fresh {
+    /// `cached` with these flags and labels.
+    pub fn entry(self, cached: &MessageListEntry) -> MessageListEntry {
+        let s = States::of(&self.flags);
+        MessageListEntry {
+            draft: s.draft,
+            unseen: s.unseen,
+            flagged: s.flagged,
+            answered: s.answered,
+            flags: self.flags,
+            labels: self.labels,
+            ..cached.clone()
+        }
+    }
+
+    /// `cached` with these flags and labels (and no text).
+    pub fn details(self, cached: &MessageDetails) -> MessageDetails {
+        let s = States::of(&self.flags);
+        MessageDetails {
+            draft: s.draft,
+            unseen: s.unseen,
+            flagged: s.flagged,
+            answered: s.answered,
+            flags: self.flags,
+            labels: self.labels,
+            ..cached.clone()
+        }
+    }
 }
 
 /// The header fields shared by listing entries and details.
@@ -292,23 +338,36 @@ pub fn details_from_structure(
     body: Option<&BodyStructure<'_>>,
     text: Option<imapapi_common::command::TextReply>,
 ) -> MessageDetails {
+    let (mut details, info) = details_and_text_info(meta, header, body);
+    details.text = text.map(|t| text_under(info.as_ref(), t));
+    details
+}
+
+/// The `text` of message details: the text read, under the id and sizes of `info` (the
+/// message's [`TextInfo`]).
+pub fn text_under(info: Option<&TextInfo>, t: imapapi_common::command::TextReply) -> TextContent {
+    TextContent {
+        id: info.map_or_else(String::new, |i| i.id.clone()),
+        encoded_size: info.map(|i| i.encoded_size.clone()).unwrap_or_default(),
+        plain: t.plain,
+        html: t.html,
+        has_more: t.has_more,
+    }
+}
+
+/// Message details without text, and the [`TextInfo`] a text read later goes under.
+pub fn details_and_text_info(
+    meta: Meta<'_>,
+    header: &[u8],
+    body: Option<&BodyStructure<'_>>,
+) -> (MessageDetails, Option<TextInfo>) {
     let headers = parsed(MessageParser::new().parse_headers(header))
         .as_ref()
         .map(headers::map_of)
         .unwrap_or_default();
     let e = list_entry(meta, header, body);
-    let text = text.map(|t| TextContent {
-        id: e.text.as_ref().map_or_else(String::new, |i| i.id.clone()),
-        encoded_size: e
-            .text
-            .as_ref()
-            .map(|i| i.encoded_size.clone())
-            .unwrap_or_default(),
-        plain: t.plain,
-        html: t.html,
-        has_more: t.has_more,
-    });
-    MessageDetails {
+    let info = e.text;
+    let details = MessageDetails {
         id: e.id,
         uid: e.uid,
         email_id: e.email_id,
@@ -332,9 +391,10 @@ pub fn details_from_structure(
         labels: e.labels,
         attachments: e.attachments,
         headers,
-        text,
+        text: None,
         state: None,
-    }
+    };
+    (details, info)
 }
 
 /// The decoded text of a message for the text route.
