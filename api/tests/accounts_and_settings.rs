@@ -453,3 +453,73 @@ async fn accounts_have_their_own_webhook_url() {
     let (_, shown) = h.call("GET", "/v1/account/example", None).await;
     assert!(shown.get("webhooks").is_none(), "{shown}");
 }
+
+#[tokio::test]
+async fn accounts_have_their_own_idle_folders() {
+    let h = harness().await;
+    let with_folders = |list: serde_json::Value| {
+        let mut v: serde_json::Value = serde_json::from_str(README_ACCOUNT).unwrap();
+        v["imap"]["idleFolders"] = list;
+        v.to_string()
+    };
+    // An unknown special use, an empty entry, a control character, too many entries and a
+    // wrong type: each refused, naming the list or the entry at fault, and nothing stored.
+    let too_many: Vec<String> = (0..33).map(|i| format!("F{i}")).collect();
+    for (list, field) in [
+        (
+            json!(["\\Sent", "\\Sant"]),
+            "\"imap.idleFolders[1]\" must be a special use",
+        ),
+        (
+            json!([""]),
+            "\"imap.idleFolders[0]\" is not allowed to be empty",
+        ),
+        (
+            json!(["a\nb"]),
+            "\"imap.idleFolders[0]\" must not contain control",
+        ),
+        (
+            json!(too_many),
+            "\"imap.idleFolders\" must contain less than or equal to 32",
+        ),
+        (json!("\\Sent"), "imap.idleFolders"),
+    ] {
+        let (status, body) = h
+            .call("POST", "/v1/account", Some(&with_folders(list)))
+            .await;
+        assert_error(status, &body, 400, field);
+    }
+    assert!(h.services.store.list_accounts().await.unwrap().is_empty());
+
+    let list = json!(["\\Sent", "Projects/Alpha"]);
+    let (status, body) = h
+        .call("POST", "/v1/account", Some(&with_folders(list.clone())))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, shown) = h.call("GET", "/v1/account/example", None).await;
+    assert_eq!(shown["imap"]["idleFolders"], list, "{shown}");
+
+    // PUT replaces the imap object: an empty list (none) is kept as given, apart from the
+    // absent key (the global list); a bad entry is refused there too.
+    let mut imap = shown["imap"].clone();
+    imap["idleFolders"] = json!([]);
+    let put = |imap: &serde_json::Value| json!({ "imap": imap }).to_string();
+    let (status, body) = h
+        .call("PUT", "/v1/account/example", Some(&put(&imap)))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, shown) = h.call("GET", "/v1/account/example", None).await;
+    assert_eq!(shown["imap"]["idleFolders"], json!([]), "{shown}");
+    imap["idleFolders"] = json!(["\\Bogus"]);
+    let (status, body) = h
+        .call("PUT", "/v1/account/example", Some(&put(&imap)))
+        .await;
+    assert_error(status, &body, 400, "\"imap.idleFolders[0]\"");
+    imap.as_object_mut().unwrap().remove("idleFolders");
+    let (status, body) = h
+        .call("PUT", "/v1/account/example", Some(&put(&imap)))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, shown) = h.call("GET", "/v1/account/example", None).await;
+    assert!(shown["imap"].get("idleFolders").is_none(), "{shown}");
+}

@@ -168,6 +168,7 @@ fn account(id: &str) -> AccountConfig {
             use_auth_server: false,
             tls: None,
             resync_delay: None,
+            idle_folders: None,
         }),
         smtp: None,
         oauth2: None,

@@ -77,23 +77,13 @@ pub struct FolderInfo {
     pub special_use: Option<String>,
 }
 
-const SPECIAL_USES: [&str; 7] = [
-    "\\All",
-    "\\Archive",
-    "\\Drafts",
-    "\\Flagged",
-    "\\Junk",
-    "\\Sent",
-    "\\Trash",
-];
-
 /// The special use of a listed folder; INBOX is `\Inbox` as in the original.
 pub fn special_use(l: &Listed) -> Option<String> {
     if l.path.eq_ignore_ascii_case("INBOX") {
         return Some("\\Inbox".into());
     }
     l.attributes.iter().find_map(|a| {
-        SPECIAL_USES
+        imapapi_common::model::SPECIAL_USES
             .iter()
             .find(|s| s.eq_ignore_ascii_case(a))
             .map(|s| s.to_string())

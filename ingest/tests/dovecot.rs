@@ -154,6 +154,7 @@ async fn syncs_idles_serves_commands_and_catches_up() {
         use_auth_server: false,
         tls: None,
         resync_delay: None,
+        idle_folders: None,
     };
     let creds = Credentials::Password {
         user: user.clone(),

@@ -15,7 +15,7 @@ use imapapi_common::error::ApiError;
 use imapapi_common::model::secret::REDACTED;
 use imapapi_common::model::{
     AccountConfig, AccountState, AccountStatus, AuthConfig, ImapConfig, OAuth2Config, OrFalse,
-    Secret, SmtpConfig, or_false, redact_url_password,
+    Secret, SmtpConfig, idle_folders, or_false, redact_url_password,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -336,6 +336,9 @@ pub fn validate(a: &AccountConfig) -> Result<(), ApiError> {
         Some(imap) => {
             check_server("imap", &imap.host, imap.port)?;
             check_auth("imap", &imap.auth, imap.use_auth_server)?;
+            if let Some(list) = &imap.idle_folders {
+                check_idle_folders(list)?;
+            }
         }
         None if a.oauth2.is_none() => {
             return Err(ApiError::invalid(
@@ -356,6 +359,17 @@ pub fn validate(a: &AccountConfig) -> Result<(), ApiError> {
         check_webhook_url("webhooks", url)?;
     }
     Ok(())
+}
+
+/// `imap.idleFolders`: the error names the list, or the entry at fault (`[1]`).
+fn check_idle_folders(list: &[String]) -> Result<(), ApiError> {
+    idle_folders::check(list).map_err(|e| {
+        let field = match e.index {
+            Some(i) => format!("imap.idleFolders[{i}]"),
+            None => "imap.idleFolders".to_string(),
+        };
+        ApiError::invalid(&field, e.problem)
+    })
 }
 
 /// An http(s) URL of at most 2048 characters (empty clears it).

@@ -205,6 +205,7 @@ fn gmail_account(
             use_auth_server: false,
             tls: None,
             resync_delay: None,
+            idle_folders: None,
         }),
         smtp: Some(SmtpConfig {
             host: gmail.smtp.0.clone(),

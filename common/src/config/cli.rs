@@ -157,7 +157,7 @@ pub struct Cli {
     /// Memory for decoded messages, so listings and details of mail already read ask the server for flags only; 0: off [env: INGEST_MESSAGE_CACHE] [default: 32M]
     #[arg(long = "ingest.messageCache", global = true, value_name = "SIZE")]
     pub ingest_message_cache: Option<String>,
-    /// Without NOTIFY, folders that get an IDLE connection of their own besides INBOX, by special use or path: "\\Sent,Archive" [env: INGEST_IDLE_FOLDERS] [default: none]
+    /// Without NOTIFY, folders that get an IDLE connection of their own besides INBOX, by special use or path: "\\Sent,Archive"; an account's imap.idleFolders replaces it [env: INGEST_IDLE_FOLDERS] [default: none]
     #[arg(long = "ingest.idleFolders", global = true, value_name = "LIST")]
     pub ingest_idle_folders: Option<String>,
     /// Publish the accounts this process holds as the CloudWatch metric <NAMESPACE>/OwnedAccounts (Embedded Metric Format on stdout); unset: off [env: INGEST_EMF_NAMESPACE]

@@ -266,6 +266,29 @@ impl Default for GmailConfig {
 }
 
 /// `host:port`.
+/// `ingest.idleFolders`: a comma separated list, each entry checked as an account's
+/// `imap.idleFolders` is.
+fn idle_folders(list: &str) -> Result<Vec<String>, ConfigError> {
+    let entries: Vec<String> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .map(str::to_string)
+        .collect();
+    crate::model::idle_folders::check(&entries).map_err(|e| {
+        let (shown, subject) = match e.index {
+            Some(i) => (entries[i].as_str(), "this entry"),
+            None => (list, "the list"),
+        };
+        let expected = format!(
+            "special uses or folder paths, at most 32 ({subject} {})",
+            e.problem
+        );
+        bad("ingest.idleFolders", shown, &expected)
+    })?;
+    Ok(entries)
+}
+
 fn host_port(key: &str, value: &str) -> Result<(String, u16), ConfigError> {
     value
         .rsplit_once(':')
@@ -601,15 +624,7 @@ impl Config {
                 command_idle: duration("ingest.commandIdle")?,
                 notify,
                 message_cache,
-                idle_folders: get("ingest.idleFolders")
-                    .map(|list| {
-                        list.split(',')
-                            .map(str::trim)
-                            .filter(|f| !f.is_empty())
-                            .map(str::to_string)
-                            .collect()
-                    })
-                    .unwrap_or_default(),
+                idle_folders: idle_folders(get("ingest.idleFolders").unwrap_or(""))?,
                 emf,
             },
             webhooks: WebhooksConfig {
@@ -694,6 +709,19 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("ingest.messageCache"), "{e}");
+    }
+
+    #[test]
+    fn idle_folders_are_special_uses_or_paths() {
+        let layers = |args: &[&str]| Config::from_layers(&cli(args), &BTreeMap::new());
+        assert!(layers(&[]).unwrap().ingest.idle_folders.is_empty());
+        let ok = layers(&["--ingest.idleFolders=\\Sent, Projects/Alpha ,"]).unwrap();
+        assert_eq!(ok.ingest.idle_folders, ["\\Sent", "Projects/Alpha"]);
+        let e = layers(&["--ingest.idleFolders=\\Sent,\\Sant"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--ingest.idleFolders=\\Sant"), "{e}");
+        assert!(e.contains("special use"), "{e}");
     }
 
     #[test]

@@ -181,6 +181,7 @@ mod tests {
                 use_auth_server: false,
                 tls: None,
                 resync_delay: None,
+                idle_folders: None,
             }),
             smtp: Some(SmtpConfig {
                 host: "smtp.example.com".into(),

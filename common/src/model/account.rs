@@ -49,6 +49,12 @@ pub struct ImapConfig {
     /// Seconds between full resyncs of folders that are not IDLEd.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resync_delay: Option<u64>,
+    /// On a server without NOTIFY: the folders, by special use (`\Sent`) or by path, that
+    /// get an IDLE connection of their own besides INBOX, instead of the global
+    /// `ingest.idleFolders`; `[]`: none. At most 32 entries of 1–1024 characters.
+    #[schema(max_items = 32)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_folders: Option<Vec<String>>,
 }
 
 /// SMTP server settings of an account.

@@ -3,6 +3,18 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+/// The special uses (RFC 6154) a listed folder can carry, as the gateway spells them in
+/// `specialUse`; INBOX is `\Inbox` beside these.
+pub const SPECIAL_USES: [&str; 7] = [
+    "\\All",
+    "\\Archive",
+    "\\Drafts",
+    "\\Flagged",
+    "\\Junk",
+    "\\Sent",
+    "\\Trash",
+];
+
 /// One folder of an account, as listed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -5,6 +5,7 @@ pub mod account;
 pub mod event;
 pub mod event_id;
 pub mod folder;
+pub mod idle_folders;
 pub mod mailbox;
 pub mod message;
 pub mod or_false;

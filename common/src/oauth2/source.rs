@@ -170,6 +170,7 @@ mod tests {
                     use_auth_server: false,
                     tls: None,
                     resync_delay: None,
+                    idle_folders: None,
                 });
                 a.oauth2 = oauth2;
                 a
