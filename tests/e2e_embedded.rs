@@ -4,6 +4,7 @@
 mod access;
 mod deadletters;
 mod folder_notices;
+mod idle_folders;
 mod oauth2;
 mod pickup;
 mod pipeline;
@@ -475,6 +476,14 @@ async fn extra_idle_connections_without_notify() {
         early.map(|r| r.body)
     );
     imap.logout().await.ok();
+}
+
+/// Without NOTIFY, an account's own `imap.idleFolders` replaces `ingest.idleFolders`, and a
+/// PUT with another list takes effect at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_accounts_own_idle_folders() {
+    let gw = spawn(idle_folders::ARGS).await;
+    idle_folders::per_account_list_replaces_the_global_one(&gw.base_url()).await;
 }
 
 /// `POST /v1/webhooks/test` sends one signed test webhook now, to the URL given or to the

@@ -1,6 +1,6 @@
 //! Extra IDLE connections, for servers without NOTIFY (Gmail, Outlook): IDLE watches only the
-//! selected folder, so each folder named in `ingest.idleFolders` (Sent, say) gets a
-//! connection of its own that EXAMINEs it and IDLEs. When one hears of a change it records
+//! selected folder, so each folder named in the account's `imap.idleFolders`, or else in
+//! `ingest.idleFolders` (Sent, say), gets a connection of its own that EXAMINEs it and IDLEs. When one hears of a change it records
 //! the folder and wakes the account's session, which syncs the folder on its own
 //! connection as it does for a NOTIFY notice. The rest of the folders are found by the
 //! periodic resync. Each watcher reconnects with a growing pause when its connection fails
@@ -9,6 +9,7 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
+use imapapi_common::model::ImapConfig;
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
@@ -39,6 +40,13 @@ impl FolderWakes {
     pub fn take(&self) -> BTreeSet<String> {
         std::mem::take(&mut *self.changed.lock().unwrap_or_else(|e| e.into_inner()))
     }
+}
+
+/// The list that applies to an account: its own `imap.idleFolders` when it has one (even
+/// empty: none), else the global `ingest.idleFolders`.
+pub fn wanted<'a>(imap: Option<&'a ImapConfig>, global: &'a [String]) -> &'a [String] {
+    imap.and_then(|i| i.idle_folders.as_deref())
+        .unwrap_or(global)
 }
 
 /// The folders `wanted` names among `folders` (`\Sent`-style entries by special use,
@@ -188,6 +196,21 @@ mod tests {
             resolve(&wanted, &folders, Some("INBOX")),
             vec!["Sent Items".to_string(), "Projects/Alpha".to_string()]
         );
+    }
+
+    #[test]
+    fn an_accounts_own_list_replaces_the_global_one() {
+        let global = ["\\Sent".to_string()];
+        let mut imap: ImapConfig = serde_json::from_value(serde_json::json!({
+            "host": "h", "port": 143, "auth": {"user": "u", "pass": "p"}
+        }))
+        .unwrap();
+        assert_eq!(wanted(None, &global), global);
+        assert_eq!(wanted(Some(&imap), &global), global);
+        imap.idle_folders = Some(vec!["Archive".into()]);
+        assert_eq!(wanted(Some(&imap), &global), ["Archive"]);
+        imap.idle_folders = Some(Vec::new());
+        assert!(wanted(Some(&imap), &global).is_empty());
     }
 
     #[test]

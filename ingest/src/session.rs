@@ -431,10 +431,12 @@ impl Session {
         if !notify && only.is_none() {
             let current = login.borrow().clone();
             let watched_path = watched.as_ref().map(|w| w.path.as_str());
+            let global = &services.config.ingest.idle_folders;
+            let wanted = folder_watch::wanted(cfg.imap.as_ref(), global);
             start_folder_watchers(
-                services,
                 account,
                 current,
+                wanted,
                 &folders,
                 watched_path,
                 &wakes,
@@ -537,18 +539,18 @@ impl Session {
     }
 }
 
-/// Without NOTIFY, the folders of `ingest.idleFolders` get IDLE connections of their own
-/// (see `folder_watch.rs`); they stop with `stop`, when the watching connection ends.
+/// Without NOTIFY, the `wanted` folders (the account's `imap.idleFolders`, else
+/// `ingest.idleFolders`) get IDLE connections of their own (see `folder_watch.rs`); they
+/// stop with `stop`, when the watching connection ends.
 fn start_folder_watchers(
-    services: &Services,
     account: &str,
     login: Option<Arc<Login>>,
+    wanted: &[String],
     folders: &[FolderInfo],
     watched: Option<&str>,
     wakes: &Arc<FolderWakes>,
     stop: CancellationToken,
 ) {
-    let wanted = &services.config.ingest.idle_folders;
     let Some(login) = login.filter(|_| !wanted.is_empty()) else {
         return;
     };
