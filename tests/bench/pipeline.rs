@@ -11,7 +11,7 @@
 //! BENCH_PARTS=latency cargo bench --bench pipeline
 //! ```
 //!
-//! Parts (`BENCH_PARTS`, comma separated, default all five):
+//! Parts (`BENCH_PARTS`, comma separated, default all seven):
 //! - `sync`: initial sync of an INBOX of `BENCH_MESSAGES` (100,000) messages: a bare
 //!   `UID FETCH 1:* (UID FLAGS)` against the gateway's initial sync, on the embedded store
 //!   and on Redis (store memory per indexed message, Redis commands per sync).
@@ -26,6 +26,14 @@
 //!   STATUS for the others): Dovecot's own notify delay per folder kind and ours on top.
 //! - `register`: `POST /v1/account` → `connected` and → the first `mailboxNew` webhook, one
 //!   account at a time, `BENCH_REGISTRATIONS` (20) of them.
+//! - `fanin`: `BENCH_FANIN_MESSAGES` (1,000) APPENDs spread round robin over
+//!   `BENCH_FANIN_ACCOUNTS` (100) accounts of one embedded gateway, paced at
+//!   `BENCH_FANIN_RATE` (50) per second: APPEND → webhook p50/p99/max, beside bare IDLE
+//!   clients on every tenth account under the same load (see `pipeline_parts/fanin.rs`).
+//! - `watchmem`: the gateway's VmRSS growth and IMAP connections per account with every
+//!   folder watched, `BENCH_WATCH_ACCOUNTS` (50) accounts of five folders: once with NOTIFY
+//!   (one connection each), once with NOTIFY off and `imap.idleFolders` naming every folder
+//!   (one more connection per folder) (see `pipeline_parts/watchmem.rs`).
 //!
 //! Backends, all on this machine only:
 //! - Dovecot: a private instance of the rig's `infra/dovecot/start.sh` in
@@ -48,6 +56,11 @@ mod support;
 mod pipeline;
 
 mod common;
+
+#[path = "pipeline_parts/fanin.rs"]
+mod fanin;
+#[path = "pipeline_parts/watchmem.rs"]
+mod watchmem;
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -90,17 +103,25 @@ struct Opts {
     samples: usize,
     accounts: usize,
     registrations: usize,
+    fanin_accounts: usize,
+    fanin_messages: usize,
+    fanin_rate: usize,
+    watch_accounts: usize,
     amqp: String,
 }
 
 impl Opts {
     fn from_env() -> Opts {
         Opts {
-            parts: env_parts("sync,latency,memory,folders,register"),
+            parts: env_parts("sync,latency,memory,folders,register,fanin,watchmem"),
             messages: env_num("BENCH_MESSAGES", 100_000).max(1),
             samples: env_num("BENCH_SAMPLES", 200).max(1),
             accounts: env_num("BENCH_ACCOUNTS", 1_000).max(1),
             registrations: env_num("BENCH_REGISTRATIONS", 20).max(1),
+            fanin_accounts: env_num("BENCH_FANIN_ACCOUNTS", 100).max(1),
+            fanin_messages: env_num("BENCH_FANIN_MESSAGES", 1_000).max(1),
+            fanin_rate: env_num("BENCH_FANIN_RATE", 50).max(1),
+            watch_accounts: env_num("BENCH_WATCH_ACCOUNTS", 50).max(1),
             amqp: std::env::var("BENCH_AMQP")
                 .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into()),
         }
@@ -1439,8 +1460,21 @@ fn main() {
                     })
                     .await;
                 }
+                "fanin" => {
+                    run_part("fanin", &report, move |r| async move {
+                        fanin::part_fanin(&o, &r).await
+                    })
+                    .await;
+                }
+                "watchmem" => {
+                    run_part("watchmem", &report, move |r| async move {
+                        watchmem::part_watchmem(o.watch_accounts, &r).await
+                    })
+                    .await;
+                }
                 other => report.note(format!(
-                    "unknown part {other:?} skipped (known: sync, latency, memory, folders, register)"
+                    "unknown part {other:?} skipped (known: sync, latency, memory, folders, \
+                     register, fanin, watchmem)"
                 )),
             }
         }

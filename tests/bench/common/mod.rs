@@ -303,6 +303,29 @@ pub async fn register(base: &str, body: Value) -> Result<()> {
     Ok(())
 }
 
+/// Registers every account of `bodies` (id, body), 8 requests at a time as a provisioning
+/// script would, and waits until each has finished its first sync (each within `within`).
+pub async fn register_all_synced(
+    base: &str,
+    bodies: Vec<(String, Value)>,
+    within: Duration,
+) -> Result<()> {
+    use futures::StreamExt;
+    let results: Vec<Result<()>> = futures::stream::iter(bodies)
+        .map(|(id, body)| async move {
+            register(base, body)
+                .await
+                .with_context(|| format!("registering {id}"))?;
+            wait_connected(base, &id, within).await?;
+            wait_synced(base, &id, within).await?;
+            Ok(())
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    results.into_iter().collect()
+}
+
 /// Polls `GET /v1/account/:id` until `state` is `connected`: login done, the initial sync
 /// starts (returned as an instant).
 pub async fn wait_connected(base: &str, account: &str, within: Duration) -> Result<Instant> {
