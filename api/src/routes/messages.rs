@@ -15,10 +15,8 @@ use warp::reply::Response;
 use crate::error::{json_ok, respond};
 use crate::openapi::{CommandErrors, tags};
 use crate::params::{Query, query};
-use crate::routes::{
-    Route, account_id, change_state, check_mailbox_path, message_id, require_account, with,
-};
-use imapapi_common::command::client::send;
+use crate::routes::{Route, account_id, check_mailbox_path, message_id, owner_and_state, with};
+use imapapi_common::command::client::send_to;
 
 /// The routes of this module, as the OpenAPI document spells them.
 pub const ROUTES: &[Route] = &[
@@ -81,7 +79,6 @@ pub async fn list_messages(
 ) -> Result<Response, ApiError> {
     let id = account_id(&raw_id)?;
     let page = PageQuery::parse(&q)?;
-    require_account(&services, &id).await?;
     let request = ListMessages {
         path: page.path,
         page: page.page,
@@ -89,8 +86,8 @@ pub async fn list_messages(
         cursor: page.cursor,
     };
     // Read before the listing: a change made while it runs comes after this state.
-    let state = change_state(&services, &id).await?;
-    let mut list = send(&services, &id, request).await?;
+    let (owner, state) = owner_and_state(&services, &id).await?;
+    let mut list = send_to(&services, &owner, &id, request).await?;
     list.state = Some(state);
     Ok(json_ok(&list))
 }
@@ -184,14 +181,13 @@ pub async fn get_message(
         max_bytes,
         text_type,
     } = TextQuery::parse(&q)?;
-    require_account(&services, &id).await?;
     let request = GetMessage {
         message,
         max_bytes,
         text_type,
     };
-    let state = change_state(&services, &id).await?;
-    let mut details = send(&services, &id, request).await?;
+    let (owner, state) = owner_and_state(&services, &id).await?;
+    let mut details = send_to(&services, &owner, &id, request).await?;
     details.state = Some(state);
     Ok(json_ok(&details))
 }

@@ -247,6 +247,28 @@ pub async fn require_account(services: &Services, id: &str) -> Result<AccountCon
         .ok_or_else(|| ApiError::not_found(format!("Account \"{id}\" was not found")))
 }
 
+/// The ingest process that holds `id`, by its lease, for a command. Only an account nobody
+/// holds is read, to tell 404 (not registered) from 503 (not connected): calls that reach
+/// the mail server are the hot path, and the owner's own check answers 404 for an account
+/// deleted since its lease was read.
+pub async fn owner_of(services: &Services, id: &str) -> Result<String, ApiError> {
+    let owner = services.store.lease_owner(id).await.map_err(store_error)?;
+    match owner {
+        Some(owner) => Ok(owner),
+        None => {
+            require_account(services, id).await?;
+            Err(ApiError::no_connection(id))
+        }
+    }
+}
+
+/// [`owner_of`] and [`change_state`], read at once: a listing or message reply carries
+/// the state read before its command ran.
+pub async fn owner_and_state(services: &Services, id: &str) -> Result<(String, String), ApiError> {
+    let (owner, state) = tokio::join!(owner_of(services, id), change_state(services, id));
+    Ok((owner?, state?))
+}
+
 /// The account's current changes state (see `changes.rs`), for the replies that carry it.
 pub async fn change_state(services: &Services, id: &str) -> Result<String, ApiError> {
     let page = services

@@ -16,8 +16,8 @@ use crate::error::{json_ok, respond};
 use crate::openapi::{CommandErrors, tags};
 use crate::params::{Query, query};
 use crate::routes::messages::PageQuery;
-use crate::routes::{Route, account_id, change_state, require_account, with};
-use imapapi_common::command::client::send;
+use crate::routes::{Route, account_id, owner_and_state, with};
+use imapapi_common::command::client::send_to;
 
 /// The routes of this module, as the OpenAPI document spells them.
 pub const ROUTES: &[Route] = &[Route::post("/v1/account/{account}/search")];
@@ -75,7 +75,6 @@ pub async fn search(
     let id = account_id(&raw_id)?;
     let page = PageQuery::parse(&q)?;
     body.search.validate()?;
-    require_account(&services, &id).await?;
     let request = Search {
         path: page.path,
         page: page.page,
@@ -83,8 +82,8 @@ pub async fn search(
         cursor: page.cursor,
         query: body.search,
     };
-    let state = change_state(&services, &id).await?;
-    let mut found = send(&services, &id, request).await?;
+    let (owner, state) = owner_and_state(&services, &id).await?;
+    let mut found = send_to(&services, &owner, &id, request).await?;
     found.state = Some(state);
     Ok(json_ok(&found))
 }
