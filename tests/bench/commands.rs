@@ -36,9 +36,13 @@
 //!   without `textType` are built from the header block and BODYSTRUCTURE alone).
 //! - `ours − direct p50`: the gateway's price per call; the goal is ≤ 1 ms, and the same at
 //!   every size (the `summary` rows compare the largest size with the smallest).
-//! - `direct NOOP + …`: what a command connection actually sends (ingest's
-//!   `ensure_selected` NOOPs a connection that already has the folder selected), so
-//!   `ours − (NOOP + …)` is the cost outside IMAP: HTTP, the bus, the store, decoding, JSON.
+//! - `direct NOOP + …`: a command connection's commands before ingest's message cache
+//!   (`ingest.messageCache`): a listing NOOPs a connection that already has the folder
+//!   selected, then FETCHes the page. With the cache warm (every timed call here: the
+//!   warm-up calls read the same messages), a listing sends NOOP + `FETCH <range> (UID
+//!   FLAGS)` and details only `UID FETCH <uid> (UID FLAGS)` (a UID command needs no NOOP),
+//!   so `ours − (NOOP + …)` can be negative: the gateway asks the server for less than
+//!   the bare client does.
 //! - `GET /v1/account/:id`: a call that needs no IMAP (HTTP and a store read only).
 //! - `gateway CPU per call`: user + system time of the gateway process over a sequential
 //!   run (`/proc/<pid>/stat`), divided by the calls.
