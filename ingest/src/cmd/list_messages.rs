@@ -6,6 +6,7 @@
 use imapapi_common::command::{ListCursor, ListMessages};
 use imapapi_common::model::{MessageList, MessageListEntry};
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::{CommandCx, CommandError, Execute};
@@ -107,10 +108,16 @@ async fn entries_over_cache(
             &format!("UID FETCH {}", num_set(&missing)),
         )
         .await?;
+        // A page may hold up to 1000 messages: find each one's slot by uid, not by a scan.
+        let slots: HashMap<u32, usize> = found
+            .iter()
+            .enumerate()
+            .map(|(i, (f, _))| (f.uid, i))
+            .collect();
         for e in &fetched {
             let kept = cx.cache.put_entry(folder, e);
-            if let Some(slot) = found.iter_mut().find(|(f, _)| f.uid == e.uid) {
-                slot.1 = Some(kept);
+            if let Some(&i) = slots.get(&e.uid) {
+                found[i].1 = Some(kept);
             }
         }
     }
