@@ -244,20 +244,20 @@ pub fn list_entry_of(mailbox_id: u32, attrs: &[AttributeValue<'_>]) -> Option<Me
 
 /// The flags and labels of a FETCH of [`FetchItems::fresh`] (none without a UID).
 pub fn fresh_of(attrs: &[AttributeValue<'_>]) -> Option<Fresh> {
-    let mut fresh = Fresh::default();
     let mut uid = None;
+    let mut flags = Vec::new();
     for a in attrs {
         match a {
             AttributeValue::Uid(u) => uid = Some(*u),
-            AttributeValue::Flags(f) => fresh.flags = flags_of(f),
-            AttributeValue::GmailLabels(l) => {
-                fresh.labels = Some(l.iter().map(|l| l.to_string()).collect())
-            }
+            AttributeValue::Flags(f) => flags = flags_of(f),
             _ => {}
         }
     }
-    fresh.uid = uid?;
-    Some(fresh)
+    Some(Fresh {
+        uid: uid?,
+        flags,
+        labels: server_ids(attrs).labels,
+    })
 }
 
 /// `messageNew.data`: the listing entry (with `sender`, `replyTo`, `answered` and the

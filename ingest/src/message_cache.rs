@@ -12,6 +12,7 @@
 use std::io::Write;
 use std::sync::Arc;
 
+use imapapi_common::command::TextType;
 use imapapi_common::model::{MessageDetails, MessageListEntry, TextInfo};
 use quick_cache::sync::Cache;
 use quick_cache::{Equivalent, Weighter};
@@ -96,6 +97,23 @@ pub struct CachedDetails {
     /// The id and sizes the text goes under.
     pub text_info: Option<TextInfo>,
     pub text_parts: Vec<TextPart>,
+}
+
+impl CachedDetails {
+    /// The text parts `text_type` wants, in order.
+    pub fn text_parts_for(&self, text_type: TextType) -> Vec<TextPart> {
+        self.text_parts
+            .iter()
+            .filter(|p| {
+                if p.html {
+                    text_type.wants_html()
+                } else {
+                    text_type.wants_plain()
+                }
+            })
+            .cloned()
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -184,12 +202,21 @@ impl MessageCache {
         }
     }
 
-    /// Keep what never changes of `entry`; marks the folder warm.
-    pub fn put_entry(
+    /// Keep what never changes of each of `entries` (in order, as kept); marks the folder
+    /// warm once, when there were any.
+    pub fn put_entries(
         &self,
         folder: FolderKey<'_>,
-        entry: &MessageListEntry,
-    ) -> Arc<MessageListEntry> {
+        entries: &[MessageListEntry],
+    ) -> Vec<Arc<MessageListEntry>> {
+        let kept: Vec<_> = entries.iter().map(|e| self.put_entry(folder, e)).collect();
+        if !kept.is_empty() {
+            self.put(folder.owned(0, Shape::Warm), 0, Value::Warm);
+        }
+        kept
+    }
+
+    fn put_entry(&self, folder: FolderKey<'_>, entry: &MessageListEntry) -> Arc<MessageListEntry> {
         let mut kept = entry.clone();
         kept.flags = Vec::new();
         kept.labels = None;
@@ -201,7 +228,6 @@ impl MessageCache {
             json_size(&*kept),
             Value::Entry(kept.clone()),
         );
-        self.put(folder.owned(0, Shape::Warm), 0, Value::Warm);
         kept
     }
 
@@ -269,7 +295,7 @@ mod tests {
         let cache = MessageCache::new(1 << 20);
         assert!(!cache.is_warm(INBOX));
         assert!(cache.entry(INBOX, 5).is_none());
-        cache.put_entry(INBOX, &entry(5, "Hello"));
+        cache.put_entries(INBOX, &[entry(5, "Hello")]);
         assert!(cache.is_warm(INBOX));
         let e = cache.entry(INBOX, 5).unwrap();
         assert_eq!(e.subject.as_deref(), Some("Hello"));
@@ -280,7 +306,7 @@ mod tests {
     #[test]
     fn another_account_folder_or_incarnation_sees_nothing() {
         let cache = MessageCache::new(1 << 20);
-        cache.put_entry(INBOX, &entry(5, "Hello"));
+        cache.put_entries(INBOX, &[entry(5, "Hello")]);
         let others = [
             FolderKey {
                 account: "b",
@@ -303,10 +329,38 @@ mod tests {
     }
 
     #[test]
+    fn text_types_pick_their_parts_in_order() {
+        let part = |name: &str, html| TextPart {
+            part: name.into(),
+            html,
+            wire: crate::message::Wire {
+                encoding: "7bit".into(),
+                charset: None,
+            },
+            size: 10,
+        };
+        let cached = CachedDetails {
+            details: MessageDetails::default(),
+            text_info: None,
+            text_parts: vec![part("1", false), part("2", true), part("3", false)],
+        };
+        let names = |t| {
+            cached
+                .text_parts_for(t)
+                .into_iter()
+                .map(|p| p.part)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(TextType::Plain), ["1", "3"]);
+        assert_eq!(names(TextType::Html), ["2"]);
+        assert_eq!(names(TextType::All), ["1", "2", "3"]);
+    }
+
+    #[test]
     fn a_zero_size_cache_keeps_nothing() {
         let cache = MessageCache::new(0);
         assert!(!cache.enabled());
-        cache.put_entry(INBOX, &entry(5, "Hello"));
+        cache.put_entries(INBOX, &[entry(5, "Hello")]);
         assert!(cache.entry(INBOX, 5).is_none());
         assert!(!cache.is_warm(INBOX));
     }
@@ -316,7 +370,7 @@ mod tests {
         let cache = MessageCache::new(64 << 10);
         let subject = "x".repeat(1000);
         for uid in 1..=1000 {
-            cache.put_entry(INBOX, &entry(uid, &subject));
+            cache.put_entries(INBOX, &[entry(uid, &subject)]);
         }
         let kept = (1..=1000)
             .filter(|u| cache.entry(INBOX, *u).is_some())

@@ -113,7 +113,7 @@ struct Opts {
 impl Opts {
     fn from_env() -> Opts {
         Opts {
-            parts: env_parts("sync,latency,memory,folders,register,fanin,watchmem"),
+            parts: env_parts(&PARTS.join(",")),
             messages: env_num("BENCH_MESSAGES", 100_000).max(1),
             samples: env_num("BENCH_SAMPLES", 200).max(1),
             accounts: env_num("BENCH_ACCOUNTS", 1_000).max(1),
@@ -1404,6 +1404,25 @@ async fn part_register(opts: &Opts, report: &Report) -> Result<()> {
 // Main
 // ---------------------------------------------------------------------------------------
 
+/// Every part, in the order `BENCH_PARTS` lists them by default.
+const PARTS: &[&str] = &[
+    "sync", "latency", "memory", "folders", "register", "fanin", "watchmem",
+];
+
+/// Run the part called `name` (one of [`PARTS`]).
+async fn run_named(name: String, o: Arc<Opts>, r: Report) -> Result<()> {
+    match name.as_str() {
+        "sync" => part_sync(&o, &r).await,
+        "latency" => part_latency(&o, &r).await,
+        "memory" => part_memory(&o, &r).await,
+        "folders" => part_folders(&o, &r).await,
+        "register" => part_register(&o, &r).await,
+        "fanin" => fanin::part_fanin(&o, &r).await,
+        "watchmem" => watchmem::part_watchmem(o.watch_accounts, &r).await,
+        other => bail!("unknown part {other:?}"),
+    }
+}
+
 fn main() {
     if !common::invoked_by_cargo_bench("pipeline") {
         return;
@@ -1426,57 +1445,16 @@ fn main() {
             .await
             .expect("Dovecot start");
         for part in opts.parts.clone() {
-            let o = opts.clone();
-            match part.as_str() {
-                "sync" => {
-                    run_part(
-                        "sync",
-                        &report,
-                        move |r| async move { part_sync(&o, &r).await },
-                    )
-                    .await;
-                }
-                "latency" => {
-                    run_part("latency", &report, move |r| async move {
-                        part_latency(&o, &r).await
-                    })
-                    .await;
-                }
-                "memory" => {
-                    run_part("memory", &report, move |r| async move {
-                        part_memory(&o, &r).await
-                    })
-                    .await;
-                }
-                "folders" => {
-                    run_part("folders", &report, move |r| async move {
-                        part_folders(&o, &r).await
-                    })
-                    .await;
-                }
-                "register" => {
-                    run_part("register", &report, move |r| async move {
-                        part_register(&o, &r).await
-                    })
-                    .await;
-                }
-                "fanin" => {
-                    run_part("fanin", &report, move |r| async move {
-                        fanin::part_fanin(&o, &r).await
-                    })
-                    .await;
-                }
-                "watchmem" => {
-                    run_part("watchmem", &report, move |r| async move {
-                        watchmem::part_watchmem(o.watch_accounts, &r).await
-                    })
-                    .await;
-                }
-                other => report.note(format!(
-                    "unknown part {other:?} skipped (known: sync, latency, memory, folders, \
-                     register, fanin, watchmem)"
-                )),
+            if !PARTS.contains(&part.as_str()) {
+                report.note(format!(
+                    "unknown part {part:?} skipped (known: {})",
+                    PARTS.join(", ")
+                ));
+                continue;
             }
+            let o = opts.clone();
+            let name = part.clone();
+            run_part(part, &report, move |r| run_named(name, o, r)).await;
         }
     });
     runtime.shutdown_timeout(Duration::from_secs(5));

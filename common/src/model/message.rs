@@ -146,7 +146,7 @@ pub struct MessageList {
 }
 
 /// `GET /v1/account/:id/message/:message` response.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageDetails {
     pub id: String,

@@ -15,25 +15,11 @@ use super::get_text::read_text;
 use super::{CommandCx, CommandError, Execute};
 use crate::decode::{self, FetchItems};
 use crate::message;
-use crate::message::partial::{self, TextPart};
+use crate::message::partial;
 use crate::message_cache::{CachedDetails, FolderKey};
 
 fn not_found() -> CommandError {
     CommandError::from(ApiError::not_found("Message was not found"))
-}
-
-/// The parts of the message text `text_type` wants, of all its plain and html parts.
-fn wanted_parts(all: &[TextPart], text_type: TextType) -> Vec<TextPart> {
-    all.iter()
-        .filter(|p| {
-            if p.html {
-                text_type.wants_html()
-            } else {
-                text_type.wants_plain()
-            }
-        })
-        .cloned()
-        .collect()
 }
 
 /// The details of `uid` (selected) with their flags: from the cache with a FETCH of the
@@ -93,42 +79,10 @@ impl Execute for GetMessage {
         let uid = t.id.uid;
         let (mut details, cached) = details_of(cx, folder, uid).await?;
         if let Some(text_type) = self.text_type {
-            let parts = wanted_parts(&cached.text_parts, text_type);
+            let parts = cached.text_parts_for(text_type);
             let text = read_text(cx, uid, parts, self.max_bytes).await?;
             details.text = Some(message::text_under(cached.text_info.as_ref(), text));
         }
         Ok(details)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::message::Wire;
-
-    fn part(name: &str, html: bool) -> TextPart {
-        TextPart {
-            part: name.into(),
-            html,
-            wire: Wire {
-                encoding: "7bit".into(),
-                charset: None,
-            },
-            size: 10,
-        }
-    }
-
-    #[test]
-    fn text_types_pick_their_parts_in_order() {
-        let all = [part("1", false), part("2", true), part("3", false)];
-        let names = |t| {
-            wanted_parts(&all, t)
-                .into_iter()
-                .map(|p| p.part)
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(names(TextType::Plain), ["1", "3"]);
-        assert_eq!(names(TextType::Html), ["2"]);
-        assert_eq!(names(TextType::All), ["1", "2", "3"]);
     }
 }

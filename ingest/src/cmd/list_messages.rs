@@ -51,9 +51,7 @@ pub async fn entries(
     } else {
         let fetched = fetch_whole(cx, folder.mailbox_id, fetch).await?;
         if cacheable {
-            for e in &fetched {
-                cx.cache.put_entry(folder, e);
-            }
+            cx.cache.put_entries(folder, &fetched);
         }
         fetched
     };
@@ -114,9 +112,8 @@ async fn entries_over_cache(
             .enumerate()
             .map(|(i, (f, _))| (f.uid, i))
             .collect();
-        for e in &fetched {
-            let kept = cx.cache.put_entry(folder, e);
-            if let Some(&i) = slots.get(&e.uid) {
+        for kept in cx.cache.put_entries(folder, &fetched) {
+            if let Some(&i) = slots.get(&kept.uid) {
                 found[i].1 = Some(kept);
             }
         }
