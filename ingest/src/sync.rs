@@ -20,7 +20,7 @@ use imapapi_common::store::{SharedStore, StoreError};
 
 use crate::decode::{self, FetchItems};
 use crate::events::{self, FlagChange, FolderRef};
-use crate::imap::{Imap, ImapError, Listed, num_set};
+use crate::imap::{FolderStatus, Imap, ImapError, Listed, num_set};
 use crate::index::{FolderIndex, flag_changes};
 
 /// Index changes committed per store write: a constant number of round trips per batch.
@@ -104,7 +104,13 @@ pub fn selectable(listed: &[Listed], only: Option<&str>) -> Vec<FolderInfo> {
             _ => true,
         })
         .map(|l| FolderInfo {
-            path: l.path.clone(),
+            // INBOX is case-insensitive (RFC 3501 §5.1): one spelling, whatever the server's,
+            // so that it is the same folder as the one a connect syncs before listing.
+            path: if l.path.eq_ignore_ascii_case("INBOX") {
+                "INBOX".to_string()
+            } else {
+                l.path.clone()
+            },
             delimiter: l.delimiter.clone(),
             special_use: special_use(l),
         })
@@ -257,6 +263,18 @@ impl Committer<'_> {
         }
         Ok(())
     }
+}
+
+/// Whether a folder's STATUS says it is as `state` left it (what STATUS does not tell, a
+/// server without HIGHESTMODSEQ, counts as unchanged).
+pub fn status_unchanged(st: &FolderStatus, state: &FolderState) -> bool {
+    st.uid_validity.is_none_or(|v| v == state.uid_validity)
+        && st.uid_next.is_none_or(|n| n == state.uid_next)
+        && st.messages.is_none_or(|m| m == state.messages)
+        && match (st.highest_modseq, state.highest_modseq) {
+            (Some(a), Some(b)) => a == b,
+            _ => true,
+        }
 }
 
 /// Whether a sync of a folder with this stored state is (or completes) its first sync, which
@@ -463,24 +481,13 @@ async fn read_diff(
             .collect();
         let prev_next = stored.map(|s| s.uid_next).unwrap_or(1).max(1);
         if sel.uid_next.is_some_and(|n| n > prev_next) && sel.exists > 0 {
-            let newer = imap
-                .fetch(&format!("UID FETCH {prev_next}:* (UID FLAGS)"))
-                .await?;
-            changed.extend(
-                newer
-                    .into_iter()
-                    .filter_map(|f| Some((f.uid()?, f.into_flags()?)))
-                    .filter(|(u, _)| *u >= prev_next),
-            );
+            let newer = imap.fetch_flags(&format!("{prev_next}:*")).await?;
+            changed.extend(newer.into_iter().filter(|(u, _)| *u >= prev_next));
         }
         diff_changes(index, &sel.vanished, changed)
     } else {
         let server: Vec<(u32, Vec<String>)> = if sel.exists > 0 {
-            imap.fetch("UID FETCH 1:* (UID FLAGS)")
-                .await?
-                .into_iter()
-                .filter_map(|f| Some((f.uid()?, f.into_flags().unwrap_or_default())))
-                .collect()
+            imap.fetch_flags("1:*").await?
         } else {
             Vec::new()
         };
@@ -640,6 +647,38 @@ async fn recent_uids(
     }
 }
 
+/// On a connect, INBOX is synced before the folder list is read, named as it always
+/// exists (RFC 3501 §5.1) with the delimiter of `LIST "" ""`: in Dovecot (2.3, Maildir),
+/// once a session has LISTed folders (or asked a STATUS), every opening of INBOX rereads
+/// its whole uidlist file, ~0.1 s at 100,000 messages, which was a third of a first sync.
+/// It is opened again after the other folders (the session watches it), at that price,
+/// but after the sync is complete. Whether it was synced (a server refusing it leaves it
+/// to the pass over the listed folders).
+async fn sync_inbox_first(
+    imap: &mut Imap,
+    ctx: &SyncCtx<'_>,
+    states: &mut BTreeMap<String, FolderState>,
+    baseline: bool,
+) -> Result<bool, SyncError> {
+    let inbox = FolderInfo {
+        path: "INBOX".to_string(),
+        delimiter: imap.delimiter().await?,
+        special_use: Some("\\Inbox".to_string()),
+    };
+    let prev = states.get(&inbox.path).cloned();
+    match sync_folder(imap, ctx, &inbox, prev, baseline).await {
+        Ok(state) => {
+            states.insert(inbox.path, state);
+            Ok(true)
+        }
+        Err(SyncError::Imap(ImapError::Refused(e))) => {
+            tracing::debug!(account = ctx.account, error = %e, "INBOX refused before listing");
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Sync the folder list: `mailboxDeleted` for folders that disappeared since the stored
 /// state, then the folders themselves (a new one announces itself with `mailboxNew` at the
 /// end of its first sync). With `full`, every
@@ -654,8 +693,6 @@ pub async fn sync_account(
     full: bool,
     skip: Option<&str>,
 ) -> Result<Vec<FolderInfo>, SyncError> {
-    let listed = imap.list().await?;
-    let folders = selectable(&listed, only);
     if full {
         states.clear();
         for s in ctx.store().list_folders(ctx.account).await? {
@@ -663,6 +700,10 @@ pub async fn sync_account(
         }
     }
     let baseline = states.is_empty();
+    let inbox_first = full && only.is_none_or(|p| p == "*");
+    let inbox_synced = inbox_first && sync_inbox_first(imap, ctx, states, baseline).await?;
+    let listed = imap.list().await?;
+    let folders = selectable(&listed, only);
     let gone: Vec<FolderState> = states
         .values()
         .filter(|s| !folders.iter().any(|f| f.path == s.path))
@@ -699,11 +740,15 @@ pub async fn sync_account(
         states.remove(&s.path);
     }
     // The folder IDLE will watch goes last, so that it is still selected when IDLE starts
-    // and needs no second pass (see the session loop).
+    // and needs no second pass (see the session loop); on a connect INBOX went first
+    // instead ([`sync_inbox_first`]) and the session selects it again.
     let watch = only.unwrap_or("INBOX");
     let mut order: Vec<&FolderInfo> = folders.iter().collect();
     order.sort_by_key(|f| f.path.eq_ignore_ascii_case(watch));
     for f in order {
+        if inbox_synced && f.path == "INBOX" {
+            continue;
+        }
         let prev = states.get(&f.path).cloned();
         if let Some(p) = &prev
             && !full
@@ -722,14 +767,7 @@ pub async fn sync_account(
                 }
                 Err(e) => return Err(e.into()),
             };
-            let unchanged = st.uid_validity.is_none_or(|v| v == p.uid_validity)
-                && st.uid_next.is_none_or(|n| n == p.uid_next)
-                && st.messages.is_none_or(|m| m == p.messages)
-                && match (st.highest_modseq, p.highest_modseq) {
-                    (Some(a), Some(b)) => a == b,
-                    _ => true,
-                };
-            if unchanged {
+            if status_unchanged(&st, p) {
                 continue;
             }
         }

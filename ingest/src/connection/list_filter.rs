@@ -15,6 +15,7 @@ use std::task::{Context, Poll, ready};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use super::fetch_capture::FetchCapture;
 use super::list_rewrite::{PREFIX, rewrite};
 
 /// The longest LIST response held back whole; a longer one passes unchanged. Folder names
@@ -55,6 +56,8 @@ pub struct ListFilter {
     literal: u64,
     /// Bytes held back: a possible [`PREFIX`] or a LIST response being gathered.
     held: Vec<u8>,
+    /// Plain `UID FLAGS` answers being caught rather than passed on.
+    capture: Option<FetchCapture>,
 }
 
 impl ListFilter {
@@ -93,7 +96,16 @@ impl ListFilter {
             return k;
         }
         match self.mode {
-            Mode::LineStart => self.line_start(rest, at, run),
+            Mode::LineStart => {
+                if self.held.is_empty()
+                    && let Some(taken) = self.capture.as_mut().and_then(|c| c.offer(rest))
+                {
+                    // Taken whole: it goes nowhere, so what follows no longer passes in place.
+                    run.hold_from(at);
+                    return taken;
+                }
+                self.line_start(rest, at, run)
+            }
             Mode::Pass if self.announce == Announce::No => {
                 // Nothing but `{` (a literal may be announced) and LF (the line ends)
                 // changes the state here: pass everything before them at once.
@@ -245,6 +257,21 @@ impl<S> Filtered<S> {
     }
 
     /// Hand over what is ready; whether there was anything.
+    /// From now on, catch the plain answers to the command just sent ([`FetchCapture`])
+    /// instead of handing them to the reader.
+    pub fn capture_fetches(&mut self) {
+        self.filter.capture = Some(FetchCapture::default());
+    }
+
+    /// Stop catching; what was caught since [`Filtered::capture_fetches`].
+    pub fn take_captured(&mut self) -> Vec<(u32, Vec<String>)> {
+        self.filter
+            .capture
+            .take()
+            .map(FetchCapture::into_found)
+            .unwrap_or_default()
+    }
+
     fn hand_over(&mut self, buf: &mut ReadBuf<'_>) -> bool {
         let waiting = &self.ready[self.ready_from..];
         if waiting.is_empty() {
@@ -479,5 +506,73 @@ mod tests {
             }
             assert_eq!(got, expected, "pieces of {size}");
         }
+    }
+
+    /// With a capture armed, whatever the reads: every plain FETCH line is either caught
+    /// or handed to the reader (whole), never both or neither, and every other byte
+    /// reaches the reader unchanged and in order (the LIST rewrite still applies).
+    #[test]
+    fn a_capture_takes_plain_fetch_lines_and_changes_nothing_else() {
+        let lines: &[&[u8]] = &[
+            b"* 1 FETCH (UID 11 FLAGS (\\Seen))\r\n",
+            b"* 4 EXISTS\r\n",
+            b"* 2 FETCH (UID 12 FLAGS ())\r\n",
+            FETCH,
+            RENAME,
+            b"* 3 FETCH (FLAGS (\\Recent $X) UID 13)\r\n",
+            b"A7 OK Fetch completed\r\n",
+            b"* 4 FETCH (UID 14 FLAGS ())\r\n",
+        ];
+        let input = lines.concat();
+        let caught = |uid: u32| (uid, Vec::<String>::new());
+        for cut in 0..=input.len() {
+            let mut f = ListFilter {
+                capture: Some(FetchCapture::default()),
+                ..ListFilter::default()
+            };
+            let mut got = Vec::new();
+            let mut out = Vec::new();
+            for piece in [&input[..cut], &input[cut..]] {
+                let kept = f.filter(piece, &mut out);
+                got.extend_from_slice(&piece[..kept]);
+                got.append(&mut out);
+            }
+            let found = f.capture.take().unwrap().into_found();
+            let mut uids: Vec<u32> = found.iter().map(|(u, _)| *u).collect();
+            // Lines left to the reader: read back as plain FETCH lines.
+            let mut rest = &got[..];
+            let mut passed = Vec::new();
+            while !rest.is_empty() {
+                let (next, r) = imap_proto::Response::parse(rest).expect("parsed");
+                if let imap_proto::Response::Fetch(_, attrs) = r {
+                    for a in attrs {
+                        if let imap_proto::AttributeValue::Uid(u) = a {
+                            passed.push(u);
+                        }
+                    }
+                }
+                rest = next;
+            }
+            uids.extend(&passed);
+            uids.sort();
+            assert_eq!(uids, vec![7, 11, 12, 13, 14], "cut at {cut}");
+            // After the completion nothing is caught.
+            assert!(passed.contains(&14), "cut at {cut}");
+            assert!(!found.contains(&caught(14)), "cut at {cut}");
+            // Everything but the caught lines reaches the reader as before.
+            let mut expected = Vec::new();
+            for l in lines {
+                let uid = super::super::fetch_capture::uid_and_flags(l).map(|(u, _)| u);
+                if uid.is_some_and(|u| uids_caught(&found, u)) {
+                    continue;
+                }
+                expected.extend_from_slice(if *l == RENAME { RENAMED } else { l });
+            }
+            assert_eq!(got, expected, "cut at {cut}");
+        }
+    }
+
+    fn uids_caught(found: &[(u32, Vec<String>)], uid: u32) -> bool {
+        found.iter().any(|(u, _)| *u == uid)
     }
 }

@@ -3,6 +3,7 @@
 //! the transport details (and the secrets they handle) live in one small place.
 
 pub mod auth;
+mod fetch_capture;
 mod list_filter;
 mod list_rewrite;
 
@@ -35,6 +36,17 @@ pub struct Transport(Filtered<BufWriter<Tap<Wire, Imap>>>);
 impl Transport {
     fn new(stream: Tap<Wire, Imap>) -> Self {
         Transport(Filtered::new(BufWriter::new(stream)))
+    }
+
+    /// Catch the plain `* n FETCH (UID u FLAGS (…))` answers to the command just sent as
+    /// they are read, without the response parser (see `fetch_capture.rs`).
+    pub fn capture_fetches(&mut self) {
+        self.0.capture_fetches();
+    }
+
+    /// Stop catching and take the `(uid, flags)` caught, in the server's order.
+    pub fn take_captured(&mut self) -> Vec<(u32, Vec<String>)> {
+        self.0.take_captured()
     }
 }
 

@@ -334,22 +334,39 @@ impl Imap {
     }
 
     /// Set NOTIFY (RFC 5465) for every personal folder, so that changes anywhere (mail and
-    /// folders) are reported on this connection; whether the server took it. Without what
-    /// it refuses of flag changes in other folders and folder names.
-    pub async fn enable_notify(&mut self) -> bool {
+    /// folders) are reported on this connection, without what the server refuses of flag
+    /// changes in other folders and folder names. `None` when it took none of them;
+    /// otherwise the STATUS it sent of every folder but the selected one as NOTIFY began
+    /// (the STATUS indicator), to find what changed since the folders were read. A change in
+    /// the selected folder reported meanwhile (EXISTS, EXPUNGE, a FETCH of new flags) marks
+    /// it [`Imap::changed`].
+    pub async fn enable_notify(&mut self) -> Option<Vec<(String, FolderStatus)>> {
         if !self.has("NOTIFY") {
-            return false;
+            return None;
         }
-        for command in notices::NOTIFY_SETS {
-            match self.exec(command, |_| {}).await {
+        for events in notices::NOTIFY_EVENTS {
+            let command = format!("NOTIFY SET STATUS {events}");
+            let mut statuses = Vec::new();
+            let mut flags_moved = false;
+            let done = self
+                .exec(&command, |r| match r {
+                    Response::MailboxData(MailboxDatum::Status { mailbox, status }) => {
+                        statuses.push((mailbox.to_string(), FolderStatus::from_attributes(status)));
+                    }
+                    Response::Fetch(..) => flags_moved = true,
+                    _ => {}
+                })
+                .await;
+            match done {
                 Ok(_) => {
                     self.notices.enabled = true;
-                    return true;
+                    self.changed |= flags_moved;
+                    return Some(statuses);
                 }
                 Err(e) => tracing::debug!(error = %e, command, "NOTIFY refused"),
             }
         }
-        false
+        None
     }
 
     /// Keep a NOTIFY notice about another folder read outside a command (during IDLE).
@@ -693,16 +710,32 @@ impl Imap {
         Ok(sel)
     }
 
-    /// Run a FETCH or UID FETCH of small items (UID, FLAGS, MODSEQ) and collect them.
-    pub async fn fetch(&mut self, command: &str) -> Result<Vec<Fetched>, ImapError> {
-        let mut out = Vec::new();
-        self.exec(command, |r| {
-            if let Response::Fetch(seq, attrs) = r {
-                out.push(Fetched::from_attrs(*seq, attrs));
-            }
-        })
-        .await?;
-        Ok(out)
+    /// `UID FETCH <uids> (UID FLAGS)`: each message's uid and flags (without `\Recent`), in
+    /// no particular order. The plain answers are caught as they are read, without the
+    /// response parser (`connection/fetch_capture.rs`), which is most of what a sync of a
+    /// big folder costs; the rest are read as any response.
+    pub async fn fetch_flags(&mut self, uids: &str) -> Result<Vec<(u32, Vec<String>)>, ImapError> {
+        let id = self
+            .session
+            .run_command(&format!("UID FETCH {uids} (UID FLAGS)"))
+            .await
+            .map_err(lost)?;
+        self.session.get_mut().capture_fetches();
+        let mut parsed = Vec::new();
+        let done = self
+            .complete(id, |r, _| {
+                if let Response::Fetch(seq, attrs) = r {
+                    let f = Fetched::from_attrs(*seq, attrs);
+                    if let Some(uid) = f.uid {
+                        parsed.push((uid, f.flags.unwrap_or_default()));
+                    }
+                }
+            })
+            .await;
+        let mut found = self.session.get_mut().take_captured();
+        done?;
+        found.append(&mut parsed);
+        Ok(found)
     }
 
     /// Run a FETCH and decode each response as it is read, from the reader's own parse:

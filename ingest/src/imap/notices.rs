@@ -9,21 +9,22 @@ use std::collections::BTreeSet;
 
 use imap_proto::{MailboxDatum, Response};
 
-/// The `NOTIFY SET`s the watching connection asks for, the first the server takes: new,
-/// expunged and flag-changed messages (EXISTS/EXPUNGE/FETCH for the selected folder,
-/// STATUS for the others) and folders created, deleted or renamed (`MailboxName`, LIST) in
-/// every personal folder. A server refusing flag changes elsewhere, or folder names, gets
-/// the same without them: what it does not report is found by the periodic resync (and
-/// folder changes made through the api wake the watcher anyway). Not `SubscriptionChange`:
-/// subscriptions are read when asked for, and each would cost a pass over the folder list.
-pub const NOTIFY_SETS: [&str; 4] = [
-    "NOTIFY SET (selected (MessageNew MessageExpunge FlagChange)) \
+/// The events the watching connection asks NOTIFY for (`NOTIFY SET STATUS <these>`), the
+/// first the server takes: new, expunged and flag-changed messages (EXISTS/EXPUNGE/FETCH
+/// for the selected folder, STATUS for the others) and folders created, deleted or renamed
+/// (`MailboxName`, LIST) in every personal folder. A server refusing flag changes
+/// elsewhere, or folder names, gets the same without them: what it does not report is
+/// found by the periodic resync (and folder changes made through the api wake the watcher
+/// anyway). Not `SubscriptionChange`: subscriptions are read when asked for, and each would
+/// cost a pass over the folder list.
+pub const NOTIFY_EVENTS: [&str; 4] = [
+    "(selected (MessageNew MessageExpunge FlagChange)) \
      (personal (MessageNew MessageExpunge FlagChange MailboxName))",
-    "NOTIFY SET (selected (MessageNew MessageExpunge FlagChange)) \
+    "(selected (MessageNew MessageExpunge FlagChange)) \
      (personal (MessageNew MessageExpunge MailboxName))",
-    "NOTIFY SET (selected (MessageNew MessageExpunge FlagChange)) \
+    "(selected (MessageNew MessageExpunge FlagChange)) \
      (personal (MessageNew MessageExpunge FlagChange))",
-    "NOTIFY SET (selected (MessageNew MessageExpunge FlagChange)) \
+    "(selected (MessageNew MessageExpunge FlagChange)) \
      (personal (MessageNew MessageExpunge))",
 ];
 
