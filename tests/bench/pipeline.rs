@@ -268,10 +268,8 @@ async fn bare_fetch(session: &mut BareSession, n: usize) -> Result<[Duration; 3]
 
 /// What the Redis store shows of an initial sync, watched with one connection of our own.
 struct StoreWatch {
-    /// The status key first said `connected` (login done; the sync starts).
-    connected: Instant,
-    /// The final commit of INBOX landed: only the last commit of a sync writes the real
-    /// `uidNext` (intermediate batches keep the old sync point, uidNext 1). Exact.
+    /// INBOX's state was first committed with its real `uidNext` (intermediate batches keep
+    /// the old sync point, uidNext 1).
     committed: Instant,
     /// Commands this watcher sent, to take them out of the server's count.
     own_commands: u64,
@@ -279,24 +277,10 @@ struct StoreWatch {
 
 async fn watch_store_sync(redis: &Redis, account: &str, within: Duration) -> Result<StoreWatch> {
     let mut c = redis.conn().await?;
-    let status_key = format!("{STORE_PREFIX}:acct:{{{account}}}:status");
     let folders_key = format!("{STORE_PREFIX}:acct:{{{account}}}:folders");
     let deadline = Instant::now() + within;
-    let mut connected = None;
     let mut own_commands = 0;
     while Instant::now() < deadline {
-        if connected.is_none() {
-            own_commands += 1;
-            let v: Option<String> = redis::cmd("GET")
-                .arg(&status_key)
-                .query_async(&mut c)
-                .await?;
-            if let Some(v) = v
-                && serde_json::from_str::<Value>(&v)?["state"] == "connected"
-            {
-                connected = Some(Instant::now());
-            }
-        }
         own_commands += 1;
         let v: Option<String> = redis::cmd("HGET")
             .arg(&folders_key)
@@ -309,16 +293,39 @@ async fn watch_store_sync(redis: &Redis, account: &str, within: Duration) -> Res
                 .unwrap_or(0)
                 > 1
         {
-            let committed = Instant::now();
             return Ok(StoreWatch {
-                connected: connected.unwrap_or(committed),
-                committed,
+                committed: Instant::now(),
                 own_commands,
             });
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     bail!("{account}: INBOX state not committed within {within:?}")
+}
+
+/// The initial sync as the gateway itself timed it: from its `connected` log line (login
+/// done, the sync starts) to the `syncTime` it stored (every folder committed), both on its
+/// own clock, so that both stores are timed the same way and no polling interval counts
+/// (1 ms precision: syncTime has milliseconds).
+async fn sync_span(gw: &Gateway, base: &str, account: &str) -> Result<Duration> {
+    let log = std::fs::read_to_string(gw.log_path())?;
+    let connected = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["fields"]["message"] == "connected" && v["fields"]["account"] == account)
+        .and_then(|v| v["timestamp"].as_str().map(str::to_string))
+        .ok_or_else(|| anyhow!("no `connected` line for {account} in the gateway log"))?;
+    let (status, body) = get_json(&format!("{base}/v1/account/{account}"), IMAP_TIMEOUT)
+        .await
+        .ok_or_else(|| anyhow!("GET /v1/account/{account} failed"))?;
+    let synced = body["syncTime"]
+        .as_str()
+        .filter(|_| status == 200)
+        .ok_or_else(|| anyhow!("no syncTime for {account}: {status} {body}"))?;
+    let at = |t: &str| chrono::DateTime::parse_from_rfc3339(t).context("a gateway timestamp");
+    (at(synced)? - at(&connected)?)
+        .to_std()
+        .context("syncTime before `connected`")
 }
 
 /// Open TCP sockets of a process (its fds that are sockets).
@@ -338,22 +345,59 @@ fn socket_count(pid: u32) -> usize {
 
 /// The rows of one initial sync: from registration (includes account pick-up, connect,
 /// TLS and LOGIN, which the baseline does not) and from `connected` (the sync proper).
-fn sync_rows(report: &Report, store: &str, baseline: Duration, total: Duration, sync: Duration) {
+/// Initial syncs per store: the first on a mailbox the server has only just indexed for
+/// one plain client, then the same mailbox registered again under new account ids, as
+/// the baseline takes the median of three FETCHes.
+const SYNC_RUNS: usize = 3;
+
+fn sync_rows(
+    report: &Report,
+    store: &str,
+    baseline: Duration,
+    total: Duration,
+    spans: &[Duration],
+) {
     const P: &str = "sync";
+    let mut sorted = spans.to_vec();
+    sorted.sort();
+    let sync = sorted[sorted.len() / 2];
     let r_total = total.as_secs_f64() / baseline.as_secs_f64();
     let r_sync = sync.as_secs_f64() / baseline.as_secs_f64();
+    let runs: Vec<String> = spans.iter().map(|d| ms(*d)).collect();
     report.info(
         P,
-        format!("(b) {store}: register → initial sync done"),
+        format!("(b) {store}: register → initial sync done (first run)"),
         format!("{} ({r_total:.2}x)", ms(total)),
     );
     report.check(
         P,
-        format!("(b) {store}: connected → initial sync done, /(a)"),
-        format!("{} = {r_sync:.2}x", ms(sync)),
-        "≤ 1.5x",
-        r_sync <= 1.5,
+        format!("(b) {store}: connected → initial sync done, median /(a)"),
+        format!("{} = {r_sync:.2}x (runs: {})", ms(sync), runs.join(", ")),
+        "≤ 1.3x",
+        r_sync <= 1.3,
     );
+}
+
+/// Register the same mailbox `more` times more, one after another under new account ids,
+/// each waited for until synced: the spans of those initial syncs ([`sync_span`]).
+async fn more_sync_spans(
+    gw: &Gateway,
+    dv: &Dovecot,
+    user: &TestUser,
+    more: usize,
+) -> Result<Vec<Duration>> {
+    let base = gw.base_url();
+    let mut spans = Vec::new();
+    for _ in 0..more {
+        // The account before goes on after its syncTime (NOTIFY, INBOX selected again:
+        // ~0.2 s of the server's time on this mailbox): not to overlap this sync.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let account = format!("bench-sync-{}", support::unique_suffix());
+        register(&base, account_body(dv, &account, user)).await?;
+        wait_synced(&base, &account, SYNC_TIMEOUT).await?;
+        spans.push(sync_span(gw, &base, &account).await?);
+    }
+    Ok(spans)
 }
 
 async fn part_sync(opts: &Opts, report: &Report) -> Result<()> {
@@ -427,13 +471,15 @@ async fn part_sync(opts: &Opts, report: &Report) -> Result<()> {
         let account = format!("bench-sync-{}", support::unique_suffix());
         let t0 = Instant::now();
         register(&base, account_body(dv, &account, &user)).await?;
-        let connected = wait_connected(&base, &account, Duration::from_secs(60)).await?;
+        wait_connected(&base, &account, Duration::from_secs(60)).await?;
         let done = wait_synced(&base, &account, SYNC_TIMEOUT).await?;
-        sync_rows(report, "embedded", baseline, done - t0, done - connected);
+        let mut spans = vec![sync_span(&gw, &base, &account).await?];
         let rss = gw.pid().and_then(|p| vm_rss_kib(p).ok()).unwrap_or(0);
+        spans.extend(more_sync_spans(&gw, dv, &user, SYNC_RUNS - 1).await?);
+        sync_rows(report, "embedded", baseline, done - t0, &spans);
         report.info(
             P,
-            "embedded: gateway VmRSS after the sync",
+            "embedded: gateway VmRSS after the first sync",
             format!("{:.1} MiB", rss as f64 / 1024.0),
         );
     }
@@ -473,16 +519,10 @@ async fn part_sync(opts: &Opts, report: &Report) -> Result<()> {
         let stats_after = redis.command_stats().await?;
         report.info(
             P,
-            "redis: register → final INBOX commit (exact)",
+            "redis: register → INBOX committed (read from the store)",
             ms(watch.committed - t0),
         );
-        sync_rows(
-            report,
-            "redis",
-            baseline,
-            done - t0,
-            watch.committed - watch.connected,
-        );
+        let first_span = sync_span(&gw, &base, &account).await?;
 
         // Store memory of the account's index hash(es).
         let mut c = redis.conn().await?;
@@ -568,13 +608,22 @@ async fn part_sync(opts: &Opts, report: &Report) -> Result<()> {
                 "BENCH_REDIS was set: the command counts include other clients of that server",
             );
         }
+        // After the counts: the runs that follow are for the time only.
+        let mut spans = vec![first_span];
+        spans.extend(more_sync_spans(&gw, dv, &user, SYNC_RUNS - 1).await?);
+        sync_rows(report, "redis", baseline, done - t0, &spans);
         drop(gw);
     }
     remove_mail(dv, &user);
     report.note(
-        "sync: `connected` marks the login, `syncTime` the end of the initial sync (API polled \
-         every 10 ms); on Redis the exact moment of the final INBOX commit is read from the store. \
-         register → … includes account pick-up (ingest.scanInterval), connect and LOGIN; (a) does not.",
+        "sync: connected → initial sync done is the gateway's own clock on both stores: its \
+         `connected` log line (login done) to the `syncTime` it stored (every folder committed). \
+         register → … (API polled every 10 ms) includes account pick-up, connect, TLS and LOGIN; \
+         (a) does not. Each store syncs the mailbox three times (new account ids): the first \
+         right after the server indexed it for one plain client (it then pays Dovecot's \
+         first-time costs: CONDSTORE's modseqs, caching INTERNALDATE), the median is compared \
+         with (a), itself the median of three. INBOX is synced first, before the folder list, \
+         and NOTIFY is set after the sync (see ingest/src/sync.rs `sync_inbox_first`).",
     );
     Ok(())
 }
