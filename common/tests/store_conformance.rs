@@ -145,6 +145,7 @@ conformance!(
     changes_are_numbered_kept_newest_and_read_after_a_state,
     changes_only_for_existing_accounts_and_gone_with_them,
     changes_appended_in_batches_keep_the_single_form_invariants,
+    owner_and_state_read_together_as_apart,
 );
 
 const TTL: Duration = Duration::from_secs(30);
@@ -1458,4 +1459,40 @@ async fn changes_appended_in_batches_keep_the_single_form_invariants(f: Fixture)
         "nothing for a gone account"
     );
     assert_eq!(f.account_keys(), Vec::<String>::new());
+}
+
+async fn owner_and_state_read_together_as_apart(f: Fixture) {
+    let s = &f.store;
+    s.put_account(&account("a")).await.unwrap();
+    assert_eq!(
+        s.owner_and_state("a").await.unwrap(),
+        (None, 0),
+        "nobody, no history"
+    );
+    let ttl = Duration::from_millis(300);
+    assert!(s.acquire_lease("a", "node-1", ttl).await.unwrap());
+    let numbers = s
+        .append_changes("a", events(0..3), 10)
+        .await
+        .unwrap()
+        .unwrap();
+    let (owner, state) = s.owner_and_state("a").await.unwrap();
+    assert_eq!(owner.as_deref(), Some("node-1"));
+    assert_eq!(state, *numbers.last().unwrap());
+    assert_eq!(
+        state,
+        s.changes_since("a", u64::MAX, 0).await.unwrap().current
+    );
+    // The history trimmed to one: the state is still the newest number.
+    s.append_changes("a", events(3..8), 1)
+        .await
+        .unwrap()
+        .unwrap();
+    let current = s.changes_since("a", u64::MAX, 0).await.unwrap().current;
+    assert_eq!(s.owner_and_state("a").await.unwrap().1, current);
+    // An expired lease has no owner, as lease_owner says.
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    assert_eq!(s.lease_owner("a").await.unwrap(), None);
+    assert_eq!(s.owner_and_state("a").await.unwrap(), (None, current));
+    assert_eq!(s.owner_and_state("unknown").await.unwrap(), (None, 0));
 }

@@ -262,11 +262,22 @@ pub async fn owner_of(services: &Services, id: &str) -> Result<String, ApiError>
     }
 }
 
-/// [`owner_of`] and [`change_state`], read at once: a listing or message reply carries
+/// [`owner_of`] and [`change_state`], read together (one store read where the backend
+/// can: `CommandRouteStore`): a listing or message reply carries
 /// the state read before its command ran.
 pub async fn owner_and_state(services: &Services, id: &str) -> Result<(String, String), ApiError> {
-    let (owner, state) = tokio::join!(owner_of(services, id), change_state(services, id));
-    Ok((owner?, state?))
+    let (owner, state) = services
+        .store
+        .owner_and_state(id)
+        .await
+        .map_err(store_error)?;
+    match owner {
+        Some(owner) => Ok((owner, state.to_string())),
+        None => {
+            require_account(services, id).await?;
+            Err(ApiError::no_connection(id))
+        }
+    }
 }
 
 /// The account's current changes state (see `changes.rs`), for the replies that carry it.

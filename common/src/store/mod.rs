@@ -14,6 +14,7 @@
 
 mod accounts;
 pub mod changes;
+mod command_route;
 pub mod counters;
 pub mod embedded;
 mod folders;
@@ -32,6 +33,7 @@ use std::sync::Arc;
 
 pub use accounts::AccountStore;
 pub use changes::ChangeStore;
+pub use command_route::CommandRouteStore;
 pub use counters::CounterStore;
 pub use folders::{FolderStore, IndexChunk, IndexChunkUpdate};
 pub use leases::LeaseStore;
@@ -67,6 +69,7 @@ pub trait Store:
     + LogStore
     + ReceiverStore
     + ChangeStore
+    + CommandRouteStore
 {
 }
 
@@ -83,6 +86,7 @@ impl<T> Store for T where
         + LogStore
         + ChangeStore
         + ReceiverStore
+        + CommandRouteStore
 {
 }
 

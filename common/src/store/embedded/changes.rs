@@ -35,6 +35,26 @@ fn floor_and_count(
         .map_or((0, 0), |v| v.value()))
 }
 
+/// The floor and the current state (the newest number, or the floor without history) of
+/// `account`, inside the caller's read transaction.
+pub(super) fn read_state(
+    txn: &redb::ReadTransaction,
+    account: &str,
+) -> Result<(u64, u64), StoreError> {
+    let (floor, _) = floor_and_count(&txn.open_table(CHANGE_FLOORS).map_err(backend)?, account)?;
+    let newest = match txn
+        .open_table(CHANGES)
+        .map_err(backend)?
+        .range::<(&str, u64)>((account, 0)..=(account, u64::MAX))
+        .map_err(backend)?
+        .next_back()
+    {
+        Some(row) => Some(row.map_err(backend)?.0.value().1),
+        None => None,
+    };
+    Ok((floor, newest.unwrap_or(floor).max(floor)))
+}
+
 /// Count `added` more changes of `account` and keep its newest `max`, raising the floor to
 /// the highest number dropped.
 fn count_and_trim(
@@ -113,16 +133,8 @@ impl ChangeStore for EmbeddedStore {
         let limit = limit.min(MAX_CHANGES_PER_READ);
         self.read(move |txn| {
             let id = account.as_str();
-            let (floor, _) = floor_and_count(&txn.open_table(CHANGE_FLOORS).map_err(backend)?, id)?;
+            let (floor, current) = read_state(txn, id)?;
             let table = txn.open_table(CHANGES).map_err(backend)?;
-            let newest = match table
-                .range::<(&str, u64)>((id, 0)..=(id, u64::MAX))
-                .map_err(backend)?
-                .next_back()
-            {
-                Some(row) => Some(row.map_err(backend)?.0.value().1),
-                None => None,
-            };
             let mut changes = Vec::new();
             let mut has_more = false;
             if since < u64::MAX {
@@ -143,7 +155,7 @@ impl ChangeStore for EmbeddedStore {
             }
             Ok(ChangePage {
                 floor,
-                current: newest.unwrap_or(floor).max(floor),
+                current,
                 changes,
                 has_more,
             })

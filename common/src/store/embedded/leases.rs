@@ -31,6 +31,18 @@ fn live_owner(bytes: &[u8], now: u64) -> Result<Option<String>, StoreError> {
         .map_err(|_| StoreError::Corrupt("lease owner is not UTF-8".into()))
 }
 
+/// The owner of `account`'s live lease, inside the caller's read transaction.
+pub(super) fn read_owner(
+    txn: &redb::ReadTransaction,
+    account: &str,
+) -> Result<Option<String>, StoreError> {
+    let t = txn.open_table(LEASES).map_err(backend)?;
+    match t.get(account).map_err(backend)? {
+        Some(v) => live_owner(v.value(), now_ms()),
+        None => Ok(None),
+    }
+}
+
 pub(super) fn holds_lease(
     txn: &WriteTransaction,
     account: &str,
@@ -117,13 +129,6 @@ impl LeaseStore for EmbeddedStore {
 
     async fn lease_owner(&self, account: &str) -> Result<Option<String>, StoreError> {
         let account = account.to_string();
-        self.read(move |txn| {
-            let t = txn.open_table(LEASES).map_err(backend)?;
-            match t.get(account.as_str()).map_err(backend)? {
-                Some(v) => live_owner(v.value(), now_ms()),
-                None => Ok(None),
-            }
-        })
-        .await
+        self.read(move |txn| read_owner(txn, &account)).await
     }
 }

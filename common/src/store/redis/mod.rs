@@ -38,6 +38,7 @@
 
 mod accounts;
 mod changes;
+mod command_route;
 mod counters;
 mod folders;
 mod leases;
