@@ -45,9 +45,6 @@ pub struct Supervisor {
     pool_limits: Arc<PoolLimits>,
     running: HashMap<String, Running>,
     tasks: JoinSet<(String, SessionEnd)>,
-    /// Accounts closed by command, with the generation at that time: not taken again
-    /// until the accounts change.
-    closed: HashMap<String, u64>,
     generation: Option<u64>,
     /// Accounts over this node's fair share seen without an owner, and since when: taken
     /// anyway once that lasts a lease ttl, so no account is left alone when others are busy.
@@ -93,7 +90,6 @@ impl Supervisor {
             pool_limits,
             running: HashMap::new(),
             tasks: JoinSet::new(),
-            closed: HashMap::new(),
             generation: None,
             unowned_since: HashMap::new(),
             last_nodes: Vec::new(),
@@ -183,9 +179,6 @@ impl Supervisor {
         {
             return Ok(());
         }
-        if self.generation != Some(generation) {
-            self.closed.retain(|_, g| *g == generation);
-        }
         self.generation = Some(generation);
         let accounts: HashSet<String> = store.list_accounts().await?.into_iter().collect();
         let gone: Vec<String> = self
@@ -203,7 +196,7 @@ impl Supervisor {
         self.last_share = share;
         self.shed_excess(share).await;
         for a in &accounts {
-            if self.running.contains_key(a) || self.closed.contains_key(a) {
+            if self.running.contains_key(a) {
                 continue;
             }
             if self.running.len() >= share {
@@ -333,13 +326,14 @@ impl Supervisor {
         self.stop(&account);
         tracing::info!(account, ?end, "account session ended");
         match end {
-            SessionEnd::Closed => {
-                if let Some(g) = self.generation {
-                    self.closed.insert(account.clone(), g);
-                }
+            // The account was deleted (the api closes a session only then, after removing
+            // it from the store; or the session found it gone). The same id registered again while this
+            // session was closing was passed over by the scan that saw it (the session
+            // still ran): the next scan lists the accounts, and takes it if it is there.
+            SessionEnd::Closed | SessionEnd::AccountGone => {
                 self.release(&account).await;
+                self.generation = None;
             }
-            SessionEnd::AccountGone => self.release(&account).await,
             SessionEnd::LeaseLost => {}
             SessionEnd::Stopped => {
                 if still_ours {

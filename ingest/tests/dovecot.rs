@@ -190,13 +190,16 @@ async fn syncs_idles_serves_commands_and_catches_up() {
     let task = tokio::spawn(imapapi_ingest::run(services.clone(), shutdown.clone()));
     let (ev, _) = next_event(&mut events, "authenticationSuccess", |_| true).await;
     assert_eq!(ev["data"], serde_json::json!({ "user": user }));
-    // The account's first sync announces every folder once it is synced; INBOX, the
-    // watched folder, goes last.
+    // The account's first sync announces every folder once it is synced (INBOX first: it
+    // is synced before the folder list is read).
     let announced = std::sync::Mutex::new(BTreeMap::new());
     next_event(&mut events, "mailboxNew", |v| {
         let path = v["path"].as_str().unwrap_or_default().to_string();
-        announced.lock().unwrap().insert(path, v.clone());
-        v["path"] == "INBOX"
+        let mut seen = announced.lock().unwrap();
+        seen.insert(path, v.clone());
+        ["INBOX", "Drafts", "Plain"]
+            .iter()
+            .all(|p| seen.contains_key(*p))
     })
     .await;
     let announced = announced.into_inner().unwrap();
