@@ -21,7 +21,7 @@
 //! - `BENCH_CALLS` (500): timed calls per figure, after a few untimed warm-up calls.
 //! - `BENCH_CLIENTS` (16): concurrent clients of the concurrent figures.
 //! - `BENCH_GATEWAY_ARGS`: extra gateway arguments, space separated, e.g.
-//!   `--ingest.commandConnections=16` (the default pool is 2 connections per account).
+//!   `--ingest.commandConnections=16` (the default pool is 4 connections per account).
 //! - `BENCH_REDIS` (`redis://127.0.0.1:6379/9`, flushed first) and `BENCH_AMQP`
 //!   (`amqp://guest:guest@127.0.0.1:5672/%2f`, queue prefix `bench-<random>`, topology
 //!   deleted afterwards): the backends of the distributed attachment run.
