@@ -266,6 +266,42 @@ async fn bare_fetch(session: &mut BareSession, n: usize) -> Result<[Duration; 3]
     Ok([runs[1], runs[0], runs[2]])
 }
 
+/// The IMAP conversation of the gateway's initial sync, by a bare client on one session:
+/// EXAMINE INBOX and `UID FETCH 1:* (UID FLAGS)`, then LIST and the same for every other
+/// folder (the gateway's order, see `sync_inbox_first`); median, min and max of three
+/// sessions, each timed from after login. Tells the server's share of a sync from ours.
+async fn bare_account_sync(dv: &Dovecot, user: &TestUser) -> Result<[Duration; 3]> {
+    let mut runs = Vec::new();
+    for _ in 0..3 {
+        let mut session = bare_session(dv, user, true).await?;
+        let t = Instant::now();
+        timeout(IMAP_TIMEOUT, session.examine("INBOX")).await??;
+        drain_fetch(&mut session).await?;
+        let names: Vec<String> = {
+            let list = timeout(IMAP_TIMEOUT, session.list(Some(""), Some("*"))).await??;
+            let names: Vec<_> = timeout(IMAP_TIMEOUT, list.try_collect::<Vec<_>>()).await??;
+            names.iter().map(|n| n.name().to_string()).collect()
+        };
+        for name in names.iter().filter(|n| !n.eq_ignore_ascii_case("INBOX")) {
+            timeout(IMAP_TIMEOUT, session.examine(name)).await??;
+            drain_fetch(&mut session).await?;
+        }
+        runs.push(t.elapsed());
+        let _ = timeout(IMAP_TIMEOUT, session.logout()).await;
+    }
+    runs.sort();
+    Ok([runs[1], runs[0], runs[2]])
+}
+
+/// `UID FETCH 1:* (UID FLAGS)` on the selected folder, read to the end.
+async fn drain_fetch(session: &mut BareSession) -> Result<()> {
+    let mut stream = timeout(IMAP_TIMEOUT, session.uid_fetch("1:*", "(UID FLAGS)")).await??;
+    while timeout(IMAP_TIMEOUT, stream.try_next()).await??.is_some() {}
+    drop(stream);
+    while session.unsolicited_responses.try_recv().is_ok() {}
+    Ok(())
+}
+
 /// What the Redis store shows of an initial sync, watched with one connection of our own.
 struct StoreWatch {
     /// INBOX's state was first committed with its real `uidNext` (intermediate batches keep
@@ -477,6 +513,19 @@ async fn part_sync(opts: &Opts, report: &Report) -> Result<()> {
             ms(baseline),
             ms(tls_min),
             ms(tls_max)
+        ),
+    );
+
+    let [whole, whole_min, whole_max] = bare_account_sync(dv, &user).await?;
+    report.info(
+        P,
+        "(a') bare: the sync's conversation (INBOX, LIST, every folder), TLS",
+        format!(
+            "{} = {:.2}x (a) (min {}, max {})",
+            ms(whole),
+            whole.as_secs_f64() / baseline.as_secs_f64(),
+            ms(whole_min),
+            ms(whole_max)
         ),
     );
 
