@@ -247,24 +247,12 @@ pub async fn require_account(services: &Services, id: &str) -> Result<AccountCon
         .ok_or_else(|| ApiError::not_found(format!("Account \"{id}\" was not found")))
 }
 
-/// The ingest process that holds `id`, by its lease, for a command. Only an account nobody
-/// holds is read, to tell 404 (not registered) from 503 (not connected): calls that reach
-/// the mail server are the hot path, and the owner's own check answers 404 for an account
-/// deleted since its lease was read.
-pub async fn owner_of(services: &Services, id: &str) -> Result<String, ApiError> {
-    let owner = services.store.lease_owner(id).await.map_err(store_error)?;
-    match owner {
-        Some(owner) => Ok(owner),
-        None => {
-            require_account(services, id).await?;
-            Err(ApiError::no_connection(id))
-        }
-    }
-}
-
-/// [`owner_of`] and [`change_state`], read together (one store read where the backend
-/// can: `CommandRouteStore`): a listing or message reply carries
-/// the state read before its command ran.
+/// The ingest process that holds `id` (by its lease), where a command goes, and the
+/// account's changes state, which a listing or message reply carries as read before its
+/// command ran: one store read where the backend can (`CommandRouteStore`). Only an
+/// account nobody holds is read, to tell 404 (not registered) from 503 (not connected):
+/// calls that reach the mail server are the hot path, and the owner's own check answers
+/// 404 for an account deleted since its lease was read.
 pub async fn owner_and_state(services: &Services, id: &str) -> Result<(String, String), ApiError> {
     let (owner, state) = services
         .store
@@ -278,16 +266,6 @@ pub async fn owner_and_state(services: &Services, id: &str) -> Result<(String, S
             Err(ApiError::no_connection(id))
         }
     }
-}
-
-/// The account's current changes state (see `changes.rs`), for the replies that carry it.
-pub async fn change_state(services: &Services, id: &str) -> Result<String, ApiError> {
-    let page = services
-        .store
-        .changes_since(id, u64::MAX, 0)
-        .await
-        .map_err(store_error)?;
-    Ok(page.current.to_string())
 }
 
 /// Longest folder path accepted (as the original's listing: 1024 characters).
