@@ -1397,11 +1397,7 @@ fn main() {
     // SAFETY: single-threaded here; the runtime and every other thread start later.
     unsafe { common::use_private_dovecot() };
     let opts = Arc::new(Opts::from_env());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let runtime = common::bench_runtime();
     let report = Report::default();
     let started = Instant::now();
     let load_start = loadavg();

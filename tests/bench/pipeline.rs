@@ -549,7 +549,6 @@ async fn part_sync(opts: &Opts, report: &Report) -> Result<()> {
         let account = format!("bench-sync-{}", support::unique_suffix());
         let t0 = Instant::now();
         register(&base, account_body(dv, &account, &user)).await?;
-        wait_connected(&base, &account, Duration::from_secs(60)).await?;
         let done = wait_synced(&base, &account, SYNC_TIMEOUT).await?;
         let mut spans = vec![sync_span(&gw, &base, &account).await?];
         let rss = gw.pid().and_then(|p| vm_rss_kib(p).ok()).unwrap_or(0);
@@ -1558,11 +1557,7 @@ fn main() {
     // SAFETY: single-threaded here; the runtime and every other thread start later.
     unsafe { common::use_private_dovecot() };
     let opts = Arc::new(Opts::from_env());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let runtime = common::bench_runtime();
     let report = Report::default();
     let started = Instant::now();
     let load_start = loadavg();

@@ -286,11 +286,7 @@ fn main() {
     if !common::invoked_by_cargo_bench("submit") {
         return;
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let runtime = common::bench_runtime();
     let report = Report::default();
     let started = Instant::now();
     let load_start = loadavg();

@@ -401,6 +401,16 @@ pub fn remove_mail(dv: &Dovecot, user: &TestUser) {
     let _ = std::fs::remove_dir_all(dv.mail_root.join(&user.user));
 }
 
+/// The runtime every bench runs on: two workers, as the 2-core machines the figures are
+/// recorded on.
+pub fn bench_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
 /// Whether this run is `cargo bench`'s. `cargo test --all-targets` runs bench binaries
 /// too, in a debug build whose figures would mean nothing: there the bench only says how
 /// to run it (and returns false).
