@@ -11,6 +11,7 @@ pub mod connection;
 pub mod control;
 pub mod decode;
 pub mod events;
+pub mod flag_reads;
 pub mod folder_view;
 pub mod folder_watch;
 pub mod idle;

@@ -12,9 +12,10 @@ use imapapi_common::error::ApiError;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::cmd::{self, CommandCx};
+use crate::cmd::{self, CacheCx, CommandCx};
 use crate::command_pool::CommandPool;
 use crate::control::{Control, ControlRequest};
+use crate::flag_reads::FlagReads;
 use crate::folder_view::FolderView;
 use crate::message_cache::MessageCache;
 
@@ -23,6 +24,8 @@ use crate::message_cache::MessageCache;
 pub struct AccountHandle {
     pub control: mpsc::Sender<ControlRequest>,
     pub pool: Arc<CommandPool>,
+    /// Flags of cached messages, read for many callers in one FETCH on the pool.
+    pub flag_reads: Arc<FlagReads>,
     /// The folders as the account's session last stored them.
     pub folders: FolderView,
     /// This process's decoded messages (one cache for every account).
@@ -106,7 +109,8 @@ async fn control(handle: &AccountHandle, account: &str, control: Control) -> Vec
 }
 
 /// Run one mail command on a pooled connection within `service.commandTimeout`: waiting
-/// for a free connection counts. On a timeout the connection is dropped mid-command (it is
+/// for a free connection counts. Details the message cache holds are answered with a flag
+/// read batched with other callers' instead, when that batch can be answered. On a timeout the connection is dropped mid-command (it is
 /// never returned to the pool), so the next command starts on a clean one.
 ///
 /// A command whose connection is lost (a pooled connection the server had closed, or
@@ -122,6 +126,15 @@ async fn run_command(
     let started = std::time::Instant::now();
     let retry = (!matches!(kind, CommandKind::UploadMessage(_))).then(|| kind.clone());
     let work = async {
+        let cached = CacheCx {
+            account,
+            folders: &handle.folders,
+            cache: &handle.cache,
+            flag_reads: &handle.flag_reads,
+        };
+        if let Some(reply) = cmd::answer_from_cache(&kind, &cached).await {
+            return reply;
+        }
         let first = attempt(services, handle, account, kind).await;
         match (first, retry) {
             (Err(_), Some(kind)) => {

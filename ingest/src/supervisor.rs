@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::command_pool::{CommandPool, PoolLimits};
 use crate::connect_throttle::ConnectThrottle;
 use crate::control::CONTROL_QUEUE;
+use crate::flag_reads::FlagReads;
 use crate::folder_view::folder_view;
 use crate::pickup::{PICKUP_GAP, Pickup};
 use crate::router::{AccountHandle, Routes, route_requests};
@@ -118,6 +119,7 @@ impl Supervisor {
             },
         );
         let pool = CommandPool::start(account.to_string(), login_rx, self.pool_limits.clone());
+        let flag_reads = FlagReads::new(pool.clone(), self.services.config.service.command_timeout);
         self.routes
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -126,6 +128,7 @@ impl Supervisor {
                 AccountHandle {
                     control: tx,
                     pool,
+                    flag_reads,
                     folders,
                     cache: self.message_cache.clone(),
                 },

@@ -49,7 +49,9 @@
 //! - `N clients`: BENCH_CALLS calls spread over BENCH_CLIENTS concurrent clients (each
 //!   waits for its answer before the next call): p50/p99 per call and throughput. Bare:
 //!   BENCH_CLIENTS sessions of their own. Ours: the account's command pool bounds how many
-//!   calls run at once (`ingest.commandConnections`); the rest queue.
+//!   calls run at once (`ingest.commandConnections`); the rest queue, except details with
+//!   the cache warm, whose waiting callers share one `UID FETCH <uids> (UID FLAGS)` in
+//!   batches of up to 4 (ingest/src/flag_reads.rs).
 //! - `ours, APPEND every 100 ms`: the sequential listing again while a second IMAP client
 //!   APPENDs a message to the INBOX every 100 ms, keeping the watcher session busy (IDLE
 //!   wake-ups, fetches, events): calls run on their own connections and should not notice.

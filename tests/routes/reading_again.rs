@@ -3,6 +3,8 @@
 //! user sees must be what the server has now: flags changed by another client, messages
 //! expunged or added between two reads, and a folder deleted and made again under the
 //! same name (new UIDVALIDITY, UIDs from 1 again) never show what was read before.
+//! Details read again by many callers at once have their flags read in one FETCH
+//! (ingest/src/flag_reads.rs): each caller still gets its own message's flags.
 
 use std::time::Duration;
 
@@ -109,6 +111,8 @@ pub async fn reading_again(base: &str, account: &str) {
     assert_eq!(by_uid(&now, third).unwrap()["subject"], "third");
     assert_eq!(by_uid(&now, first).unwrap()["subject"], "first");
 
+    many_at_once(base, account, &mut imap).await;
+
     // Same name, new folder: once the gateway has seen the new one (until then it may
     // answer from its selection of the old one, as any IMAP client holding it would),
     // nothing read from the old one shows again.
@@ -158,4 +162,51 @@ pub async fn reading_again(base: &str, account: &str) {
         );
     }
     imap.logout().await.unwrap();
+}
+
+/// Twelve messages read once, each given a keyword of its own (one expunged), then all
+/// read again at once, twice each: every answer has its own message's keyword and no
+/// other's, and the expunged one is a 404 for both of its callers.
+async fn many_at_once(base: &str, account: &str, imap: &mut ImapTestClient) {
+    let mut uids = Vec::new();
+    for i in 0..12 {
+        let raw = mail(&format!("batch {i}"), "b");
+        uids.push(imap.append("INBOX", &raw).await.unwrap());
+    }
+    entry(base, account, "INBOX", *uids.last().unwrap()).await;
+    let listed = page(base, account, "INBOX").await;
+    let mut ids = Vec::new();
+    for (i, uid) in uids.iter().enumerate() {
+        let id = by_uid(&listed, *uid).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(details(base, account, &id, "").await["unseen"], true);
+        imap.add_flags("INBOX", *uid, &format!("$Batch{i}"))
+            .await
+            .unwrap();
+        ids.push(id);
+    }
+    let gone = 5;
+    imap.expunge_uid("INBOX", uids[gone]).await.unwrap();
+    let count = ids.len();
+    let calls = ids.iter().chain(ids.iter()).enumerate().map(|(n, id)| {
+        let url = format!("{base}/v1/account/{account}/message/{id}");
+        async move { (n % count, http("GET", &url, None).await) }
+    });
+    for (i, (status, d)) in futures::future::join_all(calls).await {
+        if i == gone {
+            assert_eq!(status, 404, "expunged: {d}");
+            continue;
+        }
+        assert_eq!(status, 200, "{d}");
+        assert_eq!(d["subject"], format!("batch {i}"), "{d}");
+        let keywords: Vec<&str> = d["flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|f| f.as_str().filter(|f| f.starts_with("$Batch")))
+            .collect();
+        assert_eq!(keywords, [format!("$Batch{i}")], "{d}");
+    }
 }

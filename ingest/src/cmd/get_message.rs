@@ -11,9 +11,12 @@ use imapapi_common::command::{GetMessage, TextType};
 use imapapi_common::error::ApiError;
 use imapapi_common::model::MessageDetails;
 
+use imapapi_common::ids::MessageId;
+
 use super::get_text::read_text;
-use super::{CommandCx, CommandError, Execute};
+use super::{CacheCx, CommandCx, CommandError, Execute};
 use crate::decode::{self, FetchItems};
+use crate::flag_reads::FlagRead;
 use crate::message;
 use crate::message::partial;
 use crate::message_cache::{CachedDetails, FolderKey};
@@ -66,6 +69,37 @@ async fn details_of(
         Arc::new(read)
     };
     Ok((details, kept))
+}
+
+/// Details that need no command connection of their own: cached, without text, their flags
+/// read in one FETCH with other callers' ([`FlagReads`](crate::flag_reads::FlagReads)).
+/// `None` when the ordinary path must answer: the message is not cached, text is asked
+/// for, no folder list is published yet, or the batch could not be answered.
+pub async fn from_cache(
+    request: &GetMessage,
+    cx: &CacheCx<'_>,
+) -> Option<Result<MessageDetails, CommandError>> {
+    if request.text_type.is_some() {
+        return None;
+    }
+    let id = MessageId::parse(&request.message).ok()?;
+    let folders = cx.folders.current()?;
+    let folder = folders.iter().find(|f| f.mailbox_id == id.mailbox_id)?;
+    let key = FolderKey {
+        account: cx.account,
+        mailbox_id: id.mailbox_id,
+        uid_validity: folder.uid_validity,
+    };
+    let cached = cx.cache.details(key, id.uid)?;
+    match cx
+        .flag_reads
+        .read(&folder.path, folder.uid_validity, id.uid)
+        .await
+    {
+        FlagRead::Found(fresh) => Some(Ok(fresh.details(&cached.details))),
+        FlagRead::Missing => Some(Err(not_found())),
+        FlagRead::Failed => None,
+    }
 }
 
 impl Execute for GetMessage {

@@ -35,6 +35,7 @@ use imapapi_common::store::FolderStore;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::control::{Control, ControlRequest};
+use crate::flag_reads::FlagReads;
 use crate::folder_view::{FolderList, FolderView};
 use crate::imap::{Imap, ImapError};
 use crate::message_cache::MessageCache;
@@ -112,6 +113,14 @@ pub struct Outcome {
 async fn run<R: Execute>(request: R, cx: &mut CommandCx<'_>) -> Outcome {
     let started = std::time::Instant::now();
     let result = request.execute(cx).await;
+    finish::<R>(result, started)
+}
+
+/// Record the command's duration and encode its reply.
+fn finish<R: Request>(
+    result: Result<R::Reply, CommandError>,
+    started: std::time::Instant,
+) -> Outcome {
     let connection_lost = result.as_ref().err().is_some_and(CommandError::is_lost);
     let outcome = match &result {
         Ok(_) => "success",
@@ -132,6 +141,25 @@ async fn run<R: Execute>(request: R, cx: &mut CommandCx<'_>) -> Outcome {
 fn command_name<R>() -> &'static str {
     let full = std::any::type_name::<R>();
     full.rsplit("::").next().unwrap_or(full)
+}
+
+/// What a command answered without a connection of its own needs (see [`answer_from_cache`]).
+pub struct CacheCx<'a> {
+    pub account: &'a str,
+    pub folders: &'a FolderView,
+    pub cache: &'a MessageCache,
+    pub flag_reads: &'a Arc<FlagReads>,
+}
+
+/// The reply of a command the message cache answers with a batched flag read (details
+/// without text), or `None` when it must run on a connection of its own.
+pub async fn answer_from_cache(kind: &CommandKind, cx: &CacheCx<'_>) -> Option<Vec<u8>> {
+    let CommandKind::GetMessage(request) = kind else {
+        return None;
+    };
+    let started = std::time::Instant::now();
+    let result = get_message::from_cache(request, cx).await?;
+    Some(finish::<imapapi_common::command::GetMessage>(result, started).reply)
 }
 
 /// Run a mail command. Session commands (reconnect, close) and node commands (verify)
