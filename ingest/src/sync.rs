@@ -298,6 +298,7 @@ pub async fn sync_folder(
         .and_then(|s| s.highest_modseq.map(|m| (s.uid_validity, m)));
     let started = std::time::Instant::now();
     let mut sel = imap.examine(&folder.path, known).await?;
+    let examined = started.elapsed();
     let uid_validity = sel.uid_validity.unwrap_or(0);
     let fref = FolderRef {
         account: ctx.account,
@@ -322,9 +323,11 @@ pub async fn sync_folder(
         account = ctx.account,
         path = %folder.path,
         qresync = qresync_used,
-        // Opening (EXAMINE) and loading the stored index, then the rest: what the server
-        // took to open the folder apart from what reading its messages took.
+        // Opening (EXAMINE, of which the server's answer took `examined_ms`) and loading
+        // the stored index, then the rest: what the server took to open the folder apart
+        // from what reading its messages took.
         opened_ms = opened.as_millis() as u64,
+        examined_ms = examined.as_millis() as u64,
         elapsed_ms = started.elapsed().as_millis() as u64,
         removed = diff.removed.len(),
         updated = diff.updated.len(),
