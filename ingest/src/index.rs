@@ -321,6 +321,32 @@ impl FolderIndex {
         Some(out)
     }
 
+    /// Whether `uid` is indexed with exactly the flags `set` would store for `flags`
+    /// (`None`: not indexed). Reads without allocating, so a full diff of a large folder
+    /// builds no flag lists for its unchanged messages. `false` may still be no change
+    /// to [`flag_changes`] (a system flag outside the bits in another case).
+    pub fn holds(&self, uid: u32, flags: &[String]) -> Option<bool> {
+        let e = self.entry(uid)?;
+        let mut bits = 0u8;
+        let mut kws = Vec::new();
+        for f in flags {
+            match flag_bit(f) {
+                Some(b) => bits |= b,
+                None if f.is_empty() || is_recent(f) => {}
+                None => match self.keyword_ids.get(f.as_str()) {
+                    Some(&id) => kws.push(id),
+                    None => return Some(false),
+                },
+            }
+        }
+        if bits != e.bits {
+            return Some(false);
+        }
+        kws.sort_unstable();
+        kws.dedup();
+        Some(self.keyword_sets[e.keywords as usize] == kws)
+    }
+
     /// Insert or replace the flags of `uid`. `\Recent` is dropped: it belongs to the
     /// session that saw it first, not to the message.
     pub fn set(&mut self, uid: u32, flags: &[String]) {
@@ -691,6 +717,29 @@ mod tests {
         let per = total as f64 / f64::from(n);
         println!("index: {total} bytes for {n} messages = {per:.2} bytes/message");
         assert!(per < 20.0, "{per}");
+    }
+
+    #[test]
+    fn holds_tells_indexed_flags_without_building_them() {
+        let mut idx = FolderIndex::new();
+        idx.set(1, &s(&["\\Seen", "$Work", "$Home"]));
+        idx.set(2, &s(&[]));
+        assert_eq!(
+            idx.holds(1, &s(&["$Home", "\\seen", "$Work", "\\Recent"])),
+            Some(true)
+        );
+        assert_eq!(idx.holds(1, &s(&["\\Seen", "$Work"])), Some(false));
+        assert_eq!(
+            idx.holds(1, &s(&["\\Seen", "$Work", "$Home", "$New"])),
+            Some(false)
+        );
+        assert_eq!(
+            idx.holds(1, &s(&["\\Flagged", "$Work", "$Home"])),
+            Some(false)
+        );
+        assert_eq!(idx.holds(2, &s(&[])), Some(true));
+        assert_eq!(idx.holds(2, &s(&["$Work"])), Some(false));
+        assert_eq!(idx.holds(3, &s(&[])), None);
     }
 
     #[test]
