@@ -717,7 +717,7 @@ async fn part_sync(opts: &Opts, report: &Report) -> Result<()> {
          compared with (a), itself the median of three. The untimed setup leaves the mailbox \
          as mail clients in use leave it, so that no timed run pays Dovecot's once-per-mailbox \
          work: indexed, dates cached, CONDSTORE's modseqs set up. INBOX is synced first, before the folder list, \
-         and NOTIFY is set after the sync (see ingest/src/sync.rs `sync_inbox_first`).",
+         and NOTIFY is set after the sync (see ingest/src/sync/account.rs `sync_inbox_first`).",
     );
     Ok(())
 }
