@@ -5,10 +5,11 @@
 //! `UID FETCH <uid> (UID FLAGS)`, so under concurrent calls the account's few connections
 //! made callers queue behind each other's round trips. Calls for one folder that arrive
 //! while the connections are busy now wait together and are answered by a single
-//! `UID FETCH <uid>,<uid>,… (UID FLAGS)` on the next free connection.
+//! `NOOP` + `UID FETCH <uid>,<uid>,… (UID FLAGS)` on the next free connection.
 //!
-//! A call only joins a batch whose FETCH has not been sent yet, so the flags it gets were
-//! read after it arrived, as with a FETCH of its own. When a batch cannot be answered (no
+//! A call only joins a batch whose FETCH has not been sent yet, and a batch on a reused
+//! selection starts with a NOOP, so what a caller gets was read after it arrived, with
+//! every expunge by another client seen. When a batch cannot be answered (no
 //! connection, a lost one, a refusal), its callers are told to take the ordinary path,
 //! which retries and names the error.
 
@@ -151,8 +152,11 @@ impl FlagReads {
 type Found = Option<HashMap<u32, Fresh>>;
 
 async fn fetch_fresh(imap: &mut Imap, at: &FolderAt, uids: &[u32]) -> Result<Found, ImapError> {
+    // A NOOP on a reused selection first (one per batch): until the server has told this
+    // session of another client's EXPUNGE, which it may not do in answer to a FETCH, it
+    // goes on answering for the expunged message with the flags it last reported.
     let validity = imap
-        .ensure_open(&at.path, false, Some(at.uid_validity))
+        .ensure_selected(&at.path, false, Some(at.uid_validity))
         .await?;
     if validity != at.uid_validity {
         return Ok(None);
