@@ -178,7 +178,7 @@ impl Execute for ListMessages {
         check_cursor(self.cursor, validity)?;
         let folder = FolderKey {
             account: cx.account,
-            mailbox_id: cx.mailbox_id(&self.path).await?,
+            mailbox_id: cx.mailbox_id(&self.path, Some(validity)).await?,
             uid_validity: validity,
         };
         let (page, range) = locate(cx, &self).await?;

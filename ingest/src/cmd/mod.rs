@@ -223,26 +223,37 @@ impl CommandCx<'_> {
             .cloned())
     }
 
-    /// The mailbox id of `path` for building message ids. A folder the session has not
-    /// synced yet (made a moment ago) has none: ask the session to look for new folders and
-    /// wait for it, briefly. 0 when there still is none (a folder outside the account's
-    /// `path`): such ids resolve to nothing rather than to a wrong message.
-    pub async fn mailbox_id(&self, path: &str) -> Result<u32, CommandError> {
-        if let Some(f) = self.folder_by_path(path).await? {
-            return Ok(f.mailbox_id);
+    /// The mailbox id of `path` for building message ids, when the session's folder list
+    /// has it under `uid_validity` (as the server answered for it; `None`: any). A folder
+    /// the session has not synced yet (made a moment ago), or has synced only under
+    /// another UIDVALIDITY (deleted and made again since, whose old id names the old
+    /// folder), has none: ask the session to look at the folders again and wait for it,
+    /// briefly. 0 when there still is none (a folder outside the account's `path`): such
+    /// ids resolve to nothing rather than to a wrong message.
+    pub async fn mailbox_id(
+        &self,
+        path: &str,
+        uid_validity: Option<u32>,
+    ) -> Result<u32, CommandError> {
+        let synced = |f: Option<FolderState>| {
+            f.filter(|f| uid_validity.is_none_or(|v| v == f.uid_validity))
+                .map(|f| f.mailbox_id)
+        };
+        if let Some(id) = synced(self.folder_by_path(path).await?) {
+            return Ok(id);
         }
         let Some(session) = &self.session else {
             return Ok(0);
         };
-        let (done, synced) = oneshot::channel();
+        let (done, resynced) = oneshot::channel();
         let asked = session
             .try_send(ControlRequest {
                 control: Control::Resync,
                 done,
             })
             .is_ok();
-        if asked && tokio::time::timeout(RESYNC_WAIT, synced).await.is_ok() {
-            return Ok(self.folder_by_path(path).await?.map_or(0, |f| f.mailbox_id));
+        if asked && tokio::time::timeout(RESYNC_WAIT, resynced).await.is_ok() {
+            return Ok(synced(self.folder_by_path(path).await?).unwrap_or(0));
         }
         Ok(0)
     }

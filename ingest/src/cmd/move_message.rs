@@ -15,7 +15,7 @@ pub async fn move_to(
 ) -> Result<(Option<u32>, Option<String>), CommandError> {
     let new_uid = cx.imap.uid_move(uid, dest).await?;
     let id = match new_uid {
-        Some(u) => match cx.mailbox_id(dest).await? {
+        Some(u) => match cx.mailbox_id(dest, None).await? {
             0 => None,
             mailbox_id => Some(MessageId::new(mailbox_id, u).encode()),
         },

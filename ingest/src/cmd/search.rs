@@ -169,7 +169,7 @@ impl Execute for Search {
         check_cursor(self.cursor, validity)?;
         let folder = FolderKey {
             account: cx.account,
-            mailbox_id: cx.mailbox_id(&self.path).await?,
+            mailbox_id: cx.mailbox_id(&self.path, Some(validity)).await?,
             uid_validity: validity,
         };
         let mut uids = cx.imap.uid_search(keys, utf8).await?;

@@ -12,16 +12,10 @@ impl Execute for UploadMessage {
         special_folder::require(cx, &path).await?;
         let appended = cx.imap.append(&path, &self.flags, self.raw.0).await?;
         let id = match appended {
-            Some((validity, uid)) => {
-                // A folder not synced yet gets its id from the session first.
-                cx.mailbox_id(&path).await?;
-                match cx.folder_by_path(&path).await? {
-                    Some(f) if f.uid_validity == validity => {
-                        Some(MessageId::new(f.mailbox_id, uid).encode())
-                    }
-                    _ => None,
-                }
-            }
+            Some((validity, uid)) => match cx.mailbox_id(&path, Some(validity)).await? {
+                0 => None,
+                mailbox_id => Some(MessageId::new(mailbox_id, uid).encode()),
+            },
             None => None,
         };
         Ok(UploadMessageReply {
