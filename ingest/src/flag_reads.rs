@@ -22,7 +22,7 @@ use tokio::sync::oneshot;
 
 use crate::command_pool::CommandPool;
 use crate::decode::{self, FetchItems};
-use crate::imap::{Imap, ImapError};
+use crate::imap::{Imap, ImapError, num_set};
 use crate::message::Fresh;
 
 /// The most callers one FETCH answers; those beyond it form the next batch, sent on
@@ -163,7 +163,7 @@ async fn fetch_fresh(imap: &mut Imap, at: &FolderAt, uids: &[u32]) -> Result<Fou
         return Ok(None);
     }
     let items = FetchItems::of(imap).fresh();
-    let command = format!("UID FETCH {} {items}", uid_set(uids));
+    let command = format!("UID FETCH {} {items}", num_set(uids));
     let fresh = imap.fetch_decoded(&command, decode::fresh_of).await?;
     Ok(Some(fresh.into_iter().map(|f| (f.uid, f)).collect()))
 }
@@ -175,44 +175,9 @@ fn answer_for(found: &Found, uid: u32) -> FlagRead {
     }
 }
 
-/// The UIDs as an IMAP sequence set, each once, runs of consecutive UIDs as ranges.
-fn uid_set(uids: &[u32]) -> String {
-    let mut sorted = uids.to_vec();
-    sorted.sort_unstable();
-    sorted.dedup();
-    let mut out = String::new();
-    let mut i = 0;
-    while i < sorted.len() {
-        let start = sorted[i];
-        let mut end = start;
-        while i + 1 < sorted.len() && end.checked_add(1) == Some(sorted[i + 1]) {
-            i += 1;
-            end = sorted[i];
-        }
-        if !out.is_empty() {
-            out.push(',');
-        }
-        if start == end {
-            out.push_str(&start.to_string());
-        } else {
-            out.push_str(&format!("{start}:{end}"));
-        }
-        i += 1;
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn uid_sets_name_each_uid_once_with_runs_as_ranges() {
-        assert_eq!(uid_set(&[7]), "7");
-        assert_eq!(uid_set(&[9, 3, 4, 5, 9, 11, 12]), "3:5,9,11:12");
-        assert_eq!(uid_set(&[u32::MAX, 1]), "1,4294967295");
-        assert_eq!(uid_set(&[u32::MAX - 1, u32::MAX]), "4294967294:4294967295");
-    }
 
     #[test]
     fn each_caller_gets_its_own_uid_or_missing() {

@@ -76,7 +76,7 @@ pub fn num_set(nums: &[u32]) -> String {
     while i < v.len() {
         let start = v[i];
         let mut end = start;
-        while i + 1 < v.len() && v[i + 1] == end + 1 {
+        while i + 1 < v.len() && end.checked_add(1) == Some(v[i + 1]) {
             i += 1;
             end = v[i];
         }
@@ -117,6 +117,8 @@ mod tests {
     fn builds_compact_sets() {
         assert_eq!(num_set(&[5, 1, 2, 3, 9, 10, 7]), "1:3,5,7,9:10");
         assert_eq!(num_set(&[4]), "4");
+        assert_eq!(num_set(&[u32::MAX, 1]), "1,4294967295");
+        assert_eq!(num_set(&[u32::MAX - 1, u32::MAX]), "4294967294:4294967295");
         assert_eq!(num_set(&[]), "");
     }
 
