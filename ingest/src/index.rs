@@ -93,6 +93,24 @@ fn flag_bit(flag: &str) -> Option<u8> {
         .map(|i| 1u8 << i)
 }
 
+/// The bits and keyword ids `flags` are stored as (`\Recent` dropped); `None` when
+/// `keyword` has no id for one of them.
+fn stored_form(
+    flags: &[String],
+    mut keyword: impl FnMut(&str) -> Option<u32>,
+) -> Option<(u8, Vec<u32>)> {
+    let mut bits = 0u8;
+    let mut kws = Vec::new();
+    for f in flags {
+        match flag_bit(f) {
+            Some(b) => bits |= b,
+            None if f.is_empty() || is_recent(f) => {}
+            None => kws.push(keyword(f)?),
+        }
+    }
+    Some((bits, kws))
+}
+
 fn split(uid: u32) -> (u32, u16) {
     (uid >> CHUNK_SHIFT, (uid & LOW_MASK) as u16)
 }
@@ -327,18 +345,10 @@ impl FolderIndex {
     /// to [`flag_changes`] (a system flag outside the bits in another case).
     pub fn holds(&self, uid: u32, flags: &[String]) -> Option<bool> {
         let e = self.entry(uid)?;
-        let mut bits = 0u8;
-        let mut kws = Vec::new();
-        for f in flags {
-            match flag_bit(f) {
-                Some(b) => bits |= b,
-                None if f.is_empty() || is_recent(f) => {}
-                None => match self.keyword_ids.get(f.as_str()) {
-                    Some(&id) => kws.push(id),
-                    None => return Some(false),
-                },
-            }
-        }
+        // A keyword never indexed is in no stored set.
+        let Some((bits, mut kws)) = stored_form(flags, |k| self.keyword_ids.get(k).copied()) else {
+            return Some(false);
+        };
         if bits != e.bits {
             return Some(false);
         }
@@ -350,15 +360,7 @@ impl FolderIndex {
     /// Insert or replace the flags of `uid`. `\Recent` is dropped: it belongs to the
     /// session that saw it first, not to the message.
     pub fn set(&mut self, uid: u32, flags: &[String]) {
-        let mut bits = 0u8;
-        let mut kws = Vec::new();
-        for f in flags {
-            match flag_bit(f) {
-                Some(b) => bits |= b,
-                None if f.is_empty() || is_recent(f) => {}
-                None => kws.push(self.intern_keyword(f)),
-            }
-        }
+        let (bits, kws) = stored_form(flags, |k| Some(self.intern_keyword(k))).unwrap_or_default();
         let keywords = self.intern_set(kws);
         let (c, low) = split(uid);
         let entry = Entry {
