@@ -110,8 +110,9 @@ async fn control(handle: &AccountHandle, account: &str, control: Control) -> Vec
 
 /// Run one mail command on a pooled connection within `service.commandTimeout`: waiting
 /// for a free connection counts. Details the message cache holds are answered with a flag
-/// read batched with other callers' instead, when that batch can be answered. On a timeout the connection is dropped mid-command (it is
-/// never returned to the pool), so the next command starts on a clean one.
+/// read batched with other callers' instead, when that batch can be answered. On a
+/// timeout the connection is dropped mid-command (it is never returned to the pool), so
+/// the next command starts on a clean one.
 ///
 /// A command whose connection is lost (a pooled connection the server had closed, or
 /// Dovecot's BYE when the selected folder is deleted) runs once more on a new one, except

@@ -330,9 +330,10 @@ impl Supervisor {
         tracing::info!(account, ?end, "account session ended");
         match end {
             // The account was deleted (the api closes a session only then, after removing
-            // it from the store; or the session found it gone). The same id registered again while this
-            // session was closing was passed over by the scan that saw it (the session
-            // still ran): the next scan lists the accounts, and takes it if it is there.
+            // it from the store; or the session found it gone). The same id registered
+            // again while this session was closing was passed over by the scan that saw it
+            // (the session still ran): the next scan lists the accounts, and takes it if it
+            // is there.
             SessionEnd::Closed | SessionEnd::AccountGone => {
                 self.release(&account).await;
                 self.generation = None;

@@ -716,8 +716,8 @@ async fn part_sync(opts: &Opts, report: &Report) -> Result<()> {
          (a) does not. Each store syncs the mailbox three times (new account ids), the median \
          compared with (a), itself the median of three. The untimed setup leaves the mailbox \
          as mail clients in use leave it, so that no timed run pays Dovecot's once-per-mailbox \
-         work: indexed, dates cached, CONDSTORE's modseqs set up. INBOX is synced first, before the folder list, \
-         and NOTIFY is set after the sync (see ingest/src/sync/account.rs `sync_inbox_first`).",
+         work: indexed, dates cached, CONDSTORE's modseqs set up. INBOX is synced first, \
+         before the folder list, and NOTIFY is set after the sync (see ingest/src/sync/account.rs `sync_inbox_first`).",
     );
     Ok(())
 }

@@ -256,7 +256,6 @@ impl<S> Filtered<S> {
         }
     }
 
-    /// Hand over what is ready; whether there was anything.
     /// From now on, catch the plain answers to the command just sent ([`FetchCapture`])
     /// instead of handing them to the reader.
     pub fn capture_fetches(&mut self) {
@@ -272,6 +271,7 @@ impl<S> Filtered<S> {
             .unwrap_or_default()
     }
 
+    /// Hand over what is ready; whether there was anything.
     fn hand_over(&mut self, buf: &mut ReadBuf<'_>) -> bool {
         let waiting = &self.ready[self.ready_from..];
         if waiting.is_empty() {
