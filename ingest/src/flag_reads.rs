@@ -112,12 +112,14 @@ impl FlagReads {
     /// rest form the next batch, with a task of its own).
     fn take(self: &Arc<Self>, at: &FolderAt) -> Vec<Caller> {
         let mut forming = self.lock_forming();
-        let Some(mut callers) = forming.remove(at) else {
-            return Vec::new();
-        };
-        if callers.len() > MAX_BATCH {
-            let rest = callers.split_off(MAX_BATCH);
-            forming.insert(at.clone(), rest);
+        let mut callers = forming.remove(at).unwrap_or_default();
+        // The rest put back under the same lock: no caller starts a batch meanwhile.
+        let more = callers.len() > MAX_BATCH;
+        if more {
+            forming.insert(at.clone(), callers.split_off(MAX_BATCH));
+        }
+        drop(forming);
+        if more {
             tokio::spawn(self.clone().send_batch(at.clone()));
         }
         callers
@@ -162,10 +164,17 @@ async fn fetch_fresh(imap: &mut Imap, at: &FolderAt, uids: &[u32]) -> Result<Fou
     if validity != at.uid_validity {
         return Ok(None);
     }
-    let items = FetchItems::of(imap).fresh();
-    let command = format!("UID FETCH {} {items}", num_set(uids));
-    let fresh = imap.fetch_decoded(&command, decode::fresh_of).await?;
+    let fresh = read_fresh(imap, &format!("UID FETCH {}", num_set(uids))).await?;
     Ok(Some(fresh.into_iter().map(|f| (f.uid, f)).collect()))
+}
+
+/// What can change about the messages `fetch` names (`FETCH <range>` or `UID FETCH
+/// <uids>`, selected folder): flags, and Gmail's labels where the server has them. How
+/// listings, details and these batches read what the message cache does not keep.
+pub async fn read_fresh(imap: &mut Imap, fetch: &str) -> Result<Vec<Fresh>, ImapError> {
+    let items = FetchItems::of(imap).fresh();
+    imap.fetch_decoded(&format!("{fetch} {items}"), decode::fresh_of)
+        .await
 }
 
 fn answer_for(found: &Found, uid: u32) -> FlagRead {

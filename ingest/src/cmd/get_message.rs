@@ -9,14 +9,13 @@ use std::sync::Arc;
 
 use imapapi_common::command::{GetMessage, TextType};
 use imapapi_common::error::ApiError;
-use imapapi_common::model::MessageDetails;
-
 use imapapi_common::ids::MessageId;
+use imapapi_common::model::MessageDetails;
 
 use super::get_text::read_text;
 use super::{CacheCx, CommandCx, CommandError, Execute};
 use crate::decode::{self, FetchItems};
-use crate::flag_reads::FlagRead;
+use crate::flag_reads::{FlagRead, read_fresh};
 use crate::message;
 use crate::message::partial;
 use crate::message_cache::{CachedDetails, FolderKey};
@@ -34,12 +33,7 @@ async fn details_of(
 ) -> Result<(MessageDetails, Arc<CachedDetails>), CommandError> {
     let items = FetchItems::of(cx.imap);
     if let Some(cached) = cx.cache.details(folder, uid) {
-        let fresh = cx
-            .imap
-            .fetch_decoded(
-                &format!("UID FETCH {uid} {}", items.fresh()),
-                decode::fresh_of,
-            )
+        let fresh = read_fresh(cx.imap, &format!("UID FETCH {uid}"))
             .await?
             .into_iter()
             .find(|f| f.uid == uid)

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use super::{CommandCx, CommandError, Execute};
 use crate::decode::{self, FetchItems};
+use crate::flag_reads::read_fresh;
 use crate::imap::num_set;
 use crate::message::Fresh;
 use crate::message_cache::FolderKey;
@@ -82,11 +83,7 @@ async fn entries_over_cache(
     folder: FolderKey<'_>,
     fetch: &str,
 ) -> Result<Vec<MessageListEntry>, CommandError> {
-    let items = FetchItems::of(cx.imap).fresh();
-    let fresh = cx
-        .imap
-        .fetch_decoded(&format!("{fetch} {items}"), decode::fresh_of)
-        .await?;
+    let fresh = read_fresh(cx.imap, fetch).await?;
     let mut found: Vec<(Fresh, Option<Arc<MessageListEntry>>)> = fresh
         .into_iter()
         .map(|f| {
