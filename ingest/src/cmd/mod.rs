@@ -258,6 +258,20 @@ impl CommandCx<'_> {
         Ok(0)
     }
 
+    /// The API id of `uid` in `path` (under `uid_validity`, see [`CommandCx::mailbox_id`]),
+    /// for mail a command just put there; `None` when the folder has no id.
+    pub async fn new_message_id(
+        &self,
+        path: &str,
+        uid_validity: Option<u32>,
+        uid: u32,
+    ) -> Result<Option<String>, CommandError> {
+        Ok(match self.mailbox_id(path, uid_validity).await? {
+            0 => None,
+            mailbox_id => Some(MessageId::new(mailbox_id, uid).encode()),
+        })
+    }
+
     /// Tell the account's watcher that folders were created, renamed or deleted here, so it
     /// announces them now rather than at its next resync (a server without NOTIFY, or
     /// refusing its `MailboxName`, reports none). Not waited for.

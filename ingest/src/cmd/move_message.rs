@@ -2,7 +2,6 @@
 //! with its id there when the server reports the new uid (UIDPLUS).
 
 use imapapi_common::command::{MoveMessage, MoveMessageReply};
-use imapapi_common::ids::MessageId;
 
 use super::{CommandCx, CommandError, Execute, special_folder};
 
@@ -15,10 +14,7 @@ pub async fn move_to(
 ) -> Result<(Option<u32>, Option<String>), CommandError> {
     let new_uid = cx.imap.uid_move(uid, dest).await?;
     let id = match new_uid {
-        Some(u) => match cx.mailbox_id(dest, None).await? {
-            0 => None,
-            mailbox_id => Some(MessageId::new(mailbox_id, u).encode()),
-        },
+        Some(u) => cx.new_message_id(dest, None, u).await?,
         None => None,
     };
     Ok((new_uid, id))

@@ -2,7 +2,6 @@
 //! server reports the new uid (UIDPLUS) and the folder is synced.
 
 use imapapi_common::command::{UploadMessage, UploadMessageReply};
-use imapapi_common::ids::MessageId;
 
 use super::{CommandCx, CommandError, Execute, special_folder};
 
@@ -12,10 +11,7 @@ impl Execute for UploadMessage {
         special_folder::require(cx, &path).await?;
         let appended = cx.imap.append(&path, &self.flags, self.raw.0).await?;
         let id = match appended {
-            Some((validity, uid)) => match cx.mailbox_id(&path, Some(validity)).await? {
-                0 => None,
-                mailbox_id => Some(MessageId::new(mailbox_id, uid).encode()),
-            },
+            Some((validity, uid)) => cx.new_message_id(&path, Some(validity), uid).await?,
             None => None,
         };
         Ok(UploadMessageReply {
