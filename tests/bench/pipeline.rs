@@ -240,6 +240,12 @@ fn info_field(info: &str, name: &str) -> Result<u64> {
         .map_err(|e| anyhow!("{name}: {e}"))
 }
 
+/// `[median, min, max]` of three or more timed runs.
+fn median_min_max(mut runs: Vec<Duration>) -> [Duration; 3] {
+    runs.sort();
+    [runs[runs.len() / 2], runs[0], runs[runs.len() - 1]]
+}
+
 /// Median (and min, max) time of a bare `UID FETCH 1:* (UID FLAGS)` over three runs on a
 /// selected session, checking that all `n` messages came back.
 async fn bare_fetch(session: &mut BareSession, n: usize) -> Result<[Duration; 3]> {
@@ -262,8 +268,7 @@ async fn bare_fetch(session: &mut BareSession, n: usize) -> Result<[Duration; 3]
             bail!("bare FETCH returned {count} messages, expected {n}");
         }
     }
-    runs.sort();
-    Ok([runs[1], runs[0], runs[2]])
+    Ok(median_min_max(runs))
 }
 
 /// The IMAP conversation of the gateway's initial sync, by a bare client on one session:
@@ -289,8 +294,7 @@ async fn bare_account_sync(dv: &Dovecot, user: &TestUser) -> Result<[Duration; 3
         runs.push(t.elapsed());
         let _ = timeout(IMAP_TIMEOUT, session.logout()).await;
     }
-    runs.sort();
-    Ok([runs[1], runs[0], runs[2]])
+    Ok(median_min_max(runs))
 }
 
 /// `UID FETCH 1:* (UID FLAGS)` on the selected folder, read to the end.
@@ -393,9 +397,7 @@ fn sync_rows(
     spans: &[Duration],
 ) {
     const P: &str = "sync";
-    let mut sorted = spans.to_vec();
-    sorted.sort();
-    let sync = sorted[sorted.len() / 2];
+    let [sync, ..] = median_min_max(spans.to_vec());
     let r_total = total.as_secs_f64() / baseline.as_secs_f64();
     let r_sync = sync.as_secs_f64() / baseline.as_secs_f64();
     let runs: Vec<String> = spans.iter().map(|d| ms(*d)).collect();
