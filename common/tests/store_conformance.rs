@@ -124,6 +124,7 @@ conformance!(
     none_chunk_update_deletes,
     delete_folder_removes_state_and_index,
     lease_acquire_renew_expire_takeover_release,
+    lease_owners_read_many_at_once,
     lease_renewal_extends_expiry,
     racing_owners_exactly_one_wins,
     settings_round_trip,
@@ -532,6 +533,35 @@ async fn lease_acquire_renew_expire_takeover_release(f: Fixture) {
     s.release_lease("acc", "b").await.unwrap();
     assert_eq!(s.lease_owner("acc").await.unwrap(), None);
     assert!(s.acquire_lease("acc", "a", TTL).await.unwrap());
+}
+
+async fn lease_owners_read_many_at_once(f: Fixture) {
+    let s = &f.store;
+    assert!(s.lease_owners(&[]).await.unwrap().is_empty());
+    assert!(s.acquire_lease("acc1", "a", TTL).await.unwrap());
+    assert!(s.acquire_lease("acc3", "b", TTL).await.unwrap());
+    assert!(
+        s.acquire_lease("acc4", "a", Duration::from_millis(100))
+            .await
+            .unwrap()
+    );
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let accounts: Vec<String> = ["acc3", "acc1", "acc2", "acc4", "acc1"]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    let owners = s.lease_owners(&accounts).await.unwrap();
+    assert_eq!(
+        owners,
+        vec![
+            Some("b".to_string()),
+            Some("a".to_string()),
+            None,
+            None,
+            Some("a".to_string())
+        ],
+        "in the order asked, a free and an expired lease as None"
+    );
 }
 
 async fn lease_renewal_extends_expiry(f: Fixture) {

@@ -14,6 +14,7 @@ pub mod events;
 pub mod flag_reads;
 pub mod folder_view;
 pub mod folder_watch;
+pub mod heartbeat;
 pub mod idle;
 pub mod imap;
 pub mod index;

@@ -9,7 +9,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures::StreamExt;
 use imapapi_common::Services;
+use rand::seq::SliceRandom;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -20,6 +22,7 @@ use crate::connect_throttle::ConnectThrottle;
 use crate::control::CONTROL_QUEUE;
 use crate::flag_reads::FlagReads;
 use crate::folder_view::folder_view;
+use crate::heartbeat::Heartbeat;
 use crate::pickup::{PICKUP_GAP, Pickup};
 use crate::router::{AccountHandle, Routes, route_requests};
 use crate::session::{Session, SessionEnd, SessionLinks};
@@ -30,8 +33,17 @@ const LIST_EVERY: u32 = 5;
 /// Accounts a node hands over per scan when it holds more than its share: the move of a
 /// thousand accounts to a new node is spread over a few seconds.
 const MAX_SHED_PER_SCAN: usize = 50;
+/// Lease calls (takes, renewals) a scan has in flight at once: a node holding thousands of
+/// accounts renews a third of them every third of a lease ttl.
+const LEASE_CALLS_AT_ONCE: usize = 32;
 /// How long shutdown waits for sessions to log out.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// An account to try to take: free (or this node's own), or from a dead node.
+struct Claim {
+    account: String,
+    from: Option<String>,
+}
 
 struct Running {
     cancel: CancellationToken,
@@ -162,16 +174,15 @@ impl Supervisor {
     }
 
     /// Look for accounts to take and accounts that are gone.
-    async fn scan(&mut self, scans: u32) -> anyhow::Result<()> {
+    async fn scan(&mut self, scans: u32, nodes: &[String]) -> anyhow::Result<()> {
+        // Until the store has this node among the live ones, peers would take whatever it
+        // took as a dead node's.
+        if !nodes.contains(&self.node) {
+            return Ok(());
+        }
         let store = self.services.store.clone();
-        let ttl = self.services.config.ingest.lease_ttl;
-        let ingest = &self.services.config.ingest;
-        // Every scan, so peers see this node within one scan interval of its start, and
-        // notice within `node_ttl` when it is gone.
-        let alive_for = node_ttl(ingest.scan_interval, ttl);
-        let nodes = store.heartbeat_node(&self.node, alive_for).await?;
         let nodes_changed = nodes != self.last_nodes;
-        self.last_nodes = nodes.clone();
+        self.last_nodes = nodes.to_vec();
         let generation = store.accounts_generation().await?;
         // One under the share is even (shares round up): only a real shortfall rescans.
         let under_share = self.running.len() + 1 < self.last_share;
@@ -198,47 +209,95 @@ impl Supervisor {
         let share = fair_share(accounts.len(), nodes.len());
         self.last_share = share;
         self.shed_excess(share).await;
-        for a in &accounts {
-            if self.running.contains_key(a) {
+        let mut candidates: Vec<String> = accounts
+            .into_iter()
+            .filter(|a| !self.running.contains_key(a))
+            .collect();
+        // Each process tries them in its own order, so peers starting together do not all
+        // race for the same accounts first.
+        candidates.shuffle(&mut rand::rng());
+        let owners = store.lease_owners(&candidates).await?;
+        let claims = self.claims(candidates, owners, nodes, share);
+        self.take(claims).await;
+        Ok(())
+    }
+
+    /// Which of the accounts not running here to try to take, given their lease owners:
+    /// free ones and dead nodes' ones up to this node's share, and beyond it only an
+    /// account nobody has taken for a whole lease ttl (the others may all be full, or
+    /// dying). A live peer's account is left alone.
+    fn claims(
+        &mut self,
+        candidates: Vec<String>,
+        owners: Vec<Option<String>>,
+        nodes: &[String],
+        share: usize,
+    ) -> Vec<Claim> {
+        let ttl = self.services.config.ingest.lease_ttl;
+        let mut room = share.saturating_sub(self.running.len());
+        let mut claims = Vec::new();
+        for (account, owner) in candidates.into_iter().zip(owners) {
+            let from = match owner {
+                Some(o) if o == self.node => None,
+                Some(o) if nodes.contains(&o) => {
+                    self.unowned_since.remove(&account);
+                    continue;
+                }
+                other => other,
+            };
+            if room == 0 {
+                if from.is_some() {
+                    self.unowned_since.remove(&account);
+                    continue;
+                }
+                let since = *self
+                    .unowned_since
+                    .entry(account.clone())
+                    .or_insert_with(Instant::now);
+                if since.elapsed() < ttl {
+                    continue;
+                }
+            }
+            room = room.saturating_sub(1);
+            claims.push(Claim { account, from });
+        }
+        claims
+    }
+
+    /// Try the claims side by side (each one atomic step in the store) and start a session
+    /// for every one won.
+    async fn take(&mut self, claims: Vec<Claim>) {
+        let store = self.services.store.clone();
+        let (node, ttl) = (self.node.clone(), self.services.config.ingest.lease_ttl);
+        let results: Vec<(Claim, bool)> = futures::stream::iter(claims)
+            .map(|claim| {
+                let (store, node) = (store.clone(), node.clone());
+                async move {
+                    let won = match &claim.from {
+                        None => store.acquire_lease(&claim.account, &node, ttl).await,
+                        Some(dead) => store.take_over_lease(&claim.account, &node, dead, ttl).await,
+                    };
+                    let won = won.unwrap_or_else(|e| {
+                        tracing::warn!(account = %claim.account, error = %e, "cannot acquire lease");
+                        false
+                    });
+                    (claim, won)
+                }
+            })
+            .buffer_unordered(LEASE_CALLS_AT_ONCE)
+            .collect()
+            .await;
+        for (claim, won) in results {
+            if !won {
                 continue;
             }
-            if self.running.len() >= share {
-                // Over our share: leave the account to a less loaded node, unless nobody
-                // has taken it for a whole lease ttl (they may all be full, or dying).
-                match store.lease_owner(a).await {
-                    Ok(Some(_)) => {
-                        self.unowned_since.remove(a);
-                        continue;
-                    }
-                    Ok(None) => {
-                        let since = *self
-                            .unowned_since
-                            .entry(a.clone())
-                            .or_insert_with(Instant::now);
-                        if since.elapsed() < ttl {
-                            continue;
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(account = %a, error = %e, "cannot read lease");
-                        continue;
-                    }
-                }
+            if let Some(dead) = &claim.from {
+                tracing::info!(account = %claim.account, node = %self.node, dead = %dead,
+                    "took the account over from a node that stopped heartbeating");
             }
-            match store.acquire_lease(a, &self.node, ttl).await {
-                Ok(true) => {
-                    self.unowned_since.remove(a);
-                    self.start(a);
-                }
-                Ok(false) => {
-                    if self.take_over_from_dead(a, &nodes, ttl).await {
-                        self.start(a);
-                    }
-                }
-                Err(e) => tracing::warn!(account = %a, error = %e, "cannot acquire lease"),
-            }
+            self.unowned_since.remove(&claim.account);
+            self.start(&claim.account);
         }
-        Ok(())
     }
 
     /// Hand accounts over to the other nodes while this one holds more than its share (a
@@ -260,36 +319,8 @@ impl Supervisor {
         }
     }
 
-    /// Take `account` over when its lease belongs to a node that stopped heartbeating
-    /// (not in `nodes`), without waiting for the lease to expire.
-    async fn take_over_from_dead(&self, account: &str, nodes: &[String], ttl: Duration) -> bool {
-        let store = &self.services.store;
-        let owner = match store.lease_owner(account).await {
-            Ok(Some(owner)) if !nodes.contains(&owner) => owner,
-            Ok(_) => return false,
-            Err(e) => {
-                tracing::warn!(account, error = %e, "cannot read lease");
-                return false;
-            }
-        };
-        match store
-            .take_over_lease(account, &self.node, &owner, ttl)
-            .await
-        {
-            Ok(true) => {
-                tracing::info!(account, node = %self.node, dead = %owner,
-                    "took the account over from a node that stopped heartbeating");
-                true
-            }
-            Ok(false) => false,
-            Err(e) => {
-                tracing::warn!(account, error = %e, "cannot take the lease over");
-                false
-            }
-        }
-    }
-
-    /// Renew the leases of running accounts; stop those that cannot be renewed.
+    /// Renew the leases of running accounts, side by side; stop those that cannot be
+    /// renewed.
     async fn renew(&mut self) {
         let ttl = self.services.config.ingest.lease_ttl;
         let due: Vec<String> = self
@@ -298,8 +329,21 @@ impl Supervisor {
             .filter(|(_, r)| r.last_renewed.elapsed() >= ttl / 3)
             .map(|(a, _)| a.clone())
             .collect();
-        for a in due {
-            match self.services.store.acquire_lease(&a, &self.node, ttl).await {
+        let store = self.services.store.clone();
+        let node = self.node.clone();
+        let results: Vec<(String, Result<bool, _>)> = futures::stream::iter(due)
+            .map(|a| {
+                let (store, node) = (store.clone(), node.clone());
+                async move {
+                    let renewed = store.acquire_lease(&a, &node, ttl).await;
+                    (a, renewed)
+                }
+            })
+            .buffer_unordered(LEASE_CALLS_AT_ONCE)
+            .collect()
+            .await;
+        for (a, renewed) in results {
+            match renewed {
                 Ok(true) => {
                     if let Some(r) = self.running.get_mut(&a) {
                         r.last_renewed = Instant::now();
@@ -348,8 +392,8 @@ impl Supervisor {
     }
 
     /// One scan with what goes with it: lease renewal and the accounts-held gauges.
-    async fn round(&mut self, scans: u32) {
-        if let Err(e) = self.scan(scans).await {
+    async fn round(&mut self, scans: u32, nodes: &[String]) {
+        if let Err(e) = self.scan(scans, nodes).await {
             tracing::warn!(error = %e, "account scan failed");
         }
         self.renew().await;
@@ -376,6 +420,15 @@ impl Supervisor {
             .max(Duration::from_millis(50));
         let mut tick = tokio::time::interval(scan_every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let ingest = &self.services.config.ingest;
+        let heartbeat = Heartbeat::start(
+            self.services.clone(),
+            self.node.clone(),
+            scan_every,
+            node_ttl(ingest.scan_interval, ingest.lease_ttl),
+        )
+        .await;
+        let mut nodes_changed = heartbeat.changes();
         let mut pickup = Pickup::new(PICKUP_GAP.min(scan_every));
         let listener =
             crate::pickup::listen(self.services.bus.clone(), pickup.signal(), shutdown.clone())
@@ -385,13 +438,18 @@ impl Supervisor {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = tick.tick() => {
-                    self.round(scans).await;
+                    self.round(scans, &heartbeat.nodes()).await;
                     scans = scans.wrapping_add(1);
                     pickup.scanned();
                 }
                 // An account was created, changed or deleted: look now, not at the tick.
                 _ = pickup.due() => {
-                    self.round(scans).await;
+                    self.round(scans, &heartbeat.nodes()).await;
+                    pickup.scanned();
+                }
+                // A node joined or died: share out now.
+                Ok(()) = nodes_changed.changed() => {
+                    self.round(scans, &heartbeat.nodes()).await;
                     pickup.scanned();
                 }
                 Some(done) = self.tasks.join_next(), if !self.tasks.is_empty() => {
@@ -415,6 +473,7 @@ impl Supervisor {
         for a in &accounts {
             self.release(a).await;
         }
+        heartbeat.stop().await;
         if let Err(e) = self.services.store.remove_node(&self.node).await {
             tracing::warn!(error = %e, "cannot deregister node");
         }

@@ -35,4 +35,8 @@ pub trait LeaseStore: Send + Sync + 'static {
     async fn release_lease(&self, account: &str, owner: &str) -> Result<(), StoreError>;
     /// Who holds the lease now, if anyone (expired leases count as free).
     async fn lease_owner(&self, account: &str) -> Result<Option<String>, StoreError>;
+    /// Who holds each of `accounts`' leases now, in the same order: one round trip for a
+    /// supervisor's scan of thousands of accounts, where one read each kept it from
+    /// heartbeating and renewing for seconds.
+    async fn lease_owners(&self, accounts: &[String]) -> Result<Vec<Option<String>>, StoreError>;
 }

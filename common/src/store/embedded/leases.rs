@@ -131,4 +131,20 @@ impl LeaseStore for EmbeddedStore {
         let account = account.to_string();
         self.read(move |txn| read_owner(txn, &account)).await
     }
+
+    async fn lease_owners(&self, accounts: &[String]) -> Result<Vec<Option<String>>, StoreError> {
+        let accounts = accounts.to_vec();
+        self.read(move |txn| {
+            let t = txn.open_table(LEASES).map_err(backend)?;
+            let now = now_ms();
+            accounts
+                .iter()
+                .map(|a| match t.get(a.as_str()).map_err(backend)? {
+                    Some(v) => live_owner(v.value(), now),
+                    None => Ok(None),
+                })
+                .collect()
+        })
+        .await
+    }
 }

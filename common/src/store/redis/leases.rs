@@ -9,6 +9,8 @@ use super::{RedisStore, backend};
 use crate::store::{LeaseStore, StoreError};
 
 const MAX_TTL_MS: u64 = 1_000_000_000_000;
+/// Lease reads per pipeline: bounds one reply's size for a scan of many thousand accounts.
+const OWNERS_PER_PIPELINE: usize = 1_000;
 
 /// KEYS: lease. ARGV: owner, ttl ms.
 pub(super) const ACQUIRE: &str = r"
@@ -104,5 +106,23 @@ impl LeaseStore for RedisStore {
             .get(self.acct(account, "lease"))
             .await
             .map_err(backend)
+    }
+
+    async fn lease_owners(&self, accounts: &[String]) -> Result<Vec<Option<String>>, StoreError> {
+        let mut owners = Vec::with_capacity(accounts.len());
+        // A pipeline of GETs rather than one MGET: every account's keys hash to a slot of
+        // their own, which MGET cannot span on a cluster.
+        for batch in accounts.chunks(OWNERS_PER_PIPELINE) {
+            let mut pipe = redis::pipe();
+            for a in batch {
+                pipe.get(self.acct(a, "lease"));
+            }
+            let got: Vec<Option<String>> = pipe
+                .query_async(&mut self.con.clone())
+                .await
+                .map_err(backend)?;
+            owners.extend(got);
+        }
+        Ok(owners)
     }
 }
