@@ -21,21 +21,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use imapapi_common::model::event::FlagChanges;
 use imapapi_common::store::{IndexChunk, IndexChunkUpdate};
 
+use crate::message_flags::{BIT_FLAGS, MessageFlags, is_recent};
+
 const VERSION: u8 = 1;
 const CHUNK_SHIFT: u32 = 12;
 const LOW_MASK: u32 = (1 << CHUNK_SHIFT) - 1;
 const HAS_KEYWORDS: u8 = 0x80;
-
-/// Flags stored as bits, in bit order. These are the canonical spellings we hand back.
-const BIT_FLAGS: [&str; 7] = [
-    "\\Seen",
-    "\\Answered",
-    "\\Flagged",
-    "\\Deleted",
-    "\\Draft",
-    "$Forwarded",
-    "$Junk",
-];
 
 /// A stored chunk that cannot be decoded.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -84,31 +75,6 @@ impl Default for FolderIndex {
     fn default() -> Self {
         Self::new()
     }
-}
-
-fn flag_bit(flag: &str) -> Option<u8> {
-    BIT_FLAGS
-        .iter()
-        .position(|f| f.eq_ignore_ascii_case(flag))
-        .map(|i| 1u8 << i)
-}
-
-/// The bits and keyword ids `flags` are stored as (`\Recent` dropped); `None` when
-/// `keyword` has no id for one of them.
-fn stored_form(
-    flags: &[String],
-    mut keyword: impl FnMut(&str) -> Option<u32>,
-) -> Option<(u8, Vec<u32>)> {
-    let mut bits = 0u8;
-    let mut kws = Vec::new();
-    for f in flags {
-        match flag_bit(f) {
-            Some(b) => bits |= b,
-            None if f.is_empty() || is_recent(f) => {}
-            None => kws.push(keyword(f)?),
-        }
-    }
-    Some((bits, kws))
 }
 
 fn split(uid: u32) -> (u32, u16) {
@@ -339,33 +305,44 @@ impl FolderIndex {
         Some(out)
     }
 
-    /// Whether `uid` is indexed with exactly the flags `set` would store for `flags`
-    /// (`None`: not indexed). Reads without allocating, so a full diff of a large folder
-    /// builds no flag lists for its unchanged messages. `false` may still be no change
-    /// to [`flag_changes`] (a system flag outside the bits in another case).
-    pub fn holds(&self, uid: u32, flags: &[String]) -> Option<bool> {
+    /// Whether `uid` is indexed with exactly `flags` (`None`: not indexed). Reads without
+    /// allocating, so a full diff of a large folder builds nothing for its unchanged
+    /// messages. `false` may still be no change to [`flag_changes`] (a system flag outside
+    /// the bits in another case).
+    pub fn holds(&self, uid: u32, flags: &MessageFlags) -> Option<bool> {
         let e = self.entry(uid)?;
-        // A keyword never indexed is in no stored set.
-        let Some((bits, mut kws)) = stored_form(flags, |k| self.keyword_ids.get(k).copied()) else {
-            return Some(false);
-        };
-        if bits != e.bits {
+        if flags.bits() != e.bits {
             return Some(false);
         }
-        kws.sort_unstable();
-        kws.dedup();
-        Some(self.keyword_sets[e.keywords as usize] == kws)
+        let stored = &self.keyword_sets[e.keywords as usize];
+        // `others` holds each flag once, so equal sizes and each one stored is equality;
+        // a keyword never indexed is in no stored set.
+        Some(
+            stored.len() == flags.others().len()
+                && flags.others().iter().all(|k| {
+                    self.keyword_ids
+                        .get(k.as_str())
+                        .is_some_and(|id| stored.binary_search(id).is_ok())
+                }),
+        )
     }
 
-    /// Insert or replace the flags of `uid`. `\Recent` is dropped: it belongs to the
-    /// session that saw it first, not to the message.
-    pub fn set(&mut self, uid: u32, flags: &[String]) {
-        let (bits, kws) = stored_form(flags, |k| Some(self.intern_keyword(k))).unwrap_or_default();
-        let keywords = self.intern_set(kws);
+    /// Insert or replace the flags of `uid`.
+    pub fn set(&mut self, uid: u32, flags: &MessageFlags) {
+        let keywords = if flags.others().is_empty() {
+            0
+        } else {
+            let ids = flags
+                .others()
+                .iter()
+                .map(|k| self.intern_keyword(k))
+                .collect();
+            self.intern_set(ids)
+        };
         let (c, low) = split(uid);
         let entry = Entry {
             low,
-            bits,
+            bits: flags.bits(),
             keywords,
         };
         let chunk = self.chunks.entry(c).or_default();
@@ -475,10 +452,6 @@ impl FolderIndex {
     }
 }
 
-fn is_recent(f: &str) -> bool {
-    f.eq_ignore_ascii_case("\\Recent")
-}
-
 fn same_flag(a: &str, b: &str) -> bool {
     // System flags (`\Seen`) are case-insensitive by RFC 3501; servers echo keywords as
     // they were stored, so those compare exactly.
@@ -518,6 +491,10 @@ mod tests {
         v.iter().map(|x| x.to_string()).collect()
     }
 
+    fn m(v: &[&str]) -> MessageFlags {
+        MessageFlags::from_names(v)
+    }
+
     fn reload(idx: &mut FolderIndex, store: &mut BTreeMap<u32, Vec<u8>>) -> FolderIndex {
         for u in idx.take_dirty() {
             match u.data {
@@ -538,10 +515,10 @@ mod tests {
     #[test]
     fn round_trip() {
         let mut idx = FolderIndex::new();
-        idx.set(1, &s(&["\\Seen"]));
-        idx.set(2, &s(&["\\Recent"]));
-        idx.set(5, &s(&["\\seen", "\\Flagged", "$Forwarded", "\\Draft"]));
-        idx.set(7, &s(&["\\Answered", "\\Deleted", "$junk"]));
+        idx.set(1, &m(&["\\Seen"]));
+        idx.set(2, &m(&["\\Recent"]));
+        idx.set(5, &m(&["\\seen", "\\Flagged", "$Forwarded", "\\Draft"]));
+        idx.set(7, &m(&["\\Answered", "\\Deleted", "$junk"]));
         let mut store = BTreeMap::new();
         let back = reload(&mut idx, &mut store);
         assert_eq!(back.len(), 4);
@@ -566,7 +543,7 @@ mod tests {
         let mut idx = FolderIndex::new();
         let uids = [0u32, 4095, 4096, 4097, 8191, 8192, u32::MAX - 1, u32::MAX];
         for &u in &uids {
-            idx.set(u, &s(&["\\Seen"]));
+            idx.set(u, &m(&["\\Seen"]));
         }
         let dirty = idx.take_dirty();
         let chunks: Vec<u32> = dirty.iter().map(|d| d.chunk).collect();
@@ -583,23 +560,23 @@ mod tests {
         assert_eq!(back.max_uid(), Some(u32::MAX));
         // Changing one uid dirties only its chunk.
         let mut back = back;
-        back.set(4097, &s(&[]));
-        back.set(4097, &s(&[]));
+        back.set(4097, &m(&[]));
+        back.set(4097, &m(&[]));
         let d = back.take_dirty();
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].chunk, 1);
         // Re-setting identical flags is not a change.
-        back.set(0, &s(&["\\SEEN"]));
+        back.set(0, &m(&["\\SEEN"]));
         assert!(back.take_dirty().is_empty());
     }
 
     #[test]
     fn keyword_flags() {
         let mut idx = FolderIndex::new();
-        idx.set(10, &s(&["\\Seen", "Work", "$NotJunk"]));
-        idx.set(11, &s(&["Work"]));
-        idx.set(5000, &s(&["Ümlaut", "\\Flagged"]));
-        idx.set(12, &s(&["$NotJunk", "Work"]));
+        idx.set(10, &m(&["\\Seen", "Work", "$NotJunk"]));
+        idx.set(11, &m(&["Work"]));
+        idx.set(5000, &m(&["Ümlaut", "\\Flagged"]));
+        idx.set(12, &m(&["$NotJunk", "Work"]));
         let mut store = BTreeMap::new();
         let back = reload(&mut idx, &mut store);
         assert_eq!(back.flags(10).unwrap(), s(&["\\Seen", "Work", "$NotJunk"]));
@@ -616,7 +593,7 @@ mod tests {
     fn many_distinct_keyword_sets() {
         let mut idx = FolderIndex::new();
         for uid in 1..=70_000u32 {
-            idx.set(uid, &[format!("k{uid}")]);
+            idx.set(uid, &MessageFlags::from_names(&[format!("k{uid}")]));
         }
         let mut store = BTreeMap::new();
         let back = reload(&mut idx, &mut store);
@@ -628,8 +605,8 @@ mod tests {
     #[test]
     fn removal_empties_a_chunk() {
         let mut idx = FolderIndex::new();
-        idx.set(1, &s(&["\\Seen"]));
-        idx.set(5000, &s(&["\\Seen"]));
+        idx.set(1, &m(&["\\Seen"]));
+        idx.set(5000, &m(&["\\Seen"]));
         let mut store = BTreeMap::new();
         reload(&mut idx, &mut store);
         assert!(idx.remove(5000));
@@ -655,8 +632,8 @@ mod tests {
     #[test]
     fn rejects_bad_chunks_without_panicking() {
         let mut idx = FolderIndex::new();
-        idx.set(3, &s(&["\\Seen", "kw"]));
-        idx.set(9, &s(&["\\Seen"]));
+        idx.set(3, &m(&["\\Seen", "kw"]));
+        idx.set(9, &m(&["\\Seen"]));
         let good = idx.take_dirty().remove(0).data.unwrap();
         for cut in 0..good.len() {
             let _ = FolderIndex::from_chunks(&[IndexChunk {
@@ -709,7 +686,7 @@ mod tests {
             if i % 211 == 0 {
                 f.push("Important".to_string());
             }
-            idx.set(uid, &f);
+            idx.set(uid, &MessageFlags::from_names(&f));
         }
         let total: usize = idx
             .take_dirty()
@@ -724,24 +701,24 @@ mod tests {
     #[test]
     fn holds_tells_indexed_flags_without_building_them() {
         let mut idx = FolderIndex::new();
-        idx.set(1, &s(&["\\Seen", "$Work", "$Home"]));
-        idx.set(2, &s(&[]));
+        idx.set(1, &m(&["\\Seen", "$Work", "$Home"]));
+        idx.set(2, &m(&[]));
         assert_eq!(
-            idx.holds(1, &s(&["$Home", "\\seen", "$Work", "\\Recent"])),
+            idx.holds(1, &m(&["$Home", "\\seen", "$Work", "\\Recent"])),
             Some(true)
         );
-        assert_eq!(idx.holds(1, &s(&["\\Seen", "$Work"])), Some(false));
+        assert_eq!(idx.holds(1, &m(&["\\Seen", "$Work"])), Some(false));
         assert_eq!(
-            idx.holds(1, &s(&["\\Seen", "$Work", "$Home", "$New"])),
+            idx.holds(1, &m(&["\\Seen", "$Work", "$Home", "$New"])),
             Some(false)
         );
         assert_eq!(
-            idx.holds(1, &s(&["\\Flagged", "$Work", "$Home"])),
+            idx.holds(1, &m(&["\\Flagged", "$Work", "$Home"])),
             Some(false)
         );
-        assert_eq!(idx.holds(2, &s(&[])), Some(true));
-        assert_eq!(idx.holds(2, &s(&["$Work"])), Some(false));
-        assert_eq!(idx.holds(3, &s(&[])), None);
+        assert_eq!(idx.holds(2, &m(&[])), Some(true));
+        assert_eq!(idx.holds(2, &m(&["$Work"])), Some(false));
+        assert_eq!(idx.holds(3, &m(&[])), None);
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod imap;
 pub mod index;
 pub mod message;
 pub mod message_cache;
+pub mod message_flags;
 pub mod notified;
 pub mod owned_accounts_metric;
 pub mod pickup;

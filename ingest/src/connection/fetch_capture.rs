@@ -8,12 +8,14 @@
 //! split across two reads, a literal) passes as before and is read by imap-proto, so a
 //! capture only ever makes the common case cheaper, never changes what is read.
 
+use crate::message_flags::MessageFlags;
+
 /// The `(uid, flags)` lines caught for one command, until its tagged completion.
 #[derive(Debug, Default)]
 pub struct FetchCapture {
     /// The command's tagged completion went by: nothing more is caught.
     closed: bool,
-    found: Vec<(u32, Vec<String>)>,
+    found: Vec<(u32, MessageFlags)>,
 }
 
 impl FetchCapture {
@@ -41,15 +43,16 @@ impl FetchCapture {
     }
 
     /// What was caught, in the order the server sent it.
-    pub fn into_found(self) -> Vec<(u32, Vec<String>)> {
+    pub fn into_found(self) -> Vec<(u32, MessageFlags)> {
         self.found
     }
 }
 
 /// `(uid, flags)` of `* n FETCH (UID u FLAGS (f …))` CRLF, items in any order, MODSEQ
-/// allowed and ignored, `\Recent` left out (as [`crate::imap::flags_of`] does); `None` for
-/// anything else, including FETCH responses without UID or FLAGS.
-pub fn uid_and_flags(line: &[u8]) -> Option<(u32, Vec<String>)> {
+/// allowed and ignored, `\Recent` left out (as [`crate::imap::flags_of`] does), read
+/// straight into the index's form; `None` for anything else, including FETCH responses
+/// without UID or FLAGS.
+pub fn uid_and_flags(line: &[u8]) -> Option<(u32, MessageFlags)> {
     let mut c = Line { s: line, i: 0 };
     c.literal(b"* ")?;
     c.number()?;
@@ -126,9 +129,9 @@ impl<'a> Line<'a> {
 
     /// `(` flags separated by single spaces `)`; each flag an atom, `\` first for system
     /// flags. Quoted strings, literals or odd bytes give `None`: imap-proto reads those.
-    fn flag_list(&mut self) -> Option<Vec<String>> {
+    fn flag_list(&mut self) -> Option<MessageFlags> {
         self.literal(b"(")?;
-        let mut flags = Vec::new();
+        let mut flags = MessageFlags::new();
         if self.literal(b")").is_some() {
             return Some(flags);
         }
@@ -144,11 +147,8 @@ impl<'a> Line<'a> {
             if self.i == atom_start {
                 return None;
             }
-            let flag = &self.s[start..self.i];
-            if !flag.eq_ignore_ascii_case(b"\\Recent") {
-                // Atom characters are ASCII, so this never fails.
-                flags.push(std::str::from_utf8(flag).ok()?.to_string());
-            }
+            // Atom characters are ASCII, so this never fails.
+            flags.add_bytes(&self.s[start..self.i])?;
             match self.next()? {
                 b' ' => continue,
                 b')' => return Some(flags),
@@ -168,8 +168,8 @@ fn is_atom_char(b: u8) -> bool {
 mod tests {
     use super::*;
 
-    fn s(v: &[&str]) -> Vec<String> {
-        v.iter().map(|x| x.to_string()).collect()
+    fn s(v: &[&str]) -> MessageFlags {
+        MessageFlags::from_names(v)
     }
 
     #[test]
@@ -180,7 +180,7 @@ mod tests {
         );
         assert_eq!(
             uid_and_flags(b"* 12 fetch (FLAGS () UID 4000000000)\r\n"),
-            Some((4_000_000_000, vec![]))
+            Some((4_000_000_000, MessageFlags::new()))
         );
         assert_eq!(
             uid_and_flags(b"* 3 FETCH (UID 9 MODSEQ (12345) FLAGS (\\Recent \\Answered))\r\n"),
@@ -230,6 +230,6 @@ mod tests {
             None
         );
         assert_eq!(c.offer(b"* 5 FETCH (UID 6 FLAGS ())\r\n"), None);
-        assert_eq!(c.into_found(), vec![(3, vec![])]);
+        assert_eq!(c.into_found(), vec![(3, MessageFlags::new())]);
     }
 }

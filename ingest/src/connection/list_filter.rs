@@ -17,6 +17,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::fetch_capture::FetchCapture;
 use super::list_rewrite::{PREFIX, rewrite};
+use crate::message_flags::MessageFlags;
 
 /// The longest LIST response held back whole; a longer one passes unchanged. Folder names
 /// are at most a few hundred bytes, so only a malformed response gets near it.
@@ -263,7 +264,7 @@ impl<S> Filtered<S> {
     }
 
     /// Stop catching; what was caught since [`Filtered::capture_fetches`].
-    pub fn take_captured(&mut self) -> Vec<(u32, Vec<String>)> {
+    pub fn take_captured(&mut self) -> Vec<(u32, MessageFlags)> {
         self.filter
             .capture
             .take()
@@ -524,7 +525,7 @@ mod tests {
             b"* 4 FETCH (UID 14 FLAGS ())\r\n",
         ];
         let input = lines.concat();
-        let caught = |uid: u32| (uid, Vec::<String>::new());
+        let caught = |uid: u32| (uid, MessageFlags::new());
         for cut in 0..=input.len() {
             let mut f = ListFilter {
                 capture: Some(FetchCapture::default()),
@@ -572,7 +573,7 @@ mod tests {
         }
     }
 
-    fn uids_caught(found: &[(u32, Vec<String>)], uid: u32) -> bool {
+    fn uids_caught(found: &[(u32, MessageFlags)], uid: u32) -> bool {
         found.iter().any(|(u, _)| *u == uid)
     }
 }

@@ -45,7 +45,7 @@ impl Transport {
     }
 
     /// Stop catching and take the `(uid, flags)` caught, in the server's order.
-    pub fn take_captured(&mut self) -> Vec<(u32, Vec<String>)> {
+    pub fn take_captured(&mut self) -> Vec<(u32, crate::message_flags::MessageFlags)> {
         self.0.take_captured()
     }
 }

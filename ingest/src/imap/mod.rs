@@ -11,6 +11,7 @@ use std::time::Duration;
 use imap_proto::{AttributeValue, Capability, MailboxDatum, Response, ResponseCode, Status};
 
 use crate::connection::ImapSession;
+use crate::message_flags::MessageFlags;
 
 pub mod notices;
 mod open_connections;
@@ -714,7 +715,7 @@ impl Imap {
     /// no particular order. The plain answers are caught as they are read, without the
     /// response parser (`connection/fetch_capture.rs`), which is most of what a sync of a
     /// big folder costs; the rest are read as any response.
-    pub async fn fetch_flags(&mut self, uids: &str) -> Result<Vec<(u32, Vec<String>)>, ImapError> {
+    pub async fn fetch_flags(&mut self, uids: &str) -> Result<Vec<(u32, MessageFlags)>, ImapError> {
         let id = self
             .session
             .run_command(&format!("UID FETCH {uids} (UID FLAGS)"))
@@ -724,11 +725,17 @@ impl Imap {
         let mut parsed = Vec::new();
         let done = self
             .complete(id, |r, _| {
-                if let Response::Fetch(seq, attrs) = r {
-                    let f = Fetched::from_attrs(*seq, attrs);
-                    if let Some(uid) = f.uid {
-                        parsed.push((uid, f.flags.unwrap_or_default()));
+                if let Response::Fetch(_, attrs) = r {
+                    let mut uid = None;
+                    let mut flags = MessageFlags::new();
+                    for a in attrs.iter() {
+                        match a {
+                            AttributeValue::Uid(u) => uid = Some(*u),
+                            AttributeValue::Flags(fl) => flags = MessageFlags::from_names(fl),
+                            _ => {}
+                        }
                     }
+                    parsed.extend(uid.map(|u| (u, flags)));
                 }
             })
             .await;

@@ -180,7 +180,7 @@ mod tests {
         };
         let mut index = FolderIndex::new();
         for uid in 1..=3 {
-            index.set(uid, &[]);
+            index.set(uid, &crate::message_flags::MessageFlags::new());
             let event = events::message_deleted(&fref, 1, uid);
             committer.announce(event).await.unwrap();
         }

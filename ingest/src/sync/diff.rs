@@ -9,40 +9,50 @@ use imapapi_common::model::FolderState;
 use super::SyncError;
 use crate::imap::Imap;
 use crate::index::{FolderIndex, flag_changes};
+use crate::message_flags::MessageFlags;
 
 /// The changes found in one folder.
 #[derive(Debug, Default, PartialEq)]
 pub struct Diff {
     pub removed: Vec<u32>,
-    /// uid, old flags, new flags.
-    pub updated: Vec<(u32, Vec<String>, Vec<String>)>,
+    pub updated: Vec<FlagUpdate>,
     /// uid, flags; ascending by uid.
-    pub new: Vec<(u32, Vec<String>)>,
+    pub new: Vec<(u32, MessageFlags)>,
 }
 
-fn same_flags(a: &[String], b: &[String]) -> bool {
-    let c = flag_changes(a, b);
-    c.added.is_empty() && c.deleted.is_empty()
+/// A message whose flags changed.
+#[derive(Debug, PartialEq)]
+pub struct FlagUpdate {
+    pub uid: u32,
+    /// As indexed, by name.
+    pub old: Vec<String>,
+    /// As the server has them now.
+    pub new: MessageFlags,
 }
 
 /// Sort one server entry into the diff: new, changed, or unchanged. Takes the flags by
-/// value so a 100,000-message listing is moved into the diff, not copied; the indexed
-/// flags are only built for a message whose flags differ.
-fn classify(d: &mut Diff, index: &FolderIndex, uid: u32, flags: Vec<String>) {
+/// value so a 100,000-message listing is moved into the diff, not copied; names are only
+/// built for a message whose flags differ.
+fn classify(d: &mut Diff, index: &FolderIndex, uid: u32, flags: MessageFlags) {
     match index.holds(uid, &flags) {
         None => d.new.push((uid, flags)),
         Some(true) => {}
         Some(false) => {
             let old = index.flags(uid).unwrap_or_default();
-            if !same_flags(&old, &flags) {
-                d.updated.push((uid, old, flags));
+            let changes = flag_changes(&old, &flags.names());
+            if !(changes.added.is_empty() && changes.deleted.is_empty()) {
+                d.updated.push(FlagUpdate {
+                    uid,
+                    old,
+                    new: flags,
+                });
             }
         }
     }
 }
 
 /// Diff a full `uid → flags` listing from the server against the index.
-pub fn diff_full(index: &FolderIndex, server: Vec<(u32, Vec<String>)>) -> Diff {
+pub fn diff_full(index: &FolderIndex, server: Vec<(u32, MessageFlags)>) -> Diff {
     let mut d = Diff {
         removed: removed_from(index, &server),
         ..Diff::default()
@@ -57,7 +67,7 @@ pub fn diff_full(index: &FolderIndex, server: Vec<(u32, Vec<String>)>) -> Diff {
 /// The indexed uids missing from a full listing. A server lists by sequence number, so in
 /// ascending uid order like the index: one walk along both, without a set of 100,000
 /// uids; a set only for a listing out of order.
-fn removed_from(index: &FolderIndex, server: &[(u32, Vec<String>)]) -> Vec<u32> {
+fn removed_from(index: &FolderIndex, server: &[(u32, MessageFlags)]) -> Vec<u32> {
     if index.is_empty() {
         return Vec::new();
     }
@@ -79,7 +89,7 @@ fn removed_from(index: &FolderIndex, server: &[(u32, Vec<String>)]) -> Vec<u32> 
 pub fn diff_changes(
     index: &FolderIndex,
     vanished: &[RangeInclusive<u32>],
-    changed: Vec<(u32, Vec<String>)>,
+    changed: Vec<(u32, MessageFlags)>,
 ) -> Diff {
     let mut d = Diff::default();
     let span: u64 = vanished
@@ -118,9 +128,9 @@ pub(super) async fn read_diff(
     qresync_used: bool,
 ) -> Result<Diff, SyncError> {
     Ok(if qresync_used {
-        let mut changed: Vec<(u32, Vec<String>)> = std::mem::take(&mut sel.fetched)
+        let mut changed: Vec<(u32, MessageFlags)> = std::mem::take(&mut sel.fetched)
             .into_iter()
-            .filter_map(|f| Some((f.uid()?, f.into_flags()?)))
+            .filter_map(|f| Some((f.uid()?, MessageFlags::from_names(&f.into_flags()?))))
             .collect();
         let prev_next = stored.map(|s| s.uid_next).unwrap_or(1).max(1);
         if sel.uid_next.is_some_and(|n| n > prev_next) && sel.exists > 0 {
@@ -129,7 +139,7 @@ pub(super) async fn read_diff(
         }
         diff_changes(index, &sel.vanished, changed)
     } else {
-        let server: Vec<(u32, Vec<String>)> = if sel.exists > 0 {
+        let server: Vec<(u32, MessageFlags)> = if sel.exists > 0 {
             imap.fetch_flags("1:*").await?
         } else {
             Vec::new()
@@ -142,8 +152,20 @@ pub(super) async fn read_diff(
 mod tests {
     use super::*;
 
-    fn s(v: &[&str]) -> Vec<String> {
+    fn s(v: &[&str]) -> MessageFlags {
+        MessageFlags::from_names(v)
+    }
+
+    fn names(v: &[&str]) -> Vec<String> {
         v.iter().map(|x| x.to_string()).collect()
+    }
+
+    fn update(uid: u32, old: &[&str], new: &[&str]) -> FlagUpdate {
+        FlagUpdate {
+            uid,
+            old: names(old),
+            new: s(new),
+        }
     }
 
     fn index(entries: &[(u32, &[&str])]) -> FolderIndex {
@@ -165,7 +187,7 @@ mod tests {
         ];
         let d = diff_full(&i, server);
         assert_eq!(d.removed, vec![1]);
-        assert_eq!(d.updated, vec![(2, s(&["\\Seen"]), s(&[]))]);
+        assert_eq!(d.updated, vec![update(2, &["\\Seen"], &[])]);
         assert_eq!(d.new, vec![(4, s(&[])), (5, s(&["\\Flagged"]))]);
     }
 
@@ -203,7 +225,7 @@ mod tests {
             (3, s(&["$Work"])),
         ];
         let d = diff_full(&i, server);
-        assert_eq!(d.updated, vec![(3, s(&[]), s(&["$Work"]))]);
+        assert_eq!(d.updated, vec![update(3, &[], &["$Work"])]);
         assert!(d.removed.is_empty() && d.new.is_empty());
     }
 

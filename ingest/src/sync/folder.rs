@@ -13,6 +13,7 @@ use crate::decode::{self, FetchItems};
 use crate::events::{self, FlagChange, FolderRef};
 use crate::imap::{Imap, Selected, num_set};
 use crate::index::{FolderIndex, flag_changes};
+use crate::message_flags::MessageFlags;
 
 /// Messages per FETCH of listing data for new messages.
 const FETCH_BATCH: usize = 100;
@@ -225,19 +226,20 @@ async fn apply_changes(
         index.remove(*uid);
         committer.step(progress, index).await?;
     }
-    for (uid, old, new) in &diff.updated {
-        let changes = flag_changes(old, new);
+    for update in &diff.updated {
+        let new = update.new.names();
+        let changes = flag_changes(&update.old, &new);
         let change = FlagChange {
             mailbox_id,
-            uid: *uid,
+            uid: update.uid,
             generation: committer.generation(),
-            flags: new,
+            flags: &new,
             changes: &changes,
         };
         committer
             .announce(events::message_updated(fref, change))
             .await?;
-        index.set(*uid, new);
+        index.set(update.uid, &update.new);
         committer.step(progress, index).await?;
     }
 
@@ -252,7 +254,7 @@ async fn announce_new(
     imap: &mut Imap,
     ctx: &SyncCtx<'_>,
     fref: &FolderRef<'_>,
-    new: Vec<(u32, Vec<String>)>,
+    new: Vec<(u32, MessageFlags)>,
     baseline: bool,
     progress: &FolderState,
     index: &mut FolderIndex,
@@ -308,7 +310,7 @@ async fn announce_new(
             if !batch.contains(&uid) {
                 continue;
             }
-            let flags = f.flags().unwrap_or_default();
+            let flags = MessageFlags::from_names(&f.flags().unwrap_or_default());
             let wanted = !baseline
                 || match (ctx.notify_from, decode::received(f)) {
                     (Some(from), Some(at)) => at >= from,
@@ -334,7 +336,7 @@ async fn announce_new(
 /// makes the server compute the date of every message.
 async fn recent_uids(
     imap: &mut Imap,
-    new: &[(u32, Vec<String>)],
+    new: &[(u32, MessageFlags)],
     from: DateTime<Utc>,
 ) -> Result<HashSet<u32>, SyncError> {
     const FIRST_WINDOW: usize = 64;
