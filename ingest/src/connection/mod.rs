@@ -3,7 +3,7 @@
 //! the transport details (and the secrets they handle) live in one small place.
 
 pub mod auth;
-mod fetch_capture;
+pub mod fetch_capture;
 mod list_filter;
 mod list_rewrite;
 
