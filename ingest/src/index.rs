@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use imapapi_common::model::event::FlagChanges;
 use imapapi_common::store::{IndexChunk, IndexChunkUpdate};
 
-use crate::message_flags::{BIT_FLAGS, MessageFlags, is_recent};
+use crate::message_flags::{MessageFlags, bit_names, is_recent};
 
 const VERSION: u8 = 1;
 const CHUNK_SHIFT: u32 = 12;
@@ -291,18 +291,15 @@ impl FolderIndex {
     /// The flags of `uid`: bit flags in a fixed order, then keywords in first-seen order.
     pub fn flags(&self, uid: u32) -> Option<Vec<String>> {
         let e = self.entry(uid)?;
-        let mut out: Vec<String> = BIT_FLAGS
+        let keywords = self.keyword_sets[e.keywords as usize]
             .iter()
-            .enumerate()
-            .filter(|(i, _)| e.bits & (1 << i) != 0)
-            .map(|(_, f)| f.to_string())
-            .collect();
-        out.extend(
-            self.keyword_sets[e.keywords as usize]
-                .iter()
-                .map(|&k| self.keywords[k as usize].clone()),
-        );
-        Some(out)
+            .map(|&k| self.keywords[k as usize].clone());
+        Some(
+            bit_names(e.bits)
+                .map(str::to_string)
+                .chain(keywords)
+                .collect(),
+        )
     }
 
     /// Whether `uid` is indexed with exactly `flags` (`None`: not indexed). Reads without

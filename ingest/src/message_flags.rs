@@ -14,6 +14,15 @@ pub const BIT_FLAGS: [&str; 7] = [
     "$Junk",
 ];
 
+/// The names of the flags set in `bits`, in [`BIT_FLAGS`] order.
+pub fn bit_names(bits: u8) -> impl Iterator<Item = &'static str> {
+    BIT_FLAGS
+        .iter()
+        .enumerate()
+        .filter(move |(i, _)| bits & (1 << i) != 0)
+        .map(|(_, f)| *f)
+}
+
 /// The bit of a flag held as one (any case).
 pub fn flag_bit(flag: &str) -> Option<u8> {
     flag_bit_of(flag.as_bytes())
@@ -88,14 +97,10 @@ impl MessageFlags {
 
     /// Every flag by name: the bit flags in [`BIT_FLAGS`] order, then the others.
     pub fn names(&self) -> Vec<String> {
-        let mut out: Vec<String> = BIT_FLAGS
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| self.bits & (1 << i) != 0)
-            .map(|(_, f)| f.to_string())
-            .collect();
-        out.extend(self.others.iter().cloned());
-        out
+        bit_names(self.bits)
+            .map(str::to_string)
+            .chain(self.others.iter().cloned())
+            .collect()
     }
 }
 
