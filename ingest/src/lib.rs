@@ -18,6 +18,7 @@ pub mod heartbeat;
 pub mod idle;
 pub mod imap;
 pub mod index;
+pub mod lease_claims;
 pub mod message;
 pub mod message_cache;
 pub mod message_flags;

@@ -23,6 +23,7 @@ use crate::control::CONTROL_QUEUE;
 use crate::flag_reads::FlagReads;
 use crate::folder_view::folder_view;
 use crate::heartbeat::Heartbeat;
+use crate::lease_claims::{self, Claim, Scope, Unowned};
 use crate::pickup::{PICKUP_GAP, Pickup};
 use crate::router::{AccountHandle, Routes, route_requests};
 use crate::session::{Session, SessionEnd, SessionLinks};
@@ -39,12 +40,6 @@ const LEASE_CALLS_AT_ONCE: usize = 32;
 /// How long shutdown waits for sessions to log out.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-/// An account to try to take: free (or this node's own), or from a dead node.
-struct Claim {
-    account: String,
-    from: Option<String>,
-}
-
 struct Running {
     cancel: CancellationToken,
     last_renewed: Instant,
@@ -59,9 +54,8 @@ pub struct Supervisor {
     running: HashMap<String, Running>,
     tasks: JoinSet<(String, SessionEnd)>,
     generation: Option<u64>,
-    /// Accounts over this node's fair share seen without an owner, and since when: taken
-    /// anyway once that lasts a lease ttl, so no account is left alone when others are busy.
-    unowned_since: HashMap<String, Instant>,
+    /// Accounts seen without an owner while this node held its share.
+    unowned: Unowned,
     /// The live nodes of the last scan: a change (one joined, one died) makes the next scan
     /// look at every account at once.
     last_nodes: Vec<String>,
@@ -104,7 +98,7 @@ impl Supervisor {
             running: HashMap::new(),
             tasks: JoinSet::new(),
             generation: None,
-            unowned_since: HashMap::new(),
+            unowned: Unowned::default(),
             last_nodes: Vec::new(),
             last_share: 0,
             throttle: ConnectThrottle::default(),
@@ -205,7 +199,7 @@ impl Supervisor {
             self.stop(&a);
             self.release(&a).await;
         }
-        self.unowned_since.retain(|a, _| accounts.contains(a));
+        self.unowned.retain(|a| accounts.contains(a));
         let share = fair_share(accounts.len(), nodes.len());
         self.last_share = share;
         self.shed_excess(share).await;
@@ -217,51 +211,19 @@ impl Supervisor {
         // race for the same accounts first.
         candidates.shuffle(&mut rand::rng());
         let owners = store.lease_owners(&candidates).await?;
-        let claims = self.claims(candidates, owners, nodes, share);
+        let scope = Scope {
+            node: &self.node,
+            nodes,
+            room: share.saturating_sub(self.running.len()),
+            ttl: self.services.config.ingest.lease_ttl,
+        };
+        let claims = lease_claims::plan(
+            candidates.into_iter().zip(owners).collect(),
+            &scope,
+            &mut self.unowned,
+        );
         self.take(claims).await;
         Ok(())
-    }
-
-    /// Which of the accounts not running here to try to take, given their lease owners:
-    /// free ones and dead nodes' ones up to this node's share, and beyond it only an
-    /// account nobody has taken for a whole lease ttl (the others may all be full, or
-    /// dying). A live peer's account is left alone.
-    fn claims(
-        &mut self,
-        candidates: Vec<String>,
-        owners: Vec<Option<String>>,
-        nodes: &[String],
-        share: usize,
-    ) -> Vec<Claim> {
-        let ttl = self.services.config.ingest.lease_ttl;
-        let mut room = share.saturating_sub(self.running.len());
-        let mut claims = Vec::new();
-        for (account, owner) in candidates.into_iter().zip(owners) {
-            let from = match owner {
-                Some(o) if o == self.node => None,
-                Some(o) if nodes.contains(&o) => {
-                    self.unowned_since.remove(&account);
-                    continue;
-                }
-                other => other,
-            };
-            if room == 0 {
-                if from.is_some() {
-                    self.unowned_since.remove(&account);
-                    continue;
-                }
-                let since = *self
-                    .unowned_since
-                    .entry(account.clone())
-                    .or_insert_with(Instant::now);
-                if since.elapsed() < ttl {
-                    continue;
-                }
-            }
-            room = room.saturating_sub(1);
-            claims.push(Claim { account, from });
-        }
-        claims
     }
 
     /// Try the claims side by side (each one atomic step in the store) and start a session
@@ -295,7 +257,7 @@ impl Supervisor {
                 tracing::info!(account = %claim.account, node = %self.node, dead = %dead,
                     "took the account over from a node that stopped heartbeating");
             }
-            self.unowned_since.remove(&claim.account);
+            self.unowned.forget(&claim.account);
             self.start(&claim.account);
         }
     }
