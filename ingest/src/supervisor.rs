@@ -189,17 +189,7 @@ impl Supervisor {
         }
         self.generation = Some(generation);
         let accounts: HashSet<String> = store.list_accounts().await?.into_iter().collect();
-        let gone: Vec<String> = self
-            .running
-            .keys()
-            .filter(|a| !accounts.contains(*a))
-            .cloned()
-            .collect();
-        for a in gone {
-            self.stop(&a);
-            self.release(&a).await;
-        }
-        self.unowned.retain(|a| accounts.contains(a));
+        self.forget_gone(&accounts).await;
         let share = fair_share(accounts.len(), nodes.len());
         self.last_share = share;
         self.shed_excess(share).await;
@@ -260,6 +250,21 @@ impl Supervisor {
             self.unowned.forget(&claim.account);
             self.start(&claim.account);
         }
+    }
+
+    /// Stop the sessions of accounts no longer registered, and forget them.
+    async fn forget_gone(&mut self, accounts: &HashSet<String>) {
+        let gone: Vec<String> = self
+            .running
+            .keys()
+            .filter(|a| !accounts.contains(*a))
+            .cloned()
+            .collect();
+        for a in gone {
+            self.stop(&a);
+            self.release(&a).await;
+        }
+        self.unowned.retain(|a| accounts.contains(a));
     }
 
     /// Hand accounts over to the other nodes while this one holds more than its share (a
@@ -423,6 +428,14 @@ impl Supervisor {
             }
         }
         listener.abort();
+        self.shut_down(heartbeat).await;
+        router.abort();
+        Ok(())
+    }
+
+    /// Stop every session (letting them log out for a grace period), release their leases,
+    /// and leave the live nodes, so that peers take the accounts at once.
+    async fn shut_down(&mut self, heartbeat: Heartbeat) {
         let accounts: Vec<String> = self.running.keys().cloned().collect();
         for a in &accounts {
             self.stop(a);
@@ -439,8 +452,6 @@ impl Supervisor {
         if let Err(e) = self.services.store.remove_node(&self.node).await {
             tracing::warn!(error = %e, "cannot deregister node");
         }
-        router.abort();
-        Ok(())
     }
 }
 
