@@ -813,13 +813,17 @@ async fn lease_owners(redis: &str) -> std::collections::BTreeMap<String, Option<
 }
 
 /// A process that joins takes its share: the first one hands accounts over until the two
-/// hold two each, and every account still announces its new mail.
+/// hold two each, and every account still announces its new mail; when it stops cleanly,
+/// the first takes its accounts back at once.
 async fn a_joining_ingest_gets_its_share(backend: Backend) {
     let dv = Dovecot::ensure();
     let emf = [
         "--ingest.emfNamespace=imapapi",
         "--ingest.emfDimensions=ClusterName=test,ServiceName=ingest",
         "--ingest.emfInterval=1s",
+        // Long enough that a lease taken at the clean stop below was released, not expired
+        // (a node that died counts as dead after 5 s).
+        "--ingest.leaseTtl=30s",
     ];
     let mut c = Cluster::start(backend, 4, 1, &emf).await;
     let base = c.api.base_url();
@@ -883,6 +887,37 @@ async fn a_joining_ingest_gets_its_share(backend: Backend) {
         let mut other = ImapTestClient::connect(dv, u).await.unwrap();
         let uid = other
             .append("INBOX", &mail("after the move", "z"))
+            .await
+            .unwrap();
+        expect_event(&hook, &format!("join{i}"), "messageNew", |r| {
+            r.body["data"]["uid"] == uid
+        })
+        .await;
+        other.logout().await.ok();
+    }
+
+    // A process that stops cleanly releases its accounts and leaves the live nodes at
+    // once: the other takes them within moments, not after the leases or its heartbeat
+    // run out, and their mail is announced again.
+    c.ingest[1].stop().await;
+    let stopped = std::time::Instant::now();
+    let survivor = before.values().flatten().next().cloned();
+    loop {
+        let owners = lease_owners(&c.redis).await;
+        if owners.len() == 4 && owners.values().all(|o| *o == survivor) {
+            break;
+        }
+        assert!(
+            stopped.elapsed() < Duration::from_secs(4),
+            "the stopped process's accounts were not taken at once: {owners:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    println!("after a clean stop, taken over in {:?}", stopped.elapsed());
+    for (i, u) in users.iter().enumerate() {
+        let mut other = ImapTestClient::connect(dv, u).await.unwrap();
+        let uid = other
+            .append("INBOX", &mail("after the stop", "z"))
             .await
             .unwrap();
         expect_event(&hook, &format!("join{i}"), "messageNew", |r| {
