@@ -883,18 +883,8 @@ async fn a_joining_ingest_gets_its_share(backend: Backend) {
         );
         assert_eq!(reported["ServiceName"], "ingest");
     }
-    for (i, u) in users.iter().enumerate() {
-        let mut other = ImapTestClient::connect(dv, u).await.unwrap();
-        let uid = other
-            .append("INBOX", &mail("after the move", "z"))
-            .await
-            .unwrap();
-        expect_event(&hook, &format!("join{i}"), "messageNew", |r| {
-            r.body["data"]["uid"] == uid
-        })
-        .await;
-        other.logout().await.ok();
-    }
+    let uids = append_to_all(dv, &users, "after the move").await;
+    expect_all_new(&hook, "join", &uids).await;
 
     // A process that stops cleanly releases its accounts and leaves the live nodes at
     // once: the other takes them within moments, not after the leases or its heartbeat
@@ -914,18 +904,8 @@ async fn a_joining_ingest_gets_its_share(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     println!("after a clean stop, taken over in {:?}", stopped.elapsed());
-    for (i, u) in users.iter().enumerate() {
-        let mut other = ImapTestClient::connect(dv, u).await.unwrap();
-        let uid = other
-            .append("INBOX", &mail("after the stop", "z"))
-            .await
-            .unwrap();
-        expect_event(&hook, &format!("join{i}"), "messageNew", |r| {
-            r.body["data"]["uid"] == uid
-        })
-        .await;
-        other.logout().await.ok();
-    }
+    let uids = append_to_all(dv, &users, "after the stop").await;
+    expect_all_new(&hook, "join", &uids).await;
     c.finish().await;
 }
 
