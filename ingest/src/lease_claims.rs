@@ -97,6 +97,16 @@ mod tests {
         vec!["me".to_string(), "peer".to_string()]
     }
 
+    /// Node "me" with `room` left and a 30 s lease ttl.
+    fn scope(nodes: &[String], room: usize) -> Scope<'_> {
+        Scope {
+            node: "me",
+            nodes,
+            room,
+            ttl: Duration::from_secs(30),
+        }
+    }
+
     fn candidates(owners: &[(&str, Option<&str>)]) -> Vec<(String, Option<String>)> {
         owners
             .iter()
@@ -114,12 +124,7 @@ mod tests {
     #[test]
     fn free_own_and_dead_nodes_accounts_up_to_the_room_left() {
         let nodes = nodes();
-        let scope = Scope {
-            node: "me",
-            nodes: &nodes,
-            room: 3,
-            ttl: Duration::from_secs(30),
-        };
+        let scope = scope(&nodes, 3);
         let got = plan(
             candidates(&[
                 ("a", None),
@@ -141,12 +146,7 @@ mod tests {
     fn beyond_the_room_only_what_stayed_unowned_for_a_ttl() {
         let nodes = nodes();
         let mut unowned = Unowned::default();
-        let waiting = Scope {
-            node: "me",
-            nodes: &nodes,
-            room: 0,
-            ttl: Duration::from_secs(30),
-        };
+        let waiting = scope(&nodes, 0);
         let owners = candidates(&[("a", None), ("c", Some("dead")), ("b", Some("peer"))]);
         assert!(plan(owners.clone(), &waiting, &mut unowned).is_empty());
         assert_eq!(unowned.since.len(), 1, "only the free one is waited for");
@@ -165,12 +165,7 @@ mod tests {
     fn an_account_taken_meanwhile_is_waited_for_afresh() {
         let nodes = nodes();
         let mut unowned = Unowned::default();
-        let scope = Scope {
-            node: "me",
-            nodes: &nodes,
-            room: 0,
-            ttl: Duration::from_secs(30),
-        };
+        let scope = scope(&nodes, 0);
         plan(candidates(&[("a", None)]), &scope, &mut unowned);
         plan(candidates(&[("a", Some("peer"))]), &scope, &mut unowned);
         assert!(unowned.since.is_empty());

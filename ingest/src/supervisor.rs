@@ -221,24 +221,25 @@ impl Supervisor {
     async fn take(&mut self, claims: Vec<Claim>) {
         let store = self.services.store.clone();
         let (node, ttl) = (self.node.clone(), self.services.config.ingest.lease_ttl);
-        let results: Vec<(Claim, bool)> = futures::stream::iter(claims)
-            .map(|claim| {
-                let (store, node) = (store.clone(), node.clone());
-                async move {
-                    let won = match &claim.from {
-                        None => store.acquire_lease(&claim.account, &node, ttl).await,
-                        Some(dead) => store.take_over_lease(&claim.account, &node, dead, ttl).await,
-                    };
-                    let won = won.unwrap_or_else(|e| {
-                        tracing::warn!(account = %claim.account, error = %e, "cannot acquire lease");
-                        false
-                    });
-                    (claim, won)
-                }
-            })
-            .buffer_unordered(LEASE_CALLS_AT_ONCE)
-            .collect()
-            .await;
+        let results = side_by_side(claims, |claim| {
+            let (store, node) = (store.clone(), node.clone());
+            async move {
+                let won = match &claim.from {
+                    None => store.acquire_lease(&claim.account, &node, ttl).await,
+                    Some(dead) => {
+                        store
+                            .take_over_lease(&claim.account, &node, dead, ttl)
+                            .await
+                    }
+                };
+                let won = won.unwrap_or_else(|e| {
+                    tracing::warn!(account = %claim.account, error = %e, "cannot acquire lease");
+                    false
+                });
+                (claim, won)
+            }
+        })
+        .await;
         for (claim, won) in results {
             if !won {
                 continue;
@@ -298,17 +299,14 @@ impl Supervisor {
             .collect();
         let store = self.services.store.clone();
         let node = self.node.clone();
-        let results: Vec<(String, Result<bool, _>)> = futures::stream::iter(due)
-            .map(|a| {
-                let (store, node) = (store.clone(), node.clone());
-                async move {
-                    let renewed = store.acquire_lease(&a, &node, ttl).await;
-                    (a, renewed)
-                }
-            })
-            .buffer_unordered(LEASE_CALLS_AT_ONCE)
-            .collect()
-            .await;
+        let results = side_by_side(due, |a| {
+            let (store, node) = (store.clone(), node.clone());
+            async move {
+                let renewed = store.acquire_lease(&a, &node, ttl).await;
+                (a, renewed)
+            }
+        })
+        .await;
         for (a, renewed) in results {
             match renewed {
                 Ok(true) => {
@@ -453,6 +451,20 @@ impl Supervisor {
             tracing::warn!(error = %e, "cannot deregister node");
         }
     }
+}
+
+/// `call` on every item, [`LEASE_CALLS_AT_ONCE`] in flight at a time; the results in the
+/// order they came.
+async fn side_by_side<T, F, Fut>(items: Vec<T>, call: F) -> Vec<Fut::Output>
+where
+    F: FnMut(T) -> Fut,
+    Fut: std::future::Future,
+{
+    futures::stream::iter(items)
+        .map(call)
+        .buffer_unordered(LEASE_CALLS_AT_ONCE)
+        .collect()
+        .await
 }
 
 /// How many accounts one of `nodes` live ingest nodes should run: an even split, rounded up.
