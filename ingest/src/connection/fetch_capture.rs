@@ -49,8 +49,7 @@ impl FetchCapture {
 }
 
 /// `(uid, flags)` of `* n FETCH (UID u FLAGS (f …))` CRLF, items in any order, MODSEQ
-/// allowed and ignored, `\Recent` left out (as [`crate::imap::flags_of`] does), read
-/// straight into the index's form; `None` for anything else, including FETCH responses
+/// allowed and ignored, read straight into the index's form (which leaves `\Recent` out); `None` for anything else, including FETCH responses
 /// without UID or FLAGS.
 pub fn uid_and_flags(line: &[u8]) -> Option<(u32, MessageFlags)> {
     let mut c = Line { s: line, i: 0 };

@@ -18,6 +18,7 @@ use imapapi_common::net::{NetError, tcp, tls};
 use imapapi_common::protocol_log::{Imap, ProtocolLog, Recorder, Tap};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter, ReadBuf};
 
+use crate::message_flags::MessageFlags;
 pub use auth::Credentials;
 use list_filter::Filtered;
 
@@ -45,7 +46,7 @@ impl Transport {
     }
 
     /// Stop catching and take the `(uid, flags)` caught, in the server's order.
-    pub fn take_captured(&mut self) -> Vec<(u32, crate::message_flags::MessageFlags)> {
+    pub fn take_captured(&mut self) -> Vec<(u32, MessageFlags)> {
         self.0.take_captured()
     }
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use imap_proto::{AttributeValue, Capability, MailboxDatum, Response, ResponseCode, Status};
 
 use crate::connection::ImapSession;
-use crate::message_flags::MessageFlags;
+use crate::message_flags::{MessageFlags, is_recent};
 
 pub mod notices;
 mod open_connections;
@@ -168,7 +168,7 @@ impl Fetched {
 pub fn flags_of(flags: &[Cow<'_, str>]) -> Vec<String> {
     flags
         .iter()
-        .filter(|f| !f.eq_ignore_ascii_case("\\Recent"))
+        .filter(|f| !is_recent(f))
         .map(|f| f.to_string())
         .collect()
 }
